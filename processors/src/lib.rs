@@ -1,0 +1,4 @@
+//! socialpipe enrichment stages. One folder per stage: its config, its logic
+//! and its tests. A stage writes its result under `enrichments.<stage type>`.
+
+pub mod entities;

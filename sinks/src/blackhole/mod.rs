@@ -1,0 +1,19 @@
+//! Sink `blackhole`: accepts and discards every record. For benchmarks and
+//! dry runs, where the cost of the pipeline without a store is the question.
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use socialpipe_schemas::{ComponentError, Envelope, Sink, SinkReport};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlackholeConfig {}
+
+pub struct BlackholeSink;
+
+#[async_trait]
+impl Sink for BlackholeSink {
+    async fn write(&mut self, _batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
+        Ok(SinkReport::default())
+    }
+}

@@ -1,0 +1,211 @@
+//! Encoding envelopes into rows, then writing a batch in one transaction.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, ErrorCode, Transaction, params};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, KolScoreRecord, PostPayload, RecordKind, SheetRowRecord, Sink, SinkReport};
+
+use super::{SqliteConfig, migrate};
+
+pub struct SqliteSink {
+    conn: Arc<Mutex<Connection>>,
+}
+
+/// One encoded record: which table, which values.
+enum Row {
+    Post { post: PostPayload, envelope: Envelope },
+    SheetRow { row: SheetRowRecord, envelope: Envelope },
+    KolScore { score: KolScoreRecord, envelope: Envelope },
+}
+
+fn rfc3339(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn classify(e: &rusqlite::Error) -> ErrorDomain {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation | ErrorCode::TooBig | ErrorCode::TypeMismatch) => ErrorDomain::Invalid,
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::OutOfMemory) => {
+            ErrorDomain::Transient
+        }
+        _ => ErrorDomain::Fatal,
+    }
+}
+
+fn sink_error(e: rusqlite::Error) -> ComponentError {
+    ComponentError { domain: match classify(&e) {
+        ErrorDomain::Invalid => ErrorDomain::Fatal,
+        other => other,
+    }, reason: format!("sqlite: {e}") }
+}
+
+impl SqliteSink {
+    pub fn open(config: &SqliteConfig) -> Result<Self, ComponentError> {
+        if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| ComponentError::fatal(format!("sqlite: cannot create {}: {e}", dir.display())))?;
+        }
+        let open = || -> rusqlite::Result<Connection> {
+            let mut conn = Connection::open(&config.path)?;
+            conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", config.synchronous.pragma())?;
+            migrate(&mut conn)?;
+            Ok(conn)
+        };
+        let conn = open().map_err(|e| ComponentError::fatal(format!("sqlite: cannot open {}: {e}", config.path.display())))?;
+        Ok(SqliteSink { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    fn encode(record: &Envelope) -> Result<Row, ComponentError> {
+        let bad = |e: serde_json::Error| ComponentError::invalid(format!("payload does not match {}: {e}", record.schema));
+        match record.kind() {
+            Some(RecordKind::Post) => Ok(Row::Post { post: PostPayload::from_envelope(record).map_err(bad)?, envelope: record.clone() }),
+            Some(RecordKind::SheetRow) => {
+                Ok(Row::SheetRow { row: serde_json::from_value(record.payload.clone()).map_err(bad)?, envelope: record.clone() })
+            }
+            Some(RecordKind::KolScore) => {
+                Ok(Row::KolScore { score: serde_json::from_value(record.payload.clone()).map_err(bad)?, envelope: record.clone() })
+            }
+            Some(RecordKind::DeadLetter) | None => Err(ComponentError::invalid(format!("the sqlite sink does not store {} records", record.schema))),
+        }
+    }
+}
+
+fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
+    match row {
+        Row::Post { post, envelope } => {
+            let enrichments = serde_json::to_string(&envelope.enrichments).expect("json");
+            let payload = serde_json::to_string(&envelope.payload).expect("json");
+            let author_id = post.author_id();
+            tx.prepare_cached(
+                "INSERT INTO posts (id, platform, author_id, text, created_at, likes, comments, shares, views, lang, url, payload, enrichments, version, ingest_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 ON CONFLICT (id) DO UPDATE SET
+                   platform = excluded.platform, author_id = excluded.author_id, text = excluded.text, created_at = excluded.created_at,
+                   likes = excluded.likes, comments = excluded.comments, shares = excluded.shares, views = excluded.views,
+                   lang = excluded.lang, url = excluded.url, payload = excluded.payload, enrichments = excluded.enrichments,
+                   version = excluded.version, ingest_time = excluded.ingest_time, deliveries = posts.deliveries + 1
+                 WHERE excluded.version >= posts.version",
+            )?
+            .execute(params![
+                envelope.id,
+                post.platform,
+                author_id,
+                post.text,
+                rfc3339(&post.created_at),
+                post.metrics.likes,
+                post.metrics.comments,
+                post.metrics.shares,
+                post.metrics.views,
+                post.lang,
+                post.url,
+                payload,
+                enrichments,
+                envelope.version,
+                rfc3339(&envelope.ingest_time),
+            ])?;
+            // The newest post (by event time) carries the author snapshot.
+            tx.prepare_cached(
+                "INSERT INTO authors (id, platform, handle, name, followers, following, verified, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET
+                   handle = coalesce(excluded.handle, authors.handle), name = coalesce(excluded.name, authors.name),
+                   followers = coalesce(excluded.followers, authors.followers), following = coalesce(excluded.following, authors.following),
+                   verified = coalesce(excluded.verified, authors.verified), updated_at = excluded.updated_at
+                 WHERE excluded.updated_at >= authors.updated_at",
+            )?
+            .execute(params![
+                author_id,
+                post.platform,
+                post.author.handle,
+                post.author.name,
+                post.author.followers,
+                post.author.following,
+                post.author.verified,
+                rfc3339(&post.created_at),
+            ])?;
+        }
+        Row::SheetRow { row, envelope } => {
+            tx.prepare_cached(
+                "INSERT INTO sheet_rows (id, file_id, file_name, sheet, row_key, row_number, cells, content_hash, version, ingest_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (id) DO UPDATE SET
+                   file_id = excluded.file_id, file_name = excluded.file_name, sheet = excluded.sheet, row_key = excluded.row_key,
+                   row_number = excluded.row_number, cells = excluded.cells, content_hash = excluded.content_hash,
+                   version = excluded.version, ingest_time = excluded.ingest_time
+                 WHERE excluded.version >= sheet_rows.version",
+            )?
+            .execute(params![
+                envelope.id,
+                row.file_id,
+                row.file_name,
+                row.sheet,
+                row.row_key,
+                row.row_number,
+                serde_json::to_string(&row.cells).expect("json"),
+                row.content_hash,
+                envelope.version,
+                rfc3339(&envelope.ingest_time),
+            ])?;
+        }
+        Row::KolScore { score, envelope } => {
+            tx.prepare_cached(
+                "INSERT INTO kol_scores (id, author_id, platform, score, tier, factors, as_of, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET
+                   author_id = excluded.author_id, platform = excluded.platform, score = excluded.score, tier = excluded.tier,
+                   factors = excluded.factors, as_of = excluded.as_of, version = excluded.version
+                 WHERE excluded.version >= kol_scores.version",
+            )?
+            .execute(params![
+                envelope.id,
+                score.author_id,
+                score.platform,
+                score.score,
+                score.tier,
+                serde_json::to_string(&score.factors).expect("json"),
+                rfc3339(&score.as_of),
+                envelope.version,
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Sink for SqliteSink {
+    async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
+        let mut report = SinkReport::default();
+        let mut rows = Vec::with_capacity(batch.len());
+        for (index, record) in batch.iter().enumerate() {
+            match Self::encode(record) {
+                Ok(row) => rows.push((index, row)),
+                Err(e) => report.rejected.push((index, e)),
+            }
+        }
+        let conn = Arc::clone(&self.conn);
+        let rejected = tokio::task::spawn_blocking(move || -> Result<Vec<(usize, ComponentError)>, ComponentError> {
+            let mut conn = conn.lock().expect("sqlite connection lock");
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sink_error)?;
+            let mut rejected = Vec::new();
+            for (index, row) in &rows {
+                match write_row(&tx, row) {
+                    Ok(()) => {}
+                    // A row the database refuses for good goes to the DLQ; the rest commits.
+                    Err(e) if classify(&e) == ErrorDomain::Invalid => rejected.push((*index, ComponentError::invalid(format!("sqlite: {e}")))),
+                    Err(e) => return Err(sink_error(e)),
+                }
+            }
+            tx.commit().map_err(sink_error)?;
+            Ok(rejected)
+        })
+        .await
+        .map_err(|e| ComponentError::fatal(format!("sqlite writer panicked: {e}")))??;
+        report.rejected.extend(rejected);
+        report.rejected.sort_by_key(|(i, _)| *i);
+        Ok(report)
+    }
+}
