@@ -1,1 +1,4 @@
+//! The socialpipe runtime: configuration, topology, transports, the stage
+//! runner with its delivery guarantees, dead letters, metrics and health.
 
+pub mod transport;

@@ -1,0 +1,221 @@
+//! Transports: topics with partitions, keys, offsets and consumer groups.
+//! Stage code sees only these traits. `embedded` is a durable log on local
+//! disk; the `contract` module is the suite every transport must pass.
+
+pub mod contract;
+pub mod embedded;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use socialpipe_schemas::ErrorDomain;
+
+/// A message read from a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+    pub key: String,
+    pub value: Vec<u8>,
+    pub timestamp_ms: i64,
+}
+
+/// A message to append; its partition follows from its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub key: String,
+    pub value: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    pub partition: u32,
+    /// First offset still stored (retention moves it).
+    pub start_offset: u64,
+    /// Offset the next message will get.
+    pub end_offset: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: Vec<PartitionInfo>,
+}
+
+impl TopicInfo {
+    /// Messages stored over all partitions.
+    pub fn len(&self) -> u64 {
+        self.partitions.iter().map(|p| p.end_offset - p.start_offset).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A group's committed position in one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupLag {
+    pub group: String,
+    pub topic: String,
+    pub partition: u32,
+    pub committed: u64,
+    pub end_offset: u64,
+}
+
+impl GroupLag {
+    pub fn lag(&self) -> u64 {
+        self.end_offset.saturating_sub(self.committed)
+    }
+}
+
+/// Where a consumer resumes: the offset after the last processed message.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub topic: String,
+    pub partition: u32,
+    pub next_offset: u64,
+}
+
+/// The highest position per partition reached by `messages`.
+pub fn positions_after(messages: &[Message]) -> Vec<Position> {
+    let mut next: BTreeMap<(&str, u32), u64> = BTreeMap::new();
+    for m in messages {
+        let entry = next.entry((&m.topic, m.partition)).or_default();
+        *entry = (*entry).max(m.offset + 1);
+    }
+    next.into_iter().map(|((topic, partition), next_offset)| Position { topic: topic.to_owned(), partition, next_offset }).collect()
+}
+
+/// Which share of a group's partitions a consumer takes: partition `p` of
+/// each topic goes to member `p % members`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership {
+    pub member: u32,
+    pub members: u32,
+}
+
+impl Membership {
+    pub const ALONE: Membership = Membership { member: 0, members: 1 };
+
+    pub fn owns(self, partition: u32) -> bool {
+        partition % self.members.max(1) == self.member
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("unknown topic {0:?}")]
+    UnknownTopic(String),
+    #[error("topic {topic:?} has {actual} partitions but {wanted} are configured")]
+    PartitionMismatch { topic: String, actual: u32, wanted: u32 },
+    #[error("log storage: {0}")]
+    Storage(String),
+    #[error("log storage busy: {0}")]
+    Busy(String),
+}
+
+impl TransportError {
+    pub fn domain(&self) -> ErrorDomain {
+        match self {
+            TransportError::Busy(_) => ErrorDomain::Transient,
+            _ => ErrorDomain::Fatal,
+        }
+    }
+}
+
+pub type Result<T, E = TransportError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// Creates the topic, or checks that an existing one has `partitions`.
+    async fn create_topic(&self, name: &str, partitions: u32) -> Result<()>;
+
+    async fn topics(&self) -> Result<Vec<TopicInfo>>;
+
+    /// Appends messages; when it returns Ok they are durable.
+    async fn send(&self, topic: &str, messages: Vec<Outgoing>) -> Result<()>;
+
+    /// Joins `group` for `topics`, resuming at the group's committed offsets
+    /// (the earliest stored offset where none is committed).
+    async fn subscribe(&self, group: &str, topics: &[String], membership: Membership) -> Result<Box<dyn Consumer>>;
+
+    /// Committed positions of every group with their end offsets.
+    async fn group_lag(&self) -> Result<Vec<GroupLag>>;
+
+    /// Reads a partition without a group (for `tail`, `dlq show`).
+    async fn read(&self, topic: &str, partition: u32, from_offset: u64, max: usize) -> Result<Vec<Message>>;
+
+    /// A source's resume state, stored beside the log.
+    async fn read_checkpoint(&self, name: &str) -> Result<Option<String>>;
+
+    async fn write_checkpoint(&self, name: &str, value: &str) -> Result<()>;
+}
+
+#[async_trait]
+pub trait Consumer: Send {
+    /// Up to `max` messages from the assigned partitions, in offset order per
+    /// partition; waits up to `wait` when none is there (then returns empty).
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Message>>;
+
+    /// Records that everything before each position is processed durably.
+    async fn commit(&mut self, positions: &[Position]) -> Result<()>;
+
+    /// Messages after the consumer's read position in its assigned partitions.
+    async fn lag(&mut self) -> Result<Vec<(Position, u64)>>;
+}
+
+/// Kafka's default partitioner (murmur2 of the key, positive, modulo the
+/// partition count), so a key lands in the same partition on every transport.
+pub fn partition_for(key: &str, partitions: u32) -> u32 {
+    (murmur2(key.as_bytes()) & 0x7fff_ffff) % partitions.max(1)
+}
+
+fn murmur2(data: &[u8]) -> u32 {
+    const SEED: u32 = 0x9747_b28c;
+    const M: u32 = 0x5bd1_e995;
+    const R: u32 = 24;
+    let mut h = SEED ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> R;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let rest = chunks.remainder();
+    if rest.len() >= 3 {
+        h ^= u32::from(rest[2]) << 16;
+    }
+    if rest.len() >= 2 {
+        h ^= u32::from(rest[1]) << 8;
+    }
+    if !rest.is_empty() {
+        h ^= u32::from(rest[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitioner_matches_kafka_murmur2() {
+        // Values of org.apache.kafka.common.utils.Utils.murmur2 (Kafka's own tests).
+        assert_eq!(murmur2(b"21") as i32, -973932308);
+        assert_eq!(murmur2(b"foobar") as i32, -790332482);
+        assert_eq!(murmur2(b"a-little-bit-long-string") as i32, -985981536);
+        assert_eq!(murmur2(b"a-little-bit-longer-string") as i32, -1486304829);
+        assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") as i32, -58897971);
+        assert_eq!(murmur2(b"abc") as i32, 479470107);
+    }
+}
