@@ -71,8 +71,18 @@ pub struct DeadLetter {
     pub location: Option<String>,
     /// Where `dlq replay` puts the record back.
     pub input_topic: String,
-    /// The original bytes: a raw input line for sources, the envelope for stages and sinks.
+    /// What `original` holds, which decides how `dlq replay` re-injects it.
+    pub original_kind: OriginalKind,
     pub original: OriginalBytes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OriginalKind {
+    /// A raw post as a source read it (validated again on replay).
+    RawPost,
+    /// An envelope from a topic (re-sent as it is on replay).
+    Envelope,
 }
 
 impl DeadLetter {

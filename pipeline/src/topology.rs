@@ -1,0 +1,76 @@
+//! The component registry: each `type = "..."` name maps to its config type
+//! and its constructor. Adding a component adds one variant here (and one
+//! arm in each `match`), nothing else outside its own folder.
+
+use serde::Deserialize;
+use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
+use socialpipe_processors::entities::{EntitiesConfig, EntitiesStage};
+use socialpipe_schemas::{ComponentError, Processor, Sink, Source};
+use socialpipe_sinks::blackhole::{BlackholeConfig, BlackholeSink};
+use socialpipe_sinks::sqlite::{SqliteConfig, SqliteSink};
+use socialpipe_sinks::stdout::{StdoutConfig, StdoutSink};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SourceKind {
+    Jsonl(JsonlConfig),
+}
+
+impl SourceKind {
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            SourceKind::Jsonl(c) => c.check(),
+        }
+    }
+
+    /// True for sources that never finish (they cannot run with `--once`).
+    pub fn is_unbounded(&self) -> bool {
+        match self {
+            SourceKind::Jsonl(c) => c.follow,
+        }
+    }
+
+    pub fn build(&self, name: &str) -> Result<Box<dyn Source>, ComponentError> {
+        Ok(match self {
+            SourceKind::Jsonl(c) => Box::new(JsonlSource::new(name, c.clone())),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StageKind {
+    Entities(EntitiesConfig),
+}
+
+impl StageKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            StageKind::Entities(_) => "entities",
+        }
+    }
+
+    pub fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
+        Ok(match self {
+            StageKind::Entities(c) => Box::new(EntitiesStage::new(c.clone())),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SinkKind {
+    Sqlite(SqliteConfig),
+    Stdout(StdoutConfig),
+    Blackhole(BlackholeConfig),
+}
+
+impl SinkKind {
+    pub fn build(&self) -> Result<Box<dyn Sink>, ComponentError> {
+        Ok(match self {
+            SinkKind::Sqlite(c) => Box::new(SqliteSink::open(c)?),
+            SinkKind::Stdout(c) => Box::new(StdoutSink::new(c.clone())),
+            SinkKind::Blackhole(_) => Box::new(BlackholeSink),
+        })
+    }
+}
