@@ -2,5 +2,8 @@
 //! runner with its delivery guarantees, dead letters, metrics and health.
 
 pub mod config;
+pub mod http;
+pub mod runner;
+pub mod telemetry;
 pub mod topology;
 pub mod transport;

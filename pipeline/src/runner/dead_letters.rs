@@ -1,0 +1,64 @@
+//! Building dead letters (bounded copies of the original plus why) and the
+//! `dlq.<component>` topic names.
+
+use chrono::{DateTime, Utc};
+use socialpipe_schemas::{ComponentError, DeadLetter, ErrorDomain, OriginalBytes, OriginalKind, Rejected};
+
+use crate::transport::Outgoing;
+
+pub fn dlq_topic(component: &str) -> String {
+    format!("dlq.{component}")
+}
+
+/// One failure of one record, with what replay needs.
+pub struct Failure<'a> {
+    pub component: &'a str,
+    pub error: &'a ComponentError,
+    pub attempts: u32,
+    pub first_failure: DateTime<Utc>,
+    pub record_id: Option<String>,
+    pub key: Option<String>,
+    pub input_topic: &'a str,
+    pub original: &'a [u8],
+}
+
+pub fn record_dead_letter(f: Failure<'_>, max_bytes: usize) -> Outgoing {
+    let letter = DeadLetter {
+        stage: f.component.to_owned(),
+        domain: f.error.domain,
+        reason: f.error.reason.clone(),
+        attempts: f.attempts,
+        first_failure: f.first_failure,
+        last_failure: Utc::now(),
+        record_id: f.record_id,
+        location: None,
+        input_topic: f.input_topic.to_owned(),
+        original_kind: OriginalKind::Envelope,
+        original: OriginalBytes::capture(f.original, max_bytes),
+    };
+    to_outgoing(letter, f.key)
+}
+
+/// A source's rejected input (a raw line) as a dead letter.
+pub fn rejected_dead_letter(component: &str, rejected: Rejected, input_topic: &str, max_bytes: usize) -> Outgoing {
+    let now = Utc::now();
+    let letter = DeadLetter {
+        stage: component.to_owned(),
+        domain: ErrorDomain::Invalid,
+        reason: rejected.reason,
+        attempts: 1,
+        first_failure: now,
+        last_failure: now,
+        record_id: None,
+        location: rejected.location,
+        input_topic: input_topic.to_owned(),
+        original_kind: OriginalKind::RawPost,
+        original: OriginalBytes::from_prefix(&rejected.prefix, rejected.length, rejected.sha256, max_bytes),
+    };
+    to_outgoing(letter, None)
+}
+
+pub fn to_outgoing(letter: DeadLetter, key: Option<String>) -> Outgoing {
+    let envelope = letter.into_envelope(key);
+    Outgoing { key: envelope.key.clone(), value: envelope.to_bytes() }
+}

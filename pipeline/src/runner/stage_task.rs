@@ -1,0 +1,156 @@
+//! A stage-chain worker: poll a batch from its partitions, run every stage
+//! over it in order, append the results and dead letters, then commit.
+//! Transient per-record failures are retried (bounded) before they become
+//! dead letters; a fatal one stops the worker without committing the batch.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Failed, Processor};
+
+use super::dead_letters::{Failure, dlq_topic, record_dead_letter};
+use super::{Backoff, Context, Stop, Tier};
+use crate::telemetry::{ComponentState, Kind};
+use crate::transport::{Membership, Message, Outgoing, positions_after};
+
+pub(crate) const STAGE_GROUP: &str = "socialpipe.stages";
+
+/// A record in flight with the topic it came from (where a replay puts it back).
+struct InFlight {
+    topic: Arc<str>,
+    original: Arc<[u8]>,
+    record: Envelope,
+}
+
+pub(crate) async fn run(ctx: &Context, mut chain: Vec<(String, Box<dyn Processor>)>, membership: Membership, upstream: Arc<Tier>) -> Result<(), Stop> {
+    let inputs = ctx.config.stage_inputs();
+    let output = ctx.config.topics.enriched_posts.clone();
+    let batch_size = ctx.config.runtime.stage_batch_records;
+    let wait = Duration::from_millis(ctx.config.runtime.poll_wait_ms);
+    let mut consumer = log_op!(ctx, "joining the stage group", ctx.transport.subscribe(STAGE_GROUP, &inputs, membership))?;
+    for (name, _) in &chain {
+        ctx.health.set(name, ComponentState::Running);
+    }
+    let first_stage = chain[0].0.clone();
+    loop {
+        if ctx.abort.is_set() {
+            return Err(Stop::Aborted);
+        }
+        let messages = log_op!(ctx, "polling", consumer.poll(batch_size, wait))?;
+        if messages.is_empty() {
+            let lag = log_op!(ctx, "reading lag", consumer.lag())?;
+            for (position, lag) in &lag {
+                ctx.metrics.lag.with_label_values(&[STAGE_GROUP, &position.topic, &position.partition.to_string()]).set(*lag as i64);
+            }
+            if upstream.is_done() && lag.iter().all(|(_, l)| *l == 0) {
+                return Ok(());
+            }
+            continue;
+        }
+        let mut dead = Vec::new();
+        let mut records = decode(ctx, &first_stage, &messages, &mut dead);
+        for (name, processor) in chain.iter_mut() {
+            records = apply(ctx, name, processor.as_mut(), records, &mut dead).await?;
+        }
+        let out: Vec<Outgoing> = records.iter().map(|f| Outgoing { key: f.record.key.clone(), value: f.record.to_bytes() }).collect();
+        ctx.send(&output, out).await?;
+        for (stage, letters) in dead {
+            ctx.send(&dlq_topic(&stage), letters).await?;
+        }
+        let positions = positions_after(&messages);
+        log_op!(ctx, "committing", consumer.commit(&positions))?;
+    }
+}
+
+/// Adds a dead letter under its stage, keeping one list per stage.
+fn push_dead(dead: &mut Vec<(String, Vec<Outgoing>)>, stage: &str, letter: Outgoing) {
+    match dead.iter_mut().find(|(s, _)| s == stage) {
+        Some((_, list)) => list.push(letter),
+        None => dead.push((stage.to_owned(), vec![letter])),
+    }
+}
+
+fn decode(ctx: &Context, first_stage: &str, messages: &[Message], dead: &mut Vec<(String, Vec<Outgoing>)>) -> Vec<InFlight> {
+    let mut records = Vec::with_capacity(messages.len());
+    for m in messages {
+        match Envelope::from_bytes(&m.value) {
+            Ok(record) => records.push(InFlight { topic: Arc::from(m.topic.as_str()), original: Arc::from(m.value.as_slice()), record }),
+            Err(e) => {
+                let error = ComponentError::invalid(e.to_string());
+                let failure = Failure {
+                    component: first_stage,
+                    error: &error,
+                    attempts: 1,
+                    first_failure: Utc::now(),
+                    record_id: None,
+                    key: Some(m.key.clone()),
+                    input_topic: &m.topic,
+                    original: &m.value,
+                };
+                push_dead(dead, first_stage, record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes));
+                ctx.metrics.errors.with_label_values(&[first_stage, Kind::Stage.as_str(), "invalid"]).inc();
+                ctx.metrics.dlq.with_label_values(&[first_stage]).inc();
+            }
+        }
+    }
+    records
+}
+
+/// Runs one stage over the batch, retrying transient failures, keeping order.
+async fn apply(ctx: &Context, name: &str, processor: &mut dyn Processor, records: Vec<InFlight>, dead: &mut Vec<(String, Vec<Outgoing>)>) -> Result<Vec<InFlight>, Stop> {
+    let labels = [name, Kind::Stage.as_str()];
+    ctx.metrics.received.with_label_values(&labels).inc_by(records.len() as u64);
+    let max_attempts = ctx.config.runtime.retry.max_attempts.max(1);
+    let mut slots: Vec<Option<InFlight>> = Vec::with_capacity(records.len());
+    let mut todo: Vec<(usize, InFlight, u32, Option<DateTime<Utc>>)> = Vec::with_capacity(records.len());
+    for (i, r) in records.into_iter().enumerate() {
+        slots.push(None);
+        todo.push((i, r, 0, None));
+    }
+    let mut backoff = Backoff::new(&ctx.config.runtime.retry);
+    let mut abort = ctx.abort.clone();
+    while !todo.is_empty() {
+        let started = Instant::now();
+        let (meta, batch): (Vec<_>, Vec<_>) = todo.drain(..).map(|(i, f, attempts, first)| ((i, f.topic, f.original, attempts, first), f.record)).unzip();
+        let outcomes = processor.process(batch).await;
+        ctx.metrics.processing.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
+        if outcomes.len() != meta.len() {
+            return Err(Stop::Failed(format!("stage {name} returned {} results for {} records", outcomes.len(), meta.len())));
+        }
+        for ((i, topic, original, attempts, first), outcome) in meta.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(record) => slots[i] = Some(InFlight { topic, original, record }),
+                Err(Failed { record, error }) => {
+                    let attempts = attempts + 1;
+                    let first = first.unwrap_or_else(Utc::now);
+                    ctx.metrics.errors.with_label_values(&[name, Kind::Stage.as_str(), error.domain.as_str()]).inc();
+                    match error.domain {
+                        ErrorDomain::Fatal => return Err(Stop::Failed(format!("{name}: {}", error.reason))),
+                        ErrorDomain::Transient if attempts < max_attempts => todo.push((i, InFlight { topic, original, record }, attempts, Some(first))),
+                        _ => {
+                            let failure = Failure {
+                                component: name,
+                                error: &error,
+                                attempts,
+                                first_failure: first,
+                                record_id: Some(record.id.clone()),
+                                key: Some(record.key.clone()),
+                                input_topic: &topic,
+                                original: &original,
+                            };
+                            push_dead(dead, name, record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes));
+                            ctx.metrics.dlq.with_label_values(&[name]).inc();
+                        }
+                    }
+                }
+            }
+        }
+        if !todo.is_empty() && !backoff.wait(&mut abort).await {
+            return Err(Stop::Aborted);
+        }
+    }
+    let done: Vec<InFlight> = slots.into_iter().flatten().collect();
+    ctx.metrics.sent.with_label_values(&labels).inc_by(done.len() as u64);
+    Ok(done)
+}
