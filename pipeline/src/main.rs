@@ -1,1 +1,202 @@
-fn main(){}
+//! The `socialpipe` binary: runs a topology and administers its log.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use socialpipe::config::{Config, LogFormat};
+use socialpipe::{admin, runner, synth};
+
+#[derive(Parser)]
+#[command(name = "socialpipe", version, about = "Stream processing for social-media intelligence")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline described by the configuration.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Process the input available at start, flush, commit and exit.
+        #[arg(long)]
+        once: bool,
+        /// Write the final per-component counts as JSON to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+    /// Check a configuration without running it.
+    Validate {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Also check that every source can run with --once.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Topics, partitions, end offsets and consumer-group lag.
+    Topics {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Print a topic's envelopes as JSON lines.
+    Tail {
+        #[arg(long, short)]
+        config: PathBuf,
+        topic: String,
+        /// Keep printing new messages.
+        #[arg(long, short)]
+        follow: bool,
+        #[arg(long, short = 'n')]
+        limit: Option<u64>,
+    },
+    /// Validate raw posts from standard input and write them to a topic.
+    Produce {
+        #[arg(long, short)]
+        config: PathBuf,
+        topic: String,
+        /// Longer lines go to the DLQ.
+        #[arg(long, default_value_t = 1 << 20)]
+        max_line_bytes: usize,
+    },
+    /// Inspect and replay dead letters.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// Write synthetic raw posts as JSON lines to standard output.
+    Generate {
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, default_value_t = 300)]
+        authors: usize,
+        /// Mix in a few malformed lines (they must end in the DLQ).
+        #[arg(long)]
+        malformed: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// DLQ topics with stored and pending counts.
+    List {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Dead letters of a component as JSON lines.
+    Show {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The component (source, stage or sink name).
+        stage: String,
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: u64,
+        /// Print only the original bytes (to fix and `produce` again).
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Re-inject a component's dead letters into the topic they came from.
+    Replay {
+        #[arg(long, short)]
+        config: PathBuf,
+        stage: String,
+    },
+}
+
+fn load(path: &PathBuf) -> Result<Config> {
+    Ok(Config::load(path)?)
+}
+
+fn init_logging(config: Option<&Config>, default_level: &str) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let level = config.and_then(|c| c.log.level.clone()).unwrap_or_else(|| default_level.to_owned());
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let format = config.map(|c| c.log.format).unwrap_or_default();
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Pretty => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn main_inner(cli: Cli) -> Result<ExitCode> {
+    let stdout = &mut std::io::stdout().lock();
+    match cli.command {
+        Command::Run { config, once, report } => {
+            let config = load(&config)?;
+            init_logging(Some(&config), "info");
+            let result = runner::run(config, runner::RunOptions { once }, shutdown_signal()).await?;
+            for (name, counts) in &result.components {
+                tracing::info!(component = name, received = counts.received, sent = counts.sent, errors = counts.errors, dead_letters = counts.dead_letters, "final counts");
+            }
+            if let Some(path) = report {
+                std::fs::write(&path, serde_json::to_vec_pretty(&result)?).with_context(|| format!("writing {}", path.display()))?;
+            }
+            for (component, reason) in &result.failures {
+                eprintln!("error: {component} stopped: {reason}");
+            }
+            return Ok(if result.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
+        Command::Validate { config, once } => {
+            let config = load(&config)?;
+            if once {
+                config.check_once().map_err(anyhow::Error::msg)?;
+            }
+            writeln!(stdout, "ok: {} source(s), {} stage(s), {} sink(s)", config.sources.len(), config.stages.len(), config.sinks.len())?;
+        }
+        Command::Topics { config } => admin::topics(&load(&config)?, stdout).await?,
+        Command::Tail { config, topic, follow, limit } => admin::tail(&load(&config)?, &topic, follow, limit, stdout).await?,
+        Command::Produce { config, topic, max_line_bytes } => {
+            let config = load(&config)?;
+            let counts = admin::produce(&config, &topic, std::io::stdin().lock(), max_line_bytes).await?;
+            writeln!(stdout, "{} written to {topic}, {} rejected to dlq.{}", counts.written, counts.rejected, admin::PRODUCE)?;
+        }
+        Command::Dlq { command } => match command {
+            DlqCommand::List { config } => admin::dlq_list(&load(&config)?, stdout).await?,
+            DlqCommand::Show { config, stage, limit, raw } => admin::dlq_show(&load(&config)?, &stage, limit, raw, stdout).await?,
+            DlqCommand::Replay { config, stage } => {
+                let r = admin::dlq_replay(&load(&config)?, &stage).await?;
+                writeln!(stdout, "{} replayed, {} failed again (back in dlq.{stage})", r.replayed, r.failed_again)?;
+            }
+        },
+        Command::Generate { count, seed, authors, malformed } => {
+            let mut out = std::io::BufWriter::new(stdout);
+            synth::write_posts(&mut out, seed, count, authors, malformed)?;
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(main_inner(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line: the chain of causes, no backtrace.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

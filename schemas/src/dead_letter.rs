@@ -23,10 +23,15 @@ pub struct OriginalBytes {
     pub truncated: bool,
 }
 
+/// sha256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 impl OriginalBytes {
     /// Captures `bytes`, keeping at most `max_bytes` of them.
     pub fn capture(bytes: &[u8], max_bytes: usize) -> Self {
-        let sha256 = hex::encode(Sha256::digest(bytes));
+        let sha256 = sha256_hex(bytes);
         Self::from_prefix(bytes, bytes.len() as u64, sha256, max_bytes)
     }
 

@@ -12,7 +12,7 @@ pub mod post;
 pub mod sheet;
 
 pub use component::{Failed, Processor, Rejected, Sink, SinkReport, Source, SourceBatch, SourceMode};
-pub use dead_letter::{DeadLetter, OriginalBytes, OriginalKind};
+pub use dead_letter::{DeadLetter, OriginalBytes, OriginalKind, sha256_hex};
 pub use envelope::{Envelope, EnvelopeError, RecordKind};
 pub use error::{ComponentError, ErrorDomain};
 pub use kol::KolScoreRecord;

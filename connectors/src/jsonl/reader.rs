@@ -98,6 +98,3 @@ fn hex_string(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    hex_string(&Sha256::digest(bytes))
-}

@@ -9,10 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use socialpipe_schemas::{ComponentError, Rejected, Source, SourceBatch, SourceMode, parse_raw_post};
+use socialpipe_schemas::{ComponentError, Rejected, Source, SourceBatch, SourceMode, parse_raw_post, sha256_hex};
 
 use super::JsonlConfig;
-use super::reader::{LineReader, ReadLine, sha256_hex};
+use super::reader::{LineReader, ReadLine};
 
 /// Resume position of one file; the checkpoint is a map of these by path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -68,7 +68,7 @@ async fn an_oversized_line_is_rejected_with_length_and_hash_but_not_held() {
     let rejected = &batch.rejected[0];
     assert_eq!(rejected.prefix.len(), 4096);
     assert_eq!(rejected.length, huge.len() as u64);
-    assert_eq!(rejected.sha256, super::reader::sha256_hex(huge.as_bytes()));
+    assert_eq!(rejected.sha256, socialpipe_schemas::sha256_hex(huge.as_bytes()));
     assert_eq!(rejected.reason, format!("line: {} bytes > max_line_bytes 4096", huge.len()));
 }
 

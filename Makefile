@@ -1,0 +1,41 @@
+# socialpipe: `make demo` runs the quick start, `make test` runs every test.
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/socialpipe-target
+CARGO ?= cargo
+BIN := $(CARGO_TARGET_DIR)/release/socialpipe
+# Two cores: one build at a time, tests in two threads.
+export CARGO_BUILD_JOBS ?= 2
+
+.PHONY: demo build test lint fmt check-compose sample-data bench clean-demo
+
+demo: build
+	@scripts/demo.sh "$(BIN)"
+
+build:
+	$(CARGO) build --release -p socialpipe --bin socialpipe
+
+test: lint check-compose
+	$(CARGO) test --workspace --all-targets -- --test-threads=2
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+# docker-compose.yml stays valid although no Docker engine runs here.
+check-compose:
+	@scripts/check-compose.sh
+
+# Regenerates the bundled sample (fixed seed: the file only changes with the generator).
+sample-data:
+	$(CARGO) run --release -p socialpipe --bin socialpipe -- generate --count 2400 --seed 42 --authors 300 --malformed > examples/data/posts.jsonl
+
+# End-to-end throughput and memory (1M records), plus criterion micro-benches.
+bench:
+	$(CARGO) run --release -p socialpipe-benches --bin e2e -- --records 1000000
+	$(CARGO) bench -p socialpipe-benches
+
+clean-demo:
+	rm -rf var/demo
