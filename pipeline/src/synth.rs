@@ -56,7 +56,8 @@ pub struct PostGenerator {
 }
 
 impl PostGenerator {
-    /// `authors` distinct authors, posts spread over 30 days before 2026-11-20.
+    /// `authors` distinct authors, posts spread over 30 days before 2026-11-20;
+    /// different seeds (below 1000) give different post ids.
     pub fn new(seed: u64, authors: usize) -> Self {
         let mut rng = fastrand::Rng::with_seed(seed);
         let authors = (0..authors.max(1))
@@ -73,7 +74,7 @@ impl PostGenerator {
                 }
             })
             .collect();
-        PostGenerator { rng, authors, base: "2026-11-20T00:00:00Z".parse().expect("a valid time"), next_id: 1_790_000_000_000_000_000 }
+        PostGenerator { rng, authors, base: "2026-11-20T00:00:00Z".parse().expect("a valid time"), next_id: 1_790_000_000_000_000_000 + seed % 1_000 * 1_000_000_000_000 }
     }
 
     pub fn next_post(&mut self) -> serde_json::Value {

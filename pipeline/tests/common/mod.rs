@@ -1,0 +1,141 @@
+//! Helpers for the end-to-end tests: a scratch directory with input, a
+//! config, the real `socialpipe` binary, and read-only views of the sink.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use socialpipe::synth::PostGenerator;
+
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+/// The standard test topology: jsonl → log → entities → sqlite, no HTTP.
+pub const TOPOLOGY: &str = r#"
+[transport]
+type = "embedded"
+path = "{dir}/log"
+
+[http]
+enabled = false
+
+[runtime]
+poll_wait_ms = 50
+shutdown_deadline_secs = 60
+
+[sources.posts]
+type = "jsonl"
+path = "{dir}/posts.jsonl"
+
+[[stages]]
+type = "entities"
+
+[sinks.db]
+type = "sqlite"
+path = "{dir}/out.db"
+batch_max_records = 2000
+batch_timeout_ms = 100
+"#;
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a config; `{dir}` stands for the scratch directory.
+    pub fn config(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text.replace("{dir}", self.dir.path().to_str().expect("utf-8 path"))).expect("write config");
+        path
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.path("out.db")
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.path("log")
+    }
+}
+
+/// Appends `count` generated posts (plus `duplicates` repeated lines) to
+/// `path`; returns the distinct record ids written.
+pub fn write_posts(path: &Path, seed: u64, count: usize, duplicates: usize) -> BTreeSet<String> {
+    let mut generator = PostGenerator::new(seed, 500);
+    let mut out = std::io::BufWriter::new(std::fs::OpenOptions::new().create(true).append(true).open(path).expect("open input"));
+    let mut ids = BTreeSet::new();
+    let mut lines = Vec::new();
+    for i in 0..count {
+        let post = generator.next_post();
+        ids.insert(format!("{}:{}", post["platform"].as_str().unwrap(), post["id"].as_str().unwrap()));
+        let line = serde_json::to_string(&post).unwrap();
+        writeln!(out, "{line}").unwrap();
+        if duplicates > 0 && i % (count / duplicates).max(1) == 0 && lines.len() < duplicates {
+            lines.push(line);
+        }
+    }
+    for line in lines {
+        writeln!(out, "{line}").unwrap();
+    }
+    out.flush().unwrap();
+    ids
+}
+
+pub fn socialpipe() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_socialpipe"));
+    command.env("RUST_LOG", "warn");
+    command
+}
+
+pub fn run(args: &[&str]) -> Output {
+    socialpipe().args(args).output().expect("run socialpipe")
+}
+
+pub fn spawn(args: &[&str]) -> Child {
+    socialpipe().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn socialpipe")
+}
+
+/// Sink rows: 0 before the sink created its table.
+pub fn post_count(db: &Path) -> u64 {
+    let Ok(conn) = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else { return 0 };
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn.query_row("SELECT count(*) FROM posts", [], |r| r.get(0)).unwrap_or(0)
+}
+
+pub fn post_ids(db: &Path) -> BTreeSet<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare("SELECT id FROM posts").unwrap();
+    stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+pub fn deliveries(db: &Path) -> u64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row("SELECT coalesce(sum(deliveries), 0) FROM posts", [], |r| r.get(0)).unwrap()
+}
+
+/// Polls `condition` until it holds; fails after `limit` or if `child` exits first.
+pub fn wait_until(what: &str, limit: Duration, mut child: Option<&mut Child>, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        if let Some(child) = child.as_deref_mut() {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("socialpipe exited ({status}) before {what}");
+            }
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+pub fn stderr_of(child: Child) -> (std::process::ExitStatus, String) {
+    let output = child.wait_with_output().unwrap();
+    (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
+}

@@ -1,0 +1,73 @@
+//! SIGTERM stops the sources, drains stages and sinks, commits and exits 0:
+//! nothing acknowledged is left behind, so a restart has nothing to do.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use socialpipe::transport::Transport;
+use socialpipe::transport::embedded::{EmbeddedConfig, EmbeddedLog};
+
+/// Following the input; the sink flushes only when its batch is full (never
+/// here) or when draining, so everything it holds at SIGTERM is in memory.
+const FOLLOWING: &str = r#"
+[transport]
+type = "embedded"
+path = "{dir}/log"
+
+[http]
+enabled = false
+
+[runtime]
+poll_wait_ms = 50
+
+[sources.posts]
+type = "jsonl"
+path = "{dir}/posts.jsonl"
+follow = true
+poll_interval_ms = 50
+
+[[stages]]
+type = "entities"
+
+[sinks.db]
+type = "sqlite"
+path = "{dir}/out.db"
+batch_max_records = 1000000
+batch_timeout_ms = 3600000
+"#;
+
+fn stage_committed(scratch: &Scratch) -> u64 {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let Ok(log) = EmbeddedLog::open(&EmbeddedConfig::new(scratch.log_dir())) else { return 0 };
+        log.group_lag().await.unwrap_or_default().iter().filter(|l| l.group == "socialpipe.stages").map(|l| l.committed).sum()
+    })
+}
+
+#[test]
+fn sigterm_drains_everything_acknowledged_and_a_restart_processes_nothing() {
+    let scratch = Scratch::new();
+    let ids = write_posts(&scratch.path("posts.jsonl"), 5, 20_000, 0);
+    let config = scratch.config("follow.toml", FOLLOWING);
+    let mut child = spawn(&["run", "--config", config.to_str().unwrap()]);
+    // The stage chain has committed every post: they are acknowledged, but the
+    // sink still holds its unflushed batch in memory.
+    wait_until("the stages to process every post", Duration::from_secs(300), Some(&mut child), || stage_committed(&scratch) == ids.len() as u64);
+    assert!(post_count(&scratch.db()) < ids.len() as u64, "the sink has not flushed yet");
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let (status, stderr) = stderr_of(child);
+    assert!(status.success(), "exit status {status}: {stderr}");
+    assert_eq!(post_ids(&scratch.db()), ids, "every acknowledged post is in the sink after exit 0");
+
+    let once = scratch.config("once.toml", &FOLLOWING.replace("follow = true", "follow = false"));
+    let report = scratch.path("report.json");
+    let output = run(&["run", "--config", once.to_str().unwrap(), "--once", "--report", report.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    for component in ["posts", "entities", "db"] {
+        assert_eq!(report["components"][component]["received"], 0, "{component} had nothing left to process: {report}");
+    }
+}
