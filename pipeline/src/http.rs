@@ -19,7 +19,11 @@ struct Telemetry {
 }
 
 /// Binds `listen` and serves until the returned task is aborted.
-pub async fn serve(listen: &str, metrics: Arc<Metrics>, health: Arc<Health>) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub async fn serve(
+    listen: &str,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let app = Router::new()
@@ -36,11 +40,27 @@ pub async fn serve(listen: &str, metrics: Arc<Metrics>, health: Arc<Health>) -> 
 }
 
 async fn metrics_text(State(t): State<Telemetry>) -> Response {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], t.metrics.render()).into_response()
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        t.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn ready(State(t): State<Telemetry>) -> Response {
     let body = serde_json::to_string(&t.health.snapshot()).expect("json");
-    let status = if t.health.ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    let status = if t.health.ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }

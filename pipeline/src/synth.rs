@@ -15,9 +15,30 @@ const PLATFORMS: [(&str, &str); 5] = [
     ("youtube", "https://www.youtube.com/watch?v={id}"),
     ("tiktok", "https://www.tiktok.com/@{h}/video/{id}"),
 ];
-const BRANDS: [&str; 8] = ["acme", "globex", "initech", "umbrella", "hooli", "starkindustries", "wonka", "soylent"];
-const PRODUCTS: [&str; 8] = ["phone", "headphones", "running shoes", "coffee", "skincare kit", "laptop", "energy drink", "smartwatch"];
-const TAGS: [&str; 12] = ["tech", "review", "unboxing", "fitness", "beauty", "foodie", "travel", "gaming", "sale", "ad", "giveaway", "fashion"];
+const BRANDS: [&str; 8] = [
+    "acme",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "starkindustries",
+    "wonka",
+    "soylent",
+];
+const PRODUCTS: [&str; 8] = [
+    "phone",
+    "headphones",
+    "running shoes",
+    "coffee",
+    "skincare kit",
+    "laptop",
+    "energy drink",
+    "smartwatch",
+];
+const TAGS: [&str; 12] = [
+    "tech", "review", "unboxing", "fitness", "beauty", "foodie", "travel", "gaming", "sale", "ad",
+    "giveaway", "fashion",
+];
 const EMOJI: [&str; 10] = ["🔥", "😍", "👍", "😡", "😂", "💯", "🙌", "😢", "✨", "🤔"];
 const ENGLISH: [&str; 10] = [
     "Loving the new @{b} {p}! #{t}",
@@ -67,14 +88,23 @@ impl PostGenerator {
                 Author {
                     platform: i % PLATFORMS.len(),
                     id: 1_000 + i as u64 * 7,
-                    handle: format!("{}{}", ["mai", "alex", "sam", "linh", "jo", "kai", "rio", "ana"][i % 8], i),
+                    handle: format!(
+                        "{}{}",
+                        ["mai", "alex", "sam", "linh", "jo", "kai", "rio", "ana"][i % 8],
+                        i
+                    ),
                     followers,
                     following: rng.u64(10..2_000),
                     verified: followers > 500_000 && rng.bool(),
                 }
             })
             .collect();
-        PostGenerator { rng, authors, base: "2026-11-20T00:00:00Z".parse().expect("a valid time"), next_id: 1_790_000_000_000_000_000 + seed % 1_000 * 1_000_000_000_000 }
+        PostGenerator {
+            rng,
+            authors,
+            base: "2026-11-20T00:00:00Z".parse().expect("a valid time"),
+            next_id: 1_790_000_000_000_000_000 + seed % 1_000 * 1_000_000_000_000,
+        }
     }
 
     pub fn next_post(&mut self) -> serde_json::Value {
@@ -83,7 +113,11 @@ impl PostGenerator {
         let (platform, url_template) = PLATFORMS[author.platform];
         self.next_id += rng.u64(1..1_000);
         let id = self.next_id.to_string();
-        let (lang, template) = if rng.u8(..10) < 8 { ("en", ENGLISH[rng.usize(..ENGLISH.len())]) } else { OTHER[rng.usize(..OTHER.len())] };
+        let (lang, template) = if rng.u8(..10) < 8 {
+            ("en", ENGLISH[rng.usize(..ENGLISH.len())])
+        } else {
+            OTHER[rng.usize(..OTHER.len())]
+        };
         let product = PRODUCTS[rng.usize(..PRODUCTS.len())];
         let mut text = template
             .replace("{b}", BRANDS[rng.usize(..BRANDS.len())])
@@ -126,16 +160,28 @@ pub const MALFORMED: [&[u8]; 7] = [
 
 /// Writes `count` posts as JSON lines, with the malformed lines spread
 /// evenly through them when `malformed` is set.
-pub fn write_posts(out: &mut impl Write, seed: u64, count: usize, authors: usize, malformed: bool) -> std::io::Result<()> {
+pub fn write_posts(
+    out: &mut impl Write,
+    seed: u64,
+    count: usize,
+    authors: usize,
+    malformed: bool,
+) -> std::io::Result<()> {
     let mut generator = PostGenerator::new(seed, authors);
-    let every = if malformed { count / (MALFORMED.len() + 1) } else { 0 };
+    let every = if malformed {
+        count / (MALFORMED.len() + 1)
+    } else {
+        0
+    };
     let mut bad = MALFORMED.iter();
     for i in 0..count {
-        if every > 0 && i > 0 && i % every == 0 {
-            if let Some(line) = bad.next() {
-                out.write_all(line)?;
-                out.write_all(b"\n")?;
-            }
+        if every > 0
+            && i > 0
+            && i % every == 0
+            && let Some(line) = bad.next()
+        {
+            out.write_all(line)?;
+            out.write_all(b"\n")?;
         }
         serde_json::to_writer(&mut *out, &generator.next_post())?;
         out.write_all(b"\n")?;
@@ -161,7 +207,11 @@ mod tests {
     #[test]
     fn every_malformed_line_is_rejected() {
         for line in MALFORMED {
-            assert!(socialpipe_schemas::parse_raw_post(line).is_err(), "{}", String::from_utf8_lossy(line));
+            assert!(
+                socialpipe_schemas::parse_raw_post(line).is_err(),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 }

@@ -45,26 +45,63 @@ impl Metrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry.register(Box::new(c.clone())).expect("unique metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
             c
         };
-        let received = counter("component_received_events_total", "Records a component received.", &["component", "kind"]);
-        let sent = counter("component_sent_events_total", "Records a component passed on durably.", &["component", "kind"]);
-        let errors = counter("component_errors_total", "Errors per component and domain.", &["component", "kind", "domain"]);
-        let dlq = counter("dlq_events_total", "Dead letters written per component.", &["component"]);
+        let received = counter(
+            "component_received_events_total",
+            "Records a component received.",
+            &["component", "kind"],
+        );
+        let sent = counter(
+            "component_sent_events_total",
+            "Records a component passed on durably.",
+            &["component", "kind"],
+        );
+        let errors = counter(
+            "component_errors_total",
+            "Errors per component and domain.",
+            &["component", "kind", "domain"],
+        );
+        let dlq = counter(
+            "dlq_events_total",
+            "Dead letters written per component.",
+            &["component"],
+        );
         let processing = HistogramVec::new(
-            HistogramOpts::new("processing_seconds", "Seconds spent on one batch.").buckets(prometheus::exponential_buckets(0.0005, 2.0, 16).expect("buckets")),
+            HistogramOpts::new("processing_seconds", "Seconds spent on one batch.")
+                .buckets(prometheus::exponential_buckets(0.0005, 2.0, 16).expect("buckets")),
             &["component", "kind"],
         )
         .expect("valid metric");
-        registry.register(Box::new(processing.clone())).expect("unique metric");
-        let lag = IntGaugeVec::new(Opts::new("consumer_lag", "Messages after a consumer's position."), &["group", "topic", "partition"]).expect("valid metric");
-        registry.register(Box::new(lag.clone())).expect("unique metric");
-        Metrics { registry, received, sent, errors, dlq, processing, lag }
+        registry
+            .register(Box::new(processing.clone()))
+            .expect("unique metric");
+        let lag = IntGaugeVec::new(
+            Opts::new("consumer_lag", "Messages after a consumer's position."),
+            &["group", "topic", "partition"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(lag.clone()))
+            .expect("unique metric");
+        Metrics {
+            registry,
+            received,
+            sent,
+            errors,
+            dlq,
+            processing,
+            lag,
+        }
     }
 
     pub fn render(&self) -> String {
-        prometheus::TextEncoder::new().encode_to_string(&self.registry.gather()).expect("text encoding")
+        prometheus::TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .expect("text encoding")
     }
 
     /// Counters of one component, for the end-of-run report.
@@ -73,7 +110,14 @@ impl Metrics {
         ComponentCounts {
             received: self.received.with_label_values(&labels).get(),
             sent: self.sent.with_label_values(&labels).get(),
-            errors: ["invalid", "transient", "fatal"].iter().map(|d| self.errors.with_label_values(&[component, kind.as_str(), d]).get()).sum(),
+            errors: ["invalid", "transient", "fatal"]
+                .iter()
+                .map(|d| {
+                    self.errors
+                        .with_label_values(&[component, kind.as_str(), d])
+                        .get()
+                })
+                .sum(),
             dead_letters: self.dlq.with_label_values(&[component]).get(),
         }
     }
@@ -98,6 +142,8 @@ pub struct ComponentCounts {
 pub enum ComponentState {
     Starting,
     Running,
+    /// Not ready for now: a transient error is being retried.
+    Retrying(String),
     Finished,
     Failed(String),
 }
@@ -111,7 +157,10 @@ pub struct Health {
 
 impl Health {
     pub fn set(&self, component: &str, state: ComponentState) {
-        self.components.lock().expect("health lock").insert(component.to_owned(), state);
+        self.components
+            .lock()
+            .expect("health lock")
+            .insert(component.to_owned(), state);
     }
 
     pub fn snapshot(&self) -> BTreeMap<String, ComponentState> {
@@ -119,7 +168,11 @@ impl Health {
     }
 
     pub fn ready(&self) -> bool {
-        self.components.lock().expect("health lock").values().all(|s| matches!(s, ComponentState::Running | ComponentState::Finished))
+        self.components
+            .lock()
+            .expect("health lock")
+            .values()
+            .all(|s| matches!(s, ComponentState::Running | ComponentState::Finished))
     }
 
     pub fn failures(&self) -> Vec<(String, String)> {

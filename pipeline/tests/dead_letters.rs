@@ -11,8 +11,17 @@ use socialpipe_sinks::sqlite::{SqliteConfig, SqliteSink};
 
 fn dead_letters(config: &str, stage: &str) -> Vec<serde_json::Value> {
     let output = run(&["dlq", "show", "--config", config, stage, "--limit", "100"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    output.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect()
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -20,42 +29,97 @@ fn malformed_lines_land_in_the_dlq_with_their_reason_while_valid_posts_flow() {
     let scratch = Scratch::new();
     let input = scratch.path("posts.jsonl");
     let ids = write_posts(&input, 3, 1_000, 0);
-    let ten_mb = format!(r#"{{"platform":"twitter","id":"big","author":{{"id":"1"}},"text":"{}","created_at":"2026-11-20T10:00:00Z"}}"#, "z".repeat(10 << 20));
-    let mut f = std::fs::OpenOptions::new().append(true).open(&input).unwrap();
-    f.write_all(b"{\"platform\": \"twitter\", \"id\": \n").unwrap();
+    let ten_mb = format!(
+        r#"{{"platform":"twitter","id":"big","author":{{"id":"1"}},"text":"{}","created_at":"2026-11-20T10:00:00Z"}}"#,
+        "z".repeat(10 << 20)
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&input)
+        .unwrap();
+    f.write_all(b"{\"platform\": \"twitter\", \"id\": \n")
+        .unwrap();
     f.write_all(b"{\"platform\":\"twitter\",\"id\":\"u\",\"author\":{\"id\":\"1\"},\"text\":\"bad \xff byte\",\"created_at\":\"2026-11-20T10:00:00Z\"}\n").unwrap();
     f.write_all(b"{\"platform\":\"twitter\",\"id\":\"m\",\"text\":\"no author\",\"created_at\":\"2026-11-20T10:00:00Z\"}\n").unwrap();
     f.write_all(format!("{ten_mb}\n").as_bytes()).unwrap();
     f.write_all(b"{\"platform\":\"twitter\",\"id\":\"w\",\"author\":{\"id\":\"1\",\"followers\":\"lots\"},\"text\":\"x\",\"created_at\":\"2026-11-20T10:00:00Z\",\"metrics\":{\"likes\":1.5}}\n").unwrap();
     drop(f);
-    write_posts(&input, 4, 1_000, 0).into_iter().for_each(|id| assert!(!ids.contains(&id)));
+    write_posts(&input, 4, 1_000, 0)
+        .into_iter()
+        .for_each(|id| assert!(!ids.contains(&id)));
     let config = scratch.config("app.toml", TOPOLOGY);
     let config = config.to_str().unwrap();
 
     let output = run(&["run", "--config", config, "--once"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(post_count(&scratch.db()), 2_000, "every valid post before and after the bad lines is stored");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        post_count(&scratch.db()),
+        2_000,
+        "every valid post before and after the bad lines is stored"
+    );
 
     let letters = dead_letters(config, "posts");
-    let reasons: Vec<&str> = letters.iter().map(|l| l["reason"].as_str().unwrap()).collect();
+    let reasons: Vec<&str> = letters
+        .iter()
+        .map(|l| l["reason"].as_str().unwrap())
+        .collect();
     assert_eq!(letters.len(), 5, "{reasons:?}");
-    let by_line = |n: usize| letters.iter().find(|l| l["location"].as_str().unwrap().ends_with(&format!(":{n}"))).unwrap();
-    assert!(by_line(1001)["reason"].as_str().unwrap().starts_with("invalid JSON: EOF while parsing"));
+    let by_line = |n: usize| {
+        letters
+            .iter()
+            .find(|l| l["location"].as_str().unwrap().ends_with(&format!(":{n}")))
+            .unwrap()
+    };
+    assert!(
+        by_line(1001)["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid JSON: EOF while parsing")
+    );
     assert_eq!(by_line(1002)["reason"], "invalid UTF-8 at byte 63");
     assert_eq!(by_line(1002)["original"]["encoding"], "base64");
     assert_eq!(by_line(1003)["reason"], "author.id: missing");
     let huge = by_line(1004);
-    assert_eq!(huge["reason"], format!("line: {} bytes > max_line_bytes 1048576", ten_mb.len()));
-    assert_eq!((huge["original"]["truncated"].as_bool(), huge["original"]["length"].as_u64()), (Some(true), Some(ten_mb.len() as u64)));
-    assert_eq!(huge["original"]["sha256"], socialpipe_schemas::sha256_hex(ten_mb.as_bytes()));
-    assert_eq!(by_line(1005)["reason"], "author.followers: must be a non-negative integer; metrics.likes: must be a non-negative integer");
+    assert_eq!(
+        huge["reason"],
+        format!("line: {} bytes > max_line_bytes 1048576", ten_mb.len())
+    );
+    assert_eq!(
+        (
+            huge["original"]["truncated"].as_bool(),
+            huge["original"]["length"].as_u64()
+        ),
+        (Some(true), Some(ten_mb.len() as u64))
+    );
+    assert_eq!(
+        huge["original"]["sha256"],
+        socialpipe_schemas::sha256_hex(ten_mb.as_bytes())
+    );
+    assert_eq!(
+        by_line(1005)["reason"],
+        "author.followers: must be a non-negative integer; metrics.likes: must be a non-negative integer"
+    );
     for l in &letters {
-        assert_eq!((l["domain"].as_str(), l["stage"].as_str(), l["input_topic"].as_str()), (Some("invalid"), Some("posts"), Some("raw.posts")));
+        assert_eq!(
+            (
+                l["domain"].as_str(),
+                l["stage"].as_str(),
+                l["input_topic"].as_str()
+            ),
+            (Some("invalid"), Some("posts"), Some("raw.posts"))
+        );
     }
 
     // Replaying input that is still malformed returns it to the DLQ, one attempt more.
     let output = run(&["dlq", "replay", "--config", config, "posts"]);
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "0 replayed, 5 failed again (back in dlq.posts)");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "0 replayed, 5 failed again (back in dlq.posts)"
+    );
     let letters = dead_letters(config, "posts");
     assert_eq!(letters.iter().filter(|l| l["attempts"] == 2).count(), 5);
 }
@@ -73,10 +137,21 @@ fn records_a_sink_refuses_are_dead_lettered_and_replayed_after_the_fix() {
     let config = config.to_str().unwrap();
 
     let output = run(&["run", "--config", config, "--once"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let refused = dead_letters(config, "db");
-    assert!(!refused.is_empty(), "some generated posts mention a giveaway");
-    assert_eq!(post_count(&scratch.db()) + refused.len() as u64, ids.len() as u64, "every post is stored or dead-lettered");
+    assert!(
+        !refused.is_empty(),
+        "some generated posts mention a giveaway"
+    );
+    assert_eq!(
+        post_count(&scratch.db()) + refused.len() as u64,
+        ids.len() as u64,
+        "every post is stored or dead-lettered"
+    );
     for letter in &refused {
         assert_eq!(letter["reason"], "sqlite: giveaways are not allowed");
         assert_eq!(letter["input_topic"], "enriched.posts");
@@ -85,12 +160,26 @@ fn records_a_sink_refuses_are_dead_lettered_and_replayed_after_the_fix() {
     // The fix: the rule goes. Replay and run again: everything is stored.
     db.execute_batch("DROP TRIGGER no_giveaways").unwrap();
     let output = run(&["dlq", "replay", "--config", config, "db"]);
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), format!("{} replayed, 0 failed again (back in dlq.db)", refused.len()));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!(
+            "{} replayed, 0 failed again (back in dlq.db)",
+            refused.len()
+        )
+    );
     let output = run(&["run", "--config", config, "--once"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(post_ids(&scratch.db()), ids);
     let pending = run(&["dlq", "list", "--config", config]);
     let listing = String::from_utf8_lossy(&pending.stdout);
     let db_row = listing.lines().find(|l| l.starts_with("dlq.db ")).unwrap();
-    assert_eq!(db_row.split_whitespace().collect::<Vec<_>>(), ["dlq.db", &refused.len().to_string(), "0"], "nothing awaits replay");
+    assert_eq!(
+        db_row.split_whitespace().collect::<Vec<_>>(),
+        ["dlq.db", &refused.len().to_string(), "0"],
+        "nothing awaits replay"
+    );
 }

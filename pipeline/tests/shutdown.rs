@@ -39,10 +39,21 @@ batch_timeout_ms = 3600000
 "#;
 
 fn stage_committed(scratch: &Scratch) -> u64 {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let Ok(log) = EmbeddedLog::open(&EmbeddedConfig::new(scratch.log_dir())) else { return 0 };
-        log.group_lag().await.unwrap_or_default().iter().filter(|l| l.group == "socialpipe.stages").map(|l| l.committed).sum()
+        let Ok(log) = EmbeddedLog::open(&EmbeddedConfig::new(scratch.log_dir())) else {
+            return 0;
+        };
+        log.group_lag()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|l| l.group == "socialpipe.stages")
+            .map(|l| l.committed)
+            .sum()
     })
 }
 
@@ -54,20 +65,49 @@ fn sigterm_drains_everything_acknowledged_and_a_restart_processes_nothing() {
     let mut child = spawn(&["run", "--config", config.to_str().unwrap()]);
     // The stage chain has committed every post: they are acknowledged, but the
     // sink still holds its unflushed batch in memory.
-    wait_until("the stages to process every post", Duration::from_secs(300), Some(&mut child), || stage_committed(&scratch) == ids.len() as u64);
-    assert!(post_count(&scratch.db()) < ids.len() as u64, "the sink has not flushed yet");
-    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
+    wait_until(
+        "the stages to process every post",
+        Duration::from_secs(300),
+        Some(&mut child),
+        || stage_committed(&scratch) == ids.len() as u64,
+    );
+    assert!(
+        post_count(&scratch.db()) < ids.len() as u64,
+        "the sink has not flushed yet"
+    );
+    sigterm(&child);
     let (status, stderr) = stderr_of(child);
     assert!(status.success(), "exit status {status}: {stderr}");
-    assert_eq!(post_ids(&scratch.db()), ids, "every acknowledged post is in the sink after exit 0");
+    assert_eq!(
+        post_ids(&scratch.db()),
+        ids,
+        "every acknowledged post is in the sink after exit 0"
+    );
 
-    let once = scratch.config("once.toml", &FOLLOWING.replace("follow = true", "follow = false"));
+    let once = scratch.config(
+        "once.toml",
+        &FOLLOWING.replace("follow = true", "follow = false"),
+    );
     let report = scratch.path("report.json");
-    let output = run(&["run", "--config", once.to_str().unwrap(), "--once", "--report", report.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    let output = run(&[
+        "run",
+        "--config",
+        once.to_str().unwrap(),
+        "--once",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
     for component in ["posts", "entities", "db"] {
-        assert_eq!(report["components"][component]["received"], 0, "{component} had nothing left to process: {report}");
+        assert_eq!(
+            report["components"][component]["received"], 0,
+            "{component} had nothing left to process: {report}"
+        );
     }
 }

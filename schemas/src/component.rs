@@ -44,7 +44,11 @@ pub struct SourceBatch {
 #[async_trait]
 pub trait Source: Send {
     /// Prepares to read from `checkpoint` (None: from the beginning).
-    async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError>;
+    async fn open(
+        &mut self,
+        checkpoint: Option<Value>,
+        mode: SourceMode,
+    ) -> Result<(), ComponentError>;
 
     /// Returns the next batch of at most `max_records` records. In continuous
     /// mode it returns an empty batch after a short idle wait, so the runner
@@ -55,7 +59,8 @@ pub trait Source: Send {
 /// A record a processor could not handle, with why.
 #[derive(Debug, Clone)]
 pub struct Failed {
-    pub record: Envelope,
+    /// Boxed: a failure is rare, and keeps the `Ok` path's results small.
+    pub record: Box<Envelope>,
     pub error: ComponentError,
 }
 

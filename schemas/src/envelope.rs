@@ -16,8 +16,12 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 4] =
-        [RecordKind::Post, RecordKind::SheetRow, RecordKind::KolScore, RecordKind::DeadLetter];
+    pub const ALL: [RecordKind; 4] = [
+        RecordKind::Post,
+        RecordKind::SheetRow,
+        RecordKind::KolScore,
+        RecordKind::DeadLetter,
+    ];
 
     /// The `schema` value written for this kind (name/major version).
     pub fn schema(self) -> &'static str {
@@ -64,7 +68,14 @@ pub enum EnvelopeError {
 }
 
 impl Envelope {
-    pub fn new(kind: RecordKind, id: String, key: String, source: &str, event_time: DateTime<Utc>, payload: Value) -> Self {
+    pub fn new(
+        kind: RecordKind,
+        id: String,
+        key: String,
+        source: &str,
+        event_time: DateTime<Utc>,
+        payload: Value,
+    ) -> Self {
         let ingest_time = Utc::now();
         Envelope {
             schema: kind.schema().to_owned(),

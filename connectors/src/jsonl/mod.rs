@@ -41,7 +41,12 @@ fn default_poll_interval_ms() -> u64 {
 
 impl JsonlConfig {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        JsonlConfig { path: path.into(), follow: false, max_line_bytes: default_max_line_bytes(), poll_interval_ms: default_poll_interval_ms() }
+        JsonlConfig {
+            path: path.into(),
+            follow: false,
+            max_line_bytes: default_max_line_bytes(),
+            poll_interval_ms: default_poll_interval_ms(),
+        }
     }
 
     /// Configuration problems found before running.

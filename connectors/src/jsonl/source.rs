@@ -9,7 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use socialpipe_schemas::{ComponentError, Rejected, Source, SourceBatch, SourceMode, parse_raw_post, sha256_hex};
+use socialpipe_schemas::{
+    ComponentError, Rejected, Source, SourceBatch, SourceMode, parse_raw_post, sha256_hex,
+};
 
 use super::JsonlConfig;
 use super::reader::{LineReader, ReadLine};
@@ -61,27 +63,42 @@ impl JsonlSource {
             snapshot: None,
             current: None,
         };
-        JsonlSource { state: Some(Box::new(state)), poll_interval }
+        JsonlSource {
+            state: Some(Box::new(state)),
+            poll_interval,
+        }
     }
 
     fn state(&mut self) -> Result<&mut ReadState, ComponentError> {
-        self.state.as_deref_mut().ok_or_else(|| ComponentError::fatal("jsonl reader lost after a failed read"))
+        self.state
+            .as_deref_mut()
+            .ok_or_else(|| ComponentError::fatal("jsonl reader lost after a failed read"))
     }
 }
 
 #[async_trait]
 impl Source for JsonlSource {
-    async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError> {
+    async fn open(
+        &mut self,
+        checkpoint: Option<Value>,
+        mode: SourceMode,
+    ) -> Result<(), ComponentError> {
         let state = self.state()?;
         state.mode = mode;
         state.cursors = match checkpoint {
-            Some(value) => serde_json::from_value(value).map_err(|e| ComponentError::fatal(format!("unreadable jsonl checkpoint: {e}")))?,
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| ComponentError::fatal(format!("unreadable jsonl checkpoint: {e}")))?,
             None => Checkpoint::default(),
         };
         if mode == SourceMode::Once {
             let mut sizes = BTreeMap::new();
-            for path in state.list_files().map_err(|e| io_error(&state.config.path, e))? {
-                let size = std::fs::metadata(&path).map_err(|e| io_error(&path, e))?.len();
+            for path in state
+                .list_files()
+                .map_err(|e| io_error(&state.config.path, e))?
+            {
+                let size = std::fs::metadata(&path)
+                    .map_err(|e| io_error(&path, e))?
+                    .len();
                 sizes.insert(path, size);
             }
             state.snapshot = Some(sizes);
@@ -90,7 +107,10 @@ impl Source for JsonlSource {
     }
 
     async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
-        let mut state = self.state.take().ok_or_else(|| ComponentError::fatal("jsonl reader lost after a failed read"))?;
+        let mut state = self
+            .state
+            .take()
+            .ok_or_else(|| ComponentError::fatal("jsonl reader lost after a failed read"))?;
         let (state, batch) = tokio::task::spawn_blocking(move || {
             let batch = state.read_batch(max_records.max(1));
             (state, batch)
@@ -113,14 +133,24 @@ fn io_error(path: &Path, e: std::io::Error) -> ComponentError {
 }
 
 fn is_jsonl(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("jsonl" | "ndjson"))
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("jsonl" | "ndjson")
+    )
 }
 
 impl ReadState {
     fn list_files(&self) -> std::io::Result<Vec<PathBuf>> {
         let root = &self.config.path;
         if !root.exists() {
-            return if self.config.follow { Ok(Vec::new()) } else { Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory")) };
+            return if self.config.follow {
+                Ok(Vec::new())
+            } else {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file or directory",
+                ))
+            };
         }
         if !root.is_dir() {
             return Ok(vec![root.clone()]);
@@ -148,7 +178,10 @@ impl ReadState {
             }
             let file = self.current.as_mut().expect("a file is open");
             let accept_unterminated = self.mode == SourceMode::Once;
-            let read = file.reader.next_line(self.config.max_line_bytes, file.limit, accept_unterminated).map_err(|e| io_error(&file.path, e))?;
+            let read = file
+                .reader
+                .next_line(self.config.max_line_bytes, file.limit, accept_unterminated)
+                .map_err(|e| io_error(&file.path, e))?;
             let line = match read {
                 ReadLine::Line(line) => line,
                 ReadLine::End => {
@@ -170,7 +203,10 @@ impl ReadState {
                     prefix: line.bytes,
                     length: line.length,
                     sha256,
-                    reason: format!("line: {} bytes > max_line_bytes {}", line.length, self.config.max_line_bytes),
+                    reason: format!(
+                        "line: {} bytes > max_line_bytes {}",
+                        line.length, self.config.max_line_bytes
+                    ),
                     location,
                 });
                 continue;
@@ -179,11 +215,18 @@ impl ReadState {
                 Ok(post) => batch.records.push(post.into_envelope(&self.name)),
                 Err(e) => {
                     let sha256 = sha256_hex(&line.bytes);
-                    batch.rejected.push(Rejected { length: line.length, prefix: line.bytes, sha256, reason: e.to_string(), location });
+                    batch.rejected.push(Rejected {
+                        length: line.length,
+                        prefix: line.bytes,
+                        sha256,
+                        reason: e.to_string(),
+                        location,
+                    });
                 }
             }
         }
-        batch.checkpoint = Some(serde_json::to_value(&self.cursors).expect("a checkpoint always serialises"));
+        batch.checkpoint =
+            Some(serde_json::to_value(&self.cursors).expect("a checkpoint always serialises"));
         Ok(batch)
     }
 
@@ -191,7 +234,9 @@ impl ReadState {
     fn open_next_file(&mut self, ended: &[PathBuf]) -> Result<bool, ComponentError> {
         let files = match &self.snapshot {
             Some(sizes) => sizes.keys().cloned().collect(),
-            None => self.list_files().map_err(|e| io_error(&self.config.path, e))?,
+            None => self
+                .list_files()
+                .map_err(|e| io_error(&self.config.path, e))?,
         };
         for path in files {
             if ended.contains(&path) {
@@ -207,7 +252,11 @@ impl ReadState {
             let cursor = self.cursors.files.entry(path.clone()).or_default();
             // A new file under the same name (rotation) or a truncated one starts over.
             if cursor.inode != meta.ino() || meta.len() < cursor.offset {
-                *cursor = FileCursor { offset: 0, line: 0, inode: meta.ino() };
+                *cursor = FileCursor {
+                    offset: 0,
+                    line: 0,
+                    inode: meta.ino(),
+                };
             }
             let limit = match &self.snapshot {
                 Some(sizes) => sizes[&path],
@@ -217,7 +266,11 @@ impl ReadState {
                 continue;
             }
             let reader = LineReader::open(file, cursor.offset).map_err(|e| io_error(&path, e))?;
-            self.current = Some(OpenFile { path, reader, limit });
+            self.current = Some(OpenFile {
+                path,
+                reader,
+                limit,
+            });
             return Ok(true);
         }
         Ok(false)

@@ -22,25 +22,57 @@ fn replay_checkpoint(stage: &str) -> String {
 }
 
 async fn replayed_upto(log: &dyn Transport, stage: &str) -> Result<BTreeMap<u32, u64>, AdminError> {
-    Ok(log.read_checkpoint(&replay_checkpoint(stage)).await?.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default())
+    Ok(log
+        .read_checkpoint(&replay_checkpoint(stage))
+        .await?
+        .and_then(|c| serde_json::from_str(&c).ok())
+        .unwrap_or_default())
 }
 
 /// DLQ topics with how many dead letters they hold and how many await replay.
 pub async fn dlq_list(config: &Config, out: &mut impl Write) -> Result<(), AdminError> {
     let log = open_transport(config)?;
     writeln!(out, "{:<32} {:>10} {:>10}", "DLQ", "STORED", "PENDING")?;
-    for topic in log.topics().await?.into_iter().filter(|t| t.name.starts_with("dlq.")) {
+    for topic in log
+        .topics()
+        .await?
+        .into_iter()
+        .filter(|t| t.name.starts_with("dlq."))
+    {
         let stage = &topic.name["dlq.".len()..];
         let done = replayed_upto(&*log, stage).await?;
-        let pending: u64 = topic.partitions.iter().map(|p| p.end_offset - done.get(&p.partition).copied().unwrap_or(0).clamp(p.start_offset, p.end_offset)).sum();
-        writeln!(out, "{:<32} {:>10} {:>10}", topic.name, topic.len(), pending)?;
+        let pending: u64 = topic
+            .partitions
+            .iter()
+            .map(|p| {
+                p.end_offset
+                    - done
+                        .get(&p.partition)
+                        .copied()
+                        .unwrap_or(0)
+                        .clamp(p.start_offset, p.end_offset)
+            })
+            .sum();
+        writeln!(
+            out,
+            "{:<32} {:>10} {:>10}",
+            topic.name,
+            topic.len(),
+            pending
+        )?;
     }
     Ok(())
 }
 
 /// Dead letters of one component as JSON lines (the dead-letter payloads),
 /// or with `raw` only the original bytes, one per line, to fix and `produce` again.
-pub async fn dlq_show(config: &Config, stage: &str, limit: u64, raw: bool, out: &mut impl Write) -> Result<(), AdminError> {
+pub async fn dlq_show(
+    config: &Config,
+    stage: &str,
+    limit: u64,
+    raw: bool,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
     let log = open_transport(config)?;
     let topic = dlq_topic(stage);
     let info = require_topic(&*log, &topic).await?;
@@ -48,16 +80,25 @@ pub async fn dlq_show(config: &Config, stage: &str, limit: u64, raw: bool, out: 
     for p in &info.partitions {
         let mut offset = p.start_offset;
         while shown < limit {
-            let messages = log.read(&topic, p.partition, offset, READ_BATCH.min((limit - shown) as usize)).await?;
+            let messages = log
+                .read(
+                    &topic,
+                    p.partition,
+                    offset,
+                    READ_BATCH.min((limit - shown) as usize),
+                )
+                .await?;
             if messages.is_empty() {
                 break;
             }
             for m in messages {
                 offset = m.offset + 1;
-                let envelope = Envelope::from_bytes(&m.value).map_err(|e| AdminError::Usage(format!("{topic} offset {}: {e}", m.offset)))?;
+                let envelope = Envelope::from_bytes(&m.value)
+                    .map_err(|e| AdminError::Usage(format!("{topic} offset {}: {e}", m.offset)))?;
                 match DeadLetter::from_envelope(&envelope) {
                     Ok(letter) if raw => out.write_all(&letter.original.bytes())?,
-                    _ => serde_json::to_writer(&mut *out, &envelope.payload).map_err(std::io::Error::other)?,
+                    _ => serde_json::to_writer(&mut *out, &envelope.payload)
+                        .map_err(std::io::Error::other)?,
                 }
                 writeln!(out)?;
                 shown += 1;
@@ -81,7 +122,11 @@ pub async fn dlq_replay(config: &Config, stage: &str) -> Result<Replayed, AdminE
     let mut result = Replayed::default();
     // Stop at the ends seen now: letters that fail again are appended behind them.
     for p in &info.partitions {
-        let mut offset = done.get(&p.partition).copied().unwrap_or(0).max(p.start_offset);
+        let mut offset = done
+            .get(&p.partition)
+            .copied()
+            .unwrap_or(0)
+            .max(p.start_offset);
         while offset < p.end_offset {
             let want = READ_BATCH.min((p.end_offset - offset) as usize);
             let messages = log.read(&topic, p.partition, offset, want).await?;
@@ -91,14 +136,33 @@ pub async fn dlq_replay(config: &Config, stage: &str) -> Result<Replayed, AdminE
             let mut replays: BTreeMap<String, Vec<Outgoing>> = BTreeMap::new();
             let mut again = Vec::new();
             for m in &messages {
-                let Ok(letter) = Envelope::from_bytes(&m.value).map_err(|e| e.to_string()).and_then(|e| DeadLetter::from_envelope(&e).map_err(|e| e.to_string())) else {
+                let Ok(letter) = Envelope::from_bytes(&m.value)
+                    .map_err(|e| e.to_string())
+                    .and_then(|e| DeadLetter::from_envelope(&e).map_err(|e| e.to_string()))
+                else {
                     continue;
                 };
                 match revive(&letter) {
-                    Ok(record) => replays.entry(letter.input_topic.clone()).or_default().push(Outgoing { key: record.key.clone(), value: record.to_bytes() }),
+                    Ok(record) => {
+                        replays
+                            .entry(letter.input_topic.clone())
+                            .or_default()
+                            .push(Outgoing {
+                                key: record.key.clone(),
+                                value: record.to_bytes(),
+                            })
+                    }
                     Err(reason) => {
                         let key = letter.record_id.clone();
-                        again.push(to_outgoing(DeadLetter { reason, attempts: letter.attempts + 1, last_failure: Utc::now(), ..letter }, key));
+                        again.push(to_outgoing(
+                            DeadLetter {
+                                reason,
+                                attempts: letter.attempts + 1,
+                                last_failure: Utc::now(),
+                                ..letter
+                            },
+                            key,
+                        ));
                     }
                 }
             }
@@ -110,7 +174,11 @@ pub async fn dlq_replay(config: &Config, stage: &str) -> Result<Replayed, AdminE
             log.send(&topic, again).await?;
             offset = messages.last().map_or(offset, |m| m.offset + 1);
             done.insert(p.partition, offset);
-            log.write_checkpoint(&replay_checkpoint(stage), &serde_json::to_string(&done).expect("json")).await?;
+            log.write_checkpoint(
+                &replay_checkpoint(stage),
+                &serde_json::to_string(&done).expect("json"),
+            )
+            .await?;
         }
     }
     Ok(result)
@@ -119,11 +187,17 @@ pub async fn dlq_replay(config: &Config, stage: &str) -> Result<Replayed, AdminE
 /// The record a dead letter stood for, or why it still cannot be replayed.
 fn revive(letter: &DeadLetter) -> Result<Envelope, String> {
     if letter.original.truncated {
-        return Err(format!("cannot replay: only the first {} of {} bytes were kept", letter.original.data.len(), letter.original.length));
+        return Err(format!(
+            "cannot replay: only the first {} of {} bytes were kept",
+            letter.original.data.len(),
+            letter.original.length
+        ));
     }
     let bytes = letter.original.bytes();
     match letter.original_kind {
-        OriginalKind::RawPost => parse_raw_post(&bytes).map(|post| post.into_envelope(&letter.stage)).map_err(|e| e.to_string()),
+        OriginalKind::RawPost => parse_raw_post(&bytes)
+            .map(|post| post.into_envelope(&letter.stage))
+            .map_err(|e| e.to_string()),
         OriginalKind::Envelope => Envelope::from_bytes(&bytes).map_err(|e| e.to_string()),
     }
 }

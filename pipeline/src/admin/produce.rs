@@ -21,7 +21,12 @@ pub struct Produced {
     pub rejected: u64,
 }
 
-pub async fn produce(config: &Config, topic: &str, input: impl BufRead, max_line_bytes: usize) -> Result<Produced, AdminError> {
+pub async fn produce(
+    config: &Config,
+    topic: &str,
+    input: impl BufRead,
+    max_line_bytes: usize,
+) -> Result<Produced, AdminError> {
     let log = open_transport(config)?;
     require_topic(&*log, topic).await?;
     let dlq = dlq_topic(PRODUCE);
@@ -40,10 +45,19 @@ pub async fn produce(config: &Config, topic: &str, input: impl BufRead, max_line
         let location = Some(format!("stdin:{}", number + 1));
         let reject = |reason: String| {
             let sha256 = sha256_hex(&line);
-            Rejected { prefix: line[..line.len().min(max_line_bytes)].to_vec(), length: line.len() as u64, sha256, reason, location: location.clone() }
+            Rejected {
+                prefix: line[..line.len().min(max_line_bytes)].to_vec(),
+                length: line.len() as u64,
+                sha256,
+                reason,
+                location: location.clone(),
+            }
         };
         if line.len() > max_line_bytes {
-            letters.push(reject(format!("line: {} bytes > max_line_bytes {max_line_bytes}", line.len())));
+            letters.push(reject(format!(
+                "line: {} bytes > max_line_bytes {max_line_bytes}",
+                line.len()
+            )));
         } else {
             match parse_raw_post(&line) {
                 Ok(post) => records.push(post.into_envelope(PRODUCE)),
@@ -51,13 +65,31 @@ pub async fn produce(config: &Config, topic: &str, input: impl BufRead, max_line
             }
         }
         if records.len() + letters.len() >= BATCH {
-            flush(&*log, config, topic, &dlq, &mut records, &mut letters, &mut counts).await?;
+            flush(
+                &*log,
+                config,
+                topic,
+                &dlq,
+                &mut records,
+                &mut letters,
+                &mut counts,
+            )
+            .await?;
             if progress {
                 eprint!("\r{} written, {} rejected", counts.written, counts.rejected);
             }
         }
     }
-    flush(&*log, config, topic, &dlq, &mut records, &mut letters, &mut counts).await?;
+    flush(
+        &*log,
+        config,
+        topic,
+        &dlq,
+        &mut records,
+        &mut letters,
+        &mut counts,
+    )
+    .await?;
     if progress {
         eprintln!("\r{} written, {} rejected", counts.written, counts.rejected);
     }
@@ -73,10 +105,19 @@ async fn flush(
     letters: &mut Vec<Rejected>,
     counts: &mut Produced,
 ) -> Result<(), AdminError> {
-    let messages: Vec<Outgoing> = records.drain(..).map(|r| Outgoing { key: r.key.clone(), value: r.to_bytes() }).collect();
+    let messages: Vec<Outgoing> = records
+        .drain(..)
+        .map(|r| Outgoing {
+            key: r.key.clone(),
+            value: r.to_bytes(),
+        })
+        .collect();
     counts.written += messages.len() as u64;
     log.send(topic, messages).await?;
-    let dead: Vec<Outgoing> = letters.drain(..).map(|r| rejected_dead_letter(PRODUCE, r, topic, config.runtime.max_dlq_payload_bytes)).collect();
+    let dead: Vec<Outgoing> = letters
+        .drain(..)
+        .map(|r| rejected_dead_letter(PRODUCE, r, topic, config.runtime.max_dlq_payload_bytes))
+        .collect();
     counts.rejected += dead.len() as u64;
     log.send(dlq, dead).await?;
     Ok(())

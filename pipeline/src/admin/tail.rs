@@ -12,7 +12,13 @@ use crate::transport::Transport;
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
 const READ_BATCH: usize = 1000;
 
-pub async fn tail(config: &Config, topic: &str, follow: bool, limit: Option<u64>, out: &mut impl Write) -> Result<(), AdminError> {
+pub async fn tail(
+    config: &Config,
+    topic: &str,
+    follow: bool,
+    limit: Option<u64>,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
     let log = open_transport(config)?;
     let info = require_topic(&*log, topic).await?;
     let mut next: Vec<u64> = info.partitions.iter().map(|p| p.start_offset).collect();
@@ -21,7 +27,9 @@ pub async fn tail(config: &Config, topic: &str, follow: bool, limit: Option<u64>
         let mut any = false;
         for (partition, offset) in next.iter_mut().enumerate() {
             loop {
-                let want = limit.map_or(READ_BATCH, |l| (l - printed).min(READ_BATCH as u64) as usize);
+                let want = limit.map_or(READ_BATCH, |l| {
+                    (l - printed).min(READ_BATCH as u64) as usize
+                });
                 if want == 0 {
                     return Ok(());
                 }

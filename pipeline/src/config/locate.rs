@@ -16,7 +16,11 @@ pub fn line_of(text: &str, path: &str) -> Option<usize> {
     let mut node = Node::Item(doc.as_item());
     let mut span = None;
     for segment in split(path) {
-        if let Some(index) = segment.strip_prefix('[').and_then(|s| s.strip_suffix(']')).and_then(|s| s.parse::<usize>().ok()) {
+        if let Some(index) = segment
+            .strip_prefix('[')
+            .and_then(|s| s.strip_suffix(']'))
+            .and_then(|s| s.parse::<usize>().ok())
+        {
             match node {
                 Node::Item(Item::ArrayOfTables(array)) => match array.get(index) {
                     Some(table) => {
@@ -40,7 +44,9 @@ pub fn line_of(text: &str, path: &str) -> Option<usize> {
             },
             Node::Table(t) => t,
         };
-        let Some((key, value)) = table.get_key_value(&segment) else { break };
+        let Some((key, value)) = table.get_key_value(&segment) else {
+            break;
+        };
         span = key.span().or(span);
         node = Node::Item(value);
     }
@@ -66,19 +72,44 @@ fn split(path: &str) -> Vec<String> {
 /// A TOML or serde error at `path` as a one-line error with file, line and key.
 pub fn toml_error(file: &str, text: &str, path: &str, e: &toml::de::Error) -> ConfigError {
     let message = e.message().trim().to_owned();
-    let mut key = path.split(".?").next().unwrap_or("").trim_end_matches('?').to_owned();
+    let mut key = path
+        .split(".?")
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('?')
+        .to_owned();
     // serde names an unknown field only in its message; make it part of the key.
-    if let Some(field) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) {
-        if key.rsplit('.').next() != Some(field) {
-            key = if key.is_empty() { field.to_owned() } else { format!("{key}.{field}") };
-        }
+    if let Some(field) = message
+        .strip_prefix("unknown field `")
+        .and_then(|m| m.split('`').next())
+        && key.rsplit('.').next() != Some(field)
+    {
+        key = if key.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{key}.{field}")
+        };
     }
     // serde's span may cover a whole table; the key's own line is more precise.
-    let span_line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let span_line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
     let line = span_line.max(line_of(text, &key));
     match line {
-        Some(line) if key.is_empty() => ConfigError::File { file: format!("{file}:{line}"), message },
-        Some(line) => ConfigError::At { file: file.to_owned(), line, key, message },
-        None => ConfigError::Key { file: file.to_owned(), key, message },
+        Some(line) if key.is_empty() => ConfigError::File {
+            file: format!("{file}:{line}"),
+            message,
+        },
+        Some(line) => ConfigError::At {
+            file: file.to_owned(),
+            line,
+            key,
+            message,
+        },
+        None => ConfigError::Key {
+            file: file.to_owned(),
+            key,
+            message,
+        },
     }
 }

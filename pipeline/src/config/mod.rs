@@ -22,9 +22,18 @@ pub enum ConfigError {
     #[error("{file}: {message}")]
     File { file: String, message: String },
     #[error("{file}:{line}: {key}: {message}")]
-    At { file: String, line: usize, key: String, message: String },
+    At {
+        file: String,
+        line: usize,
+        key: String,
+        message: String,
+    },
     #[error("{file}: {key}: {message}")]
-    Key { file: String, key: String, message: String },
+    Key {
+        file: String,
+        key: String,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,7 +84,11 @@ pub struct TopicsConfig {
 
 impl Default for TopicsConfig {
     fn default() -> Self {
-        TopicsConfig { partitions: 4, raw_posts: "raw.posts".into(), enriched_posts: "enriched.posts".into() }
+        TopicsConfig {
+            partitions: 4,
+            raw_posts: "raw.posts".into(),
+            enriched_posts: "enriched.posts".into(),
+        }
     }
 }
 
@@ -89,7 +102,10 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { enabled: true, listen: "127.0.0.1:9598".into() }
+        HttpConfig {
+            enabled: true,
+            listen: "127.0.0.1:9598".into(),
+        }
     }
 }
 
@@ -134,7 +150,11 @@ pub struct RetryConfig {
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        RetryConfig { initial_backoff_ms: 100, max_backoff_ms: 30_000, max_attempts: 5 }
+        RetryConfig {
+            initial_backoff_ms: 100,
+            max_backoff_ms: 30_000,
+            max_attempts: 5,
+        }
     }
 }
 
@@ -183,7 +203,9 @@ pub struct StageSpec {
 
 impl StageSpec {
     pub fn name(&self) -> String {
-        self.name.clone().unwrap_or_else(|| self.kind.type_name().to_owned())
+        self.name
+            .clone()
+            .unwrap_or_else(|| self.kind.type_name().to_owned())
     }
 }
 
@@ -215,21 +237,40 @@ impl Config {
     /// Reads, interpolates (from the process environment) and checks a file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File { file: file.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
         Config::parse(&file, &text, |name| std::env::var(name).ok())
     }
 
-    pub fn parse(file: &str, text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn parse(
+        file: &str,
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let text = interpolate(file, text, env)?;
-        let deserializer = toml::Deserializer::parse(&text).map_err(|e| locate::toml_error(file, &text, "", &e))?;
+        let deserializer = toml::Deserializer::parse(&text)
+            .map_err(|e| locate::toml_error(file, &text, "", &e))?;
         let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let path = e.path().to_string();
             locate::toml_error(file, &text, if path == "." { "" } else { &path }, e.inner())
         })?;
-        config.check().map_err(|(key, message)| match locate::line_of(&text, &key) {
-            Some(line) => ConfigError::At { file: file.to_owned(), line, key, message },
-            None => ConfigError::Key { file: file.to_owned(), key, message },
-        })?;
+        config
+            .check()
+            .map_err(|(key, message)| match locate::line_of(&text, &key) {
+                Some(line) => ConfigError::At {
+                    file: file.to_owned(),
+                    line,
+                    key,
+                    message,
+                },
+                None => ConfigError::Key {
+                    file: file.to_owned(),
+                    key,
+                    message,
+                },
+            })?;
         Ok(config)
     }
 
@@ -239,38 +280,90 @@ impl Config {
             return Err(("topics.partitions".into(), "must be at least 1".into()));
         }
         if self.runtime.stage_workers == 0 || self.runtime.stage_workers > self.topics.partitions {
-            return Err(("runtime.stage_workers".into(), format!("must be between 1 and topics.partitions ({})", self.topics.partitions)));
+            return Err((
+                "runtime.stage_workers".into(),
+                format!(
+                    "must be between 1 and topics.partitions ({})",
+                    self.topics.partitions
+                ),
+            ));
         }
-        for (key, value) in [("runtime.stage_batch_records", self.runtime.stage_batch_records), ("runtime.max_dlq_payload_bytes", self.runtime.max_dlq_payload_bytes)] {
+        for (key, value) in [
+            (
+                "runtime.stage_batch_records",
+                self.runtime.stage_batch_records,
+            ),
+            (
+                "runtime.max_dlq_payload_bytes",
+                self.runtime.max_dlq_payload_bytes,
+            ),
+        ] {
             if value == 0 {
                 return Err((key.into(), "must be at least 1".into()));
             }
         }
         let mut names = BTreeMap::new();
-        let stage_names: Vec<(String, String)> = self.stages.iter().enumerate().map(|(i, s)| (format!("stages[{i}]"), s.name())).collect();
-        let all = self.sources.keys().map(|n| (format!("sources.{n}"), n.clone())).chain(stage_names).chain(self.sinks.keys().map(|n| (format!("sinks.{n}"), n.clone())));
+        let stage_names: Vec<(String, String)> = self
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("stages[{i}]"), s.name()))
+            .collect();
+        let all = self
+            .sources
+            .keys()
+            .map(|n| (format!("sources.{n}"), n.clone()))
+            .chain(stage_names)
+            .chain(self.sinks.keys().map(|n| (format!("sinks.{n}"), n.clone())));
         for (key, name) in all {
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-')) {
-                return Err((key, format!("name {name:?} must be letters, digits, '_' or '-'")));
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+            {
+                return Err((
+                    key,
+                    format!("name {name:?} must be letters, digits, '_' or '-'"),
+                ));
             }
             if let Some(first) = names.insert(name.clone(), key.clone()) {
-                return Err((key, format!("name {name:?} is already used by {first} (names must be unique: they name dlq.<name>)")));
+                return Err((
+                    key,
+                    format!(
+                        "name {name:?} is already used by {first} (names must be unique: they name dlq.<name>)"
+                    ),
+                ));
             }
         }
         for (name, source) in &self.sources {
             if source.batch_records == 0 {
-                return Err((format!("sources.{name}.batch_records"), "must be at least 1".into()));
+                return Err((
+                    format!("sources.{name}.batch_records"),
+                    "must be at least 1".into(),
+                ));
             }
-            source.kind.check().map_err(|m| (format!("sources.{name}"), m))?;
+            source
+                .kind
+                .check()
+                .map_err(|m| (format!("sources.{name}"), m))?;
         }
         for (name, sink) in &self.sinks {
             if sink.batch_max_records == 0 {
-                return Err((format!("sinks.{name}.batch_max_records"), "must be at least 1".into()));
+                return Err((
+                    format!("sinks.{name}.batch_max_records"),
+                    "must be at least 1".into(),
+                ));
             }
             let known = self.produced_topics();
             for input in self.sink_inputs(sink) {
                 if !known.contains(&input) {
-                    return Err((format!("sinks.{name}.inputs"), format!("no source or stage writes topic {input:?} (written: {})", known.join(", "))));
+                    return Err((
+                        format!("sinks.{name}.inputs"),
+                        format!(
+                            "no source or stage writes topic {input:?} (written: {})",
+                            known.join(", ")
+                        ),
+                    ));
                 }
             }
         }
@@ -281,19 +374,28 @@ impl Config {
     pub fn check_once(&self) -> Result<(), String> {
         for (name, source) in &self.sources {
             if source.kind.is_unbounded() {
-                return Err(format!("sources.{name}: never ends (follow/stream mode), so it cannot run with --once"));
+                return Err(format!(
+                    "sources.{name}: never ends (follow/stream mode), so it cannot run with --once"
+                ));
             }
         }
         Ok(())
     }
 
     pub fn source_topic(&self, source: &SourceSpec) -> String {
-        source.topic.clone().unwrap_or_else(|| self.topics.raw_posts.clone())
+        source
+            .topic
+            .clone()
+            .unwrap_or_else(|| self.topics.raw_posts.clone())
     }
 
     /// The topics the stage chain reads: every topic a source writes.
     pub fn stage_inputs(&self) -> Vec<String> {
-        let mut topics: Vec<String> = self.sources.values().map(|s| self.source_topic(s)).collect();
+        let mut topics: Vec<String> = self
+            .sources
+            .values()
+            .map(|s| self.source_topic(s))
+            .collect();
         topics.sort();
         topics.dedup();
         if topics.is_empty() {

@@ -37,7 +37,10 @@ pub struct Tier {
 impl Tier {
     pub fn new(members: usize) -> Arc<Tier> {
         let (done, _) = watch::channel(members == 0);
-        Arc::new(Tier { remaining: AtomicUsize::new(members), done })
+        Arc::new(Tier {
+            remaining: AtomicUsize::new(members),
+            done,
+        })
     }
 
     pub fn is_done(&self) -> bool {
@@ -69,7 +72,11 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(config: &RetryConfig) -> Self {
-        Backoff { initial: Duration::from_millis(config.initial_backoff_ms.max(1)), max: Duration::from_millis(config.max_backoff_ms.max(1)), attempt: 0 }
+        Backoff {
+            initial: Duration::from_millis(config.initial_backoff_ms.max(1)),
+            max: Duration::from_millis(config.max_backoff_ms.max(1)),
+            attempt: 0,
+        }
     }
 
     pub fn next_delay(&mut self) -> Duration {
@@ -100,7 +107,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_the_cap() {
-        let mut b = Backoff::new(&RetryConfig { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 3 });
+        let mut b = Backoff::new(&RetryConfig {
+            initial_backoff_ms: 100,
+            max_backoff_ms: 1000,
+            max_attempts: 3,
+        });
         let delays: Vec<u128> = (0..6).map(|_| b.next_delay().as_millis()).collect();
         for (delay, full) in delays.iter().zip([100, 200, 400, 800, 1000, 1000]) {
             assert!((full / 2..=full).contains(delay), "{delays:?}");

@@ -19,12 +19,28 @@ pub(crate) fn sink_group(name: &str) -> String {
     format!("socialpipe.sink.{name}")
 }
 
-pub(crate) async fn run(ctx: &Context, name: &str, spec: &SinkSpec, mut sink: Box<dyn Sink>, upstream: Arc<Tier>) -> Result<(), Stop> {
+/// `sink` is None when building it failed transiently at start-up (e.g. a
+/// locked database): it is built again here with backoff.
+pub(crate) async fn run(
+    ctx: &Context,
+    name: &str,
+    spec: &SinkSpec,
+    sink: Option<Box<dyn Sink>>,
+    upstream: Arc<Tier>,
+) -> Result<(), Stop> {
+    let mut sink = match sink {
+        Some(sink) => sink,
+        None => build_with_retry(ctx, name, spec).await?,
+    };
     let group = sink_group(name);
     let inputs = ctx.config.sink_inputs(spec);
     let poll_wait = Duration::from_millis(ctx.config.runtime.poll_wait_ms);
     let timeout = Duration::from_millis(spec.batch_timeout_ms);
-    let mut consumer = log_op!(ctx, "joining the sink group", ctx.transport.subscribe(&group, &inputs, Membership::ALONE))?;
+    let mut consumer = log_op!(
+        ctx,
+        "joining the sink group",
+        ctx.transport.subscribe(&group, &inputs, Membership::ALONE)
+    )?;
     ctx.health.set(name, ComponentState::Running);
     let mut buffer: Vec<Message> = Vec::new();
     let mut oldest = Instant::now();
@@ -32,7 +48,11 @@ pub(crate) async fn run(ctx: &Context, name: &str, spec: &SinkSpec, mut sink: Bo
         if ctx.abort.is_set() {
             return Err(Stop::Aborted);
         }
-        let wait = if buffer.is_empty() { poll_wait } else { timeout.saturating_sub(oldest.elapsed()).min(poll_wait) };
+        let wait = if buffer.is_empty() {
+            poll_wait
+        } else {
+            timeout.saturating_sub(oldest.elapsed()).min(poll_wait)
+        };
         let room = spec.batch_max_records - buffer.len();
         let messages = log_op!(ctx, "polling", consumer.poll(room, wait))?;
         let idle = messages.is_empty();
@@ -41,7 +61,9 @@ pub(crate) async fn run(ctx: &Context, name: &str, spec: &SinkSpec, mut sink: Bo
         }
         buffer.extend(messages);
         let draining = idle && upstream.is_done();
-        if !buffer.is_empty() && (buffer.len() >= spec.batch_max_records || oldest.elapsed() >= timeout || draining) {
+        if !buffer.is_empty()
+            && (buffer.len() >= spec.batch_max_records || oldest.elapsed() >= timeout || draining)
+        {
             let batch = std::mem::take(&mut buffer);
             flush(ctx, name, sink.as_mut(), &batch).await?;
             let positions = positions_after(&batch);
@@ -51,7 +73,10 @@ pub(crate) async fn run(ctx: &Context, name: &str, spec: &SinkSpec, mut sink: Bo
         if idle {
             let lag = log_op!(ctx, "reading lag", consumer.lag())?;
             for (position, lag) in &lag {
-                ctx.metrics.lag.with_label_values(&[&group, &position.topic, &position.partition.to_string()]).set(*lag as i64);
+                ctx.metrics
+                    .lag
+                    .with_label_values(&[&group, &position.topic, &position.partition.to_string()])
+                    .set(*lag as i64);
             }
             if draining && buffer.is_empty() && lag.iter().all(|(_, l)| *l == 0) {
                 return Ok(());
@@ -60,17 +85,61 @@ pub(crate) async fn run(ctx: &Context, name: &str, spec: &SinkSpec, mut sink: Bo
     }
 }
 
+async fn build_with_retry(
+    ctx: &Context,
+    name: &str,
+    spec: &SinkSpec,
+) -> Result<Box<dyn Sink>, Stop> {
+    let mut backoff = Backoff::new(&ctx.config.runtime.retry);
+    let mut abort = ctx.abort.clone();
+    loop {
+        match spec.kind.build() {
+            Ok(sink) => return Ok(sink),
+            Err(e) if e.domain == ErrorDomain::Transient => {
+                ctx.metrics
+                    .errors
+                    .with_label_values(&[name, Kind::Sink.as_str(), "transient"])
+                    .inc();
+                ctx.health
+                    .set(name, ComponentState::Retrying(e.reason.clone()));
+                tracing::warn!(sink = name, error = %e.reason, "cannot open sink yet; retrying");
+                if !backoff.wait(&mut abort).await {
+                    return Err(Stop::Aborted);
+                }
+            }
+            Err(e) => return Err(Stop::Failed(e.reason)),
+        }
+    }
+}
+
 /// Writes one batch durably: decodes, writes with retries, dead-letters refusals.
-async fn flush(ctx: &Context, name: &str, sink: &mut dyn Sink, batch: &[Message]) -> Result<(), Stop> {
+async fn flush(
+    ctx: &Context,
+    name: &str,
+    sink: &mut dyn Sink,
+    batch: &[Message],
+) -> Result<(), Stop> {
     let labels = [name, Kind::Sink.as_str()];
     let max_dlq = ctx.config.runtime.max_dlq_payload_bytes;
-    ctx.metrics.received.with_label_values(&labels).inc_by(batch.len() as u64);
+    ctx.metrics
+        .received
+        .with_label_values(&labels)
+        .inc_by(batch.len() as u64);
     let mut dead: Vec<Outgoing> = Vec::new();
     let mut records = Vec::with_capacity(batch.len());
     let mut sources = Vec::with_capacity(batch.len());
     let first_failure = Utc::now();
     let letter = |m: &Message, error: &ComponentError, attempts: u32, record_id: Option<String>| {
-        let failure = Failure { component: name, error, attempts, first_failure, record_id, key: Some(m.key.clone()), input_topic: &m.topic, original: &m.value };
+        let failure = Failure {
+            component: name,
+            error,
+            attempts,
+            first_failure,
+            record_id,
+            key: Some(m.key.clone()),
+            input_topic: &m.topic,
+            original: &m.value,
+        };
         record_dead_letter(failure, max_dlq)
     };
     for m in batch {
@@ -91,8 +160,14 @@ async fn flush(ctx: &Context, name: &str, sink: &mut dyn Sink, batch: &[Message]
         match sink.write(&records).await {
             Ok(report) => break report,
             Err(e) if e.domain == ErrorDomain::Transient => {
-                ctx.metrics.errors.with_label_values(&[name, Kind::Sink.as_str(), "transient"]).inc();
-                ctx.health.set(name, ComponentState::Failed(format!("retrying (attempt {attempts}): {}", e.reason)));
+                ctx.metrics
+                    .errors
+                    .with_label_values(&[name, Kind::Sink.as_str(), "transient"])
+                    .inc();
+                ctx.health.set(
+                    name,
+                    ComponentState::Retrying(format!("attempt {attempts}: {}", e.reason)),
+                );
                 tracing::warn!(sink = name, attempts, error = %e.reason, "write failed; retrying");
                 if !backoff.wait(&mut abort).await {
                     return Err(Stop::Aborted);
@@ -104,16 +179,30 @@ async fn flush(ctx: &Context, name: &str, sink: &mut dyn Sink, batch: &[Message]
     if attempts > 1 {
         ctx.health.set(name, ComponentState::Running);
     }
-    ctx.metrics.processing.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
+    ctx.metrics
+        .processing
+        .with_label_values(&labels)
+        .observe(started.elapsed().as_secs_f64());
     for (index, error) in &report.rejected {
-        ctx.metrics.errors.with_label_values(&[name, Kind::Sink.as_str(), error.domain.as_str()]).inc();
-        dead.push(letter(sources[*index], error, attempts, Some(records[*index].id.clone())));
+        ctx.metrics
+            .errors
+            .with_label_values(&[name, Kind::Sink.as_str(), error.domain.as_str()])
+            .inc();
+        dead.push(letter(
+            sources[*index],
+            error,
+            attempts,
+            Some(records[*index].id.clone()),
+        ));
     }
     let refused = dead.len() as u64;
     if refused > 0 {
         ctx.metrics.dlq.with_label_values(&[name]).inc_by(refused);
         ctx.send(&dlq_topic(name), dead).await?;
     }
-    ctx.metrics.sent.with_label_values(&labels).inc_by(records.len() as u64 - report.rejected.len() as u64);
+    ctx.metrics
+        .sent
+        .with_label_values(&labels)
+        .inc_by(records.len() as u64 - report.rejected.len() as u64);
     Ok(())
 }

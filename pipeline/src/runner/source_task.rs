@@ -15,18 +15,40 @@ pub(crate) fn checkpoint_name(source: &str) -> String {
     format!("source.{source}")
 }
 
-pub(crate) async fn run(ctx: &Context, name: &str, topic: &str, batch_records: usize, mut source: Box<dyn Source>, once: bool, stop: Flag) -> Result<(), Stop> {
+pub(crate) async fn run(
+    ctx: &Context,
+    name: &str,
+    topic: &str,
+    batch_records: usize,
+    mut source: Box<dyn Source>,
+    once: bool,
+    stop: Flag,
+) -> Result<(), Stop> {
     let labels = [name, Kind::Source.as_str()];
-    let checkpoint = log_op!(ctx, "reading the checkpoint", ctx.transport.read_checkpoint(&checkpoint_name(name)))?;
-    let checkpoint = checkpoint.map(|c| serde_json::from_str(&c)).transpose().map_err(|e| Stop::Failed(format!("unreadable checkpoint: {e}")))?;
-    let mode = if once { SourceMode::Once } else { SourceMode::Continuous };
+    let checkpoint = log_op!(
+        ctx,
+        "reading the checkpoint",
+        ctx.transport.read_checkpoint(&checkpoint_name(name))
+    )?;
+    let checkpoint = checkpoint
+        .map(|c| serde_json::from_str(&c))
+        .transpose()
+        .map_err(|e| Stop::Failed(format!("unreadable checkpoint: {e}")))?;
+    let mode = if once {
+        SourceMode::Once
+    } else {
+        SourceMode::Continuous
+    };
     let mut backoff = Backoff::new(&ctx.config.runtime.retry);
     let mut abort = ctx.abort.clone();
     loop {
         match source.open(checkpoint.clone(), mode).await {
             Ok(()) => break,
             Err(e) if e.domain == ErrorDomain::Transient => {
-                ctx.metrics.errors.with_label_values(&[name, Kind::Source.as_str(), "transient"]).inc();
+                ctx.metrics
+                    .errors
+                    .with_label_values(&[name, Kind::Source.as_str(), "transient"])
+                    .inc();
                 tracing::warn!(source = name, error = %e.reason, "cannot open source yet; retrying");
                 if stop.is_set() || !backoff.wait(&mut abort).await {
                     return Ok(());
@@ -46,7 +68,10 @@ pub(crate) async fn run(ctx: &Context, name: &str, topic: &str, batch_records: u
                 batch
             }
             Err(e) if e.domain == ErrorDomain::Transient => {
-                ctx.metrics.errors.with_label_values(&[name, Kind::Source.as_str(), "transient"]).inc();
+                ctx.metrics
+                    .errors
+                    .with_label_values(&[name, Kind::Source.as_str(), "transient"])
+                    .inc();
                 tracing::warn!(source = name, error = %e.reason, "source read failed; retrying");
                 if !backoff.wait(&mut abort).await {
                     return Err(Stop::Aborted);
@@ -56,22 +81,47 @@ pub(crate) async fn run(ctx: &Context, name: &str, topic: &str, batch_records: u
             Err(e) => return Err(Stop::Failed(e.reason)),
         };
         let (records, rejected) = (batch.records.len() as u64, batch.rejected.len() as u64);
-        ctx.metrics.received.with_label_values(&labels).inc_by(records + rejected);
-        let messages: Vec<Outgoing> = batch.records.iter().map(|r| Outgoing { key: r.key.clone(), value: r.to_bytes() }).collect();
+        ctx.metrics
+            .received
+            .with_label_values(&labels)
+            .inc_by(records + rejected);
+        let messages: Vec<Outgoing> = batch
+            .records
+            .iter()
+            .map(|r| Outgoing {
+                key: r.key.clone(),
+                value: r.to_bytes(),
+            })
+            .collect();
         ctx.send(topic, messages).await?;
         if rejected > 0 {
-            let letters = batch.rejected.into_iter().map(|r| rejected_dead_letter(name, r, topic, max_dlq)).collect();
+            let letters = batch
+                .rejected
+                .into_iter()
+                .map(|r| rejected_dead_letter(name, r, topic, max_dlq))
+                .collect();
             ctx.send(&dlq, letters).await?;
-            ctx.metrics.errors.with_label_values(&[name, Kind::Source.as_str(), "invalid"]).inc_by(rejected);
+            ctx.metrics
+                .errors
+                .with_label_values(&[name, Kind::Source.as_str(), "invalid"])
+                .inc_by(rejected);
             ctx.metrics.dlq.with_label_values(&[name]).inc_by(rejected);
         }
         if let Some(checkpoint) = batch.checkpoint {
             let text = serde_json::to_string(&checkpoint).expect("json");
-            log_op!(ctx, "writing the checkpoint", ctx.transport.write_checkpoint(&checkpoint_name(name), &text))?;
+            log_op!(
+                ctx,
+                "writing the checkpoint",
+                ctx.transport
+                    .write_checkpoint(&checkpoint_name(name), &text)
+            )?;
         }
         ctx.metrics.sent.with_label_values(&labels).inc_by(records);
         if records + rejected > 0 {
-            ctx.metrics.processing.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
+            ctx.metrics
+                .processing
+                .with_label_values(&labels)
+                .observe(started.elapsed().as_secs_f64());
         }
         if batch.caught_up {
             tracing::info!(source = name, "caught up with the input present at start");

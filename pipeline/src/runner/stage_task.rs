@@ -23,12 +23,21 @@ struct InFlight {
     record: Envelope,
 }
 
-pub(crate) async fn run(ctx: &Context, mut chain: Vec<(String, Box<dyn Processor>)>, membership: Membership, upstream: Arc<Tier>) -> Result<(), Stop> {
+pub(crate) async fn run(
+    ctx: &Context,
+    mut chain: Vec<(String, Box<dyn Processor>)>,
+    membership: Membership,
+    upstream: Arc<Tier>,
+) -> Result<(), Stop> {
     let inputs = ctx.config.stage_inputs();
     let output = ctx.config.topics.enriched_posts.clone();
     let batch_size = ctx.config.runtime.stage_batch_records;
     let wait = Duration::from_millis(ctx.config.runtime.poll_wait_ms);
-    let mut consumer = log_op!(ctx, "joining the stage group", ctx.transport.subscribe(STAGE_GROUP, &inputs, membership))?;
+    let mut consumer = log_op!(
+        ctx,
+        "joining the stage group",
+        ctx.transport.subscribe(STAGE_GROUP, &inputs, membership)
+    )?;
     for (name, _) in &chain {
         ctx.health.set(name, ComponentState::Running);
     }
@@ -41,7 +50,14 @@ pub(crate) async fn run(ctx: &Context, mut chain: Vec<(String, Box<dyn Processor
         if messages.is_empty() {
             let lag = log_op!(ctx, "reading lag", consumer.lag())?;
             for (position, lag) in &lag {
-                ctx.metrics.lag.with_label_values(&[STAGE_GROUP, &position.topic, &position.partition.to_string()]).set(*lag as i64);
+                ctx.metrics
+                    .lag
+                    .with_label_values(&[
+                        STAGE_GROUP,
+                        &position.topic,
+                        &position.partition.to_string(),
+                    ])
+                    .set(*lag as i64);
             }
             if upstream.is_done() && lag.iter().all(|(_, l)| *l == 0) {
                 return Ok(());
@@ -53,7 +69,13 @@ pub(crate) async fn run(ctx: &Context, mut chain: Vec<(String, Box<dyn Processor
         for (name, processor) in chain.iter_mut() {
             records = apply(ctx, name, processor.as_mut(), records, &mut dead).await?;
         }
-        let out: Vec<Outgoing> = records.iter().map(|f| Outgoing { key: f.record.key.clone(), value: f.record.to_bytes() }).collect();
+        let out: Vec<Outgoing> = records
+            .iter()
+            .map(|f| Outgoing {
+                key: f.record.key.clone(),
+                value: f.record.to_bytes(),
+            })
+            .collect();
         ctx.send(&output, out).await?;
         for (stage, letters) in dead {
             ctx.send(&dlq_topic(&stage), letters).await?;
@@ -71,11 +93,20 @@ fn push_dead(dead: &mut Vec<(String, Vec<Outgoing>)>, stage: &str, letter: Outgo
     }
 }
 
-fn decode(ctx: &Context, first_stage: &str, messages: &[Message], dead: &mut Vec<(String, Vec<Outgoing>)>) -> Vec<InFlight> {
+fn decode(
+    ctx: &Context,
+    first_stage: &str,
+    messages: &[Message],
+    dead: &mut Vec<(String, Vec<Outgoing>)>,
+) -> Vec<InFlight> {
     let mut records = Vec::with_capacity(messages.len());
     for m in messages {
         match Envelope::from_bytes(&m.value) {
-            Ok(record) => records.push(InFlight { topic: Arc::from(m.topic.as_str()), original: Arc::from(m.value.as_slice()), record }),
+            Ok(record) => records.push(InFlight {
+                topic: Arc::from(m.topic.as_str()),
+                original: Arc::from(m.value.as_slice()),
+                record,
+            }),
             Err(e) => {
                 let error = ComponentError::invalid(e.to_string());
                 let failure = Failure {
@@ -88,8 +119,15 @@ fn decode(ctx: &Context, first_stage: &str, messages: &[Message], dead: &mut Vec
                     input_topic: &m.topic,
                     original: &m.value,
                 };
-                push_dead(dead, first_stage, record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes));
-                ctx.metrics.errors.with_label_values(&[first_stage, Kind::Stage.as_str(), "invalid"]).inc();
+                push_dead(
+                    dead,
+                    first_stage,
+                    record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes),
+                );
+                ctx.metrics
+                    .errors
+                    .with_label_values(&[first_stage, Kind::Stage.as_str(), "invalid"])
+                    .inc();
                 ctx.metrics.dlq.with_label_values(&[first_stage]).inc();
             }
         }
@@ -98,12 +136,22 @@ fn decode(ctx: &Context, first_stage: &str, messages: &[Message], dead: &mut Vec
 }
 
 /// Runs one stage over the batch, retrying transient failures, keeping order.
-async fn apply(ctx: &Context, name: &str, processor: &mut dyn Processor, records: Vec<InFlight>, dead: &mut Vec<(String, Vec<Outgoing>)>) -> Result<Vec<InFlight>, Stop> {
+async fn apply(
+    ctx: &Context,
+    name: &str,
+    processor: &mut dyn Processor,
+    records: Vec<InFlight>,
+    dead: &mut Vec<(String, Vec<Outgoing>)>,
+) -> Result<Vec<InFlight>, Stop> {
     let labels = [name, Kind::Stage.as_str()];
-    ctx.metrics.received.with_label_values(&labels).inc_by(records.len() as u64);
+    ctx.metrics
+        .received
+        .with_label_values(&labels)
+        .inc_by(records.len() as u64);
     let max_attempts = ctx.config.runtime.retry.max_attempts.max(1);
     let mut slots: Vec<Option<InFlight>> = Vec::with_capacity(records.len());
-    let mut todo: Vec<(usize, InFlight, u32, Option<DateTime<Utc>>)> = Vec::with_capacity(records.len());
+    let mut todo: Vec<(usize, InFlight, u32, Option<DateTime<Utc>>)> =
+        Vec::with_capacity(records.len());
     for (i, r) in records.into_iter().enumerate() {
         slots.push(None);
         todo.push((i, r, 0, None));
@@ -112,22 +160,52 @@ async fn apply(ctx: &Context, name: &str, processor: &mut dyn Processor, records
     let mut abort = ctx.abort.clone();
     while !todo.is_empty() {
         let started = Instant::now();
-        let (meta, batch): (Vec<_>, Vec<_>) = todo.drain(..).map(|(i, f, attempts, first)| ((i, f.topic, f.original, attempts, first), f.record)).unzip();
+        let (meta, batch): (Vec<_>, Vec<_>) = todo
+            .drain(..)
+            .map(|(i, f, attempts, first)| ((i, f.topic, f.original, attempts, first), f.record))
+            .unzip();
         let outcomes = processor.process(batch).await;
-        ctx.metrics.processing.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
+        ctx.metrics
+            .processing
+            .with_label_values(&labels)
+            .observe(started.elapsed().as_secs_f64());
         if outcomes.len() != meta.len() {
-            return Err(Stop::Failed(format!("stage {name} returned {} results for {} records", outcomes.len(), meta.len())));
+            return Err(Stop::Failed(format!(
+                "stage {name} returned {} results for {} records",
+                outcomes.len(),
+                meta.len()
+            )));
         }
         for ((i, topic, original, attempts, first), outcome) in meta.into_iter().zip(outcomes) {
             match outcome {
-                Ok(record) => slots[i] = Some(InFlight { topic, original, record }),
+                Ok(record) => {
+                    slots[i] = Some(InFlight {
+                        topic,
+                        original,
+                        record,
+                    })
+                }
                 Err(Failed { record, error }) => {
                     let attempts = attempts + 1;
                     let first = first.unwrap_or_else(Utc::now);
-                    ctx.metrics.errors.with_label_values(&[name, Kind::Stage.as_str(), error.domain.as_str()]).inc();
+                    ctx.metrics
+                        .errors
+                        .with_label_values(&[name, Kind::Stage.as_str(), error.domain.as_str()])
+                        .inc();
                     match error.domain {
-                        ErrorDomain::Fatal => return Err(Stop::Failed(format!("{name}: {}", error.reason))),
-                        ErrorDomain::Transient if attempts < max_attempts => todo.push((i, InFlight { topic, original, record }, attempts, Some(first))),
+                        ErrorDomain::Fatal => {
+                            return Err(Stop::Failed(format!("{name}: {}", error.reason)));
+                        }
+                        ErrorDomain::Transient if attempts < max_attempts => todo.push((
+                            i,
+                            InFlight {
+                                topic,
+                                original,
+                                record: *record,
+                            },
+                            attempts,
+                            Some(first),
+                        )),
                         _ => {
                             let failure = Failure {
                                 component: name,
@@ -139,7 +217,14 @@ async fn apply(ctx: &Context, name: &str, processor: &mut dyn Processor, records
                                 input_topic: &topic,
                                 original: &original,
                             };
-                            push_dead(dead, name, record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes));
+                            push_dead(
+                                dead,
+                                name,
+                                record_dead_letter(
+                                    failure,
+                                    ctx.config.runtime.max_dlq_payload_bytes,
+                                ),
+                            );
                             ctx.metrics.dlq.with_label_values(&[name]).inc();
                         }
                     }
@@ -151,6 +236,9 @@ async fn apply(ctx: &Context, name: &str, processor: &mut dyn Processor, records
         }
     }
     let done: Vec<InFlight> = slots.into_iter().flatten().collect();
-    ctx.metrics.sent.with_label_values(&labels).inc_by(done.len() as u64);
+    ctx.metrics
+        .sent
+        .with_label_values(&labels)
+        .inc_by(done.len() as u64);
     Ok(done)
 }

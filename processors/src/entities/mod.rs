@@ -27,7 +27,9 @@ fn yes() -> bool {
 
 impl Default for EntitiesConfig {
     fn default() -> Self {
-        EntitiesConfig { strip_tracking_params: true }
+        EntitiesConfig {
+            strip_tracking_params: true,
+        }
     }
 }
 
@@ -60,9 +62,16 @@ impl EntitiesStage {
         if record.kind() != Some(RecordKind::Post) {
             return Ok(());
         }
-        let text = record.payload.get("text").and_then(|t| t.as_str()).ok_or_else(|| ComponentError::invalid("payload.text: missing"))?;
+        let text = record
+            .payload
+            .get("text")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| ComponentError::invalid("payload.text: missing"))?;
         let entities = extract_entities(text, self.config.strip_tracking_params);
-        record.enrichments.insert(ENRICHMENT_KEY.to_owned(), serde_json::to_value(entities).expect("entities always serialise"));
+        record.enrichments.insert(
+            ENRICHMENT_KEY.to_owned(),
+            serde_json::to_value(entities).expect("entities always serialise"),
+        );
         Ok(())
     }
 }
@@ -74,7 +83,10 @@ impl Processor for EntitiesStage {
             .into_iter()
             .map(|mut record| match self.enrich(&mut record) {
                 Ok(()) => Ok(record),
-                Err(error) => Err(Failed { record, error }),
+                Err(error) => Err(Failed {
+                    record: Box::new(record),
+                    error,
+                }),
             })
             .collect()
     }

@@ -1,6 +1,6 @@
 use socialpipe_schemas::{Processor, parse_raw_post};
 
-use super::{EntitiesConfig, EntitiesStage, Entities, extract_entities};
+use super::{Entities, EntitiesConfig, EntitiesStage, extract_entities};
 
 fn extract(text: &str) -> Entities {
     extract_entities(text, true)
@@ -8,7 +8,9 @@ fn extract(text: &str) -> Entities {
 
 #[test]
 fn finds_each_kind_in_a_typical_post() {
-    let e = extract("Loving the new @acme phone! #tech #Tech $AAPL up 3% https://Acme.com/p?utm_source=x&id=7#frag 🔥🔥");
+    let e = extract(
+        "Loving the new @acme phone! #tech #Tech $AAPL up 3% https://Acme.com/p?utm_source=x&id=7#frag 🔥🔥",
+    );
     assert_eq!(e.hashtags, ["tech"]);
     assert_eq!(e.mentions, ["acme"]);
     assert_eq!(e.cashtags, ["AAPL"]);
@@ -42,8 +44,17 @@ fn cashtags_are_short_letter_tickers_not_prices() {
 
 #[test]
 fn urls_lose_sentence_punctuation_but_keep_balanced_parentheses() {
-    let e = extract("see https://en.wikipedia.org/wiki/Foo_(bar)). and (www.Example.COM:443/x?fbclid=1), http://a.b/c?q=1&utm_medium=z.");
-    assert_eq!(e.urls, ["https://en.wikipedia.org/wiki/Foo_(bar)", "https://www.example.com/x", "http://a.b/c?q=1"]);
+    let e = extract(
+        "see https://en.wikipedia.org/wiki/Foo_(bar)). and (www.Example.COM:443/x?fbclid=1), http://a.b/c?q=1&utm_medium=z.",
+    );
+    assert_eq!(
+        e.urls,
+        [
+            "https://en.wikipedia.org/wiki/Foo_(bar)",
+            "https://www.example.com/x",
+            "http://a.b/c?q=1"
+        ]
+    );
 }
 
 #[test]

@@ -51,6 +51,10 @@ fn default_busy_timeout_ms() -> u64 {
 
 impl SqliteConfig {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        SqliteConfig { path: path.into(), synchronous: Synchronous::Normal, busy_timeout_ms: default_busy_timeout_ms() }
+        SqliteConfig {
+            path: path.into(),
+            synchronous: Synchronous::Normal,
+            busy_timeout_ms: default_busy_timeout_ms(),
+        }
     }
 }

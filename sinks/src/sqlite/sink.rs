@@ -6,7 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, ErrorCode, Transaction, params};
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, KolScoreRecord, PostPayload, RecordKind, SheetRowRecord, Sink, SinkReport};
+use socialpipe_schemas::{
+    ComponentError, Envelope, ErrorDomain, KolScoreRecord, PostPayload, RecordKind, SheetRowRecord,
+    Sink, SinkReport,
+};
 
 use super::{SqliteConfig, migrate};
 
@@ -16,9 +19,18 @@ pub struct SqliteSink {
 
 /// One encoded record: which table, which values.
 enum Row {
-    Post { post: PostPayload, envelope: Envelope },
-    SheetRow { row: SheetRowRecord, envelope: Envelope },
-    KolScore { score: KolScoreRecord, envelope: Envelope },
+    Post {
+        post: Box<PostPayload>,
+        envelope: Envelope,
+    },
+    Sheet {
+        row: SheetRowRecord,
+        envelope: Envelope,
+    },
+    Kol {
+        score: KolScoreRecord,
+        envelope: Envelope,
+    },
 }
 
 fn rfc3339(t: &DateTime<Utc>) -> String {
@@ -27,25 +39,36 @@ fn rfc3339(t: &DateTime<Utc>) -> String {
 
 fn classify(e: &rusqlite::Error) -> ErrorDomain {
     match e.sqlite_error_code() {
-        Some(ErrorCode::ConstraintViolation | ErrorCode::TooBig | ErrorCode::TypeMismatch) => ErrorDomain::Invalid,
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::DiskFull | ErrorCode::SystemIoFailure | ErrorCode::OutOfMemory) => {
-            ErrorDomain::Transient
+        Some(ErrorCode::ConstraintViolation | ErrorCode::TooBig | ErrorCode::TypeMismatch) => {
+            ErrorDomain::Invalid
         }
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::OutOfMemory,
+        ) => ErrorDomain::Transient,
         _ => ErrorDomain::Fatal,
     }
 }
 
-fn sink_error(e: rusqlite::Error) -> ComponentError {
-    ComponentError { domain: match classify(&e) {
-        ErrorDomain::Invalid => ErrorDomain::Fatal,
-        other => other,
-    }, reason: format!("sqlite: {e}") }
+fn sink_error(e: &rusqlite::Error) -> ComponentError {
+    ComponentError {
+        domain: match classify(e) {
+            ErrorDomain::Invalid => ErrorDomain::Fatal,
+            other => other,
+        },
+        reason: format!("sqlite: {e}"),
+    }
 }
 
 impl SqliteSink {
     pub fn open(config: &SqliteConfig) -> Result<Self, ComponentError> {
         if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| ComponentError::fatal(format!("sqlite: cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                ComponentError::fatal(format!("sqlite: cannot create {}: {e}", dir.display()))
+            })?;
         }
         let open = || -> rusqlite::Result<Connection> {
             let mut conn = Connection::open(&config.path)?;
@@ -55,21 +78,37 @@ impl SqliteSink {
             migrate(&mut conn)?;
             Ok(conn)
         };
-        let conn = open().map_err(|e| ComponentError::fatal(format!("sqlite: cannot open {}: {e}", config.path.display())))?;
-        Ok(SqliteSink { conn: Arc::new(Mutex::new(conn)) })
+        // A busy or locked database may free up: the runner retries those.
+        let conn = open().map_err(|e| ComponentError {
+            domain: sink_error(&e).domain,
+            reason: format!("sqlite: cannot open {}: {e}", config.path.display()),
+        })?;
+        Ok(SqliteSink {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     fn encode(record: &Envelope) -> Result<Row, ComponentError> {
-        let bad = |e: serde_json::Error| ComponentError::invalid(format!("payload does not match {}: {e}", record.schema));
+        let bad = |e: serde_json::Error| {
+            ComponentError::invalid(format!("payload does not match {}: {e}", record.schema))
+        };
         match record.kind() {
-            Some(RecordKind::Post) => Ok(Row::Post { post: PostPayload::from_envelope(record).map_err(bad)?, envelope: record.clone() }),
-            Some(RecordKind::SheetRow) => {
-                Ok(Row::SheetRow { row: serde_json::from_value(record.payload.clone()).map_err(bad)?, envelope: record.clone() })
-            }
-            Some(RecordKind::KolScore) => {
-                Ok(Row::KolScore { score: serde_json::from_value(record.payload.clone()).map_err(bad)?, envelope: record.clone() })
-            }
-            Some(RecordKind::DeadLetter) | None => Err(ComponentError::invalid(format!("the sqlite sink does not store {} records", record.schema))),
+            Some(RecordKind::Post) => Ok(Row::Post {
+                post: Box::new(PostPayload::from_envelope(record).map_err(bad)?),
+                envelope: record.clone(),
+            }),
+            Some(RecordKind::SheetRow) => Ok(Row::Sheet {
+                row: serde_json::from_value(record.payload.clone()).map_err(bad)?,
+                envelope: record.clone(),
+            }),
+            Some(RecordKind::KolScore) => Ok(Row::Kol {
+                score: serde_json::from_value(record.payload.clone()).map_err(bad)?,
+                envelope: record.clone(),
+            }),
+            Some(RecordKind::DeadLetter) | None => Err(ComponentError::invalid(format!(
+                "the sqlite sink does not store {} records",
+                record.schema
+            ))),
         }
     }
 }
@@ -128,7 +167,7 @@ fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
                 rfc3339(&post.created_at),
             ])?;
         }
-        Row::SheetRow { row, envelope } => {
+        Row::Sheet { row, envelope } => {
             tx.prepare_cached(
                 "INSERT INTO sheet_rows (id, file_id, file_name, sheet, row_key, row_number, cells, content_hash, version, ingest_time)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -151,7 +190,7 @@ fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
                 rfc3339(&envelope.ingest_time),
             ])?;
         }
-        Row::KolScore { score, envelope } => {
+        Row::Kol { score, envelope } => {
             tx.prepare_cached(
                 "INSERT INTO kol_scores (id, author_id, platform, score, tier, factors, as_of, version)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -187,21 +226,27 @@ impl Sink for SqliteSink {
             }
         }
         let conn = Arc::clone(&self.conn);
-        let rejected = tokio::task::spawn_blocking(move || -> Result<Vec<(usize, ComponentError)>, ComponentError> {
-            let mut conn = conn.lock().expect("sqlite connection lock");
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sink_error)?;
-            let mut rejected = Vec::new();
-            for (index, row) in &rows {
-                match write_row(&tx, row) {
-                    Ok(()) => {}
-                    // A row the database refuses for good goes to the DLQ; the rest commits.
-                    Err(e) if classify(&e) == ErrorDomain::Invalid => rejected.push((*index, ComponentError::invalid(format!("sqlite: {e}")))),
-                    Err(e) => return Err(sink_error(e)),
+        let rejected = tokio::task::spawn_blocking(
+            move || -> Result<Vec<(usize, ComponentError)>, ComponentError> {
+                let mut conn = conn.lock().expect("sqlite connection lock");
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(|e| sink_error(&e))?;
+                let mut rejected = Vec::new();
+                for (index, row) in &rows {
+                    match write_row(&tx, row) {
+                        Ok(()) => {}
+                        // A row the database refuses for good goes to the DLQ; the rest commits.
+                        Err(e) if classify(&e) == ErrorDomain::Invalid => {
+                            rejected.push((*index, ComponentError::invalid(format!("sqlite: {e}"))))
+                        }
+                        Err(e) => return Err(sink_error(&e)),
+                    }
                 }
-            }
-            tx.commit().map_err(sink_error)?;
-            Ok(rejected)
-        })
+                tx.commit().map_err(|e| sink_error(&e))?;
+                Ok(rejected)
+            },
+        )
         .await
         .map_err(|e| ComponentError::fatal(format!("sqlite writer panicked: {e}")))??;
         report.rejected.extend(rejected);

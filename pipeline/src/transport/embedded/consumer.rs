@@ -27,12 +27,32 @@ pub(super) struct EmbeddedConsumer {
     appended: watch::Receiver<u64>,
 }
 
-pub(super) fn read_partition(conn: &Connection, topic: &str, topic_id: i64, partition: u32, from: u64, max: usize) -> Result<Vec<Message>> {
-    let name = table(TopicMeta { id: topic_id, partitions: 0 }, partition);
+pub(super) fn read_partition(
+    conn: &Connection,
+    topic: &str,
+    topic_id: i64,
+    partition: u32,
+    from: u64,
+    max: usize,
+) -> Result<Vec<Message>> {
+    let name = table(
+        TopicMeta {
+            id: topic_id,
+            partitions: 0,
+        },
+        partition,
+    );
     let mut stmt = conn.prepare_cached(&format!("SELECT offset, key, value, ts_ms FROM {name} WHERE offset >= ?1 ORDER BY offset LIMIT ?2")).map_err(storage)?;
     let rows = stmt
         .query_map(params![from, max as i64], |r| {
-            Ok(Message { topic: topic.to_owned(), partition, offset: r.get(0)?, key: r.get(1)?, value: r.get(2)?, timestamp_ms: r.get(3)? })
+            Ok(Message {
+                topic: topic.to_owned(),
+                partition,
+                offset: r.get(0)?,
+                key: r.get(1)?,
+                value: r.get(2)?,
+                timestamp_ms: r.get(3)?,
+            })
         })
         .map_err(storage)?;
     rows.collect::<rusqlite::Result<_>>().map_err(storage)
@@ -63,7 +83,13 @@ impl EmbeddedConsumer {
                 .collect()
         })
         .await?;
-        Ok(EmbeddedConsumer { conn, group, partitions, next_start: 0, appended })
+        Ok(EmbeddedConsumer {
+            conn,
+            group,
+            partitions,
+            next_start: 0,
+            appended,
+        })
     }
 
     async fn fetch(&mut self, max: usize) -> Result<Vec<Message>> {
@@ -78,13 +104,24 @@ impl EmbeddedConsumer {
                 if out.len() >= max {
                     break;
                 }
-                out.extend(read_partition(conn, &topic, topic_id, partition, position, max - out.len())?);
+                out.extend(read_partition(
+                    conn,
+                    &topic,
+                    topic_id,
+                    partition,
+                    position,
+                    max - out.len(),
+                )?);
             }
             Ok(out)
         })
         .await?;
         for m in &messages {
-            let a = self.partitions.iter_mut().find(|a| a.partition == m.partition && a.topic == m.topic).expect("message from an assigned partition");
+            let a = self
+                .partitions
+                .iter_mut()
+                .find(|a| a.partition == m.partition && a.topic == m.topic)
+                .expect("message from an assigned partition");
             a.position = m.offset + 1;
         }
         Ok(messages)
@@ -113,7 +150,12 @@ impl Consumer for EmbeddedConsumer {
     async fn commit(&mut self, positions: &[Position]) -> Result<()> {
         let rows: Vec<(i64, u32, u64)> = positions
             .iter()
-            .filter_map(|p| self.partitions.iter().find(|a| a.topic == p.topic && a.partition == p.partition).map(|a| (a.topic_id, p.partition, p.next_offset)))
+            .filter_map(|p| {
+                self.partitions
+                    .iter()
+                    .find(|a| a.topic == p.topic && a.partition == p.partition)
+                    .map(|a| (a.topic_id, p.partition, p.next_offset))
+            })
             .collect();
         let group = self.group.clone();
         blocking(&self.conn, move |conn| {
@@ -132,7 +174,11 @@ impl Consumer for EmbeddedConsumer {
     }
 
     async fn lag(&mut self) -> Result<Vec<(Position, u64)>> {
-        let wanted: Vec<(String, i64, u32, u64)> = self.partitions.iter().map(|a| (a.topic.clone(), a.topic_id, a.partition, a.position)).collect();
+        let wanted: Vec<(String, i64, u32, u64)> = self
+            .partitions
+            .iter()
+            .map(|a| (a.topic.clone(), a.topic_id, a.partition, a.position))
+            .collect();
         blocking(&self.conn, move |conn| {
             wanted
                 .into_iter()

@@ -18,7 +18,10 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use super::{Consumer, GroupLag, Membership, Message, Outgoing, PartitionInfo, Result, TopicInfo, Transport, TransportError, partition_for};
+use super::{
+    Consumer, GroupLag, Membership, Message, Outgoing, PartitionInfo, Result, TopicInfo, Transport,
+    TransportError, partition_for,
+};
 use consumer::EmbeddedConsumer;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -40,7 +43,11 @@ fn default_retention_hours() -> u64 {
 
 impl EmbeddedConfig {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        EmbeddedConfig { path: path.into(), synchronous: Default::default(), retention_hours: default_retention_hours() }
+        EmbeddedConfig {
+            path: path.into(),
+            synchronous: Default::default(),
+            retention_hours: default_retention_hours(),
+        }
     }
 }
 
@@ -64,7 +71,9 @@ pub struct EmbeddedLog {
 
 fn storage(e: rusqlite::Error) -> TransportError {
     match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => TransportError::Busy(e.to_string()),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            TransportError::Busy(e.to_string())
+        }
         _ => TransportError::Storage(e.to_string()),
     }
 }
@@ -87,7 +96,10 @@ pub(crate) fn open_connection(path: &Path, synchronous: &str) -> rusqlite::Resul
 }
 
 /// Runs blocking SQLite work off the async threads.
-async fn blocking<T: Send + 'static>(conn: &Arc<Mutex<Connection>>, f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static) -> Result<T> {
+async fn blocking<T: Send + 'static>(
+    conn: &Arc<Mutex<Connection>>,
+    f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+) -> Result<T> {
     let conn = Arc::clone(conn);
     tokio::task::spawn_blocking(move || f(&mut conn.lock().expect("log connection lock")))
         .await
@@ -96,7 +108,9 @@ async fn blocking<T: Send + 'static>(conn: &Arc<Mutex<Connection>>, f: impl FnOn
 
 impl EmbeddedLog {
     pub fn open(config: &EmbeddedConfig) -> Result<Self> {
-        std::fs::create_dir_all(&config.path).map_err(|e| TransportError::Storage(format!("cannot create {}: {e}", config.path.display())))?;
+        std::fs::create_dir_all(&config.path).map_err(|e| {
+            TransportError::Storage(format!("cannot create {}: {e}", config.path.display()))
+        })?;
         let synchronous = config.synchronous.pragma();
         let conn = open_connection(&config.path, synchronous).map_err(storage)?;
         conn.execute_batch(
@@ -125,13 +139,25 @@ impl EmbeddedLog {
         }
         let owned = name.to_owned();
         let meta = blocking(&self.conn, move |conn| {
-            conn.query_row("SELECT id, partitions FROM topics WHERE name = ?1", [&owned], |r| Ok(TopicMeta { id: r.get(0)?, partitions: r.get(1)? }))
-                .optional()
-                .map_err(storage)?
-                .ok_or(TransportError::UnknownTopic(owned))
+            conn.query_row(
+                "SELECT id, partitions FROM topics WHERE name = ?1",
+                [&owned],
+                |r| {
+                    Ok(TopicMeta {
+                        id: r.get(0)?,
+                        partitions: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(storage)?
+            .ok_or(TransportError::UnknownTopic(owned))
         })
         .await?;
-        self.topics.lock().expect("topic cache lock").insert(name.to_owned(), meta);
+        self.topics
+            .lock()
+            .expect("topic cache lock")
+            .insert(name.to_owned(), meta);
         Ok(meta)
     }
 
@@ -146,7 +172,9 @@ impl EmbeddedLog {
             for (id, partition) in tables {
                 let name = table(TopicMeta { id, partitions: 0 }, partition);
                 // Offsets are in time order, so old messages form a prefix.
-                deleted += conn.execute(&format!("DELETE FROM {name} WHERE ts_ms < ?1"), [cutoff_ms]).map_err(storage)? as u64;
+                deleted += conn
+                    .execute(&format!("DELETE FROM {name} WHERE ts_ms < ?1"), [cutoff_ms])
+                    .map_err(storage)? as u64;
             }
             Ok(deleted)
         })
@@ -181,7 +209,10 @@ impl Transport for EmbeddedLog {
             Ok(meta)
         })
         .await?;
-        self.topics.lock().expect("topic cache lock").insert(name.to_owned(), meta);
+        self.topics
+            .lock()
+            .expect("topic cache lock")
+            .insert(name.to_owned(), meta);
         Ok(())
     }
 
@@ -243,7 +274,12 @@ impl Transport for EmbeddedLog {
         Ok(())
     }
 
-    async fn subscribe(&self, group: &str, topics: &[String], membership: Membership) -> Result<Box<dyn Consumer>> {
+    async fn subscribe(
+        &self,
+        group: &str,
+        topics: &[String],
+        membership: Membership,
+    ) -> Result<Box<dyn Consumer>> {
         let mut assigned = Vec::new();
         for name in topics {
             let meta = self.topic(name).await?;
@@ -252,7 +288,13 @@ impl Transport for EmbeddedLog {
             }
         }
         let conn = open_connection(&self.path, self.synchronous).map_err(storage)?;
-        let consumer = EmbeddedConsumer::start(Arc::new(Mutex::new(conn)), group.to_owned(), assigned, self.appended.subscribe()).await?;
+        let consumer = EmbeddedConsumer::start(
+            Arc::new(Mutex::new(conn)),
+            group.to_owned(),
+            assigned,
+            self.appended.subscribe(),
+        )
+        .await?;
         Ok(Box::new(consumer))
     }
 
@@ -272,19 +314,34 @@ impl Transport for EmbeddedLog {
         .await
     }
 
-    async fn read(&self, topic: &str, partition: u32, from_offset: u64, max: usize) -> Result<Vec<Message>> {
+    async fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from_offset: u64,
+        max: usize,
+    ) -> Result<Vec<Message>> {
         let meta = self.topic(topic).await?;
         if partition >= meta.partitions {
             return Ok(Vec::new());
         }
         let topic = topic.to_owned();
-        blocking(&self.conn, move |conn| consumer::read_partition(conn, &topic, meta.id, partition, from_offset, max)).await
+        blocking(&self.conn, move |conn| {
+            consumer::read_partition(conn, &topic, meta.id, partition, from_offset, max)
+        })
+        .await
     }
 
     async fn read_checkpoint(&self, name: &str) -> Result<Option<String>> {
         let name = name.to_owned();
         blocking(&self.conn, move |conn| {
-            conn.query_row("SELECT value FROM checkpoints WHERE name = ?1", [name], |r| r.get(0)).optional().map_err(storage)
+            conn.query_row(
+                "SELECT value FROM checkpoints WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(storage)
         })
         .await
     }
