@@ -20,7 +20,8 @@ pub use source::JsonlSource;
 pub struct JsonlConfig {
     /// A file, or a directory whose `*.jsonl` and `*.ndjson` files are read in name order.
     pub path: PathBuf,
-    /// Keep reading as files grow, rotate or appear (like `tail -F`).
+    /// Keep reading as files grow, rotate or appear (like `tail -F`). Without
+    /// it the source reads the input present at start and finishes.
     #[serde(default)]
     pub follow: bool,
     /// Longer lines go to the DLQ (first bytes, length and sha256 only).

@@ -84,7 +84,12 @@ impl Source for JsonlSource {
         mode: SourceMode,
     ) -> Result<(), ComponentError> {
         let state = self.state()?;
-        state.mode = mode;
+        // Without `follow` the input is read as it is at start, even in a daemon.
+        state.mode = if state.config.follow {
+            mode
+        } else {
+            SourceMode::Once
+        };
         state.cursors = match checkpoint {
             Some(value) => serde_json::from_value(value)
                 .map_err(|e| ComponentError::fatal(format!("unreadable jsonl checkpoint: {e}")))?,

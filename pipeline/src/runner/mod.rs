@@ -43,7 +43,7 @@ use socialpipe_schemas::ComponentError;
 use crate::config::{Config, TransportConfig};
 use crate::telemetry::{ComponentCounts, ComponentState, Health, Kind, Metrics};
 use crate::transport::embedded::EmbeddedLog;
-use crate::transport::{Outgoing, Transport, TransportError};
+use crate::transport::{Consumer, Outgoing, Transport, TransportError};
 pub use control::{Backoff, Flag, Tier};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -108,6 +108,19 @@ impl Context {
             "writing to the log",
             self.transport.send(topic, messages.clone())
         )
+    }
+
+    /// Reads a consumer's lag, publishes it per partition, returns the total.
+    pub async fn observe_lag(&self, group: &str, consumer: &mut dyn Consumer) -> Result<u64, Stop> {
+        let lag = log_op!(self, "reading lag", consumer.lag())?;
+        for (position, lag) in &lag {
+            let partition = position.partition.to_string();
+            self.metrics
+                .lag
+                .with_label_values(&[group, &position.topic, &partition])
+                .set(*lag as i64);
+        }
+        Ok(lag.iter().map(|(_, l)| l).sum())
     }
 
     /// Records how a task ended in health (and the log).
@@ -248,7 +261,10 @@ pub async fn run(
     };
     let retention = spawn_retention(&config, Arc::clone(&log));
 
-    let source_tier = Tier::new(sources.len());
+    // A daemon's stages and sinks drain only on shutdown, even when its
+    // sources have ended: `produce` and `dlq replay` may still write.
+    let source_tier = Tier::new(sources.len() + usize::from(!options.once));
+    let mut daemon_hold = (!options.once).then(|| source_tier.member());
     let stage_tier = if workers.is_empty() {
         Arc::clone(&source_tier)
     } else {
@@ -315,6 +331,7 @@ pub async fn run(
                 shutdown_seen = true;
                 tracing::info!(deadline_secs = deadline.as_secs(), "shutting down: stopping sources, draining stages and sinks");
                 stop_tx.send_replace(true);
+                drop(daemon_hold.take());
                 deadline_timer.as_mut().reset(tokio::time::Instant::now() + deadline);
             }
             _ = &mut deadline_timer, if shutdown_seen && drained => {

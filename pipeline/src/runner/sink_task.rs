@@ -68,19 +68,11 @@ pub(crate) async fn run(
             flush(ctx, name, sink.as_mut(), &batch).await?;
             let positions = positions_after(&batch);
             log_op!(ctx, "committing", consumer.commit(&positions))?;
+            ctx.observe_lag(&group, consumer.as_mut()).await?;
             continue;
         }
-        if idle {
-            let lag = log_op!(ctx, "reading lag", consumer.lag())?;
-            for (position, lag) in &lag {
-                ctx.metrics
-                    .lag
-                    .with_label_values(&[&group, &position.topic, &position.partition.to_string()])
-                    .set(*lag as i64);
-            }
-            if draining && buffer.is_empty() && lag.iter().all(|(_, l)| *l == 0) {
-                return Ok(());
-            }
+        if draining && buffer.is_empty() && ctx.observe_lag(&group, consumer.as_mut()).await? == 0 {
+            return Ok(());
         }
     }
 }

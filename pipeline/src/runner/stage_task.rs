@@ -48,18 +48,7 @@ pub(crate) async fn run(
         }
         let messages = log_op!(ctx, "polling", consumer.poll(batch_size, wait))?;
         if messages.is_empty() {
-            let lag = log_op!(ctx, "reading lag", consumer.lag())?;
-            for (position, lag) in &lag {
-                ctx.metrics
-                    .lag
-                    .with_label_values(&[
-                        STAGE_GROUP,
-                        &position.topic,
-                        &position.partition.to_string(),
-                    ])
-                    .set(*lag as i64);
-            }
-            if upstream.is_done() && lag.iter().all(|(_, l)| *l == 0) {
+            if upstream.is_done() && ctx.observe_lag(STAGE_GROUP, consumer.as_mut()).await? == 0 {
                 return Ok(());
             }
             continue;
@@ -82,6 +71,7 @@ pub(crate) async fn run(
         }
         let positions = positions_after(&messages);
         log_op!(ctx, "committing", consumer.commit(&positions))?;
+        ctx.observe_lag(STAGE_GROUP, consumer.as_mut()).await?;
     }
 }
 
