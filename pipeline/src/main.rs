@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand};
 use socialpipe::config::{Config, LogFormat};
 use socialpipe::{admin, runner, synth};
 
+// Records are many small JSON allocations freed on other threads: mimalloc
+// handles that far better than glibc malloc (see docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "socialpipe",

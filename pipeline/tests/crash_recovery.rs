@@ -41,12 +41,7 @@ fn kill_9_five_times_mid_stream_then_the_sink_holds_exactly_the_unique_input_ids
         );
     }
 
-    let output = run(&["run", "--config", config, "--once"]);
-    assert!(
-        output.status.success(),
-        "final run failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_ok(&["run", "--config", config, "--once"]);
     let stored = post_ids(&scratch.db());
     assert_eq!(
         stored.len() as u64,

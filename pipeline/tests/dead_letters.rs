@@ -10,12 +10,7 @@ use common::*;
 use socialpipe_sinks::sqlite::{SqliteConfig, SqliteSink};
 
 fn dead_letters(config: &str, stage: &str) -> Vec<serde_json::Value> {
-    let output = run(&["dlq", "show", "--config", config, stage, "--limit", "100"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = run_ok(&["dlq", "show", "--config", config, stage, "--limit", "100"]);
     output
         .stdout
         .split(|&b| b == b'\n')
@@ -50,12 +45,7 @@ fn malformed_lines_land_in_the_dlq_with_their_reason_while_valid_posts_flow() {
     let config = scratch.config("app.toml", TOPOLOGY);
     let config = config.to_str().unwrap();
 
-    let output = run(&["run", "--config", config, "--once"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_ok(&["run", "--config", config, "--once"]);
     assert_eq!(
         post_count(&scratch.db()),
         2_000,
@@ -136,12 +126,7 @@ fn records_a_sink_refuses_are_dead_lettered_and_replayed_after_the_fix() {
     let config = scratch.config("app.toml", TOPOLOGY);
     let config = config.to_str().unwrap();
 
-    let output = run(&["run", "--config", config, "--once"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_ok(&["run", "--config", config, "--once"]);
     let refused = dead_letters(config, "db");
     assert!(
         !refused.is_empty(),
@@ -167,12 +152,7 @@ fn records_a_sink_refuses_are_dead_lettered_and_replayed_after_the_fix() {
             refused.len()
         )
     );
-    let output = run(&["run", "--config", config, "--once"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_ok(&["run", "--config", config, "--once"]);
     assert_eq!(post_ids(&scratch.db()), ids);
     let pending = run(&["dlq", "list", "--config", config]);
     let listing = String::from_utf8_lossy(&pending.stdout);

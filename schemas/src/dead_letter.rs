@@ -113,12 +113,12 @@ impl DeadLetter {
         let key = key.unwrap_or_else(|| id.clone());
         let event_time = self.last_failure;
         let stage = self.stage.clone();
-        let payload = serde_json::to_value(&self).expect("a dead letter always serialises");
+        let payload = Envelope::encode_payload(&self);
         Envelope::new(RecordKind::DeadLetter, id, key, &stage, event_time, payload)
     }
 
     pub fn from_envelope(envelope: &Envelope) -> Result<Self, serde_json::Error> {
-        DeadLetter::deserialize(&envelope.payload)
+        envelope.payload_as()
     }
 }
 

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The record types an envelope can carry, named by the `schema` field.
@@ -38,7 +39,7 @@ impl RecordKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Envelope {
     /// Record type and major version, e.g. `post/v1`.
@@ -53,7 +54,9 @@ pub struct Envelope {
     pub version: i64,
     pub event_time: DateTime<Utc>,
     pub ingest_time: DateTime<Utc>,
-    pub payload: Value,
+    /// The record, kept as JSON text: stages that do not read it pass it on
+    /// without parsing it (see `payload_as`).
+    pub payload: Box<RawValue>,
     /// Stage name → that stage's result.
     #[serde(default)]
     pub enrichments: Map<String, Value>,
@@ -74,7 +77,7 @@ impl Envelope {
         key: String,
         source: &str,
         event_time: DateTime<Utc>,
-        payload: Value,
+        payload: Box<RawValue>,
     ) -> Self {
         let ingest_time = Utc::now();
         Envelope {
@@ -92,6 +95,16 @@ impl Envelope {
 
     pub fn kind(&self) -> Option<RecordKind> {
         RecordKind::from_schema(&self.schema)
+    }
+
+    /// Decodes the payload (or the part of it a reader's type names).
+    pub fn payload_as<'a, T: Deserialize<'a>>(&'a self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.payload.get())
+    }
+
+    /// The payload of a record type as JSON text.
+    pub fn encode_payload(payload: &impl Serialize) -> Box<RawValue> {
+        serde_json::value::to_raw_value(payload).expect("record types always serialise")
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {

@@ -74,12 +74,12 @@ impl PostPayload {
         let id = self.record_id();
         let key = self.author_id();
         let event_time = self.created_at;
-        let payload = serde_json::to_value(&self).expect("a post payload always serialises");
+        let payload = Envelope::encode_payload(&self);
         Envelope::new(RecordKind::Post, id, key, source, event_time, payload)
     }
 
     pub fn from_envelope(envelope: &Envelope) -> Result<Self, serde_json::Error> {
-        PostPayload::deserialize(&envelope.payload)
+        envelope.payload_as()
     }
 }
 

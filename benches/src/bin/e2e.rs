@@ -43,7 +43,7 @@ fn measure(command: &mut Command) -> Result<Measured> {
     })
 }
 
-fn config(dir: &Path, input: &Path, sink: &str) -> Result<PathBuf> {
+fn config(dir: &Path, input: &Path, stages: bool, sink: &str) -> Result<PathBuf> {
     let sink = match sink {
         "sqlite" => format!("type = \"sqlite\"\npath = \"{}/out.db\"", dir.display()),
         other => format!("type = \"{other}\""),
@@ -60,13 +60,17 @@ level = "warn"
 [sources.posts]
 type = "jsonl"
 path = "{input}"
-[[stages]]
-type = "entities"
+{stages}
 [sinks.out]
 {sink}
 "#,
         dir = dir.display(),
-        input = input.display()
+        input = input.display(),
+        stages = if stages {
+            "[[stages]]\ntype = \"entities\""
+        } else {
+            ""
+        }
     );
     let path = dir.join("config.toml");
     std::fs::create_dir_all(dir)?;
@@ -140,7 +144,7 @@ fn main() -> Result<()> {
         // A run over an empty input creates the topics first.
         let empty = dir.join("empty.jsonl");
         std::fs::write(&empty, "")?;
-        let produce_config = config(&dir.join("produce"), &empty, "blackhole")?;
+        let produce_config = config(&dir.join("produce"), &empty, false, "blackhole")?;
         measure(
             Command::new(&bin)
                 .args(["run", "--once", "--config"])
@@ -154,18 +158,27 @@ fn main() -> Result<()> {
         )?;
         report("produce: jsonl -> log (append only)", size, &m);
 
-        for sink in ["blackhole", "sqlite"] {
-            let config = config(&dir.join(sink), &input, sink)?;
+        let scenarios = [
+            ("run: jsonl -> log -> blackhole", false, "blackhole"),
+            (
+                "run: jsonl -> log -> entities -> log -> blackhole",
+                true,
+                "blackhole",
+            ),
+            (
+                "run: jsonl -> log -> entities -> log -> sqlite",
+                true,
+                "sqlite",
+            ),
+        ];
+        for (index, (name, stages, sink)) in scenarios.into_iter().enumerate() {
+            let config = config(&dir.join(format!("s{index}")), &input, stages, sink)?;
             let m = measure(
                 Command::new(&bin)
                     .args(["run", "--once", "--config"])
                     .arg(&config),
             )?;
-            report(
-                &format!("run: jsonl -> log -> entities -> log -> {sink}"),
-                size,
-                &m,
-            );
+            report(name, size, &m);
         }
     }
     Ok(())

@@ -97,8 +97,7 @@ pub async fn dlq_show(
                     .map_err(|e| AdminError::Usage(format!("{topic} offset {}: {e}", m.offset)))?;
                 match DeadLetter::from_envelope(&envelope) {
                     Ok(letter) if raw => out.write_all(&letter.original.bytes())?,
-                    _ => serde_json::to_writer(&mut *out, &envelope.payload)
-                        .map_err(std::io::Error::other)?,
+                    _ => out.write_all(envelope.payload.get().as_bytes())?,
                 }
                 writeln!(out)?;
                 shown += 1;

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use socialpipe_schemas::{Rejected, parse_raw_post, sha256_hex};
+use socialpipe_schemas::{Envelope, Rejected, parse_raw_post, sha256_hex};
 
 use super::{AdminError, require_topic};
 use crate::config::Config;
@@ -21,6 +21,45 @@ pub struct Produced {
     pub rejected: u64,
 }
 
+/// Records and rejects waiting to be written, and what was written so far.
+struct Pending<'a> {
+    log: &'a dyn Transport,
+    topic: &'a str,
+    dlq: String,
+    max_dlq_payload_bytes: usize,
+    records: Vec<Envelope>,
+    letters: Vec<Rejected>,
+    counts: Produced,
+}
+
+impl Pending<'_> {
+    fn len(&self) -> usize {
+        self.records.len() + self.letters.len()
+    }
+
+    async fn flush(&mut self) -> Result<(), AdminError> {
+        let messages: Vec<Outgoing> = self
+            .records
+            .drain(..)
+            .map(|r| Outgoing {
+                key: r.key.clone(),
+                value: r.to_bytes(),
+            })
+            .collect();
+        self.counts.written += messages.len() as u64;
+        self.log.send(self.topic, messages).await?;
+        let (topic, max) = (self.topic, self.max_dlq_payload_bytes);
+        let dead: Vec<Outgoing> = self
+            .letters
+            .drain(..)
+            .map(|r| rejected_dead_letter(PRODUCE, r, topic, max))
+            .collect();
+        self.counts.rejected += dead.len() as u64;
+        self.log.send(&self.dlq, dead).await?;
+        Ok(())
+    }
+}
+
 pub async fn produce(
     config: &Config,
     topic: &str,
@@ -32,8 +71,15 @@ pub async fn produce(
     let dlq = dlq_topic(PRODUCE);
     log.create_topic(&dlq, config.topics.partitions).await?;
     let progress = std::io::stderr().is_terminal();
-    let mut counts = Produced::default();
-    let (mut records, mut letters) = (Vec::new(), Vec::new());
+    let mut pending = Pending {
+        log: &*log,
+        topic,
+        dlq,
+        max_dlq_payload_bytes: config.runtime.max_dlq_payload_bytes,
+        records: Vec::new(),
+        letters: Vec::new(),
+        counts: Produced::default(),
+    };
     for (number, line) in input.split(b'\n').enumerate() {
         let mut line = line?;
         if line.last() == Some(&b'\r') {
@@ -43,82 +89,40 @@ pub async fn produce(
             continue;
         }
         let location = Some(format!("stdin:{}", number + 1));
-        let reject = |reason: String| {
-            let sha256 = sha256_hex(&line);
-            Rejected {
-                prefix: line[..line.len().min(max_line_bytes)].to_vec(),
-                length: line.len() as u64,
-                sha256,
-                reason,
-                location: location.clone(),
-            }
+        let reject = |reason: String| Rejected {
+            prefix: line[..line.len().min(max_line_bytes)].to_vec(),
+            length: line.len() as u64,
+            sha256: sha256_hex(&line),
+            reason,
+            location: location.clone(),
         };
         if line.len() > max_line_bytes {
-            letters.push(reject(format!(
+            pending.letters.push(reject(format!(
                 "line: {} bytes > max_line_bytes {max_line_bytes}",
                 line.len()
             )));
         } else {
             match parse_raw_post(&line) {
-                Ok(post) => records.push(post.into_envelope(PRODUCE)),
-                Err(e) => letters.push(reject(e.to_string())),
+                Ok(post) => pending.records.push(post.into_envelope(PRODUCE)),
+                Err(e) => pending.letters.push(reject(e.to_string())),
             }
         }
-        if records.len() + letters.len() >= BATCH {
-            flush(
-                &*log,
-                config,
-                topic,
-                &dlq,
-                &mut records,
-                &mut letters,
-                &mut counts,
-            )
-            .await?;
+        if pending.len() >= BATCH {
+            pending.flush().await?;
             if progress {
-                eprint!("\r{} written, {} rejected", counts.written, counts.rejected);
+                eprint!(
+                    "\r{} written, {} rejected",
+                    pending.counts.written, pending.counts.rejected
+                );
             }
         }
     }
-    flush(
-        &*log,
-        config,
-        topic,
-        &dlq,
-        &mut records,
-        &mut letters,
-        &mut counts,
-    )
-    .await?;
+    pending.flush().await?;
     if progress {
-        eprintln!("\r{} written, {} rejected", counts.written, counts.rejected);
+        eprintln!(
+            "\r{} written, {} rejected",
+            pending.counts.written, pending.counts.rejected
+        );
     }
-    Ok(counts)
-}
-
-async fn flush(
-    log: &dyn Transport,
-    config: &Config,
-    topic: &str,
-    dlq: &str,
-    records: &mut Vec<socialpipe_schemas::Envelope>,
-    letters: &mut Vec<Rejected>,
-    counts: &mut Produced,
-) -> Result<(), AdminError> {
-    let messages: Vec<Outgoing> = records
-        .drain(..)
-        .map(|r| Outgoing {
-            key: r.key.clone(),
-            value: r.to_bytes(),
-        })
-        .collect();
-    counts.written += messages.len() as u64;
-    log.send(topic, messages).await?;
-    let dead: Vec<Outgoing> = letters
-        .drain(..)
-        .map(|r| rejected_dead_letter(PRODUCE, r, topic, config.runtime.max_dlq_payload_bytes))
-        .collect();
-    counts.rejected += dead.len() as u64;
-    log.send(dlq, dead).await?;
-    Ok(())
+    Ok(pending.counts)
 }

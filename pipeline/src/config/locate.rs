@@ -94,22 +94,5 @@ pub fn toml_error(file: &str, text: &str, path: &str, e: &toml::de::Error) -> Co
     let span_line = e
         .span()
         .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-    let line = span_line.max(line_of(text, &key));
-    match line {
-        Some(line) if key.is_empty() => ConfigError::File {
-            file: format!("{file}:{line}"),
-            message,
-        },
-        Some(line) => ConfigError::At {
-            file: file.to_owned(),
-            line,
-            key,
-            message,
-        },
-        None => ConfigError::Key {
-            file: file.to_owned(),
-            key,
-            message,
-        },
-    }
+    ConfigError::at(file, span_line.max(line_of(text, &key)), key, message)
 }

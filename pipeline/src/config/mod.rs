@@ -36,6 +36,29 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// An error at `key`, on `line` when it is known.
+    pub fn at(file: &str, line: Option<usize>, key: String, message: String) -> Self {
+        match line {
+            Some(line) if key.is_empty() => ConfigError::File {
+                file: format!("{file}:{line}"),
+                message,
+            },
+            Some(line) => ConfigError::At {
+                file: file.to_owned(),
+                line,
+                key,
+                message,
+            },
+            None => ConfigError::Key {
+                file: file.to_owned(),
+                key,
+                message,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -256,21 +279,9 @@ impl Config {
             let path = e.path().to_string();
             locate::toml_error(file, &text, if path == "." { "" } else { &path }, e.inner())
         })?;
-        config
-            .check()
-            .map_err(|(key, message)| match locate::line_of(&text, &key) {
-                Some(line) => ConfigError::At {
-                    file: file.to_owned(),
-                    line,
-                    key,
-                    message,
-                },
-                None => ConfigError::Key {
-                    file: file.to_owned(),
-                    key,
-                    message,
-                },
-            })?;
+        config.check().map_err(|(key, message)| {
+            ConfigError::at(file, locate::line_of(&text, &key), key, message)
+        })?;
         Ok(config)
     }
 

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use socialpipe_schemas::{ErrorDomain, Source, SourceMode};
+use socialpipe_schemas::{ErrorDomain, Source, SourceBatch, SourceMode};
 
 use super::dead_letters::{dlq_topic, rejected_dead_letter};
 use super::{Backoff, Context, Flag, Stop};
@@ -58,75 +58,112 @@ pub(crate) async fn run(
         }
     }
     ctx.health.set(name, ComponentState::Running);
+    // Reading (and encoding) the next batch overlaps with writing this one;
+    // the channel holds one batch, so memory stays bounded.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let reader = tokio::spawn(read_ahead(
+        ctx.clone(),
+        name.to_owned(),
+        source,
+        batch_records,
+        stop,
+        tx,
+    ));
     let dlq = dlq_topic(name);
     let max_dlq = ctx.config.runtime.max_dlq_payload_bytes;
+    let result = async {
+        while let Some(read) = rx.recv().await {
+            let (batch, messages): (SourceBatch, Vec<Outgoing>) = read?;
+            let started = Instant::now();
+            let (records, rejected) = (batch.records.len() as u64, batch.rejected.len() as u64);
+            ctx.metrics
+                .received
+                .with_label_values(&labels)
+                .inc_by(records + rejected);
+            ctx.send(topic, messages).await?;
+            if rejected > 0 {
+                let letters = batch
+                    .rejected
+                    .into_iter()
+                    .map(|r| rejected_dead_letter(name, r, topic, max_dlq))
+                    .collect();
+                ctx.send(&dlq, letters).await?;
+                ctx.metrics
+                    .errors
+                    .with_label_values(&[name, Kind::Source.as_str(), "invalid"])
+                    .inc_by(rejected);
+                ctx.metrics.dlq.with_label_values(&[name]).inc_by(rejected);
+            }
+            if let Some(checkpoint) = batch.checkpoint {
+                let text = serde_json::to_string(&checkpoint).expect("json");
+                log_op!(
+                    ctx,
+                    "writing the checkpoint",
+                    ctx.transport
+                        .write_checkpoint(&checkpoint_name(name), &text)
+                )?;
+            }
+            ctx.metrics.sent.with_label_values(&labels).inc_by(records);
+            if records + rejected > 0 {
+                ctx.metrics
+                    .processing
+                    .with_label_values(&labels)
+                    .observe(started.elapsed().as_secs_f64());
+            }
+            if batch.caught_up {
+                tracing::info!(source = name, "caught up with the input present at start");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    reader.abort();
+    result
+}
+
+type ReadBatch = Result<(SourceBatch, Vec<Outgoing>), Stop>;
+
+/// Reads batches until the input is done (`--once`), `stop`, or a fatal error.
+async fn read_ahead(
+    ctx: Context,
+    name: String,
+    mut source: Box<dyn Source>,
+    batch_records: usize,
+    stop: Flag,
+    tx: tokio::sync::mpsc::Sender<ReadBatch>,
+) {
+    let mut backoff = Backoff::new(&ctx.config.runtime.retry);
+    let mut abort = ctx.abort.clone();
     while !stop.is_set() {
-        let started = Instant::now();
-        let batch = match source.next_batch(batch_records).await {
+        let read = match source.next_batch(batch_records).await {
             Ok(batch) => {
                 backoff.reset();
-                batch
+                let messages = batch
+                    .records
+                    .iter()
+                    .map(|r| Outgoing {
+                        key: r.key.clone(),
+                        value: r.to_bytes(),
+                    })
+                    .collect();
+                Ok((batch, messages))
             }
             Err(e) if e.domain == ErrorDomain::Transient => {
                 ctx.metrics
                     .errors
-                    .with_label_values(&[name, Kind::Source.as_str(), "transient"])
+                    .with_label_values(&[&name, Kind::Source.as_str(), "transient"])
                     .inc();
                 tracing::warn!(source = name, error = %e.reason, "source read failed; retrying");
-                if !backoff.wait(&mut abort).await {
-                    return Err(Stop::Aborted);
+                if backoff.wait(&mut abort).await {
+                    continue;
                 }
-                continue;
+                Err(Stop::Aborted)
             }
-            Err(e) => return Err(Stop::Failed(e.reason)),
+            Err(e) => Err(Stop::Failed(e.reason)),
         };
-        let (records, rejected) = (batch.records.len() as u64, batch.rejected.len() as u64);
-        ctx.metrics
-            .received
-            .with_label_values(&labels)
-            .inc_by(records + rejected);
-        let messages: Vec<Outgoing> = batch
-            .records
-            .iter()
-            .map(|r| Outgoing {
-                key: r.key.clone(),
-                value: r.to_bytes(),
-            })
-            .collect();
-        ctx.send(topic, messages).await?;
-        if rejected > 0 {
-            let letters = batch
-                .rejected
-                .into_iter()
-                .map(|r| rejected_dead_letter(name, r, topic, max_dlq))
-                .collect();
-            ctx.send(&dlq, letters).await?;
-            ctx.metrics
-                .errors
-                .with_label_values(&[name, Kind::Source.as_str(), "invalid"])
-                .inc_by(rejected);
-            ctx.metrics.dlq.with_label_values(&[name]).inc_by(rejected);
-        }
-        if let Some(checkpoint) = batch.checkpoint {
-            let text = serde_json::to_string(&checkpoint).expect("json");
-            log_op!(
-                ctx,
-                "writing the checkpoint",
-                ctx.transport
-                    .write_checkpoint(&checkpoint_name(name), &text)
-            )?;
-        }
-        ctx.metrics.sent.with_label_values(&labels).inc_by(records);
-        if records + rejected > 0 {
-            ctx.metrics
-                .processing
-                .with_label_values(&labels)
-                .observe(started.elapsed().as_secs_f64());
-        }
-        if batch.caught_up {
-            tracing::info!(source = name, "caught up with the input present at start");
-            break;
+        let last = read.as_ref().map_or(true, |(batch, _)| batch.caught_up);
+        if tx.send(read).await.is_err() || last {
+            return;
         }
     }
-    Ok(())
 }

@@ -115,6 +115,17 @@ pub fn run(args: &[&str]) -> Output {
     socialpipe().args(args).output().expect("run socialpipe")
 }
 
+/// Runs socialpipe and requires success (its stderr is the failure message).
+pub fn run_ok(args: &[&str]) -> Output {
+    let output = run(args);
+    assert!(
+        output.status.success(),
+        "socialpipe {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 pub fn spawn(args: &[&str]) -> Child {
     socialpipe()
         .args(args)

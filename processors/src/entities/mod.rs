@@ -7,6 +7,8 @@ mod extract;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use socialpipe_schemas::{ComponentError, Envelope, Failed, Processor, RecordKind};
@@ -62,12 +64,16 @@ impl EntitiesStage {
         if record.kind() != Some(RecordKind::Post) {
             return Ok(());
         }
-        let text = record
-            .payload
-            .get("text")
-            .and_then(|t| t.as_str())
-            .ok_or_else(|| ComponentError::invalid("payload.text: missing"))?;
-        let entities = extract_entities(text, self.config.strip_tracking_params);
+        // Only the text is read; the rest of the payload is skipped, not built.
+        #[derive(Deserialize)]
+        struct Text<'a> {
+            #[serde(borrow)]
+            text: Cow<'a, str>,
+        }
+        let Text { text } = record
+            .payload_as()
+            .map_err(|e| ComponentError::invalid(format!("payload.text: {e}")))?;
+        let entities = extract_entities(&text, self.config.strip_tracking_params);
         record.enrichments.insert(
             ENRICHMENT_KEY.to_owned(),
             serde_json::to_value(entities).expect("entities always serialise"),

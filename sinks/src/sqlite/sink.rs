@@ -1,5 +1,6 @@
 //! Encoding envelopes into rows, then writing a batch in one transaction.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -98,11 +99,11 @@ impl SqliteSink {
                 envelope: record.clone(),
             }),
             Some(RecordKind::SheetRow) => Ok(Row::Sheet {
-                row: serde_json::from_value(record.payload.clone()).map_err(bad)?,
+                row: record.payload_as().map_err(bad)?,
                 envelope: record.clone(),
             }),
             Some(RecordKind::KolScore) => Ok(Row::Kol {
-                score: serde_json::from_value(record.payload.clone()).map_err(bad)?,
+                score: record.payload_as().map_err(bad)?,
                 envelope: record.clone(),
             }),
             Some(RecordKind::DeadLetter) | None => Err(ComponentError::invalid(format!(
@@ -113,11 +114,36 @@ impl SqliteSink {
     }
 }
 
+/// The author snapshot of the newest post (by event time); written once per
+/// author and batch, not once per post.
+fn write_author(tx: &Transaction<'_>, post: &PostPayload) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO authors (id, platform, handle, name, followers, following, verified, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (id) DO UPDATE SET
+           handle = coalesce(excluded.handle, authors.handle), name = coalesce(excluded.name, authors.name),
+           followers = coalesce(excluded.followers, authors.followers), following = coalesce(excluded.following, authors.following),
+           verified = coalesce(excluded.verified, authors.verified), updated_at = excluded.updated_at
+         WHERE excluded.updated_at >= authors.updated_at",
+    )?
+    .execute(params![
+        post.author_id(),
+        post.platform,
+        post.author.handle,
+        post.author.name,
+        post.author.followers,
+        post.author.following,
+        post.author.verified,
+        rfc3339(&post.created_at),
+    ])?;
+    Ok(())
+}
+
 fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
     match row {
         Row::Post { post, envelope } => {
             let enrichments = serde_json::to_string(&envelope.enrichments).expect("json");
-            let payload = serde_json::to_string(&envelope.payload).expect("json");
+            let payload = envelope.payload.get();
             let author_id = post.author_id();
             tx.prepare_cached(
                 "INSERT INTO posts (id, platform, author_id, text, created_at, likes, comments, shares, views, lang, url, payload, enrichments, version, ingest_time)
@@ -145,26 +171,6 @@ fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
                 enrichments,
                 envelope.version,
                 rfc3339(&envelope.ingest_time),
-            ])?;
-            // The newest post (by event time) carries the author snapshot.
-            tx.prepare_cached(
-                "INSERT INTO authors (id, platform, handle, name, followers, following, verified, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (id) DO UPDATE SET
-                   handle = coalesce(excluded.handle, authors.handle), name = coalesce(excluded.name, authors.name),
-                   followers = coalesce(excluded.followers, authors.followers), following = coalesce(excluded.following, authors.following),
-                   verified = coalesce(excluded.verified, authors.verified), updated_at = excluded.updated_at
-                 WHERE excluded.updated_at >= authors.updated_at",
-            )?
-            .execute(params![
-                author_id,
-                post.platform,
-                post.author.handle,
-                post.author.name,
-                post.author.followers,
-                post.author.following,
-                post.author.verified,
-                rfc3339(&post.created_at),
             ])?;
         }
         Row::Sheet { row, envelope } => {
@@ -233,15 +239,26 @@ impl Sink for SqliteSink {
                     .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                     .map_err(|e| sink_error(&e))?;
                 let mut rejected = Vec::new();
+                let mut newest: HashMap<String, &PostPayload> = HashMap::new();
                 for (index, row) in &rows {
                     match write_row(&tx, row) {
-                        Ok(()) => {}
+                        Ok(()) => {
+                            if let Row::Post { post, .. } = row {
+                                let slot = newest.entry(post.author_id()).or_insert(post);
+                                if post.created_at >= slot.created_at {
+                                    *slot = post;
+                                }
+                            }
+                        }
                         // A row the database refuses for good goes to the DLQ; the rest commits.
                         Err(e) if classify(&e) == ErrorDomain::Invalid => {
                             rejected.push((*index, ComponentError::invalid(format!("sqlite: {e}"))))
                         }
                         Err(e) => return Err(sink_error(&e)),
                     }
+                }
+                for post in newest.values() {
+                    write_author(&tx, post).map_err(|e| sink_error(&e))?;
                 }
                 tx.commit().map_err(|e| sink_error(&e))?;
                 Ok(rejected)

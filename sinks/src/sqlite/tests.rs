@@ -87,14 +87,14 @@ async fn records_it_cannot_store_are_rejected_one_by_one_and_the_rest_commits() 
     let dir = tempfile::tempdir().unwrap();
     let (mut sink, db) = open(&dir);
     let mut broken = post(3, 1, "2026-11-20T10:00:00Z", "x");
-    broken.payload = serde_json::json!({"platform": "twitter"});
+    broken.payload = Envelope::encode_payload(&serde_json::json!({"platform": "twitter"}));
     let dead = Envelope::new(
         RecordKind::DeadLetter,
         "d".into(),
         "d".into(),
         "s",
         broken.event_time,
-        serde_json::json!({}),
+        Envelope::encode_payload(&serde_json::json!({})),
     );
     let report = sink
         .write(&[post(1, 1, "2026-11-20T10:00:00Z", "ok"), broken, dead])
