@@ -15,7 +15,7 @@ build:
 	$(CARGO) build --release -p socialpipe --bin socialpipe
 
 test: lint check-compose
-	$(CARGO) test --workspace --all-targets -- --test-threads=2
+	RUST_TEST_THREADS=2 $(CARGO) test --workspace --all-targets
 
 lint:
 	$(CARGO) fmt --all -- --check

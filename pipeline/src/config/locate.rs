@@ -50,7 +50,12 @@ pub fn line_of(text: &str, path: &str) -> Option<usize> {
         span = key.span().or(span);
         node = Node::Item(value);
     }
-    span.map(|s| text[..s.start].matches('\n').count() + 1)
+    span.map(|s| line_at(text, s.start))
+}
+
+/// The 1-based line of a byte offset.
+fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
 fn split(path: &str) -> Vec<String> {
@@ -91,8 +96,6 @@ pub fn toml_error(file: &str, text: &str, path: &str, e: &toml::de::Error) -> Co
         };
     }
     // serde's span may cover a whole table; the key's own line is more precise.
-    let span_line = e
-        .span()
-        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let span_line = e.span().map(|s| line_at(text, s.start));
     ConfigError::at(file, span_line.max(line_of(text, &key)), key, message)
 }

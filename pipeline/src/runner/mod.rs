@@ -298,7 +298,8 @@ pub async fn run(
             let _member = member;
             let names: Vec<String> = chain.iter().map(|(n, _)| n.clone()).collect();
             let result = stage_task::run(&ctx, chain, membership, upstream).await;
-            // A chain stops as a whole; name the failing stage first.
+            // A chain stops as a whole: each of its stages reports how it
+            // ended (a failure reason names the stage that failed).
             for name in &names {
                 ctx.finish(name, Kind::Stage, clone_stop(&result));
             }
