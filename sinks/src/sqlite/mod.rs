@@ -26,6 +26,10 @@ pub struct SqliteConfig {
     /// How long a write waits for another writer (e.g. an analyst's transaction).
     #[serde(default = "default_busy_timeout_ms")]
     pub busy_timeout_ms: u64,
+    /// Page cache of the writer; upserts into the id and author indexes
+    /// slow down sharply once those stop fitting.
+    #[serde(default = "default_cache_mib")]
+    pub cache_mib: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -45,6 +49,10 @@ impl Synchronous {
     }
 }
 
+fn default_cache_mib() -> u32 {
+    64
+}
+
 fn default_busy_timeout_ms() -> u64 {
     5_000
 }
@@ -55,6 +63,7 @@ impl SqliteConfig {
             path: path.into(),
             synchronous: Synchronous::Normal,
             busy_timeout_ms: default_busy_timeout_ms(),
+            cache_mib: default_cache_mib(),
         }
     }
 }

@@ -76,6 +76,7 @@ impl SqliteSink {
             conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms))?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", config.synchronous.pragma())?;
+            conn.pragma_update(None, "cache_size", -1024 * i64::from(config.cache_mib))?;
             migrate(&mut conn)?;
             Ok(conn)
         };
@@ -110,6 +111,16 @@ impl SqliteSink {
                 "the sqlite sink does not store {} records",
                 record.schema
             ))),
+        }
+    }
+}
+
+impl Row {
+    fn envelope(&self) -> &Envelope {
+        match self {
+            Row::Post { envelope, .. }
+            | Row::Sheet { envelope, .. }
+            | Row::Kol { envelope, .. } => envelope,
         }
     }
 }
@@ -231,6 +242,9 @@ impl Sink for SqliteSink {
                 Err(e) => report.rejected.push((index, e)),
             }
         }
+        // In id order the upserts touch neighbouring index pages (a stable
+        // sort keeps repeated ids in batch order).
+        rows.sort_by(|(_, a), (_, b)| a.envelope().id.cmp(&b.envelope().id));
         let conn = Arc::clone(&self.conn);
         let rejected = tokio::task::spawn_blocking(
             move || -> Result<Vec<(usize, ComponentError)>, ComponentError> {
