@@ -188,3 +188,19 @@ fn admin_commands_work_while_run_holds_the_log() {
     let (status, stderr) = stderr_of(child);
     assert!(status.success(), "{stderr}");
 }
+
+#[test]
+fn admin_commands_refuse_a_log_that_does_not_exist() {
+    let scratch = Scratch::new();
+    std::fs::write(scratch.path("posts.jsonl"), "").unwrap();
+    let config = scratch.config("app.toml", TOPOLOGY);
+    let e = failing(&["topics", "--config", config.to_str().unwrap()]);
+    assert_eq!(
+        e,
+        format!(
+            "error: no log at {} (start `socialpipe run` with this config first)",
+            scratch.log_dir().display()
+        )
+    );
+    assert!(!scratch.log_dir().exists(), "nothing was created");
+}

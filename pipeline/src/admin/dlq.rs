@@ -9,10 +9,10 @@ use std::io::Write;
 use chrono::Utc;
 use socialpipe_schemas::{DeadLetter, Envelope, OriginalKind, parse_raw_post};
 
+use super::open_transport;
 use super::{AdminError, require_topic};
 use crate::config::Config;
 use crate::runner::dead_letters::{dlq_topic, to_outgoing};
-use crate::runner::open_transport;
 use crate::transport::{Outgoing, Transport};
 
 const READ_BATCH: usize = 1000;

@@ -12,7 +12,7 @@ pub use produce::{PRODUCE, Produced, produce};
 pub use tail::tail;
 
 use crate::config::Config;
-use crate::runner::open_transport;
+use crate::runner;
 use crate::transport::{Transport, TransportError};
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,21 @@ pub enum AdminError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Usage(String),
+}
+
+/// Opens the log of a topology that has run; a mistyped path is an error
+/// rather than a new, empty log.
+pub(crate) fn open_transport(
+    config: &Config,
+) -> Result<std::sync::Arc<crate::transport::embedded::EmbeddedLog>, AdminError> {
+    let path = config.transport_path();
+    if !path.join("log.db").exists() {
+        return Err(AdminError::Usage(format!(
+            "no log at {} (start `socialpipe run` with this config first)",
+            path.display()
+        )));
+    }
+    Ok(runner::open_transport(config)?)
 }
 
 /// Topics with partitions and end offsets, then every group's lag.

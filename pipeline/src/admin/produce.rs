@@ -5,10 +5,10 @@ use std::io::{BufRead, IsTerminal};
 
 use socialpipe_schemas::{Envelope, Rejected, parse_raw_post, sha256_hex};
 
+use super::open_transport;
 use super::{AdminError, require_topic};
 use crate::config::Config;
 use crate::runner::dead_letters::{dlq_topic, rejected_dead_letter};
-use crate::runner::open_transport;
 use crate::transport::{Outgoing, Transport};
 
 /// The component name of records and dead letters `produce` writes.

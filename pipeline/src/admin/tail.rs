@@ -3,9 +3,9 @@
 use std::io::Write;
 use std::time::Duration;
 
+use super::open_transport;
 use super::{AdminError, require_topic};
 use crate::config::Config;
-use crate::runner::open_transport;
 use crate::transport::Transport;
 
 /// How often `--follow` looks for new messages.

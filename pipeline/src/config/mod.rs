@@ -337,6 +337,12 @@ impl Config {
                     format!("name {name:?} must be letters, digits, '_' or '-'"),
                 ));
             }
+            if name == crate::admin::PRODUCE {
+                return Err((
+                    key,
+                    format!("name {name:?} is reserved for `socialpipe produce` (dlq.{name})"),
+                ));
+            }
             if let Some(first) = names.insert(name.clone(), key.clone()) {
                 return Err((
                     key,
