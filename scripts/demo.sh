@@ -8,6 +8,7 @@ CONFIG=examples/quickstart.toml
 DB=var/demo/socialpipe.db
 
 rm -rf var/demo
+mkdir -p var/demo
 "$BIN" validate --config "$CONFIG" --once
 "$BIN" run --config "$CONFIG" --once --report var/demo/report.json 2> var/demo/run.log
 
