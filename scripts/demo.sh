@@ -10,7 +10,8 @@ DB=var/demo/socialpipe.db
 rm -rf var/demo
 mkdir -p var/demo
 "$BIN" validate --config "$CONFIG" --once
-"$BIN" run --config "$CONFIG" --once --report var/demo/report.json 2> var/demo/run.log
+# Any free port for metrics: a one-shot run needs no fixed address.
+SOCIALPIPE_HTTP=${SOCIALPIPE_HTTP:-127.0.0.1:0} "$BIN" run --config "$CONFIG" --once --report var/demo/report.json 2> var/demo/run.log
 
 query() {
   if command -v sqlite3 >/dev/null; then sqlite3 -separator ' | ' "$DB" "$1"
