@@ -16,10 +16,7 @@ fn messages() -> Vec<Outgoing> {
         .map(|_| {
             let bytes = serde_json::to_vec(&generator.next_post()).unwrap();
             let envelope = parse_raw_post(&bytes).unwrap().into_envelope("bench");
-            Outgoing {
-                key: envelope.key.clone(),
-                value: envelope.to_bytes(),
-            }
+            Outgoing { key: envelope.key.clone(), value: envelope.to_bytes() }
         })
         .collect()
 }
@@ -41,17 +38,11 @@ fn bench(c: &mut Criterion) {
             file.flush().unwrap();
         })
     });
-    group.bench_function("embedded_send", |b| {
-        b.iter(|| rt.block_on(log.send("t", batch.clone())).unwrap())
-    });
-    let mut consumer = rt
-        .block_on(log.subscribe("g", &["t".to_owned()], Membership::ALONE))
-        .unwrap();
+    group.bench_function("embedded_send", |b| b.iter(|| rt.block_on(log.send("t", batch.clone())).unwrap()));
+    let mut consumer = rt.block_on(log.subscribe("g", &["t".to_owned()], Membership::ALONE)).unwrap();
     group.bench_function("embedded_poll", |b| {
         b.iter(|| {
-            let got = rt
-                .block_on(consumer.poll(1000, std::time::Duration::ZERO))
-                .unwrap();
+            let got = rt.block_on(consumer.poll(1000, std::time::Duration::ZERO)).unwrap();
             if got.is_empty() {
                 rt.block_on(log.send("t", batch.clone())).unwrap();
             }

@@ -40,27 +40,11 @@ pub async fn serve(
 }
 
 async fn metrics_text(State(t): State<Telemetry>) -> Response {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        t.metrics.render(),
-    )
-        .into_response()
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], t.metrics.render()).into_response()
 }
 
 async fn ready(State(t): State<Telemetry>) -> Response {
     let body = serde_json::to_string(&t.health.snapshot()).expect("json");
-    let status = if t.health.ready() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
+    let status = if t.health.ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -15,11 +15,7 @@ use socialpipe::{admin, runner, synth};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(
-    name = "socialpipe",
-    version,
-    about = "Stream processing for social-media intelligence"
-)]
+#[command(name = "socialpipe", version, about = "Stream processing for social-media intelligence")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -124,9 +120,7 @@ fn load(path: &std::path::Path) -> Result<Config> {
 fn init_logging(config: Option<&Config>, default_level: &str) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let level = config
-        .and_then(|c| c.log.level.clone())
-        .unwrap_or_else(|| default_level.to_owned());
+    let level = config.and_then(|c| c.log.level.clone()).unwrap_or_else(|| default_level.to_owned());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let format = config.map(|c| c.log.format).unwrap_or_default();
     let json = match format {
@@ -134,9 +128,7 @@ fn init_logging(config: Option<&Config>, default_level: &str) {
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -145,8 +137,7 @@ fn init_logging(config: Option<&Config>, default_level: &str) {
 }
 
 async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
@@ -156,15 +147,10 @@ async fn shutdown_signal() {
 async fn main_inner(cli: Cli) -> Result<ExitCode> {
     let stdout = &mut std::io::stdout().lock();
     match cli.command {
-        Command::Run {
-            config,
-            once,
-            report,
-        } => {
+        Command::Run { config, once, report } => {
             let config = load(&config)?;
             init_logging(Some(&config), "info");
-            let result =
-                runner::run(config, runner::RunOptions { once }, shutdown_signal()).await?;
+            let result = runner::run(config, runner::RunOptions { once }, shutdown_signal()).await?;
             for (name, counts) in &result.components {
                 tracing::info!(
                     component = name,
@@ -182,11 +168,7 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
             for (component, reason) in &result.failures {
                 eprintln!("error: {component} stopped: {reason}");
             }
-            return Ok(if result.failures.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            });
+            return Ok(if result.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
         Command::Validate { config, once } => {
             let config = load(&config)?;
@@ -202,20 +184,12 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
             )?;
         }
         Command::Topics { config } => admin::topics(&load(&config)?, stdout).await?,
-        Command::Tail {
-            config,
-            topic,
-            follow,
-            limit,
-        } => admin::tail(&load(&config)?, &topic, follow, limit, stdout).await?,
-        Command::Produce {
-            config,
-            topic,
-            max_line_bytes,
-        } => {
+        Command::Tail { config, topic, follow, limit } => {
+            admin::tail(&load(&config)?, &topic, follow, limit, stdout).await?
+        }
+        Command::Produce { config, topic, max_line_bytes } => {
             let config = load(&config)?;
-            let counts =
-                admin::produce(&config, &topic, std::io::stdin().lock(), max_line_bytes).await?;
+            let counts = admin::produce(&config, &topic, std::io::stdin().lock(), max_line_bytes).await?;
             writeln!(
                 stdout,
                 "{} written to {topic}, {} rejected to dlq.{}",
@@ -226,27 +200,15 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
         }
         Command::Dlq { command } => match command {
             DlqCommand::List { config } => admin::dlq_list(&load(&config)?, stdout).await?,
-            DlqCommand::Show {
-                config,
-                stage,
-                limit,
-                raw,
-            } => admin::dlq_show(&load(&config)?, &stage, limit, raw, stdout).await?,
+            DlqCommand::Show { config, stage, limit, raw } => {
+                admin::dlq_show(&load(&config)?, &stage, limit, raw, stdout).await?
+            }
             DlqCommand::Replay { config, stage } => {
                 let r = admin::dlq_replay(&load(&config)?, &stage).await?;
-                writeln!(
-                    stdout,
-                    "{} replayed, {} failed again (back in dlq.{stage})",
-                    r.replayed, r.failed_again
-                )?;
+                writeln!(stdout, "{} replayed, {} failed again (back in dlq.{stage})", r.replayed, r.failed_again)?;
             }
         },
-        Command::Generate {
-            count,
-            seed,
-            authors,
-            malformed,
-        } => {
+        Command::Generate { count, seed, authors, malformed } => {
             let mut out = std::io::BufWriter::new(stdout);
             synth::write_posts(&mut out, seed, count, authors, malformed)?;
             out.flush()?;
@@ -257,10 +219,7 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(main_inner(cli)) {
         Ok(code) => code,
         Err(e) => {

@@ -15,29 +15,12 @@ const PLATFORMS: [(&str, &str); 5] = [
     ("youtube", "https://www.youtube.com/watch?v={id}"),
     ("tiktok", "https://www.tiktok.com/@{h}/video/{id}"),
 ];
-const BRANDS: [&str; 8] = [
-    "acme",
-    "globex",
-    "initech",
-    "umbrella",
-    "hooli",
-    "starkindustries",
-    "wonka",
-    "soylent",
-];
-const PRODUCTS: [&str; 8] = [
-    "phone",
-    "headphones",
-    "running shoes",
-    "coffee",
-    "skincare kit",
-    "laptop",
-    "energy drink",
-    "smartwatch",
-];
+const BRANDS: [&str; 8] = ["acme", "globex", "initech", "umbrella", "hooli", "starkindustries", "wonka", "soylent"];
+const PRODUCTS: [&str; 8] =
+    ["phone", "headphones", "running shoes", "coffee", "skincare kit", "laptop", "energy drink", "smartwatch"];
 const TAGS: [&str; 12] = [
-    "tech", "review", "unboxing", "fitness", "beauty", "foodie", "travel", "gaming", "sale", "ad",
-    "giveaway", "fashion",
+    "tech", "review", "unboxing", "fitness", "beauty", "foodie", "travel", "gaming", "sale", "ad", "giveaway",
+    "fashion",
 ];
 const EMOJI: [&str; 10] = ["🔥", "😍", "👍", "😡", "😂", "💯", "🙌", "😢", "✨", "🤔"];
 const ENGLISH: [&str; 10] = [
@@ -88,11 +71,7 @@ impl PostGenerator {
                 Author {
                     platform: i % PLATFORMS.len(),
                     id: 1_000 + i as u64 * 7,
-                    handle: format!(
-                        "{}{}",
-                        ["mai", "alex", "sam", "linh", "jo", "kai", "rio", "ana"][i % 8],
-                        i
-                    ),
+                    handle: format!("{}{}", ["mai", "alex", "sam", "linh", "jo", "kai", "rio", "ana"][i % 8], i),
                     followers,
                     following: rng.u64(10..2_000),
                     verified: followers > 500_000 && rng.bool(),
@@ -168,11 +147,7 @@ pub fn write_posts(
     malformed: bool,
 ) -> std::io::Result<()> {
     let mut generator = PostGenerator::new(seed, authors);
-    let every = if malformed {
-        count / (MALFORMED.len() + 1)
-    } else {
-        0
-    };
+    let every = if malformed { count / (MALFORMED.len() + 1) } else { 0 };
     let mut bad = MALFORMED.iter();
     for i in 0..count {
         if every > 0
@@ -207,11 +182,7 @@ mod tests {
     #[test]
     fn every_malformed_line_is_rejected() {
         for line in MALFORMED {
-            assert!(
-                socialpipe_schemas::parse_raw_post(line).is_err(),
-                "{}",
-                String::from_utf8_lossy(line)
-            );
+            assert!(socialpipe_schemas::parse_raw_post(line).is_err(), "{}", String::from_utf8_lossy(line));
         }
     }
 }

@@ -45,63 +45,34 @@ impl Metrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique metric");
+            registry.register(Box::new(c.clone())).expect("unique metric");
             c
         };
-        let received = counter(
-            "component_received_events_total",
-            "Records a component received.",
-            &["component", "kind"],
-        );
-        let sent = counter(
-            "component_sent_events_total",
-            "Records a component passed on durably.",
-            &["component", "kind"],
-        );
-        let errors = counter(
-            "component_errors_total",
-            "Errors per component and domain.",
-            &["component", "kind", "domain"],
-        );
-        let dlq = counter(
-            "dlq_events_total",
-            "Dead letters written per component.",
-            &["component"],
-        );
+        let received =
+            counter("component_received_events_total", "Records a component received.", &["component", "kind"]);
+        let sent =
+            counter("component_sent_events_total", "Records a component passed on durably.", &["component", "kind"]);
+        let errors =
+            counter("component_errors_total", "Errors per component and domain.", &["component", "kind", "domain"]);
+        let dlq = counter("dlq_events_total", "Dead letters written per component.", &["component"]);
         let processing = HistogramVec::new(
             HistogramOpts::new("processing_seconds", "Seconds spent on one batch.")
                 .buckets(prometheus::exponential_buckets(0.0005, 2.0, 16).expect("buckets")),
             &["component", "kind"],
         )
         .expect("valid metric");
-        registry
-            .register(Box::new(processing.clone()))
-            .expect("unique metric");
+        registry.register(Box::new(processing.clone())).expect("unique metric");
         let lag = IntGaugeVec::new(
             Opts::new("consumer_lag", "Messages after a consumer's position."),
             &["group", "topic", "partition"],
         )
         .expect("valid metric");
-        registry
-            .register(Box::new(lag.clone()))
-            .expect("unique metric");
-        Metrics {
-            registry,
-            received,
-            sent,
-            errors,
-            dlq,
-            processing,
-            lag,
-        }
+        registry.register(Box::new(lag.clone())).expect("unique metric");
+        Metrics { registry, received, sent, errors, dlq, processing, lag }
     }
 
     pub fn render(&self) -> String {
-        prometheus::TextEncoder::new()
-            .encode_to_string(&self.registry.gather())
-            .expect("text encoding")
+        prometheus::TextEncoder::new().encode_to_string(&self.registry.gather()).expect("text encoding")
     }
 
     /// Counters of one component, for the end-of-run report.
@@ -112,11 +83,7 @@ impl Metrics {
             sent: self.sent.with_label_values(&labels).get(),
             errors: ["invalid", "transient", "fatal"]
                 .iter()
-                .map(|d| {
-                    self.errors
-                        .with_label_values(&[component, kind.as_str(), d])
-                        .get()
-                })
+                .map(|d| self.errors.with_label_values(&[component, kind.as_str(), d]).get())
                 .sum(),
             dead_letters: self.dlq.with_label_values(&[component]).get(),
         }
@@ -157,10 +124,7 @@ pub struct Health {
 
 impl Health {
     pub fn set(&self, component: &str, state: ComponentState) {
-        self.components
-            .lock()
-            .expect("health lock")
-            .insert(component.to_owned(), state);
+        self.components.lock().expect("health lock").insert(component.to_owned(), state);
     }
 
     pub fn snapshot(&self) -> BTreeMap<String, ComponentState> {

@@ -20,28 +20,15 @@ fn failing(args: &[&str]) -> String {
 #[test]
 fn config_errors_name_file_line_and_key_and_exit_non_zero() {
     let scratch = Scratch::new();
-    let unknown = scratch.config(
-        "unknown.toml",
-        &TOPOLOGY.replace("[[stages]]", "[[stages]]\ncolour = \"red\""),
-    );
+    let unknown = scratch.config("unknown.toml", &TOPOLOGY.replace("[[stages]]", "[[stages]]\ncolour = \"red\""));
     let unknown = unknown.to_str().unwrap();
     for command in ["validate", "run"] {
         let e = failing(&[command, "--config", unknown]);
-        assert!(
-            e.starts_with(&format!(
-                "error: {unknown}:18: stages[0].colour: unknown field `colour`"
-            )),
-            "{e}"
-        );
+        assert!(e.starts_with(&format!("error: {unknown}:18: stages[0].colour: unknown field `colour`")), "{e}");
     }
 
-    let env = scratch.config(
-        "env.toml",
-        &TOPOLOGY.replace(
-            "path = \"{dir}/out.db\"",
-            "path = \"${SOCIALPIPE_TEST_UNSET_DB}\"",
-        ),
-    );
+    let env = scratch
+        .config("env.toml", &TOPOLOGY.replace("path = \"{dir}/out.db\"", "path = \"${SOCIALPIPE_TEST_UNSET_DB}\""));
     let e = failing(&["validate", "--config", env.to_str().unwrap()]);
     assert_eq!(
         e,
@@ -51,10 +38,7 @@ fn config_errors_name_file_line_and_key_and_exit_non_zero() {
         )
     );
 
-    let typed = scratch.config(
-        "typed.toml",
-        &TOPOLOGY.replace("poll_wait_ms = 50", "poll_wait_ms = \"fast\""),
-    );
+    let typed = scratch.config("typed.toml", &TOPOLOGY.replace("poll_wait_ms = 50", "poll_wait_ms = \"fast\""));
     let e = failing(&["validate", "--config", typed.to_str().unwrap()]);
     assert!(
         e.starts_with(&format!(
@@ -64,15 +48,8 @@ fn config_errors_name_file_line_and_key_and_exit_non_zero() {
         "{e}"
     );
 
-    let missing = failing(&[
-        "validate",
-        "--config",
-        scratch.path("nope.toml").to_str().unwrap(),
-    ]);
-    assert!(
-        missing.contains("nope.toml: No such file or directory"),
-        "{missing}"
-    );
+    let missing = failing(&["validate", "--config", scratch.path("nope.toml").to_str().unwrap()]);
+    assert!(missing.contains("nope.toml: No such file or directory"), "{missing}");
 }
 
 #[test]
@@ -81,19 +58,11 @@ fn validate_accepts_a_good_config_and_rejects_endless_sources_with_once() {
     write_posts(&scratch.path("posts.jsonl"), 1, 10, 0);
     let good = scratch.config("good.toml", TOPOLOGY);
     let output = run(&["validate", "--config", good.to_str().unwrap(), "--once"]);
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout).trim(),
-        "ok: 1 source(s), 1 stage(s), 1 sink(s)"
-    );
-    let follow = scratch.config(
-        "follow.toml",
-        &TOPOLOGY.replace("type = \"jsonl\"", "type = \"jsonl\"\nfollow = true"),
-    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "ok: 1 source(s), 1 stage(s), 1 sink(s)");
+    let follow =
+        scratch.config("follow.toml", &TOPOLOGY.replace("type = \"jsonl\"", "type = \"jsonl\"\nfollow = true"));
     let e = failing(&["run", "--config", follow.to_str().unwrap(), "--once"]);
-    assert_eq!(
-        e,
-        "error: sources.posts: never ends (follow/stream mode), so it cannot run with --once"
-    );
+    assert_eq!(e, "error: sources.posts: never ends (follow/stream mode), so it cannot run with --once");
 }
 
 #[test]
@@ -107,12 +76,9 @@ fn admin_commands_work_while_run_holds_the_log() {
     let config = scratch.config("daemon.toml", &daemon);
     let config = config.to_str().unwrap();
     let mut child = spawn(&["run", "--config", config]);
-    wait_until(
-        "the daemon to be ready",
-        Duration::from_secs(60),
-        Some(&mut child),
-        || http_get(port, "/health/ready").is_some_and(|(s, _)| s == 200),
-    );
+    wait_until("the daemon to be ready", Duration::from_secs(60), Some(&mut child), || {
+        http_get(port, "/health/ready").is_some_and(|(s, _)| s == 200)
+    });
 
     // produce: valid lines to the log, an invalid one to dlq.produce.
     let mut input = Vec::new();
@@ -129,28 +95,17 @@ fn admin_commands_work_while_run_holds_the_log() {
     produce.stdin.take().unwrap().write_all(&input).unwrap();
     let output = produce.wait_with_output().unwrap();
     assert!(output.status.success());
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout).trim(),
-        "300 written to raw.posts, 1 rejected to dlq.produce"
-    );
-    wait_until(
-        "the produced posts in the sink",
-        Duration::from_secs(60),
-        Some(&mut child),
-        || post_count(&scratch.db()) == 300,
-    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "300 written to raw.posts, 1 rejected to dlq.produce");
+    wait_until("the produced posts in the sink", Duration::from_secs(60), Some(&mut child), || {
+        post_count(&scratch.db()) == 300
+    });
     assert_eq!(post_ids(&scratch.db()), ids);
 
     let topics = String::from_utf8(run(&["topics", "--config", config]).stdout).unwrap();
-    let raw = topics
-        .lines()
-        .find(|l| l.starts_with("raw.posts "))
-        .expect("raw.posts listed");
+    let raw = topics.lines().find(|l| l.starts_with("raw.posts ")).expect("raw.posts listed");
     assert_eq!(raw.split_whitespace().nth(2), Some("300"), "{topics}");
     assert!(
-        topics
-            .lines()
-            .any(|l| l.starts_with("socialpipe.sink.db") && l.ends_with(" 0")),
+        topics.lines().any(|l| l.starts_with("socialpipe.sink.db") && l.ends_with(" 0")),
         "the sink group has no lag: {topics}"
     );
 
@@ -162,28 +117,15 @@ fn admin_commands_work_while_run_holds_the_log() {
         .map(|l| serde_json::from_slice(l).unwrap())
         .collect();
     assert_eq!(envelopes.len(), 2);
-    assert!(
-        envelopes
-            .iter()
-            .all(|e| e["schema"] == "post/v1" && e["enrichments"]["entities"].is_object())
-    );
+    assert!(envelopes.iter().all(|e| e["schema"] == "post/v1" && e["enrichments"]["entities"].is_object()));
 
-    let dlq =
-        String::from_utf8(run(&["dlq", "show", "--config", config, "produce"]).stdout).unwrap();
+    let dlq = String::from_utf8(run(&["dlq", "show", "--config", config, "produce"]).stdout).unwrap();
     assert!(
-        dlq.contains(
-            "\"reason\":\"id: missing; text: missing; created_at: missing; author.id: missing\""
-        ),
+        dlq.contains("\"reason\":\"id: missing; text: missing; created_at: missing; author.id: missing\""),
         "{dlq}"
     );
 
-    assert_eq!(
-        metric(
-            port,
-            "component_sent_events_total{component=\"db\",kind=\"sink\"}"
-        ),
-        300
-    );
+    assert_eq!(metric(port, "component_sent_events_total{component=\"db\",kind=\"sink\"}"), 300);
     sigterm(&child);
     let (status, stderr) = stderr_of(child);
     assert!(status.success(), "{stderr}");
@@ -197,10 +139,7 @@ fn admin_commands_refuse_a_log_that_does_not_exist() {
     let e = failing(&["topics", "--config", config.to_str().unwrap()]);
     assert_eq!(
         e,
-        format!(
-            "error: no log at {} (start `socialpipe run` with this config first)",
-            scratch.log_dir().display()
-        )
+        format!("error: no log at {} (start `socialpipe run` with this config first)", scratch.log_dir().display())
     );
     assert!(!scratch.log_dir().exists(), "nothing was created");
 }

@@ -13,26 +13,17 @@ use socialpipe::transport::embedded::{EmbeddedConfig, EmbeddedLog};
 /// here) or when draining, so everything it holds at SIGTERM is in memory.
 fn following() -> String {
     let config = TOPOLOGY
-        .replace(
-            "path = \"{dir}/posts.jsonl\"",
-            "path = \"{dir}/posts.jsonl\"\nfollow = true\npoll_interval_ms = 50",
-        )
+        .replace("path = \"{dir}/posts.jsonl\"", "path = \"{dir}/posts.jsonl\"\nfollow = true\npoll_interval_ms = 50")
         .replace(
             "batch_max_records = 2000\nbatch_timeout_ms = 100",
             "batch_max_records = 1000000\nbatch_timeout_ms = 3600000",
         );
-    assert!(
-        config.contains("follow = true") && config.contains("3600000"),
-        "TOPOLOGY changed: {config}"
-    );
+    assert!(config.contains("follow = true") && config.contains("3600000"), "TOPOLOGY changed: {config}");
     config
 }
 
 fn stage_committed(scratch: &Scratch) -> u64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let Ok(log) = EmbeddedLog::open(&EmbeddedConfig::new(scratch.log_dir())) else {
             return 0;
@@ -55,44 +46,20 @@ fn sigterm_drains_everything_acknowledged_and_a_restart_processes_nothing() {
     let mut child = spawn(&["run", "--config", config.to_str().unwrap()]);
     // The stage chain has committed every post: they are acknowledged, but the
     // sink still holds its unflushed batch in memory.
-    wait_until(
-        "the stages to process every post",
-        Duration::from_secs(300),
-        Some(&mut child),
-        || stage_committed(&scratch) == ids.len() as u64,
-    );
-    assert!(
-        post_count(&scratch.db()) < ids.len() as u64,
-        "the sink has not flushed yet"
-    );
+    wait_until("the stages to process every post", Duration::from_secs(300), Some(&mut child), || {
+        stage_committed(&scratch) == ids.len() as u64
+    });
+    assert!(post_count(&scratch.db()) < ids.len() as u64, "the sink has not flushed yet");
     sigterm(&child);
     let (status, stderr) = stderr_of(child);
     assert!(status.success(), "exit status {status}: {stderr}");
-    assert_eq!(
-        post_ids(&scratch.db()),
-        ids,
-        "every acknowledged post is in the sink after exit 0"
-    );
+    assert_eq!(post_ids(&scratch.db()), ids, "every acknowledged post is in the sink after exit 0");
 
-    let once = scratch.config(
-        "once.toml",
-        &following().replace("follow = true", "follow = false"),
-    );
+    let once = scratch.config("once.toml", &following().replace("follow = true", "follow = false"));
     let report = scratch.path("report.json");
-    run_ok(&[
-        "run",
-        "--config",
-        once.to_str().unwrap(),
-        "--once",
-        "--report",
-        report.to_str().unwrap(),
-    ]);
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    run_ok(&["run", "--config", once.to_str().unwrap(), "--once", "--report", report.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
     for component in ["posts", "entities", "db"] {
-        assert_eq!(
-            report["components"][component]["received"], 0,
-            "{component} had nothing left to process: {report}"
-        );
+        assert_eq!(report["components"][component]["received"], 0, "{component} had nothing left to process: {report}");
     }
 }

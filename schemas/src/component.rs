@@ -44,11 +44,7 @@ pub struct SourceBatch {
 #[async_trait]
 pub trait Source: Send {
     /// Prepares to read from `checkpoint` (None: from the beginning).
-    async fn open(
-        &mut self,
-        checkpoint: Option<Value>,
-        mode: SourceMode,
-    ) -> Result<(), ComponentError>;
+    async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError>;
 
     /// Returns the next batch of at most `max_records` records. In continuous
     /// mode it returns an empty batch after a short idle wait, so the runner

@@ -43,30 +43,18 @@ impl OriginalBytes {
         // A cut may split a UTF-8 sequence: keep the text readable up to the cut.
         let (encoding, data) = match std::str::from_utf8(kept) {
             Ok(text) => ("utf8", text.to_owned()),
-            Err(e) if truncated && e.error_len().is_none() => (
-                "utf8",
-                String::from_utf8_lossy(&kept[..e.valid_up_to()]).into_owned(),
-            ),
-            Err(_) => (
-                "base64",
-                base64::engine::general_purpose::STANDARD.encode(kept),
-            ),
+            Err(e) if truncated && e.error_len().is_none() => {
+                ("utf8", String::from_utf8_lossy(&kept[..e.valid_up_to()]).into_owned())
+            }
+            Err(_) => ("base64", base64::engine::general_purpose::STANDARD.encode(kept)),
         };
-        OriginalBytes {
-            encoding: encoding.to_owned(),
-            data,
-            length,
-            sha256,
-            truncated,
-        }
+        OriginalBytes { encoding: encoding.to_owned(), data, length, sha256, truncated }
     }
 
     /// The kept bytes (the whole original unless `truncated`).
     pub fn bytes(&self) -> Vec<u8> {
         match self.encoding.as_str() {
-            "base64" => base64::engine::general_purpose::STANDARD
-                .decode(&self.data)
-                .unwrap_or_default(),
+            "base64" => base64::engine::general_purpose::STANDARD.decode(&self.data).unwrap_or_default(),
             _ => self.data.clone().into_bytes(),
         }
     }
@@ -129,10 +117,7 @@ mod tests {
     #[test]
     fn small_payloads_are_kept_whole() {
         let o = OriginalBytes::capture(b"hello", 1024);
-        assert_eq!(
-            (o.encoding.as_str(), o.data.as_str(), o.length, o.truncated),
-            ("utf8", "hello", 5, false)
-        );
+        assert_eq!((o.encoding.as_str(), o.data.as_str(), o.length, o.truncated), ("utf8", "hello", 5, false));
         assert_eq!(o.bytes(), b"hello");
     }
 
@@ -156,9 +141,6 @@ mod tests {
     #[test]
     fn a_cut_inside_a_utf8_sequence_stays_text() {
         let o = OriginalBytes::capture("ééé".as_bytes(), 3);
-        assert_eq!(
-            (o.encoding.as_str(), o.data.as_str(), o.truncated),
-            ("utf8", "é", true)
-        );
+        assert_eq!((o.encoding.as_str(), o.data.as_str(), o.truncated), ("utf8", "é", true));
     }
 }

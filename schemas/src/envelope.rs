@@ -17,12 +17,8 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 4] = [
-        RecordKind::Post,
-        RecordKind::SheetRow,
-        RecordKind::KolScore,
-        RecordKind::DeadLetter,
-    ];
+    pub const ALL: [RecordKind; 4] =
+        [RecordKind::Post, RecordKind::SheetRow, RecordKind::KolScore, RecordKind::DeadLetter];
 
     /// The `schema` value written for this kind (name/major version).
     pub fn schema(self) -> &'static str {

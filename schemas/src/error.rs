@@ -41,21 +41,12 @@ pub struct ComponentError {
 
 impl ComponentError {
     pub fn invalid(reason: impl Into<String>) -> Self {
-        Self {
-            domain: ErrorDomain::Invalid,
-            reason: reason.into(),
-        }
+        Self { domain: ErrorDomain::Invalid, reason: reason.into() }
     }
     pub fn transient(reason: impl Into<String>) -> Self {
-        Self {
-            domain: ErrorDomain::Transient,
-            reason: reason.into(),
-        }
+        Self { domain: ErrorDomain::Transient, reason: reason.into() }
     }
     pub fn fatal(reason: impl Into<String>) -> Self {
-        Self {
-            domain: ErrorDomain::Fatal,
-            reason: reason.into(),
-        }
+        Self { domain: ErrorDomain::Fatal, reason: reason.into() }
     }
 }

@@ -106,9 +106,7 @@ pub fn parse_raw_post(bytes: &[u8]) -> Result<PostPayload, RawPostError> {
 /// lower case, times to UTC).
 pub fn validate_raw_post(value: Value) -> Result<PostPayload, RawPostError> {
     let Value::Object(mut root) = value else {
-        return Err(RawPostError::Fields(vec![
-            "(root): must be a JSON object".into(),
-        ]));
+        return Err(RawPostError::Fields(vec!["(root): must be a JSON object".into()]));
     };
     let mut problems = Vec::new();
 
@@ -119,9 +117,7 @@ pub fn validate_raw_post(value: Value) -> Result<PostPayload, RawPostError> {
         }
         Some(Value::String(s)) if is_platform_name(s) => Some(s.to_ascii_lowercase()),
         Some(_) => {
-            problems.push(
-                "platform: must be a non-empty string of letters, digits, '_' or '-'".to_owned(),
-            );
+            problems.push("platform: must be a non-empty string of letters, digits, '_' or '-'".to_owned());
             None
         }
     };
@@ -187,27 +183,14 @@ pub fn validate_raw_post(value: Value) -> Result<PostPayload, RawPostError> {
             for known in ["platform", "id", "text", "created_at", "lang", "url"] {
                 root.remove(known);
             }
-            Ok(PostPayload {
-                platform,
-                id,
-                author,
-                text,
-                created_at,
-                metrics,
-                lang,
-                url,
-                extra: root,
-            })
+            Ok(PostPayload { platform, id, author, text, created_at, metrics, lang, url, extra: root })
         }
         _ => Err(RawPostError::Fields(problems)),
     }
 }
 
 fn is_platform_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn take_id(value: Option<&Value>, path: &str, problems: &mut Vec<String>) -> Option<String> {
@@ -219,19 +202,13 @@ fn take_id(value: Option<&Value>, path: &str, problems: &mut Vec<String>) -> Opt
         Some(Value::String(s)) if !s.is_empty() && s.len() <= 256 => Some(s.clone()),
         Some(Value::Number(n)) if n.is_u64() => Some(n.to_string()),
         Some(_) => {
-            problems.push(format!(
-                "{path}: must be a non-empty string (at most 256 bytes) or a non-negative integer"
-            ));
+            problems.push(format!("{path}: must be a non-empty string (at most 256 bytes) or a non-negative integer"));
             None
         }
     }
 }
 
-fn optional_string(
-    root: &Map<String, Value>,
-    field: &str,
-    problems: &mut Vec<String>,
-) -> Option<String> {
+fn optional_string(root: &Map<String, Value>, field: &str, problems: &mut Vec<String>) -> Option<String> {
     match root.get(field) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -242,12 +219,7 @@ fn optional_string(
     }
 }
 
-fn count(
-    map: &mut Map<String, Value>,
-    parent: &str,
-    field: &str,
-    problems: &mut Vec<String>,
-) -> Option<u64> {
+fn count(map: &mut Map<String, Value>, parent: &str, field: &str, problems: &mut Vec<String>) -> Option<u64> {
     match map.remove(field) {
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) if n.is_u64() => n.as_u64(),
@@ -261,8 +233,7 @@ fn count(
 fn validate_author(mut author: Map<String, Value>, problems: &mut Vec<String>) -> Option<Author> {
     let before = problems.len();
     let id = take_id(author.get("id"), "author.id", problems);
-    let handle =
-        optional_string(&author, "handle", problems).map(|h| h.trim_start_matches('@').to_owned());
+    let handle = optional_string(&author, "handle", problems).map(|h| h.trim_start_matches('@').to_owned());
     let name = optional_string(&author, "name", problems);
     let followers = count(&mut author, "author", "followers", problems);
     let following = count(&mut author, "author", "following", problems);
@@ -280,21 +251,10 @@ fn validate_author(mut author: Map<String, Value>, problems: &mut Vec<String>) -
     if problems.len() > before {
         return None;
     }
-    Some(Author {
-        id: id?,
-        handle,
-        name,
-        followers,
-        following,
-        verified,
-        extra: author,
-    })
+    Some(Author { id: id?, handle, name, followers, following, verified, extra: author })
 }
 
-fn validate_metrics(
-    mut metrics: Map<String, Value>,
-    problems: &mut Vec<String>,
-) -> Option<Metrics> {
+fn validate_metrics(mut metrics: Map<String, Value>, problems: &mut Vec<String>) -> Option<Metrics> {
     let before = problems.len();
     let likes = count(&mut metrics, "metrics", "likes", problems);
     let comments = count(&mut metrics, "metrics", "comments", problems);
@@ -303,13 +263,7 @@ fn validate_metrics(
     if problems.len() > before {
         return None;
     }
-    Some(Metrics {
-        likes,
-        comments,
-        shares,
-        views,
-        extra: metrics,
-    })
+    Some(Metrics { likes, comments, shares, views, extra: metrics })
 }
 
 #[cfg(test)]
@@ -331,10 +285,7 @@ mod tests {
         let envelope = post.into_envelope("posts");
         assert_eq!(envelope.schema, "post/v1");
         assert_eq!(envelope.key, "twitter:42");
-        assert_eq!(
-            envelope.event_time.to_rfc3339(),
-            "2026-11-20T10:15:00+00:00"
-        );
+        assert_eq!(envelope.event_time.to_rfc3339(), "2026-11-20T10:15:00+00:00");
     }
 
     #[test]
@@ -363,15 +314,11 @@ mod tests {
     #[test]
     fn errors_name_the_field_path_and_the_rule() {
         assert_eq!(
-            errors(
-                r#"{"platform":"x","id":"1","author":{},"text":"t","created_at":"2026-11-20T10:15:00Z"}"#
-            ),
+            errors(r#"{"platform":"x","id":"1","author":{},"text":"t","created_at":"2026-11-20T10:15:00Z"}"#),
             "author.id: missing"
         );
         assert_eq!(
-            errors(
-                r#"{"platform":"x","id":"1","author":{"id":1},"text":"t","created_at":"yesterday"}"#
-            ),
+            errors(r#"{"platform":"x","id":"1","author":{"id":1},"text":"t","created_at":"yesterday"}"#),
             "created_at: not RFC 3339"
         );
         let long = "a".repeat(70_000);
@@ -391,10 +338,7 @@ mod tests {
 
     #[test]
     fn bad_bytes_and_bad_json_are_reported_as_such() {
-        assert_eq!(
-            parse_raw_post(b"{\"a\":\"\xff\"}").unwrap_err(),
-            RawPostError::Utf8(6)
-        );
+        assert_eq!(parse_raw_post(b"{\"a\":\"\xff\"}").unwrap_err(), RawPostError::Utf8(6));
         assert!(errors("{not json").starts_with("invalid JSON: "));
         assert_eq!(errors("[1]"), "(root): must be a JSON object");
     }

@@ -22,11 +22,7 @@ struct Measured {
 /// Runs a command to completion; returns wall time and peak RSS of the child.
 fn measure(command: &mut Command) -> Result<Measured> {
     let started = Instant::now();
-    let child = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("spawning socialpipe")?;
+    let child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().context("spawning socialpipe")?;
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: zeroed rusage is a valid value for wait4 to fill.
@@ -37,10 +33,7 @@ fn measure(command: &mut Command) -> Result<Measured> {
     if reaped != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         bail!("socialpipe failed (status {status})");
     }
-    Ok(Measured {
-        seconds,
-        peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
-    })
+    Ok(Measured { seconds, peak_rss_mib: usage.ru_maxrss as f64 / 1024.0 })
 }
 
 fn config(dir: &Path, input: &Path, stages: bool, sink: &str) -> Result<PathBuf> {
@@ -66,11 +59,7 @@ path = "{input}"
 "#,
         dir = dir.display(),
         input = input.display(),
-        stages = if stages {
-            "[[stages]]\ntype = \"entities\""
-        } else {
-            ""
-        }
+        stages = if stages { "[[stages]]\ntype = \"entities\"" } else { "" }
     );
     let path = dir.join("config.toml");
     std::fs::create_dir_all(dir)?;
@@ -81,15 +70,7 @@ path = "{input}"
 fn generate(bin: &Path, dir: &Path, records: usize) -> Result<()> {
     let out = std::fs::File::create(dir.join("posts.jsonl"))?;
     let status = Command::new(bin)
-        .args([
-            "generate",
-            "--count",
-            &records.to_string(),
-            "--seed",
-            "7",
-            "--authors",
-            "5000",
-        ])
+        .args(["generate", "--count", &records.to_string(), "--seed", "7", "--authors", "5000"])
         .stdout(out)
         .status()?;
     anyhow::ensure!(status.success(), "generate failed");
@@ -108,8 +89,7 @@ fn report(name: &str, records: usize, m: &Measured) {
 fn main() -> Result<()> {
     let mut records = 1_000_000usize;
     let mut bin =
-        PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-            .join("release/socialpipe");
+        PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("release/socialpipe");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -118,17 +98,9 @@ fn main() -> Result<()> {
             other => bail!("unknown argument {other}"),
         }
     }
-    anyhow::ensure!(
-        bin.exists(),
-        "{} not found: build it with `cargo build --release -p socialpipe`",
-        bin.display()
-    );
+    anyhow::ensure!(bin.exists(), "{} not found: build it with `cargo build --release -p socialpipe`", bin.display());
     let work = tempfile::tempdir()?;
-    println!(
-        "socialpipe end-to-end benchmark, {} ({} cores)",
-        bin.display(),
-        std::thread::available_parallelism()?
-    );
+    println!("socialpipe end-to-end benchmark, {} ({} cores)", bin.display(), std::thread::available_parallelism()?);
 
     for size in [records / 4, records / 2, records] {
         let dir = work.path().join(format!("n{size}"));
@@ -145,11 +117,7 @@ fn main() -> Result<()> {
         let empty = dir.join("empty.jsonl");
         std::fs::write(&empty, "")?;
         let produce_config = config(&dir.join("produce"), &empty, false, "blackhole")?;
-        measure(
-            Command::new(&bin)
-                .args(["run", "--once", "--config"])
-                .arg(&produce_config),
-        )?;
+        measure(Command::new(&bin).args(["run", "--once", "--config"]).arg(&produce_config))?;
         let m = measure(
             Command::new(&bin)
                 .args(["produce", "raw.posts", "--config"])
@@ -160,24 +128,12 @@ fn main() -> Result<()> {
 
         let scenarios = [
             ("run: jsonl -> log -> blackhole", false, "blackhole"),
-            (
-                "run: jsonl -> log -> entities -> log -> blackhole",
-                true,
-                "blackhole",
-            ),
-            (
-                "run: jsonl -> log -> entities -> log -> sqlite",
-                true,
-                "sqlite",
-            ),
+            ("run: jsonl -> log -> entities -> log -> blackhole", true, "blackhole"),
+            ("run: jsonl -> log -> entities -> log -> sqlite", true, "sqlite"),
         ];
         for (index, (name, stages, sink)) in scenarios.into_iter().enumerate() {
             let config = config(&dir.join(format!("s{index}")), &input, stages, sink)?;
-            let m = measure(
-                Command::new(&bin)
-                    .args(["run", "--once", "--config"])
-                    .arg(&config),
-            )?;
+            let m = measure(Command::new(&bin).args(["run", "--once", "--config"]).arg(&config))?;
             report(name, size, &m);
         }
     }

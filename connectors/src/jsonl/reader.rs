@@ -37,12 +37,7 @@ impl LineReader {
 
     /// Reads the next line ending before `limit`. A final unterminated line is
     /// returned only when `accept_unterminated` (the file is complete).
-    pub fn next_line(
-        &mut self,
-        max: usize,
-        limit: u64,
-        accept_unterminated: bool,
-    ) -> std::io::Result<ReadLine> {
+    pub fn next_line(&mut self, max: usize, limit: u64, accept_unterminated: bool) -> std::io::Result<ReadLine> {
         let start = self.position;
         let mut kept = Vec::new();
         let mut length = 0u64;
@@ -92,12 +87,7 @@ fn finish(mut kept: Vec<u8>, length: u64, hasher: Option<Sha256>, consumed: u64)
     if hasher.is_none() && kept.last() == Some(&b'\r') {
         kept.pop();
     }
-    Line {
-        bytes: kept,
-        length,
-        oversized_sha256: hasher.map(|h| hex_string(&h.finalize())),
-        consumed,
-    }
+    Line { bytes: kept, length, oversized_sha256: hasher.map(|h| hex_string(&h.finalize())), consumed }
 }
 
 fn memchr(haystack: &[u8]) -> Option<usize> {

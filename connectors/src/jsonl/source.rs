@@ -9,9 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use socialpipe_schemas::{
-    ComponentError, Rejected, Source, SourceBatch, SourceMode, parse_raw_post, sha256_hex,
-};
+use socialpipe_schemas::{ComponentError, Rejected, Source, SourceBatch, SourceMode, parse_raw_post, sha256_hex};
 
 use super::JsonlConfig;
 use super::reader::{LineReader, ReadLine};
@@ -63,33 +61,20 @@ impl JsonlSource {
             snapshot: None,
             current: None,
         };
-        JsonlSource {
-            state: Some(Box::new(state)),
-            poll_interval,
-        }
+        JsonlSource { state: Some(Box::new(state)), poll_interval }
     }
 
     fn state(&mut self) -> Result<&mut ReadState, ComponentError> {
-        self.state
-            .as_deref_mut()
-            .ok_or_else(|| ComponentError::fatal("jsonl reader lost after a failed read"))
+        self.state.as_deref_mut().ok_or_else(|| ComponentError::fatal("jsonl reader lost after a failed read"))
     }
 }
 
 #[async_trait]
 impl Source for JsonlSource {
-    async fn open(
-        &mut self,
-        checkpoint: Option<Value>,
-        mode: SourceMode,
-    ) -> Result<(), ComponentError> {
+    async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError> {
         let state = self.state()?;
         // Without `follow` the input is read as it is at start, even in a daemon.
-        state.mode = if state.config.follow {
-            mode
-        } else {
-            SourceMode::Once
-        };
+        state.mode = if state.config.follow { mode } else { SourceMode::Once };
         state.cursors = match checkpoint {
             Some(value) => serde_json::from_value(value)
                 .map_err(|e| ComponentError::fatal(format!("unreadable jsonl checkpoint: {e}")))?,
@@ -97,13 +82,8 @@ impl Source for JsonlSource {
         };
         if mode == SourceMode::Once {
             let mut sizes = BTreeMap::new();
-            for path in state
-                .list_files()
-                .map_err(|e| io_error(&state.config.path, e))?
-            {
-                let size = std::fs::metadata(&path)
-                    .map_err(|e| io_error(&path, e))?
-                    .len();
+            for path in state.list_files().map_err(|e| io_error(&state.config.path, e))? {
+                let size = std::fs::metadata(&path).map_err(|e| io_error(&path, e))?.len();
                 sizes.insert(path, size);
             }
             state.snapshot = Some(sizes);
@@ -112,10 +92,8 @@ impl Source for JsonlSource {
     }
 
     async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
-        let mut state = self
-            .state
-            .take()
-            .ok_or_else(|| ComponentError::fatal("jsonl reader lost after a failed read"))?;
+        let mut state =
+            self.state.take().ok_or_else(|| ComponentError::fatal("jsonl reader lost after a failed read"))?;
         let (state, batch) = tokio::task::spawn_blocking(move || {
             let batch = state.read_batch(max_records.max(1));
             (state, batch)
@@ -138,10 +116,7 @@ fn io_error(path: &Path, e: std::io::Error) -> ComponentError {
 }
 
 fn is_jsonl(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("jsonl" | "ndjson")
-    )
+    matches!(path.extension().and_then(|e| e.to_str()), Some("jsonl" | "ndjson"))
 }
 
 impl ReadState {
@@ -151,10 +126,7 @@ impl ReadState {
             return if self.config.follow {
                 Ok(Vec::new())
             } else {
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no such file or directory",
-                ))
+                Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"))
             };
         }
         if !root.is_dir() {
@@ -208,10 +180,7 @@ impl ReadState {
                     prefix: line.bytes,
                     length: line.length,
                     sha256,
-                    reason: format!(
-                        "line: {} bytes > max_line_bytes {}",
-                        line.length, self.config.max_line_bytes
-                    ),
+                    reason: format!("line: {} bytes > max_line_bytes {}", line.length, self.config.max_line_bytes),
                     location,
                 });
                 continue;
@@ -230,8 +199,7 @@ impl ReadState {
                 }
             }
         }
-        batch.checkpoint =
-            Some(serde_json::to_value(&self.cursors).expect("a checkpoint always serialises"));
+        batch.checkpoint = Some(serde_json::to_value(&self.cursors).expect("a checkpoint always serialises"));
         Ok(batch)
     }
 
@@ -239,9 +207,7 @@ impl ReadState {
     fn open_next_file(&mut self, ended: &[PathBuf]) -> Result<bool, ComponentError> {
         let files = match &self.snapshot {
             Some(sizes) => sizes.keys().cloned().collect(),
-            None => self
-                .list_files()
-                .map_err(|e| io_error(&self.config.path, e))?,
+            None => self.list_files().map_err(|e| io_error(&self.config.path, e))?,
         };
         for path in files {
             if ended.contains(&path) {
@@ -257,11 +223,7 @@ impl ReadState {
             let cursor = self.cursors.files.entry(path.clone()).or_default();
             // A new file under the same name (rotation) or a truncated one starts over.
             if cursor.inode != meta.ino() || meta.len() < cursor.offset {
-                *cursor = FileCursor {
-                    offset: 0,
-                    line: 0,
-                    inode: meta.ino(),
-                };
+                *cursor = FileCursor { offset: 0, line: 0, inode: meta.ino() };
             }
             let limit = match &self.snapshot {
                 Some(sizes) => sizes[&path],
@@ -271,11 +233,7 @@ impl ReadState {
                 continue;
             }
             let reader = LineReader::open(file, cursor.offset).map_err(|e| io_error(&path, e))?;
-            self.current = Some(OpenFile {
-                path,
-                reader,
-                limit,
-            });
+            self.current = Some(OpenFile { path, reader, limit });
             return Ok(true);
         }
         Ok(false)

@@ -12,11 +12,7 @@ fn post(id: u32) -> String {
 }
 
 fn append(path: &std::path::Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .unwrap();
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
     f.write_all(text.as_bytes()).unwrap();
 }
 
@@ -34,29 +30,15 @@ fn ids(batch: &SourceBatch) -> Vec<String> {
 async fn valid_lines_become_posts_and_bad_lines_are_rejected_with_reason_and_location() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("in.jsonl");
-    append(
-        &file,
-        &format!(
-            "{}\n{{broken\n\n{}\r\n{{\"platform\":\"x\"}}\n",
-            post(1),
-            post(2)
-        ),
-    );
+    append(&file, &format!("{}\n{{broken\n\n{}\r\n{{\"platform\":\"x\"}}\n", post(1), post(2)));
     let mut source = open(JsonlConfig::new(&file), None, SourceMode::Once).await;
     let batch = source.next_batch(100).await.unwrap();
     assert_eq!(ids(&batch), ["twitter:1", "twitter:2"]);
     assert!(batch.caught_up);
-    let reasons: Vec<_> = batch
-        .rejected
-        .iter()
-        .map(|r| (r.reason.as_str(), r.location.clone().unwrap()))
-        .collect();
+    let reasons: Vec<_> = batch.rejected.iter().map(|r| (r.reason.as_str(), r.location.clone().unwrap())).collect();
     assert!(reasons[0].0.starts_with("invalid JSON"), "{reasons:?}");
     assert!(reasons[0].1.ends_with("in.jsonl:2"));
-    assert_eq!(
-        reasons[1].0,
-        "id: missing; text: missing; created_at: missing; author.id: missing"
-    );
+    assert_eq!(reasons[1].0, "id: missing; text: missing; created_at: missing; author.id: missing");
     assert!(reasons[1].1.ends_with("in.jsonl:5"));
 }
 
@@ -88,14 +70,8 @@ async fn an_oversized_line_is_rejected_with_length_and_hash_but_not_held() {
     let rejected = &batch.rejected[0];
     assert_eq!(rejected.prefix.len(), 4096);
     assert_eq!(rejected.length, huge.len() as u64);
-    assert_eq!(
-        rejected.sha256,
-        socialpipe_schemas::sha256_hex(huge.as_bytes())
-    );
-    assert_eq!(
-        rejected.reason,
-        format!("line: {} bytes > max_line_bytes 4096", huge.len())
-    );
+    assert_eq!(rejected.sha256, socialpipe_schemas::sha256_hex(huge.as_bytes()));
+    assert_eq!(rejected.reason, format!("line: {} bytes > max_line_bytes 4096", huge.len()));
 }
 
 #[tokio::test]

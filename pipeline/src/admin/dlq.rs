@@ -33,33 +33,15 @@ async fn replayed_upto(log: &dyn Transport, stage: &str) -> Result<BTreeMap<u32,
 pub async fn dlq_list(config: &Config, out: &mut impl Write) -> Result<(), AdminError> {
     let log = open_transport(config)?;
     writeln!(out, "{:<32} {:>10} {:>10}", "DLQ", "STORED", "PENDING")?;
-    for topic in log
-        .topics()
-        .await?
-        .into_iter()
-        .filter(|t| t.name.starts_with("dlq."))
-    {
+    for topic in log.topics().await?.into_iter().filter(|t| t.name.starts_with("dlq.")) {
         let stage = &topic.name["dlq.".len()..];
         let done = replayed_upto(&*log, stage).await?;
         let pending: u64 = topic
             .partitions
             .iter()
-            .map(|p| {
-                p.end_offset
-                    - done
-                        .get(&p.partition)
-                        .copied()
-                        .unwrap_or(0)
-                        .clamp(p.start_offset, p.end_offset)
-            })
+            .map(|p| p.end_offset - done.get(&p.partition).copied().unwrap_or(0).clamp(p.start_offset, p.end_offset))
             .sum();
-        writeln!(
-            out,
-            "{:<32} {:>10} {:>10}",
-            topic.name,
-            topic.len(),
-            pending
-        )?;
+        writeln!(out, "{:<32} {:>10} {:>10}", topic.name, topic.len(), pending)?;
     }
     Ok(())
 }
@@ -80,14 +62,7 @@ pub async fn dlq_show(
     for p in &info.partitions {
         let mut offset = p.start_offset;
         while shown < limit {
-            let messages = log
-                .read(
-                    &topic,
-                    p.partition,
-                    offset,
-                    READ_BATCH.min((limit - shown) as usize),
-                )
-                .await?;
+            let messages = log.read(&topic, p.partition, offset, READ_BATCH.min((limit - shown) as usize)).await?;
             if messages.is_empty() {
                 break;
             }
@@ -121,11 +96,7 @@ pub async fn dlq_replay(config: &Config, stage: &str) -> Result<Replayed, AdminE
     let mut result = Replayed::default();
     // Stop at the ends seen now: letters that fail again are appended behind them.
     for p in &info.partitions {
-        let mut offset = done
-            .get(&p.partition)
-            .copied()
-            .unwrap_or(0)
-            .max(p.start_offset);
+        let mut offset = done.get(&p.partition).copied().unwrap_or(0).max(p.start_offset);
         while offset < p.end_offset {
             let want = READ_BATCH.min((p.end_offset - offset) as usize);
             let messages = log.read(&topic, p.partition, offset, want).await?;
@@ -142,24 +113,14 @@ pub async fn dlq_replay(config: &Config, stage: &str) -> Result<Replayed, AdminE
                     continue;
                 };
                 match revive(&letter) {
-                    Ok(record) => {
-                        replays
-                            .entry(letter.input_topic.clone())
-                            .or_default()
-                            .push(Outgoing {
-                                key: record.key.clone(),
-                                value: record.to_bytes(),
-                            })
-                    }
+                    Ok(record) => replays
+                        .entry(letter.input_topic.clone())
+                        .or_default()
+                        .push(Outgoing { key: record.key.clone(), value: record.to_bytes() }),
                     Err(reason) => {
                         let key = letter.record_id.clone();
                         again.push(to_outgoing(
-                            DeadLetter {
-                                reason,
-                                attempts: letter.attempts + 1,
-                                last_failure: Utc::now(),
-                                ..letter
-                            },
+                            DeadLetter { reason, attempts: letter.attempts + 1, last_failure: Utc::now(), ..letter },
                             key,
                         ));
                     }
@@ -173,11 +134,7 @@ pub async fn dlq_replay(config: &Config, stage: &str) -> Result<Replayed, AdminE
             log.send(&topic, again).await?;
             offset = messages.last().map_or(offset, |m| m.offset + 1);
             done.insert(p.partition, offset);
-            log.write_checkpoint(
-                &replay_checkpoint(stage),
-                &serde_json::to_string(&done).expect("json"),
-            )
-            .await?;
+            log.write_checkpoint(&replay_checkpoint(stage), &serde_json::to_string(&done).expect("json")).await?;
         }
     }
     Ok(result)
@@ -194,9 +151,9 @@ fn revive(letter: &DeadLetter) -> Result<Envelope, String> {
     }
     let bytes = letter.original.bytes();
     match letter.original_kind {
-        OriginalKind::RawPost => parse_raw_post(&bytes)
-            .map(|post| post.into_envelope(&letter.stage))
-            .map_err(|e| e.to_string()),
+        OriginalKind::RawPost => {
+            parse_raw_post(&bytes).map(|post| post.into_envelope(&letter.stage)).map_err(|e| e.to_string())
+        }
         OriginalKind::Envelope => Envelope::from_bytes(&bytes).map_err(|e| e.to_string()),
     }
 }

@@ -44,34 +44,15 @@ pub(crate) fn open_transport(
 pub async fn topics(config: &Config, out: &mut impl Write) -> Result<(), AdminError> {
     let log = open_transport(config)?;
     let topics = log.topics().await?;
-    writeln!(
-        out,
-        "{:<32} {:>10} {:>10}  END OFFSETS",
-        "TOPIC", "PARTITIONS", "MESSAGES"
-    )?;
+    writeln!(out, "{:<32} {:>10} {:>10}  END OFFSETS", "TOPIC", "PARTITIONS", "MESSAGES")?;
     for t in &topics {
-        let ends: Vec<String> = t
-            .partitions
-            .iter()
-            .map(|p| p.end_offset.to_string())
-            .collect();
-        writeln!(
-            out,
-            "{:<32} {:>10} {:>10}  {}",
-            t.name,
-            t.partitions.len(),
-            t.len(),
-            ends.join(",")
-        )?;
+        let ends: Vec<String> = t.partitions.iter().map(|p| p.end_offset.to_string()).collect();
+        writeln!(out, "{:<32} {:>10} {:>10}  {}", t.name, t.partitions.len(), t.len(), ends.join(","))?;
     }
     let lags = log.group_lag().await?;
     if !lags.is_empty() {
         writeln!(out)?;
-        writeln!(
-            out,
-            "{:<40} {:<24} {:>10} {:>10}",
-            "GROUP", "TOPIC", "COMMITTED", "LAG"
-        )?;
+        writeln!(out, "{:<40} {:<24} {:>10} {:>10}", "GROUP", "TOPIC", "COMMITTED", "LAG")?;
         let mut rows: Vec<(String, String, u64, u64)> = Vec::new();
         for l in lags {
             match rows.last_mut() {
@@ -89,13 +70,11 @@ pub async fn topics(config: &Config, out: &mut impl Write) -> Result<(), AdminEr
     Ok(())
 }
 
-async fn require_topic(
-    log: &dyn Transport,
-    topic: &str,
-) -> Result<crate::transport::TopicInfo, AdminError> {
+async fn require_topic(log: &dyn Transport, topic: &str) -> Result<crate::transport::TopicInfo, AdminError> {
     let topics = log.topics().await?;
     let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
-    topics.into_iter().find(|t| t.name == topic).ok_or_else(|| {
-        AdminError::Usage(format!("no topic {topic:?} (topics: {})", names.join(", ")))
-    })
+    topics
+        .into_iter()
+        .find(|t| t.name == topic)
+        .ok_or_else(|| AdminError::Usage(format!("no topic {topic:?} (topics: {})", names.join(", "))))
 }

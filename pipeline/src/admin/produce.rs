@@ -38,22 +38,13 @@ impl Pending<'_> {
     }
 
     async fn flush(&mut self) -> Result<(), AdminError> {
-        let messages: Vec<Outgoing> = self
-            .records
-            .drain(..)
-            .map(|r| Outgoing {
-                key: r.key.clone(),
-                value: r.to_bytes(),
-            })
-            .collect();
+        let messages: Vec<Outgoing> =
+            self.records.drain(..).map(|r| Outgoing { key: r.key.clone(), value: r.to_bytes() }).collect();
         self.counts.written += messages.len() as u64;
         self.log.send(self.topic, messages).await?;
         let (topic, max) = (self.topic, self.max_dlq_payload_bytes);
-        let dead: Vec<Outgoing> = self
-            .letters
-            .drain(..)
-            .map(|r| rejected_dead_letter(PRODUCE, r, topic, max))
-            .collect();
+        let dead: Vec<Outgoing> =
+            self.letters.drain(..).map(|r| rejected_dead_letter(PRODUCE, r, topic, max)).collect();
         self.counts.rejected += dead.len() as u64;
         self.log.send(&self.dlq, dead).await?;
         Ok(())
@@ -97,10 +88,7 @@ pub async fn produce(
             location: location.clone(),
         };
         if line.len() > max_line_bytes {
-            pending.letters.push(reject(format!(
-                "line: {} bytes > max_line_bytes {max_line_bytes}",
-                line.len()
-            )));
+            pending.letters.push(reject(format!("line: {} bytes > max_line_bytes {max_line_bytes}", line.len())));
         } else {
             match parse_raw_post(&line) {
                 Ok(post) => pending.records.push(post.into_envelope(PRODUCE)),
@@ -110,19 +98,13 @@ pub async fn produce(
         if pending.len() >= BATCH {
             pending.flush().await?;
             if progress {
-                eprint!(
-                    "\r{} written, {} rejected",
-                    pending.counts.written, pending.counts.rejected
-                );
+                eprint!("\r{} written, {} rejected", pending.counts.written, pending.counts.rejected);
             }
         }
     }
     pending.flush().await?;
     if progress {
-        eprintln!(
-            "\r{} written, {} rejected",
-            pending.counts.written, pending.counts.rejected
-        );
+        eprintln!("\r{} written, {} rejected", pending.counts.written, pending.counts.rejected);
     }
     Ok(pending.counts)
 }

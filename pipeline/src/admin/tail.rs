@@ -27,9 +27,7 @@ pub async fn tail(
         let mut any = false;
         for (partition, offset) in next.iter_mut().enumerate() {
             loop {
-                let want = limit.map_or(READ_BATCH, |l| {
-                    (l - printed).min(READ_BATCH as u64) as usize
-                });
+                let want = limit.map_or(READ_BATCH, |l| (l - printed).min(READ_BATCH as u64) as usize);
                 if want == 0 {
                     return Ok(());
                 }

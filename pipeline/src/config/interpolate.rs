@@ -16,11 +16,7 @@ enum Context {
 
 /// Replaces every reference using `lookup`; a missing variable without a
 /// default is an error naming the line and the key it was for.
-pub fn interpolate(
-    file: &str,
-    text: &str,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<String, ConfigError> {
+pub fn interpolate(file: &str, text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
     let mut out = String::with_capacity(text.len());
     let mut context = Context::Bare;
     let mut line = 1;
@@ -49,14 +45,7 @@ pub fn interpolate(
             Context::Bare if c == '\'' => context = Context::Literal,
             Context::Bare if c == '[' && text[line_start..i].trim().is_empty() => {
                 let end = rest.find('\n').unwrap_or(rest.len());
-                table = rest[..end]
-                    .trim()
-                    .trim_start_matches('[')
-                    .split(']')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_owned();
+                table = rest[..end].trim().trim_start_matches('[').split(']').next().unwrap_or("").trim().to_owned();
             }
             Context::Basic | Context::MultiBasic if c == '\\' => {
                 // Copy the escape and the escaped character as they are.
@@ -79,9 +68,7 @@ pub fn interpolate(
                 context = Context::Bare;
                 continue;
             }
-            Context::Comment | Context::Basic | Context::Literal if c == '\n' => {
-                context = Context::Bare
-            }
+            Context::Comment | Context::Basic | Context::Literal if c == '\n' => context = Context::Bare,
             _ if context != Context::Comment && rest.starts_with("$${") => {
                 out.push_str("${");
                 i += 3;
@@ -89,13 +76,7 @@ pub fn interpolate(
             }
             _ if context != Context::Comment && rest.starts_with("${") => {
                 let close = rest.find('}').ok_or_else(|| {
-                    error(
-                        file,
-                        line,
-                        &table,
-                        &text[line_start..],
-                        "unclosed ${ (write $${ for a literal ${)",
-                    )
+                    error(file, line, &table, &text[line_start..], "unclosed ${ (write $${ for a literal ${)")
                 })?;
                 let inner = &rest[2..close];
                 let (name, default) = match inner.split_once(":-") {
@@ -108,9 +89,7 @@ pub fn interpolate(
                         line,
                         &table,
                         &text[line_start..],
-                        &format!(
-                            "${{{inner}}} is not a variable reference (names are letters, digits and _)"
-                        ),
+                        &format!("${{{inner}}} is not a variable reference (names are letters, digits and _)"),
                     ));
                 }
                 let value = match (lookup(name), default) {
@@ -122,20 +101,12 @@ pub fn interpolate(
                             line,
                             &table,
                             &text[line_start..],
-                            &format!(
-                                "environment variable {name} is not set (give a default with ${{{name}:-…}})"
-                            ),
+                            &format!("environment variable {name} is not set (give a default with ${{{name}:-…}})"),
                         ));
                     }
                 };
                 out.push_str(&escape(&value, context).map_err(|why| {
-                    error(
-                        file,
-                        line,
-                        &table,
-                        &text[line_start..],
-                        &format!("value of {name} {why}"),
-                    )
+                    error(file, line, &table, &text[line_start..], &format!("value of {name} {why}"))
                 })?);
                 i += close + 1;
                 continue;
@@ -154,9 +125,7 @@ pub fn interpolate(
 
 fn is_var_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -177,9 +146,7 @@ fn escape(value: &str, context: Context) -> Result<String, &'static str> {
             }
             Ok(out)
         }
-        Context::Literal | Context::MultiLiteral
-            if value.contains('\'') || value.contains('\n') =>
-        {
+        Context::Literal | Context::MultiLiteral if value.contains('\'') || value.contains('\n') => {
             Err("contains ' or a newline, which a 'literal string' cannot hold")
         }
         _ if value.contains('\n') => Err("contains a newline"),
@@ -188,22 +155,13 @@ fn escape(value: &str, context: Context) -> Result<String, &'static str> {
 }
 
 fn error(file: &str, line: usize, table: &str, line_text: &str, message: &str) -> ConfigError {
-    let key = line_text
-        .split_once('=')
-        .map(|(k, _)| k.trim())
-        .unwrap_or("")
-        .trim_matches('"');
+    let key = line_text.split_once('=').map(|(k, _)| k.trim()).unwrap_or("").trim_matches('"');
     let path = match (table.is_empty(), key.is_empty()) {
         (true, _) => key.to_owned(),
         (false, true) => table.to_owned(),
         (false, false) => format!("{table}.{key}"),
     };
-    ConfigError::At {
-        file: file.to_owned(),
-        line,
-        key: path,
-        message: message.to_owned(),
-    }
+    ConfigError::At { file: file.to_owned(), line, key: path, message: message.to_owned() }
 }
 
 #[cfg(test)]
@@ -230,10 +188,7 @@ mod tests {
     #[test]
     fn comments_and_escaped_references_are_left_alone() {
         let text = "# uses ${NOPE}\na = \"$${NOPE}\" # ${NOPE}\n";
-        assert_eq!(
-            interpolate("f", text, env).unwrap(),
-            "# uses ${NOPE}\na = \"${NOPE}\" # ${NOPE}\n"
-        );
+        assert_eq!(interpolate("f", text, env).unwrap(), "# uses ${NOPE}\na = \"${NOPE}\" # ${NOPE}\n");
     }
 
     #[test]

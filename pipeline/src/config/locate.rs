@@ -16,10 +16,8 @@ pub fn line_of(text: &str, path: &str) -> Option<usize> {
     let mut node = Node::Item(doc.as_item());
     let mut span = None;
     for segment in split(path) {
-        if let Some(index) = segment
-            .strip_prefix('[')
-            .and_then(|s| s.strip_suffix(']'))
-            .and_then(|s| s.parse::<usize>().ok())
+        if let Some(index) =
+            segment.strip_prefix('[').and_then(|s| s.strip_suffix(']')).and_then(|s| s.parse::<usize>().ok())
         {
             match node {
                 Node::Item(Item::ArrayOfTables(array)) => match array.get(index) {
@@ -77,23 +75,12 @@ fn split(path: &str) -> Vec<String> {
 /// A TOML or serde error at `path` as a one-line error with file, line and key.
 pub fn toml_error(file: &str, text: &str, path: &str, e: &toml::de::Error) -> ConfigError {
     let message = e.message().trim().to_owned();
-    let mut key = path
-        .split(".?")
-        .next()
-        .unwrap_or("")
-        .trim_end_matches('?')
-        .to_owned();
+    let mut key = path.split(".?").next().unwrap_or("").trim_end_matches('?').to_owned();
     // serde names an unknown field only in its message; make it part of the key.
-    if let Some(field) = message
-        .strip_prefix("unknown field `")
-        .and_then(|m| m.split('`').next())
+    if let Some(field) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next())
         && key.rsplit('.').next() != Some(field)
     {
-        key = if key.is_empty() {
-            field.to_owned()
-        } else {
-            format!("{key}.{field}")
-        };
+        key = if key.is_empty() { field.to_owned() } else { format!("{key}.{field}") };
     }
     // serde's span may cover a whole table; the key's own line is more precise.
     let span_line = e.span().map(|s| line_at(text, s.start));

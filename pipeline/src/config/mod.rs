@@ -22,39 +22,18 @@ pub enum ConfigError {
     #[error("{file}: {message}")]
     File { file: String, message: String },
     #[error("{file}:{line}: {key}: {message}")]
-    At {
-        file: String,
-        line: usize,
-        key: String,
-        message: String,
-    },
+    At { file: String, line: usize, key: String, message: String },
     #[error("{file}: {key}: {message}")]
-    Key {
-        file: String,
-        key: String,
-        message: String,
-    },
+    Key { file: String, key: String, message: String },
 }
 
 impl ConfigError {
     /// An error at `key`, on `line` when it is known.
     pub fn at(file: &str, line: Option<usize>, key: String, message: String) -> Self {
         match line {
-            Some(line) if key.is_empty() => ConfigError::File {
-                file: format!("{file}:{line}"),
-                message,
-            },
-            Some(line) => ConfigError::At {
-                file: file.to_owned(),
-                line,
-                key,
-                message,
-            },
-            None => ConfigError::Key {
-                file: file.to_owned(),
-                key,
-                message,
-            },
+            Some(line) if key.is_empty() => ConfigError::File { file: format!("{file}:{line}"), message },
+            Some(line) => ConfigError::At { file: file.to_owned(), line, key, message },
+            None => ConfigError::Key { file: file.to_owned(), key, message },
         }
     }
 }
@@ -107,11 +86,7 @@ pub struct TopicsConfig {
 
 impl Default for TopicsConfig {
     fn default() -> Self {
-        TopicsConfig {
-            partitions: 4,
-            raw_posts: "raw.posts".into(),
-            enriched_posts: "enriched.posts".into(),
-        }
+        TopicsConfig { partitions: 4, raw_posts: "raw.posts".into(), enriched_posts: "enriched.posts".into() }
     }
 }
 
@@ -125,10 +100,7 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig {
-            enabled: true,
-            listen: "127.0.0.1:9598".into(),
-        }
+        HttpConfig { enabled: true, listen: "127.0.0.1:9598".into() }
     }
 }
 
@@ -173,11 +145,7 @@ pub struct RetryConfig {
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        RetryConfig {
-            initial_backoff_ms: 100,
-            max_backoff_ms: 30_000,
-            max_attempts: 5,
-        }
+        RetryConfig { initial_backoff_ms: 100, max_backoff_ms: 30_000, max_attempts: 5 }
     }
 }
 
@@ -226,9 +194,7 @@ pub struct StageSpec {
 
 impl StageSpec {
     pub fn name(&self) -> String {
-        self.name
-            .clone()
-            .unwrap_or_else(|| self.kind.type_name().to_owned())
+        self.name.clone().unwrap_or_else(|| self.kind.type_name().to_owned())
     }
 }
 
@@ -260,28 +226,19 @@ impl Config {
     /// Reads, interpolates (from the process environment) and checks a file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-            file: file.clone(),
-            message: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::File { file: file.clone(), message: e.to_string() })?;
         Config::parse(&file, &text, |name| std::env::var(name).ok())
     }
 
-    pub fn parse(
-        file: &str,
-        text: &str,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
+    pub fn parse(file: &str, text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let text = interpolate(file, text, env)?;
-        let deserializer = toml::Deserializer::parse(&text)
-            .map_err(|e| locate::toml_error(file, &text, "", &e))?;
+        let deserializer = toml::Deserializer::parse(&text).map_err(|e| locate::toml_error(file, &text, "", &e))?;
         let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let path = e.path().to_string();
             locate::toml_error(file, &text, if path == "." { "" } else { &path }, e.inner())
         })?;
-        config.check().map_err(|(key, message)| {
-            ConfigError::at(file, locate::line_of(&text, &key), key, message)
-        })?;
+        config.check().map_err(|(key, message)| ConfigError::at(file, locate::line_of(&text, &key), key, message))?;
         Ok(config)
     }
 
@@ -293,33 +250,20 @@ impl Config {
         if self.runtime.stage_workers == 0 || self.runtime.stage_workers > self.topics.partitions {
             return Err((
                 "runtime.stage_workers".into(),
-                format!(
-                    "must be between 1 and topics.partitions ({})",
-                    self.topics.partitions
-                ),
+                format!("must be between 1 and topics.partitions ({})", self.topics.partitions),
             ));
         }
         for (key, value) in [
-            (
-                "runtime.stage_batch_records",
-                self.runtime.stage_batch_records,
-            ),
-            (
-                "runtime.max_dlq_payload_bytes",
-                self.runtime.max_dlq_payload_bytes,
-            ),
+            ("runtime.stage_batch_records", self.runtime.stage_batch_records),
+            ("runtime.max_dlq_payload_bytes", self.runtime.max_dlq_payload_bytes),
         ] {
             if value == 0 {
                 return Err((key.into(), "must be at least 1".into()));
             }
         }
         let mut names = BTreeMap::new();
-        let stage_names: Vec<(String, String)> = self
-            .stages
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (format!("stages[{i}]"), s.name()))
-            .collect();
+        let stage_names: Vec<(String, String)> =
+            self.stages.iter().enumerate().map(|(i, s)| (format!("stages[{i}]"), s.name())).collect();
         let all = self
             .sources
             .keys()
@@ -327,59 +271,35 @@ impl Config {
             .chain(stage_names)
             .chain(self.sinks.keys().map(|n| (format!("sinks.{n}"), n.clone())));
         for (key, name) in all {
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
-            {
-                return Err((
-                    key,
-                    format!("name {name:?} must be letters, digits, '_' or '-'"),
-                ));
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-')) {
+                return Err((key, format!("name {name:?} must be letters, digits, '_' or '-'")));
             }
             if name == crate::admin::PRODUCE {
-                return Err((
-                    key,
-                    format!("name {name:?} is reserved for `socialpipe produce` (dlq.{name})"),
-                ));
+                return Err((key, format!("name {name:?} is reserved for `socialpipe produce` (dlq.{name})")));
             }
             if let Some(first) = names.insert(name.clone(), key.clone()) {
                 return Err((
                     key,
-                    format!(
-                        "name {name:?} is already used by {first} (names must be unique: they name dlq.<name>)"
-                    ),
+                    format!("name {name:?} is already used by {first} (names must be unique: they name dlq.<name>)"),
                 ));
             }
         }
         for (name, source) in &self.sources {
             if source.batch_records == 0 {
-                return Err((
-                    format!("sources.{name}.batch_records"),
-                    "must be at least 1".into(),
-                ));
+                return Err((format!("sources.{name}.batch_records"), "must be at least 1".into()));
             }
-            source
-                .kind
-                .check()
-                .map_err(|m| (format!("sources.{name}"), m))?;
+            source.kind.check().map_err(|m| (format!("sources.{name}"), m))?;
         }
         for (name, sink) in &self.sinks {
             if sink.batch_max_records == 0 {
-                return Err((
-                    format!("sinks.{name}.batch_max_records"),
-                    "must be at least 1".into(),
-                ));
+                return Err((format!("sinks.{name}.batch_max_records"), "must be at least 1".into()));
             }
             let known = self.produced_topics();
             for input in self.sink_inputs(sink) {
                 if !known.contains(&input) {
                     return Err((
                         format!("sinks.{name}.inputs"),
-                        format!(
-                            "no source or stage writes topic {input:?} (written: {})",
-                            known.join(", ")
-                        ),
+                        format!("no source or stage writes topic {input:?} (written: {})", known.join(", ")),
                     ));
                 }
             }
@@ -391,28 +311,19 @@ impl Config {
     pub fn check_once(&self) -> Result<(), String> {
         for (name, source) in &self.sources {
             if source.kind.is_unbounded() {
-                return Err(format!(
-                    "sources.{name}: never ends (follow/stream mode), so it cannot run with --once"
-                ));
+                return Err(format!("sources.{name}: never ends (follow/stream mode), so it cannot run with --once"));
             }
         }
         Ok(())
     }
 
     pub fn source_topic(&self, source: &SourceSpec) -> String {
-        source
-            .topic
-            .clone()
-            .unwrap_or_else(|| self.topics.raw_posts.clone())
+        source.topic.clone().unwrap_or_else(|| self.topics.raw_posts.clone())
     }
 
     /// The topics the stage chain reads: every topic a source writes.
     pub fn stage_inputs(&self) -> Vec<String> {
-        let mut topics: Vec<String> = self
-            .sources
-            .values()
-            .map(|s| self.source_topic(s))
-            .collect();
+        let mut topics: Vec<String> = self.sources.values().map(|s| self.source_topic(s)).collect();
         topics.sort();
         topics.dedup();
         if topics.is_empty() {

@@ -1,9 +1,7 @@
 use super::{Config, ConfigError};
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
-    Config::parse("app.toml", text, |name| {
-        (name == "DB").then(|| "var/x.db".to_owned())
-    })
+    Config::parse("app.toml", text, |name| (name == "DB").then(|| "var/x.db".to_owned()))
 }
 
 fn error(text: &str) -> String {
@@ -52,28 +50,19 @@ fn an_unknown_top_level_key_names_line_and_key() {
 #[test]
 fn an_unknown_component_key_names_line_and_key() {
     let e = error(&GOOD.replace("path = \"Cargo.toml\"", "path = \"Cargo.toml\"\npathh = 1"));
-    assert!(
-        e.starts_with("app.toml:9: sources.posts.pathh: unknown field `pathh`"),
-        "{e}"
-    );
+    assert!(e.starts_with("app.toml:9: sources.posts.pathh: unknown field `pathh`"), "{e}");
 }
 
 #[test]
 fn a_bad_type_names_line_and_key() {
     let e = error(&GOOD.replace("batch_max_records = 500", "batch_max_records = \"many\""));
-    assert!(
-        e.starts_with("app.toml:16: sinks.db.batch_max_records: invalid type: string \"many\""),
-        "{e}"
-    );
+    assert!(e.starts_with("app.toml:16: sinks.db.batch_max_records: invalid type: string \"many\""), "{e}");
 }
 
 #[test]
 fn an_unknown_component_type_is_named() {
     let e = error(&GOOD.replace("type = \"entities\"", "type = \"entitys\""));
-    assert!(
-        e.starts_with("app.toml:") && e.contains("unknown variant `entitys`, expected `entities`"),
-        "{e}"
-    );
+    assert!(e.starts_with("app.toml:") && e.contains("unknown variant `entitys`, expected `entities`"), "{e}");
 }
 
 #[test]
@@ -88,28 +77,18 @@ fn a_missing_env_var_names_line_and_key() {
 #[test]
 fn duplicate_component_names_are_rejected() {
     let e = error(&GOOD.replace("[sinks.db]", "[sinks.entities]"));
-    assert!(
-        e.contains("sinks.entities: name \"entities\" is already used by stages[0]"),
-        "{e}"
-    );
+    assert!(e.contains("sinks.entities: name \"entities\" is already used by stages[0]"), "{e}");
 }
 
 #[test]
 fn a_sink_input_nobody_writes_is_rejected() {
     let e = error(&GOOD.replace("batch_max_records = 500", "inputs = [\"nowhere\"]"));
-    assert!(
-        e.starts_with("app.toml:16: sinks.db.inputs: no source or stage writes topic \"nowhere\""),
-        "{e}"
-    );
+    assert!(e.starts_with("app.toml:16: sinks.db.inputs: no source or stage writes topic \"nowhere\""), "{e}");
 }
 
 #[test]
 fn once_mode_rejects_sources_that_never_end() {
-    let config = parse(&GOOD.replace(
-        "path = \"Cargo.toml\"",
-        "path = \"Cargo.toml\"\nfollow = true",
-    ))
-    .unwrap();
+    let config = parse(&GOOD.replace("path = \"Cargo.toml\"", "path = \"Cargo.toml\"\nfollow = true")).unwrap();
     assert_eq!(
         config.check_once().unwrap_err(),
         "sources.posts: never ends (follow/stream mode), so it cannot run with --once"

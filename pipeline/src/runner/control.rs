@@ -37,10 +37,7 @@ pub struct Tier {
 impl Tier {
     pub fn new(members: usize) -> Arc<Tier> {
         let (done, _) = watch::channel(members == 0);
-        Arc::new(Tier {
-            remaining: AtomicUsize::new(members),
-            done,
-        })
+        Arc::new(Tier { remaining: AtomicUsize::new(members), done })
     }
 
     pub fn is_done(&self) -> bool {
@@ -107,11 +104,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_the_cap() {
-        let mut b = Backoff::new(&RetryConfig {
-            initial_backoff_ms: 100,
-            max_backoff_ms: 1000,
-            max_attempts: 3,
-        });
+        let mut b = Backoff::new(&RetryConfig { initial_backoff_ms: 100, max_backoff_ms: 1000, max_attempts: 3 });
         let delays: Vec<u128> = (0..6).map(|_| b.next_delay().as_millis()).collect();
         for (delay, full) in delays.iter().zip([100, 200, 400, 800, 1000, 1000]) {
             assert!((full / 2..=full).contains(delay), "{delays:?}");

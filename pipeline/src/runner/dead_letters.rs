@@ -2,9 +2,7 @@
 //! `dlq.<component>` topic names.
 
 use chrono::{DateTime, Utc};
-use socialpipe_schemas::{
-    ComponentError, DeadLetter, ErrorDomain, OriginalBytes, OriginalKind, Rejected,
-};
+use socialpipe_schemas::{ComponentError, DeadLetter, ErrorDomain, OriginalBytes, OriginalKind, Rejected};
 
 use crate::transport::Outgoing;
 
@@ -42,12 +40,7 @@ pub fn record_dead_letter(f: Failure<'_>, max_bytes: usize) -> Outgoing {
 }
 
 /// A source's rejected input (a raw line) as a dead letter.
-pub fn rejected_dead_letter(
-    component: &str,
-    rejected: Rejected,
-    input_topic: &str,
-    max_bytes: usize,
-) -> Outgoing {
+pub fn rejected_dead_letter(component: &str, rejected: Rejected, input_topic: &str, max_bytes: usize) -> Outgoing {
     let now = Utc::now();
     let letter = DeadLetter {
         stage: component.to_owned(),
@@ -60,20 +53,12 @@ pub fn rejected_dead_letter(
         location: rejected.location,
         input_topic: input_topic.to_owned(),
         original_kind: OriginalKind::RawPost,
-        original: OriginalBytes::from_prefix(
-            &rejected.prefix,
-            rejected.length,
-            rejected.sha256,
-            max_bytes,
-        ),
+        original: OriginalBytes::from_prefix(&rejected.prefix, rejected.length, rejected.sha256, max_bytes),
     };
     to_outgoing(letter, None)
 }
 
 pub fn to_outgoing(letter: DeadLetter, key: Option<String>) -> Outgoing {
     let envelope = letter.into_envelope(key);
-    Outgoing {
-        key: envelope.key.clone(),
-        value: envelope.to_bytes(),
-    }
+    Outgoing { key: envelope.key.clone(), value: envelope.to_bytes() }
 }

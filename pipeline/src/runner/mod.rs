@@ -71,15 +71,9 @@ pub enum RunError {
     #[error("transport: {0}")]
     Transport(#[from] TransportError),
     #[error("{component}: {error}")]
-    Component {
-        component: String,
-        error: ComponentError,
-    },
+    Component { component: String, error: ComponentError },
     #[error("http: cannot listen on {listen}: {error}")]
-    Http {
-        listen: String,
-        error: std::io::Error,
-    },
+    Http { listen: String, error: std::io::Error },
 }
 
 /// Why a task ended early.
@@ -103,11 +97,7 @@ pub(crate) struct Context {
 impl Context {
     /// Appends durably (see `log_op!`).
     pub async fn send(&self, topic: &str, messages: Vec<Outgoing>) -> Result<(), Stop> {
-        log_op!(
-            self,
-            "writing to the log",
-            self.transport.send(topic, messages.clone())
-        )
+        log_op!(self, "writing to the log", self.transport.send(topic, messages.clone()))
     }
 
     /// Reads a consumer's lag, publishes it per partition, returns the total.
@@ -115,10 +105,7 @@ impl Context {
         let lag = log_op!(self, "reading lag", consumer.lag())?;
         for (position, lag) in &lag {
             let partition = position.partition.to_string();
-            self.metrics
-                .lag
-                .with_label_values(&[group, &position.topic, &partition])
-                .set(*lag as i64);
+            self.metrics.lag.with_label_values(&[group, &position.topic, &partition]).set(*lag as i64);
         }
         Ok(lag.iter().map(|(_, l)| l).sum())
     }
@@ -129,10 +116,7 @@ impl Context {
             Ok(()) | Err(Stop::Aborted) => self.health.set(component, ComponentState::Finished),
             Err(Stop::Failed(reason)) => {
                 tracing::error!(component, kind = kind.as_str(), %reason, "component stopped");
-                self.metrics
-                    .errors
-                    .with_label_values(&[component, kind.as_str(), "fatal"])
-                    .inc();
+                self.metrics.errors.with_label_values(&[component, kind.as_str(), "fatal"]).inc();
                 self.health.set(component, ComponentState::Failed(reason));
             }
         }
@@ -146,24 +130,16 @@ pub fn open_transport(config: &Config) -> Result<Arc<EmbeddedLog>, TransportErro
 }
 
 /// Creates every topic the configuration writes, dead-letter topics included.
-pub async fn create_topics(
-    config: &Config,
-    transport: &dyn Transport,
-) -> Result<(), TransportError> {
+pub async fn create_topics(config: &Config, transport: &dyn Transport) -> Result<(), TransportError> {
     let names = config
         .sources
         .keys()
         .cloned()
         .chain(config.stages.iter().map(|s| s.name()))
         .chain(config.sinks.keys().cloned());
-    let topics = config
-        .produced_topics()
-        .into_iter()
-        .chain(names.map(|n| dead_letters::dlq_topic(&n)));
+    let topics = config.produced_topics().into_iter().chain(names.map(|n| dead_letters::dlq_topic(&n)));
     for topic in topics {
-        transport
-            .create_topic(&topic, config.topics.partitions)
-            .await?;
+        transport.create_topic(&topic, config.topics.partitions).await?;
     }
     Ok(())
 }
@@ -197,29 +173,15 @@ pub async fn run(
     // Build everything before starting anything: a bad component fails start-up.
     let mut sources = Vec::new();
     for (name, spec) in &config.sources {
-        let source = spec.kind.build(name).map_err(|error| RunError::Component {
-            component: name.clone(),
-            error,
-        })?;
-        sources.push((
-            name.clone(),
-            config.source_topic(spec),
-            spec.batch_records,
-            source,
-        ));
+        let source = spec.kind.build(name).map_err(|error| RunError::Component { component: name.clone(), error })?;
+        sources.push((name.clone(), config.source_topic(spec), spec.batch_records, source));
     }
     let mut workers = Vec::new();
-    for _ in 0..if config.stages.is_empty() {
-        0
-    } else {
-        config.runtime.stage_workers
-    } {
+    for _ in 0..if config.stages.is_empty() { 0 } else { config.runtime.stage_workers } {
         let mut chain = Vec::new();
         for stage in &config.stages {
-            let processor = stage.kind.build().map_err(|error| RunError::Component {
-                component: stage.name(),
-                error,
-            })?;
+            let processor =
+                stage.kind.build().map_err(|error| RunError::Component { component: stage.name(), error })?;
             chain.push((stage.name(), processor));
         }
         workers.push(chain);
@@ -233,10 +195,7 @@ pub async fn run(
                 None
             }
             Err(error) => {
-                return Err(RunError::Component {
-                    component: name.clone(),
-                    error,
-                });
+                return Err(RunError::Component { component: name.clone(), error });
             }
         };
         sinks.push((name.clone(), spec.clone(), sink));
@@ -244,16 +203,9 @@ pub async fn run(
 
     let http = match config.http.enabled {
         true => {
-            let (addr, task) = crate::http::serve(
-                &config.http.listen,
-                Arc::clone(&metrics),
-                Arc::clone(&health),
-            )
-            .await
-            .map_err(|error| RunError::Http {
-                listen: config.http.listen.clone(),
-                error,
-            })?;
+            let (addr, task) = crate::http::serve(&config.http.listen, Arc::clone(&metrics), Arc::clone(&health))
+                .await
+                .map_err(|error| RunError::Http { listen: config.http.listen.clone(), error })?;
             tracing::info!(%addr, "serving /metrics, /health/live, /health/ready");
             Some((addr, task))
         }
@@ -265,11 +217,7 @@ pub async fn run(
     // sources have ended: `produce` and `dlq replay` may still write.
     let source_tier = Tier::new(sources.len() + usize::from(!options.once));
     let mut daemon_hold = (!options.once).then(|| source_tier.member());
-    let stage_tier = if workers.is_empty() {
-        Arc::clone(&source_tier)
-    } else {
-        Tier::new(workers.len())
-    };
+    let stage_tier = if workers.is_empty() { Arc::clone(&source_tier) } else { Tier::new(workers.len()) };
     let mut tasks = tokio::task::JoinSet::new();
     for (name, topic, batch, source) in sources {
         health.set(&name, ComponentState::Starting);
@@ -278,8 +226,7 @@ pub async fn run(
         let stop = stop_sources.clone();
         tasks.spawn(async move {
             let _member = member;
-            let result =
-                source_task::run(&ctx, &name, &topic, batch, source, options.once, stop).await;
+            let result = source_task::run(&ctx, &name, &topic, batch, source, options.once, stop).await;
             ctx.finish(&name, Kind::Source, result);
         });
     }
@@ -290,10 +237,7 @@ pub async fn run(
         }
         let member = stage_tier.member();
         let (ctx, upstream) = (ctx.clone(), Arc::clone(&source_tier));
-        let membership = crate::transport::Membership {
-            member: index as u32,
-            members: worker_count,
-        };
+        let membership = crate::transport::Membership { member: index as u32, members: worker_count };
         tasks.spawn(async move {
             let _member = member;
             let names: Vec<String> = chain.iter().map(|(n, _)| n.clone()).collect();
@@ -359,12 +303,7 @@ pub async fn run(
     for name in config.sinks.keys() {
         components.insert(name.clone(), metrics.counts(name, Kind::Sink));
     }
-    Ok(RunReport {
-        components,
-        failures: health.failures(),
-        drained,
-        http: http.map(|(addr, _)| addr),
-    })
+    Ok(RunReport { components, failures: health.failures(), drained, http: http.map(|(addr, _)| addr) })
 }
 
 fn clone_stop(result: &Result<(), Stop>) -> Result<(), Stop> {
@@ -387,11 +326,7 @@ fn spawn_retention(config: &Config, log: Arc<EmbeddedLog>) -> Option<tokio::task
                 let cutoff = chrono::Utc::now().timestamp_millis() - (hours as i64) * 3_600_000;
                 match log.delete_before(cutoff).await {
                     Ok(0) => {}
-                    Ok(deleted) => tracing::info!(
-                        deleted,
-                        retention_hours = hours,
-                        "deleted messages past retention"
-                    ),
+                    Ok(deleted) => tracing::info!(deleted, retention_hours = hours, "deleted messages past retention"),
                     Err(e) => {
                         tracing::warn!(error = %e, "retention cleanup failed; retrying in an hour")
                     }

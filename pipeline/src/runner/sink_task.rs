@@ -36,11 +36,8 @@ pub(crate) async fn run(
     let inputs = ctx.config.sink_inputs(spec);
     let poll_wait = Duration::from_millis(ctx.config.runtime.poll_wait_ms);
     let timeout = Duration::from_millis(spec.batch_timeout_ms);
-    let mut consumer = log_op!(
-        ctx,
-        "joining the sink group",
-        ctx.transport.subscribe(&group, &inputs, Membership::ALONE)
-    )?;
+    let mut consumer =
+        log_op!(ctx, "joining the sink group", ctx.transport.subscribe(&group, &inputs, Membership::ALONE))?;
     ctx.health.set(name, ComponentState::Running);
     let mut buffer: Vec<Message> = Vec::new();
     let mut oldest = Instant::now();
@@ -48,11 +45,7 @@ pub(crate) async fn run(
         if ctx.abort.is_set() {
             return Err(Stop::Aborted);
         }
-        let wait = if buffer.is_empty() {
-            poll_wait
-        } else {
-            timeout.saturating_sub(oldest.elapsed()).min(poll_wait)
-        };
+        let wait = if buffer.is_empty() { poll_wait } else { timeout.saturating_sub(oldest.elapsed()).min(poll_wait) };
         let room = spec.batch_max_records - buffer.len();
         let messages = log_op!(ctx, "polling", consumer.poll(room, wait))?;
         let idle = messages.is_empty();
@@ -61,9 +54,7 @@ pub(crate) async fn run(
         }
         buffer.extend(messages);
         let draining = idle && upstream.is_done();
-        if !buffer.is_empty()
-            && (buffer.len() >= spec.batch_max_records || oldest.elapsed() >= timeout || draining)
-        {
+        if !buffer.is_empty() && (buffer.len() >= spec.batch_max_records || oldest.elapsed() >= timeout || draining) {
             let batch = std::mem::take(&mut buffer);
             flush(ctx, name, sink.as_mut(), &batch).await?;
             let positions = positions_after(&batch);
@@ -77,23 +68,15 @@ pub(crate) async fn run(
     }
 }
 
-async fn build_with_retry(
-    ctx: &Context,
-    name: &str,
-    spec: &SinkSpec,
-) -> Result<Box<dyn Sink>, Stop> {
+async fn build_with_retry(ctx: &Context, name: &str, spec: &SinkSpec) -> Result<Box<dyn Sink>, Stop> {
     let mut backoff = Backoff::new(&ctx.config.runtime.retry);
     let mut abort = ctx.abort.clone();
     loop {
         match spec.kind.build() {
             Ok(sink) => return Ok(sink),
             Err(e) if e.domain == ErrorDomain::Transient => {
-                ctx.metrics
-                    .errors
-                    .with_label_values(&[name, Kind::Sink.as_str(), "transient"])
-                    .inc();
-                ctx.health
-                    .set(name, ComponentState::Retrying(e.reason.clone()));
+                ctx.metrics.errors.with_label_values(&[name, Kind::Sink.as_str(), "transient"]).inc();
+                ctx.health.set(name, ComponentState::Retrying(e.reason.clone()));
                 tracing::warn!(sink = name, error = %e.reason, "cannot open sink yet; retrying");
                 if !backoff.wait(&mut abort).await {
                     return Err(Stop::Aborted);
@@ -105,18 +88,10 @@ async fn build_with_retry(
 }
 
 /// Writes one batch durably: decodes, writes with retries, dead-letters refusals.
-async fn flush(
-    ctx: &Context,
-    name: &str,
-    sink: &mut dyn Sink,
-    batch: &[Message],
-) -> Result<(), Stop> {
+async fn flush(ctx: &Context, name: &str, sink: &mut dyn Sink, batch: &[Message]) -> Result<(), Stop> {
     let labels = [name, Kind::Sink.as_str()];
     let max_dlq = ctx.config.runtime.max_dlq_payload_bytes;
-    ctx.metrics
-        .received
-        .with_label_values(&labels)
-        .inc_by(batch.len() as u64);
+    ctx.metrics.received.with_label_values(&labels).inc_by(batch.len() as u64);
     let mut dead: Vec<Outgoing> = Vec::new();
     let mut records = Vec::with_capacity(batch.len());
     let mut sources = Vec::with_capacity(batch.len());
@@ -152,14 +127,8 @@ async fn flush(
         match sink.write(&records).await {
             Ok(report) => break report,
             Err(e) if e.domain == ErrorDomain::Transient => {
-                ctx.metrics
-                    .errors
-                    .with_label_values(&[name, Kind::Sink.as_str(), "transient"])
-                    .inc();
-                ctx.health.set(
-                    name,
-                    ComponentState::Retrying(format!("attempt {attempts}: {}", e.reason)),
-                );
+                ctx.metrics.errors.with_label_values(&[name, Kind::Sink.as_str(), "transient"]).inc();
+                ctx.health.set(name, ComponentState::Retrying(format!("attempt {attempts}: {}", e.reason)));
                 tracing::warn!(sink = name, attempts, error = %e.reason, "write failed; retrying");
                 if !backoff.wait(&mut abort).await {
                     return Err(Stop::Aborted);
@@ -171,30 +140,16 @@ async fn flush(
     if attempts > 1 {
         ctx.health.set(name, ComponentState::Running);
     }
-    ctx.metrics
-        .processing
-        .with_label_values(&labels)
-        .observe(started.elapsed().as_secs_f64());
+    ctx.metrics.processing.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
     for (index, error) in &report.rejected {
-        ctx.metrics
-            .errors
-            .with_label_values(&[name, Kind::Sink.as_str(), error.domain.as_str()])
-            .inc();
-        dead.push(letter(
-            sources[*index],
-            error,
-            attempts,
-            Some(records[*index].id.clone()),
-        ));
+        ctx.metrics.errors.with_label_values(&[name, Kind::Sink.as_str(), error.domain.as_str()]).inc();
+        dead.push(letter(sources[*index], error, attempts, Some(records[*index].id.clone())));
     }
     let refused = dead.len() as u64;
     if refused > 0 {
         ctx.metrics.dlq.with_label_values(&[name]).inc_by(refused);
         ctx.send(&dlq_topic(name), dead).await?;
     }
-    ctx.metrics
-        .sent
-        .with_label_values(&labels)
-        .inc_by(records.len() as u64 - report.rejected.len() as u64);
+    ctx.metrics.sent.with_label_values(&labels).inc_by(records.len() as u64 - report.rejected.len() as u64);
     Ok(())
 }

@@ -25,30 +25,19 @@ pub(crate) async fn run(
     stop: Flag,
 ) -> Result<(), Stop> {
     let labels = [name, Kind::Source.as_str()];
-    let checkpoint = log_op!(
-        ctx,
-        "reading the checkpoint",
-        ctx.transport.read_checkpoint(&checkpoint_name(name))
-    )?;
+    let checkpoint = log_op!(ctx, "reading the checkpoint", ctx.transport.read_checkpoint(&checkpoint_name(name)))?;
     let checkpoint = checkpoint
         .map(|c| serde_json::from_str(&c))
         .transpose()
         .map_err(|e| Stop::Failed(format!("unreadable checkpoint: {e}")))?;
-    let mode = if once {
-        SourceMode::Once
-    } else {
-        SourceMode::Continuous
-    };
+    let mode = if once { SourceMode::Once } else { SourceMode::Continuous };
     let mut backoff = Backoff::new(&ctx.config.runtime.retry);
     let mut abort = ctx.abort.clone();
     loop {
         match source.open(checkpoint.clone(), mode).await {
             Ok(()) => break,
             Err(e) if e.domain == ErrorDomain::Transient => {
-                ctx.metrics
-                    .errors
-                    .with_label_values(&[name, Kind::Source.as_str(), "transient"])
-                    .inc();
+                ctx.metrics.errors.with_label_values(&[name, Kind::Source.as_str(), "transient"]).inc();
                 tracing::warn!(source = name, error = %e.reason, "cannot open source yet; retrying");
                 if stop.is_set() || !backoff.wait(&mut abort).await {
                     return Ok(());
@@ -61,14 +50,7 @@ pub(crate) async fn run(
     // Reading (and encoding) the next batch overlaps with writing this one;
     // the channel holds one batch, so memory stays bounded.
     let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-    let reader = tokio::spawn(read_ahead(
-        ctx.clone(),
-        name.to_owned(),
-        source,
-        batch_records,
-        stop,
-        tx,
-    ));
+    let reader = tokio::spawn(read_ahead(ctx.clone(), name.to_owned(), source, batch_records, stop, tx));
     let dlq = dlq_topic(name);
     let max_dlq = ctx.config.runtime.max_dlq_payload_bytes;
     let result = async {
@@ -76,39 +58,22 @@ pub(crate) async fn run(
             let (batch, messages): (SourceBatch, Vec<Outgoing>) = read?;
             let started = Instant::now();
             let (records, rejected) = (batch.records.len() as u64, batch.rejected.len() as u64);
-            ctx.metrics
-                .received
-                .with_label_values(&labels)
-                .inc_by(records + rejected);
+            ctx.metrics.received.with_label_values(&labels).inc_by(records + rejected);
             ctx.send(topic, messages).await?;
             if rejected > 0 {
-                let letters = batch
-                    .rejected
-                    .into_iter()
-                    .map(|r| rejected_dead_letter(name, r, topic, max_dlq))
-                    .collect();
+                let letters =
+                    batch.rejected.into_iter().map(|r| rejected_dead_letter(name, r, topic, max_dlq)).collect();
                 ctx.send(&dlq, letters).await?;
-                ctx.metrics
-                    .errors
-                    .with_label_values(&[name, Kind::Source.as_str(), "invalid"])
-                    .inc_by(rejected);
+                ctx.metrics.errors.with_label_values(&[name, Kind::Source.as_str(), "invalid"]).inc_by(rejected);
                 ctx.metrics.dlq.with_label_values(&[name]).inc_by(rejected);
             }
             if let Some(checkpoint) = batch.checkpoint {
                 let text = serde_json::to_string(&checkpoint).expect("json");
-                log_op!(
-                    ctx,
-                    "writing the checkpoint",
-                    ctx.transport
-                        .write_checkpoint(&checkpoint_name(name), &text)
-                )?;
+                log_op!(ctx, "writing the checkpoint", ctx.transport.write_checkpoint(&checkpoint_name(name), &text))?;
             }
             ctx.metrics.sent.with_label_values(&labels).inc_by(records);
             if records + rejected > 0 {
-                ctx.metrics
-                    .processing
-                    .with_label_values(&labels)
-                    .observe(started.elapsed().as_secs_f64());
+                ctx.metrics.processing.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
             }
             if batch.caught_up {
                 tracing::info!(source = name, "caught up with the input present at start");
@@ -138,21 +103,12 @@ async fn read_ahead(
         let read = match source.next_batch(batch_records).await {
             Ok(batch) => {
                 backoff.reset();
-                let messages = batch
-                    .records
-                    .iter()
-                    .map(|r| Outgoing {
-                        key: r.key.clone(),
-                        value: r.to_bytes(),
-                    })
-                    .collect();
+                let messages =
+                    batch.records.iter().map(|r| Outgoing { key: r.key.clone(), value: r.to_bytes() }).collect();
                 Ok((batch, messages))
             }
             Err(e) if e.domain == ErrorDomain::Transient => {
-                ctx.metrics
-                    .errors
-                    .with_label_values(&[&name, Kind::Source.as_str(), "transient"])
-                    .inc();
+                ctx.metrics.errors.with_label_values(&[&name, Kind::Source.as_str(), "transient"]).inc();
                 tracing::warn!(source = name, error = %e.reason, "source read failed; retrying");
                 if backoff.wait(&mut abort).await {
                     continue;

@@ -33,11 +33,8 @@ pub(crate) async fn run(
     let output = ctx.config.topics.enriched_posts.clone();
     let batch_size = ctx.config.runtime.stage_batch_records;
     let wait = Duration::from_millis(ctx.config.runtime.poll_wait_ms);
-    let mut consumer = log_op!(
-        ctx,
-        "joining the stage group",
-        ctx.transport.subscribe(STAGE_GROUP, &inputs, membership)
-    )?;
+    let mut consumer =
+        log_op!(ctx, "joining the stage group", ctx.transport.subscribe(STAGE_GROUP, &inputs, membership))?;
     for (name, _) in &chain {
         ctx.health.set(name, ComponentState::Running);
     }
@@ -58,13 +55,8 @@ pub(crate) async fn run(
         for (name, processor) in chain.iter_mut() {
             records = apply(ctx, name, processor.as_mut(), records, &mut dead).await?;
         }
-        let out: Vec<Outgoing> = records
-            .iter()
-            .map(|f| Outgoing {
-                key: f.record.key.clone(),
-                value: f.record.to_bytes(),
-            })
-            .collect();
+        let out: Vec<Outgoing> =
+            records.iter().map(|f| Outgoing { key: f.record.key.clone(), value: f.record.to_bytes() }).collect();
         ctx.send(&output, out).await?;
         for (stage, letters) in dead {
             ctx.send(&dlq_topic(&stage), letters).await?;
@@ -109,15 +101,8 @@ fn decode(
                     input_topic: &m.topic,
                     original: &m.value,
                 };
-                push_dead(
-                    dead,
-                    first_stage,
-                    record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes),
-                );
-                ctx.metrics
-                    .errors
-                    .with_label_values(&[first_stage, Kind::Stage.as_str(), "invalid"])
-                    .inc();
+                push_dead(dead, first_stage, record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes));
+                ctx.metrics.errors.with_label_values(&[first_stage, Kind::Stage.as_str(), "invalid"]).inc();
                 ctx.metrics.dlq.with_label_values(&[first_stage]).inc();
             }
         }
@@ -134,14 +119,10 @@ async fn apply(
     dead: &mut Vec<(String, Vec<Outgoing>)>,
 ) -> Result<Vec<InFlight>, Stop> {
     let labels = [name, Kind::Stage.as_str()];
-    ctx.metrics
-        .received
-        .with_label_values(&labels)
-        .inc_by(records.len() as u64);
+    ctx.metrics.received.with_label_values(&labels).inc_by(records.len() as u64);
     let max_attempts = ctx.config.runtime.retry.max_attempts.max(1);
     let mut slots: Vec<Option<InFlight>> = Vec::with_capacity(records.len());
-    let mut todo: Vec<(usize, InFlight, u32, Option<DateTime<Utc>>)> =
-        Vec::with_capacity(records.len());
+    let mut todo: Vec<(usize, InFlight, u32, Option<DateTime<Utc>>)> = Vec::with_capacity(records.len());
     for (i, r) in records.into_iter().enumerate() {
         slots.push(None);
         todo.push((i, r, 0, None));
@@ -150,15 +131,10 @@ async fn apply(
     let mut abort = ctx.abort.clone();
     while !todo.is_empty() {
         let started = Instant::now();
-        let (meta, batch): (Vec<_>, Vec<_>) = todo
-            .drain(..)
-            .map(|(i, f, attempts, first)| ((i, f.topic, f.original, attempts, first), f.record))
-            .unzip();
+        let (meta, batch): (Vec<_>, Vec<_>) =
+            todo.drain(..).map(|(i, f, attempts, first)| ((i, f.topic, f.original, attempts, first), f.record)).unzip();
         let outcomes = processor.process(batch).await;
-        ctx.metrics
-            .processing
-            .with_label_values(&labels)
-            .observe(started.elapsed().as_secs_f64());
+        ctx.metrics.processing.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
         if outcomes.len() != meta.len() {
             return Err(Stop::Failed(format!(
                 "stage {name} returned {} results for {} records",
@@ -168,34 +144,18 @@ async fn apply(
         }
         for ((i, topic, original, attempts, first), outcome) in meta.into_iter().zip(outcomes) {
             match outcome {
-                Ok(record) => {
-                    slots[i] = Some(InFlight {
-                        topic,
-                        original,
-                        record,
-                    })
-                }
+                Ok(record) => slots[i] = Some(InFlight { topic, original, record }),
                 Err(Failed { record, error }) => {
                     let attempts = attempts + 1;
                     let first = first.unwrap_or_else(Utc::now);
-                    ctx.metrics
-                        .errors
-                        .with_label_values(&[name, Kind::Stage.as_str(), error.domain.as_str()])
-                        .inc();
+                    ctx.metrics.errors.with_label_values(&[name, Kind::Stage.as_str(), error.domain.as_str()]).inc();
                     match error.domain {
                         ErrorDomain::Fatal => {
                             return Err(Stop::Failed(format!("{name}: {}", error.reason)));
                         }
-                        ErrorDomain::Transient if attempts < max_attempts => todo.push((
-                            i,
-                            InFlight {
-                                topic,
-                                original,
-                                record: *record,
-                            },
-                            attempts,
-                            Some(first),
-                        )),
+                        ErrorDomain::Transient if attempts < max_attempts => {
+                            todo.push((i, InFlight { topic, original, record: *record }, attempts, Some(first)))
+                        }
                         _ => {
                             let failure = Failure {
                                 component: name,
@@ -210,10 +170,7 @@ async fn apply(
                             push_dead(
                                 dead,
                                 name,
-                                record_dead_letter(
-                                    failure,
-                                    ctx.config.runtime.max_dlq_payload_bytes,
-                                ),
+                                record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes),
                             );
                             ctx.metrics.dlq.with_label_values(&[name]).inc();
                         }
@@ -226,9 +183,6 @@ async fn apply(
         }
     }
     let done: Vec<InFlight> = slots.into_iter().flatten().collect();
-    ctx.metrics
-        .sent
-        .with_label_values(&labels)
-        .inc_by(done.len() as u64);
+    ctx.metrics.sent.with_label_values(&labels).inc_by(done.len() as u64);
     Ok(done)
 }

@@ -8,10 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{
-    Consumer, Membership, Message, Outgoing, Transport, TransportError, partition_for,
-    positions_after,
-};
+use super::{Consumer, Membership, Message, Outgoing, Transport, TransportError, partition_for, positions_after};
 
 /// Gives handles to one shared storage; each `connect` is like a restarted client.
 #[async_trait]
@@ -28,10 +25,7 @@ fn unique(name: &str) -> String {
 }
 
 fn outgoing(key: &str, i: usize) -> Outgoing {
-    Outgoing {
-        key: key.to_owned(),
-        value: format!("{key}#{i}").into_bytes(),
-    }
+    Outgoing { key: key.to_owned(), value: format!("{key}#{i}").into_bytes() }
 }
 
 /// Polls until `count` messages arrived (or the transport stays silent too long).
@@ -39,10 +33,7 @@ pub async fn consume(consumer: &mut dyn Consumer, count: usize) -> Vec<Message> 
     let mut got = Vec::new();
     let mut empty = 0;
     while got.len() < count && empty < MAX_EMPTY_POLLS {
-        let batch = consumer
-            .poll(count - got.len(), POLL_WAIT)
-            .await
-            .expect("poll");
+        let batch = consumer.poll(count - got.len(), POLL_WAIT).await.expect("poll");
         empty = if batch.is_empty() { empty + 1 } else { 0 };
         got.extend(batch);
     }
@@ -51,9 +42,7 @@ pub async fn consume(consumer: &mut dyn Consumer, count: usize) -> Vec<Message> 
 
 async fn topic(t: &dyn Transport, name: &str, partitions: u32) -> String {
     let name = unique(name);
-    t.create_topic(&name, partitions)
-        .await
-        .expect("create topic");
+    t.create_topic(&name, partitions).await.expect("create topic");
     name
 }
 
@@ -61,15 +50,10 @@ pub async fn messages_are_read_back_in_send_order_per_partition(f: &dyn Transpor
     let t = f.connect().await;
     let name = topic(&*t, "order", 3).await;
     let keys = ["alice", "bob", "carol", "dave"];
-    let sent: Vec<Outgoing> = (0..200)
-        .map(|i| outgoing(keys[i % keys.len()], i))
-        .collect();
+    let sent: Vec<Outgoing> = (0..200).map(|i| outgoing(keys[i % keys.len()], i)).collect();
     t.send(&name, sent[..120].to_vec()).await.unwrap();
     t.send(&name, sent[120..].to_vec()).await.unwrap();
-    let mut consumer = t
-        .subscribe(&unique("g"), std::slice::from_ref(&name), Membership::ALONE)
-        .await
-        .unwrap();
+    let mut consumer = t.subscribe(&unique("g"), std::slice::from_ref(&name), Membership::ALONE).await.unwrap();
     let got = consume(&mut *consumer, sent.len()).await;
     assert_eq!(got.len(), sent.len());
     let mut per_key: BTreeMap<&str, Vec<&[u8]>> = BTreeMap::new();
@@ -81,40 +65,18 @@ pub async fn messages_are_read_back_in_send_order_per_partition(f: &dyn Transpor
         }
     }
     for key in keys {
-        let expected: Vec<&[u8]> = sent
-            .iter()
-            .filter(|m| m.key == key)
-            .map(|m| m.value.as_slice())
-            .collect();
-        assert_eq!(
-            per_key[key], expected,
-            "messages of {key} keep their send order"
-        );
+        let expected: Vec<&[u8]> = sent.iter().filter(|m| m.key == key).map(|m| m.value.as_slice()).collect();
+        assert_eq!(per_key[key], expected, "messages of {key} keep their send order");
     }
 }
 
 pub async fn a_key_always_maps_to_the_same_partition(f: &dyn TransportFixture) {
     let t = f.connect().await;
     let name = topic(&*t, "keys", 4).await;
-    t.send(
-        &name,
-        (0..40)
-            .map(|i| outgoing(&format!("author-{}", i % 8), i))
-            .collect(),
-    )
-    .await
-    .unwrap();
-    let mut consumer = t
-        .subscribe(&unique("g"), std::slice::from_ref(&name), Membership::ALONE)
-        .await
-        .unwrap();
+    t.send(&name, (0..40).map(|i| outgoing(&format!("author-{}", i % 8), i)).collect()).await.unwrap();
+    let mut consumer = t.subscribe(&unique("g"), std::slice::from_ref(&name), Membership::ALONE).await.unwrap();
     for m in consume(&mut *consumer, 40).await {
-        assert_eq!(
-            m.partition,
-            partition_for(&m.key, 4),
-            "{} is in the partition its key hashes to",
-            m.key
-        );
+        assert_eq!(m.partition, partition_for(&m.key, 4), "{} is in the partition its key hashes to", m.key);
     }
 }
 
@@ -122,22 +84,14 @@ pub async fn a_new_consumer_resumes_at_the_committed_offset(f: &dyn TransportFix
     let t = f.connect().await;
     let name = topic(&*t, "resume", 1).await;
     let group = unique("g");
-    t.send(&name, (0..10).map(|i| outgoing("k", i)).collect())
-        .await
-        .unwrap();
-    let mut first = t
-        .subscribe(&group, std::slice::from_ref(&name), Membership::ALONE)
-        .await
-        .unwrap();
+    t.send(&name, (0..10).map(|i| outgoing("k", i)).collect()).await.unwrap();
+    let mut first = t.subscribe(&group, std::slice::from_ref(&name), Membership::ALONE).await.unwrap();
     let got = consume(&mut *first, 10).await;
     first.commit(&positions_after(&got[..4])).await.unwrap();
     drop(first);
     drop(t);
     let t = f.connect().await;
-    let mut second = t
-        .subscribe(&group, std::slice::from_ref(&name), Membership::ALONE)
-        .await
-        .unwrap();
+    let mut second = t.subscribe(&group, std::slice::from_ref(&name), Membership::ALONE).await.unwrap();
     let rest = consume(&mut *second, 6).await;
     let offsets: Vec<u64> = rest.iter().map(|m| m.offset).collect();
     assert_eq!(offsets, (4..10).collect::<Vec<_>>());
@@ -147,139 +101,63 @@ pub async fn uncommitted_messages_are_delivered_again(f: &dyn TransportFixture) 
     let t = f.connect().await;
     let name = topic(&*t, "redeliver", 2).await;
     let group = unique("g");
-    t.send(
-        &name,
-        (0..20).map(|i| outgoing(&format!("k{i}"), i)).collect(),
-    )
-    .await
-    .unwrap();
-    let mut first = t
-        .subscribe(&group, std::slice::from_ref(&name), Membership::ALONE)
-        .await
-        .unwrap();
+    t.send(&name, (0..20).map(|i| outgoing(&format!("k{i}"), i)).collect()).await.unwrap();
+    let mut first = t.subscribe(&group, std::slice::from_ref(&name), Membership::ALONE).await.unwrap();
     let seen = consume(&mut *first, 20).await;
     assert_eq!(seen.len(), 20);
     drop(first);
-    let mut second = t
-        .subscribe(&group, std::slice::from_ref(&name), Membership::ALONE)
-        .await
-        .unwrap();
-    assert_eq!(
-        consume(&mut *second, 20).await.len(),
-        20,
-        "nothing was committed, so everything comes again"
-    );
+    let mut second = t.subscribe(&group, std::slice::from_ref(&name), Membership::ALONE).await.unwrap();
+    assert_eq!(consume(&mut *second, 20).await.len(), 20, "nothing was committed, so everything comes again");
 }
 
 pub async fn groups_consume_independently(f: &dyn TransportFixture) {
     let t = f.connect().await;
     let name = topic(&*t, "groups", 2).await;
-    t.send(
-        &name,
-        (0..30).map(|i| outgoing(&format!("k{i}"), i)).collect(),
-    )
-    .await
-    .unwrap();
-    let mut a = t
-        .subscribe(&unique("a"), std::slice::from_ref(&name), Membership::ALONE)
-        .await
-        .unwrap();
+    t.send(&name, (0..30).map(|i| outgoing(&format!("k{i}"), i)).collect()).await.unwrap();
+    let mut a = t.subscribe(&unique("a"), std::slice::from_ref(&name), Membership::ALONE).await.unwrap();
     let got_a = consume(&mut *a, 30).await;
     a.commit(&positions_after(&got_a)).await.unwrap();
-    let mut b = t
-        .subscribe(&unique("b"), std::slice::from_ref(&name), Membership::ALONE)
-        .await
-        .unwrap();
-    assert_eq!(
-        consume(&mut *b, 30).await.len(),
-        30,
-        "a commit of one group does not move another"
-    );
+    let mut b = t.subscribe(&unique("b"), std::slice::from_ref(&name), Membership::ALONE).await.unwrap();
+    assert_eq!(consume(&mut *b, 30).await.len(), 30, "a commit of one group does not move another");
 }
 
 pub async fn members_of_a_group_split_the_partitions(f: &dyn TransportFixture) {
     let t = f.connect().await;
     let name = topic(&*t, "members", 4).await;
     let group = unique("g");
-    t.send(
-        &name,
-        (0..80).map(|i| outgoing(&format!("k{i}"), i)).collect(),
-    )
-    .await
-    .unwrap();
-    let mut m0 = t
-        .subscribe(
-            &group,
-            std::slice::from_ref(&name),
-            Membership {
-                member: 0,
-                members: 2,
-            },
-        )
-        .await
-        .unwrap();
-    let mut m1 = t
-        .subscribe(
-            &group,
-            std::slice::from_ref(&name),
-            Membership {
-                member: 1,
-                members: 2,
-            },
-        )
-        .await
-        .unwrap();
+    t.send(&name, (0..80).map(|i| outgoing(&format!("k{i}"), i)).collect()).await.unwrap();
+    let mut members = Vec::new();
+    for member in 0..2 {
+        let membership = Membership { member, members: 2 };
+        members.push(t.subscribe(&group, std::slice::from_ref(&name), membership).await.unwrap());
+    }
+    let [m0, m1] = &mut members[..] else { unreachable!("two members") };
     let mut by_member = [BTreeSet::new(), BTreeSet::new()];
     let mut total = 0;
     let mut empty = 0;
     while total < 80 && empty < MAX_EMPTY_POLLS {
-        let (b0, b1) = (
-            m0.poll(80, POLL_WAIT).await.unwrap(),
-            m1.poll(80, POLL_WAIT).await.unwrap(),
-        );
-        empty = if b0.is_empty() && b1.is_empty() {
-            empty + 1
-        } else {
-            0
-        };
+        let (b0, b1) = (m0.poll(80, POLL_WAIT).await.unwrap(), m1.poll(80, POLL_WAIT).await.unwrap());
+        empty = if b0.is_empty() && b1.is_empty() { empty + 1 } else { 0 };
         total += b0.len() + b1.len();
         by_member[0].extend(b0.iter().map(|m| (m.partition, m.offset)));
         by_member[1].extend(b1.iter().map(|m| (m.partition, m.offset)));
     }
-    assert_eq!(
-        total, 80,
-        "every message is delivered to exactly one member"
-    );
+    assert_eq!(total, 80, "every message is delivered to exactly one member");
     assert!(by_member[0].is_disjoint(&by_member[1]));
     let partitions = |s: &BTreeSet<(u32, u64)>| s.iter().map(|(p, _)| *p).collect::<BTreeSet<_>>();
-    assert!(
-        partitions(&by_member[0]).is_disjoint(&partitions(&by_member[1])),
-        "a partition belongs to one member"
-    );
+    assert!(partitions(&by_member[0]).is_disjoint(&partitions(&by_member[1])), "a partition belongs to one member");
 }
 
 pub async fn poll_wakes_up_for_messages_sent_while_waiting(f: &dyn TransportFixture) {
     let t = f.connect().await;
     let name = topic(&*t, "wake", 1).await;
-    let mut consumer = t
-        .subscribe(&unique("g"), std::slice::from_ref(&name), Membership::ALONE)
-        .await
-        .unwrap();
+    let mut consumer = t.subscribe(&unique("g"), std::slice::from_ref(&name), Membership::ALONE).await.unwrap();
     let sender = Arc::clone(&t);
     let topic_name = name.clone();
-    let send = tokio::spawn(async move {
-        sender
-            .send(&topic_name, vec![outgoing("k", 1)])
-            .await
-            .unwrap()
-    });
+    let send = tokio::spawn(async move { sender.send(&topic_name, vec![outgoing("k", 1)]).await.unwrap() });
     // A long wait: the poll must return when the message arrives, not when the wait ends.
     let got = consumer.poll(10, Duration::from_secs(60)).await.unwrap();
-    let got = if got.is_empty() {
-        consume(&mut *consumer, 1).await
-    } else {
-        got
-    };
+    let got = if got.is_empty() { consume(&mut *consumer, 1).await } else { got };
     send.await.unwrap();
     assert_eq!(got.len(), 1);
 }
@@ -291,63 +169,32 @@ pub async fn checkpoints_survive_reconnect(f: &dyn TransportFixture) {
     t.write_checkpoint(&name, "one").await.unwrap();
     t.write_checkpoint(&name, "two").await.unwrap();
     drop(t);
-    assert_eq!(
-        f.connect()
-            .await
-            .read_checkpoint(&name)
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("two")
-    );
+    assert_eq!(f.connect().await.read_checkpoint(&name).await.unwrap().as_deref(), Some("two"));
 }
 
 pub async fn end_offsets_and_group_lag_are_reported(f: &dyn TransportFixture) {
     let t = f.connect().await;
     let name = topic(&*t, "lag", 1).await;
     let group = unique("g");
-    t.send(&name, (0..7).map(|i| outgoing("k", i)).collect())
-        .await
-        .unwrap();
-    let info = t
-        .topics()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|i| i.name == name)
-        .expect("topic listed");
+    t.send(&name, (0..7).map(|i| outgoing("k", i)).collect()).await.unwrap();
+    let info = t.topics().await.unwrap().into_iter().find(|i| i.name == name).expect("topic listed");
     assert_eq!(info.partitions.len(), 1);
     assert_eq!(info.partitions[0].end_offset, 7);
-    let mut consumer = t
-        .subscribe(&group, std::slice::from_ref(&name), Membership::ALONE)
-        .await
-        .unwrap();
+    let mut consumer = t.subscribe(&group, std::slice::from_ref(&name), Membership::ALONE).await.unwrap();
     let got = consume(&mut *consumer, 7).await;
     consumer.commit(&positions_after(&got[..3])).await.unwrap();
-    let lag = t
-        .group_lag()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|l| l.group == group)
-        .expect("group listed");
+    let lag = t.group_lag().await.unwrap().into_iter().find(|l| l.group == group).expect("group listed");
     assert_eq!((lag.committed, lag.end_offset, lag.lag()), (3, 7, 4));
     let own: u64 = consumer.lag().await.unwrap().iter().map(|(_, l)| l).sum();
     assert_eq!(own, 0, "the consumer has read everything");
 }
 
-pub async fn creating_a_topic_twice_is_fine_but_a_partition_mismatch_is_an_error(
-    f: &dyn TransportFixture,
-) {
+pub async fn creating_a_topic_twice_is_fine_but_a_partition_mismatch_is_an_error(f: &dyn TransportFixture) {
     let t = f.connect().await;
     let name = topic(&*t, "twice", 2).await;
     t.create_topic(&name, 2).await.unwrap();
     match t.create_topic(&name, 3).await {
-        Err(TransportError::PartitionMismatch {
-            actual: 2,
-            wanted: 3,
-            ..
-        }) => {}
+        Err(TransportError::PartitionMismatch { actual: 2, wanted: 3, .. }) => {}
         other => panic!("expected a partition mismatch, got {other:?}"),
     }
 }

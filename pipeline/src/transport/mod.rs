@@ -47,10 +47,7 @@ pub struct TopicInfo {
 impl TopicInfo {
     /// Messages stored over all partitions.
     pub fn len(&self) -> u64 {
-        self.partitions
-            .iter()
-            .map(|p| p.end_offset - p.start_offset)
-            .sum()
+        self.partitions.iter().map(|p| p.end_offset - p.start_offset).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -90,11 +87,7 @@ pub fn positions_after(messages: &[Message]) -> Vec<Position> {
         *entry = (*entry).max(m.offset + 1);
     }
     next.into_iter()
-        .map(|((topic, partition), next_offset)| Position {
-            topic: topic.to_owned(),
-            partition,
-            next_offset,
-        })
+        .map(|((topic, partition), next_offset)| Position { topic: topic.to_owned(), partition, next_offset })
         .collect()
 }
 
@@ -107,10 +100,7 @@ pub struct Membership {
 }
 
 impl Membership {
-    pub const ALONE: Membership = Membership {
-        member: 0,
-        members: 1,
-    };
+    pub const ALONE: Membership = Membership { member: 0, members: 1 };
 
     pub fn owns(self, partition: u32) -> bool {
         partition % self.members.max(1) == self.member
@@ -122,11 +112,7 @@ pub enum TransportError {
     #[error("unknown topic {0:?}")]
     UnknownTopic(String),
     #[error("topic {topic:?} has {actual} partitions but {wanted} are configured")]
-    PartitionMismatch {
-        topic: String,
-        actual: u32,
-        wanted: u32,
-    },
+    PartitionMismatch { topic: String, actual: u32, wanted: u32 },
     #[error("log storage: {0}")]
     Storage(String),
     #[error("log storage busy: {0}")]
@@ -156,24 +142,13 @@ pub trait Transport: Send + Sync {
 
     /// Joins `group` for `topics`, resuming at the group's committed offsets
     /// (the earliest stored offset where none is committed).
-    async fn subscribe(
-        &self,
-        group: &str,
-        topics: &[String],
-        membership: Membership,
-    ) -> Result<Box<dyn Consumer>>;
+    async fn subscribe(&self, group: &str, topics: &[String], membership: Membership) -> Result<Box<dyn Consumer>>;
 
     /// Committed positions of every group with their end offsets.
     async fn group_lag(&self) -> Result<Vec<GroupLag>>;
 
     /// Reads a partition without a group (for `tail`, `dlq show`).
-    async fn read(
-        &self,
-        topic: &str,
-        partition: u32,
-        from_offset: u64,
-        max: usize,
-    ) -> Result<Vec<Message>>;
+    async fn read(&self, topic: &str, partition: u32, from_offset: u64, max: usize) -> Result<Vec<Message>>;
 
     /// A source's resume state, stored beside the log.
     async fn read_checkpoint(&self, name: &str) -> Result<Option<String>>;
@@ -242,10 +217,7 @@ mod tests {
         assert_eq!(murmur2(b"foobar") as i32, -790332482);
         assert_eq!(murmur2(b"a-little-bit-long-string") as i32, -985981536);
         assert_eq!(murmur2(b"a-little-bit-longer-string") as i32, -1486304829);
-        assert_eq!(
-            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") as i32,
-            -58897971
-        );
+        assert_eq!(murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") as i32, -58897971);
         assert_eq!(murmur2(b"abc") as i32, 479470107);
     }
 }

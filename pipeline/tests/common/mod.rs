@@ -43,9 +43,7 @@ batch_timeout_ms = 100
 
 impl Scratch {
     pub fn new() -> Self {
-        Scratch {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
+        Scratch { dir: tempfile::tempdir().expect("tempdir") }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -55,11 +53,8 @@ impl Scratch {
     /// Writes a config; `{dir}` stands for the scratch directory.
     pub fn config(&self, name: &str, text: &str) -> PathBuf {
         let path = self.path(name);
-        std::fs::write(
-            &path,
-            text.replace("{dir}", self.dir.path().to_str().expect("utf-8 path")),
-        )
-        .expect("write config");
+        std::fs::write(&path, text.replace("{dir}", self.dir.path().to_str().expect("utf-8 path")))
+            .expect("write config");
         path
     }
 
@@ -76,22 +71,13 @@ impl Scratch {
 /// `path`; returns the distinct record ids written.
 pub fn write_posts(path: &Path, seed: u64, count: usize, duplicates: usize) -> BTreeSet<String> {
     let mut generator = PostGenerator::new(seed, 500);
-    let mut out = std::io::BufWriter::new(
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .expect("open input"),
-    );
+    let mut out =
+        std::io::BufWriter::new(std::fs::OpenOptions::new().create(true).append(true).open(path).expect("open input"));
     let mut ids = BTreeSet::new();
     let mut lines = Vec::new();
     for i in 0..count {
         let post = generator.next_post();
-        ids.insert(format!(
-            "{}:{}",
-            post["platform"].as_str().unwrap(),
-            post["id"].as_str().unwrap()
-        ));
+        ids.insert(format!("{}:{}", post["platform"].as_str().unwrap(), post["id"].as_str().unwrap()));
         let line = serde_json::to_string(&post).unwrap();
         writeln!(out, "{line}").unwrap();
         if duplicates > 0 && i % (count / duplicates).max(1) == 0 && lines.len() < duplicates {
@@ -118,59 +104,36 @@ pub fn run(args: &[&str]) -> Output {
 /// Runs socialpipe and requires success (its stderr is the failure message).
 pub fn run_ok(args: &[&str]) -> Output {
     let output = run(args);
-    assert!(
-        output.status.success(),
-        "socialpipe {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "socialpipe {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     output
 }
 
 pub fn spawn(args: &[&str]) -> Child {
-    socialpipe()
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn socialpipe")
+    socialpipe().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn socialpipe")
 }
 
 /// Sink rows: 0 before the sink created its table.
 pub fn post_count(db: &Path) -> u64 {
-    let Ok(conn) =
-        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-    else {
+    let Ok(conn) = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY) else {
         return 0;
     };
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn.query_row("SELECT count(*) FROM posts", [], |r| r.get(0))
-        .unwrap_or(0)
+    conn.query_row("SELECT count(*) FROM posts", [], |r| r.get(0)).unwrap_or(0)
 }
 
 pub fn post_ids(db: &Path) -> BTreeSet<String> {
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut stmt = conn.prepare("SELECT id FROM posts").unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+    stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
 }
 
 pub fn deliveries(db: &Path) -> u64 {
     let conn = rusqlite::Connection::open(db).unwrap();
-    conn.query_row("SELECT coalesce(sum(deliveries), 0) FROM posts", [], |r| {
-        r.get(0)
-    })
-    .unwrap()
+    conn.query_row("SELECT coalesce(sum(deliveries), 0) FROM posts", [], |r| r.get(0)).unwrap()
 }
 
 /// Polls `condition` until it holds; fails after `limit` or if `child` exits first.
-pub fn wait_until(
-    what: &str,
-    limit: Duration,
-    mut child: Option<&mut Child>,
-    mut condition: impl FnMut() -> bool,
-) {
+pub fn wait_until(what: &str, limit: Duration, mut child: Option<&mut Child>, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
         if let Some(child) = child.as_deref_mut()
@@ -185,37 +148,23 @@ pub fn wait_until(
 
 pub fn stderr_of(child: Child) -> (std::process::ExitStatus, String) {
     let output = child.wait_with_output().unwrap();
-    (
-        output.status,
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
 /// A free local port for a daemon's HTTP server.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// GET over plain HTTP/1.1; returns (status, body). None while nothing listens.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::Read;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     Some((status, body))
 }
 
@@ -224,18 +173,10 @@ pub fn metric(port: u16, sample: &str) -> u64 {
     let Some((_, body)) = http_get(port, "/metrics") else {
         return 0;
     };
-    body.lines()
-        .find_map(|l| {
-            l.strip_prefix(sample)
-                .and_then(|v| v.trim().parse::<f64>().ok())
-        })
-        .map_or(0, |v| v as u64)
+    body.lines().find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse::<f64>().ok())).map_or(0, |v| v as u64)
 }
 
 pub fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
 }

@@ -6,9 +6,7 @@ use url::Url;
 use super::Entities;
 
 /// Query parameters that only track clicks; they split one link into many.
-const TRACKING_PARAMS: [&str; 8] = [
-    "fbclid", "gclid", "igshid", "mc_cid", "mc_eid", "msclkid", "si", "ref_src",
-];
+const TRACKING_PARAMS: [&str; 8] = ["fbclid", "gclid", "igshid", "mc_cid", "mc_eid", "msclkid", "si", "ref_src"];
 
 /// Longest hashtag or mention body kept, in characters.
 const MAX_TAG_CHARS: usize = 100;
@@ -19,8 +17,8 @@ pub fn extract_entities(text: &str, strip_tracking_params: bool) -> Entities {
     let mut i = 0;
     while i < graphemes.len() {
         let (start, g) = graphemes[i];
-        let after_boundary = i == 0
-            || !is_word(graphemes[i - 1].1) && !matches!(graphemes[i - 1].1, "&" | "@" | "#" | "$");
+        let after_boundary =
+            i == 0 || !is_word(graphemes[i - 1].1) && !matches!(graphemes[i - 1].1, "&" | "@" | "#" | "$");
         let consumed = match g {
             "#" | "＃" if after_boundary => tag(&graphemes[i + 1..], false).map(|(body, n)| {
                 if body.chars().any(char::is_alphabetic) {
@@ -66,9 +64,7 @@ fn push_unique(list: &mut Vec<String>, item: String) {
 /// A grapheme that can be part of a word: its base character is a letter,
 /// a digit or `_` (combining marks travel with their base).
 fn is_word(g: &str) -> bool {
-    g.chars()
-        .next()
-        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    g.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_')
 }
 
 /// The body of a hashtag or mention; mentions may contain inner dots
@@ -96,10 +92,7 @@ fn tag(rest: &[(usize, &str)], allow_dots: bool) -> Option<(String, usize)> {
 
 /// `$` + 1–6 ASCII letters, optionally `.X` / `_X` class suffix, then a boundary.
 fn cashtag(rest: &[(usize, &str)]) -> Option<(String, usize)> {
-    let letters = rest
-        .iter()
-        .take_while(|(_, g)| g.len() == 1 && g.as_bytes()[0].is_ascii_alphabetic())
-        .count();
+    let letters = rest.iter().take_while(|(_, g)| g.len() == 1 && g.as_bytes()[0].is_ascii_alphabetic()).count();
     if !(1..=6).contains(&letters) {
         return None;
     }
@@ -132,10 +125,7 @@ fn url_extent(text: &str) -> &str {
     let mut url = &text[..end];
     while let Some(last) = url.chars().last() {
         let unbalanced_paren = last == ')' && url.matches('(').count() < url.matches(')').count();
-        if matches!(
-            last,
-            '.' | ',' | ';' | ':' | '!' | '?' | '\'' | ']' | '}' | '…' | '。' | '、'
-        ) || unbalanced_paren
+        if matches!(last, '.' | ',' | ';' | ':' | '!' | '?' | '\'' | ']' | '}' | '…' | '。' | '、') || unbalanced_paren
         {
             url = &url[..url.len() - last.len_utf8()];
         } else {
@@ -148,11 +138,8 @@ fn url_extent(text: &str) -> &str {
 /// Lower-case scheme and host, no default port, no fragment, no tracking
 /// parameters, no empty query. `www.` links get `https://`.
 fn normalise_url(raw: &str, strip_tracking_params: bool) -> Option<String> {
-    let with_scheme = if raw.to_ascii_lowercase().starts_with("www.") {
-        format!("https://{raw}")
-    } else {
-        raw.to_owned()
-    };
+    let with_scheme =
+        if raw.to_ascii_lowercase().starts_with("www.") { format!("https://{raw}") } else { raw.to_owned() };
     let mut url = Url::parse(&with_scheme).ok()?;
     url.host_str()?;
     url.set_fragment(None);
@@ -185,9 +172,7 @@ fn is_emoji(g: &str) -> bool {
     if first.is_ascii_alphanumeric() || first.is_whitespace() {
         return g.contains('\u{20E3}');
     }
-    if ((first as u32) <= 0xFF || (0x2100..=0x21FF).contains(&(first as u32)))
-        && !g.contains('\u{FE0F}')
-    {
+    if ((first as u32) <= 0xFF || (0x2100..=0x21FF).contains(&(first as u32))) && !g.contains('\u{FE0F}') {
         return false;
     }
     let bare: String = g.chars().filter(|&c| c != '\u{FE0F}').collect();
@@ -199,8 +184,5 @@ fn is_emoji(g: &str) -> bool {
 
 fn is_regional_flag(g: &str) -> bool {
     let chars: Vec<char> = g.chars().collect();
-    chars.len() == 2
-        && chars
-            .iter()
-            .all(|c| ('\u{1F1E6}'..='\u{1F1FF}').contains(c))
+    chars.len() == 2 && chars.iter().all(|c| ('\u{1F1E6}'..='\u{1F1FF}').contains(c))
 }

@@ -29,9 +29,7 @@ fn yes() -> bool {
 
 impl Default for EntitiesConfig {
     fn default() -> Self {
-        EntitiesConfig {
-            strip_tracking_params: true,
-        }
+        EntitiesConfig { strip_tracking_params: true }
     }
 }
 
@@ -70,14 +68,11 @@ impl EntitiesStage {
             #[serde(borrow)]
             text: Cow<'a, str>,
         }
-        let Text { text } = record
-            .payload_as()
-            .map_err(|e| ComponentError::invalid(format!("payload.text: {e}")))?;
+        let Text { text } = record.payload_as().map_err(|e| ComponentError::invalid(format!("payload.text: {e}")))?;
         let entities = extract_entities(&text, self.config.strip_tracking_params);
-        record.enrichments.insert(
-            ENRICHMENT_KEY.to_owned(),
-            serde_json::to_value(entities).expect("entities always serialise"),
-        );
+        record
+            .enrichments
+            .insert(ENRICHMENT_KEY.to_owned(), serde_json::to_value(entities).expect("entities always serialise"));
         Ok(())
     }
 }
@@ -89,10 +84,7 @@ impl Processor for EntitiesStage {
             .into_iter()
             .map(|mut record| match self.enrich(&mut record) {
                 Ok(()) => Ok(record),
-                Err(error) => Err(Failed {
-                    record: Box::new(record),
-                    error,
-                }),
+                Err(error) => Err(Failed { record: Box::new(record), error }),
             })
             .collect()
     }

@@ -8,9 +8,8 @@ fn extract(text: &str) -> Entities {
 
 #[test]
 fn finds_each_kind_in_a_typical_post() {
-    let e = extract(
-        "Loving the new @acme phone! #tech #Tech $AAPL up 3% https://Acme.com/p?utm_source=x&id=7#frag 🔥🔥",
-    );
+    let e =
+        extract("Loving the new @acme phone! #tech #Tech $AAPL up 3% https://Acme.com/p?utm_source=x&id=7#frag 🔥🔥");
     assert_eq!(e.hashtags, ["tech"]);
     assert_eq!(e.mentions, ["acme"]);
     assert_eq!(e.cashtags, ["AAPL"]);
@@ -47,14 +46,7 @@ fn urls_lose_sentence_punctuation_but_keep_balanced_parentheses() {
     let e = extract(
         "see https://en.wikipedia.org/wiki/Foo_(bar)). and (www.Example.COM:443/x?fbclid=1), http://a.b/c?q=1&utm_medium=z.",
     );
-    assert_eq!(
-        e.urls,
-        [
-            "https://en.wikipedia.org/wiki/Foo_(bar)",
-            "https://www.example.com/x",
-            "http://a.b/c?q=1"
-        ]
-    );
+    assert_eq!(e.urls, ["https://en.wikipedia.org/wiki/Foo_(bar)", "https://www.example.com/x", "http://a.b/c?q=1"]);
 }
 
 #[test]
@@ -65,7 +57,10 @@ fn emoji_include_sequences_flags_keycaps_and_skin_tones_but_not_plain_symbols() 
 
 #[tokio::test]
 async fn the_stage_writes_entities_into_enrichments_of_posts() {
-    let post = parse_raw_post(br##"{"platform":"x","id":"1","author":{"id":"2"},"text":"#a @b","created_at":"2026-11-20T10:15:00Z"}"##).unwrap();
+    let post = parse_raw_post(
+        br##"{"platform":"x","id":"1","author":{"id":"2"},"text":"#a @b","created_at":"2026-11-20T10:15:00Z"}"##,
+    )
+    .unwrap();
     let mut stage = EntitiesStage::new(EntitiesConfig::default());
     let out = stage.process(vec![post.into_envelope("posts")]).await;
     let record = out.into_iter().next().unwrap().unwrap();

@@ -3,8 +3,7 @@
 use rusqlite::{Connection, params};
 
 /// (version, name, SQL), in order. Append only: never edit a released one.
-pub const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("migrations/001_initial.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("migrations/001_initial.sql"))];
 
 /// Applies the migrations the database lacks; each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Vec<i64>> {
@@ -14,11 +13,10 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Vec<i64>> {
     let mut applied = Vec::new();
     for (version, name, sql) in MIGRATIONS {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let done: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
-            [version],
-            |r| r.get(0),
-        )?;
+        let done: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| {
+                r.get(0)
+            })?;
         if !done {
             tx.execute_batch(sql)?;
             tx.execute(

@@ -8,8 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, ErrorCode, Transaction, params};
 use socialpipe_schemas::{
-    ComponentError, Envelope, ErrorDomain, KolScoreRecord, PostPayload, RecordKind, SheetRowRecord,
-    Sink, SinkReport,
+    ComponentError, Envelope, ErrorDomain, KolScoreRecord, PostPayload, RecordKind, SheetRowRecord, Sink, SinkReport,
 };
 
 use super::{SqliteConfig, migrate};
@@ -20,18 +19,9 @@ pub struct SqliteSink {
 
 /// One encoded record: which table, which values.
 enum Row {
-    Post {
-        post: Box<PostPayload>,
-        envelope: Envelope,
-    },
-    Sheet {
-        row: SheetRowRecord,
-        envelope: Envelope,
-    },
-    Kol {
-        score: KolScoreRecord,
-        envelope: Envelope,
-    },
+    Post { post: Box<PostPayload>, envelope: Envelope },
+    Sheet { row: SheetRowRecord, envelope: Envelope },
+    Kol { score: KolScoreRecord, envelope: Envelope },
 }
 
 fn rfc3339(t: &DateTime<Utc>) -> String {
@@ -40,9 +30,7 @@ fn rfc3339(t: &DateTime<Utc>) -> String {
 
 fn classify(e: &rusqlite::Error) -> ErrorDomain {
     match e.sqlite_error_code() {
-        Some(ErrorCode::ConstraintViolation | ErrorCode::TooBig | ErrorCode::TypeMismatch) => {
-            ErrorDomain::Invalid
-        }
+        Some(ErrorCode::ConstraintViolation | ErrorCode::TooBig | ErrorCode::TypeMismatch) => ErrorDomain::Invalid,
         Some(
             ErrorCode::DatabaseBusy
             | ErrorCode::DatabaseLocked
@@ -67,9 +55,8 @@ fn sink_error(e: &rusqlite::Error) -> ComponentError {
 impl SqliteSink {
     pub fn open(config: &SqliteConfig) -> Result<Self, ComponentError> {
         if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                ComponentError::fatal(format!("sqlite: cannot create {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ComponentError::fatal(format!("sqlite: cannot create {}: {e}", dir.display())))?;
         }
         let open = || -> rusqlite::Result<Connection> {
             let mut conn = Connection::open(&config.path)?;
@@ -85,32 +72,26 @@ impl SqliteSink {
             domain: sink_error(&e).domain,
             reason: format!("sqlite: cannot open {}: {e}", config.path.display()),
         })?;
-        Ok(SqliteSink {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(SqliteSink { conn: Arc::new(Mutex::new(conn)) })
     }
 
     fn encode(record: &Envelope) -> Result<Row, ComponentError> {
-        let bad = |e: serde_json::Error| {
-            ComponentError::invalid(format!("payload does not match {}: {e}", record.schema))
-        };
+        let bad =
+            |e: serde_json::Error| ComponentError::invalid(format!("payload does not match {}: {e}", record.schema));
         match record.kind() {
             Some(RecordKind::Post) => Ok(Row::Post {
                 post: Box::new(PostPayload::from_envelope(record).map_err(bad)?),
                 envelope: record.clone(),
             }),
-            Some(RecordKind::SheetRow) => Ok(Row::Sheet {
-                row: record.payload_as().map_err(bad)?,
-                envelope: record.clone(),
-            }),
-            Some(RecordKind::KolScore) => Ok(Row::Kol {
-                score: record.payload_as().map_err(bad)?,
-                envelope: record.clone(),
-            }),
-            Some(RecordKind::DeadLetter) | None => Err(ComponentError::invalid(format!(
-                "the sqlite sink does not store {} records",
-                record.schema
-            ))),
+            Some(RecordKind::SheetRow) => {
+                Ok(Row::Sheet { row: record.payload_as().map_err(bad)?, envelope: record.clone() })
+            }
+            Some(RecordKind::KolScore) => {
+                Ok(Row::Kol { score: record.payload_as().map_err(bad)?, envelope: record.clone() })
+            }
+            Some(RecordKind::DeadLetter) | None => {
+                Err(ComponentError::invalid(format!("the sqlite sink does not store {} records", record.schema)))
+            }
         }
     }
 }
@@ -118,9 +99,7 @@ impl SqliteSink {
 impl Row {
     fn envelope(&self) -> &Envelope {
         match self {
-            Row::Post { envelope, .. }
-            | Row::Sheet { envelope, .. }
-            | Row::Kol { envelope, .. } => envelope,
+            Row::Post { envelope, .. } | Row::Sheet { envelope, .. } | Row::Kol { envelope, .. } => envelope,
         }
     }
 }
@@ -246,38 +225,35 @@ impl Sink for SqliteSink {
         // sort keeps repeated ids in batch order).
         rows.sort_by(|(_, a), (_, b)| a.envelope().id.cmp(&b.envelope().id));
         let conn = Arc::clone(&self.conn);
-        let rejected = tokio::task::spawn_blocking(
-            move || -> Result<Vec<(usize, ComponentError)>, ComponentError> {
-                let mut conn = conn.lock().expect("sqlite connection lock");
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(|e| sink_error(&e))?;
-                let mut rejected = Vec::new();
-                let mut newest: HashMap<String, &PostPayload> = HashMap::new();
-                for (index, row) in &rows {
-                    match write_row(&tx, row) {
-                        Ok(()) => {
-                            if let Row::Post { post, .. } = row {
-                                let slot = newest.entry(post.author_id()).or_insert(post);
-                                if post.created_at >= slot.created_at {
-                                    *slot = post;
-                                }
+        let rejected = tokio::task::spawn_blocking(move || -> Result<Vec<(usize, ComponentError)>, ComponentError> {
+            let mut conn = conn.lock().expect("sqlite connection lock");
+            let tx =
+                conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| sink_error(&e))?;
+            let mut rejected = Vec::new();
+            let mut newest: HashMap<String, &PostPayload> = HashMap::new();
+            for (index, row) in &rows {
+                match write_row(&tx, row) {
+                    Ok(()) => {
+                        if let Row::Post { post, .. } = row {
+                            let slot = newest.entry(post.author_id()).or_insert(post);
+                            if post.created_at >= slot.created_at {
+                                *slot = post;
                             }
                         }
-                        // A row the database refuses for good goes to the DLQ; the rest commits.
-                        Err(e) if classify(&e) == ErrorDomain::Invalid => {
-                            rejected.push((*index, ComponentError::invalid(format!("sqlite: {e}"))))
-                        }
-                        Err(e) => return Err(sink_error(&e)),
                     }
+                    // A row the database refuses for good goes to the DLQ; the rest commits.
+                    Err(e) if classify(&e) == ErrorDomain::Invalid => {
+                        rejected.push((*index, ComponentError::invalid(format!("sqlite: {e}"))))
+                    }
+                    Err(e) => return Err(sink_error(&e)),
                 }
-                for post in newest.values() {
-                    write_author(&tx, post).map_err(|e| sink_error(&e))?;
-                }
-                tx.commit().map_err(|e| sink_error(&e))?;
-                Ok(rejected)
-            },
-        )
+            }
+            for post in newest.values() {
+                write_author(&tx, post).map_err(|e| sink_error(&e))?;
+            }
+            tx.commit().map_err(|e| sink_error(&e))?;
+            Ok(rejected)
+        })
         .await
         .map_err(|e| ComponentError::fatal(format!("sqlite writer panicked: {e}")))??;
         report.rejected.extend(rejected);

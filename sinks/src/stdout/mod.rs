@@ -29,16 +29,12 @@ impl Sink for StdoutSink {
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
         let mut out = std::io::stdout().lock();
         for record in batch {
-            let line = if self.config.pretty {
-                serde_json::to_string_pretty(record)
-            } else {
-                serde_json::to_string(record)
-            };
+            let line =
+                if self.config.pretty { serde_json::to_string_pretty(record) } else { serde_json::to_string(record) };
             writeln!(out, "{}", line.expect("an envelope always serialises"))
                 .map_err(|e| ComponentError::fatal(format!("stdout: {e}")))?;
         }
-        out.flush()
-            .map_err(|e| ComponentError::fatal(format!("stdout: {e}")))?;
+        out.flush().map_err(|e| ComponentError::fatal(format!("stdout: {e}")))?;
         Ok(SinkReport::default())
     }
 }

@@ -35,14 +35,12 @@ pub(super) fn read_partition(
     from: u64,
     max: usize,
 ) -> Result<Vec<Message>> {
-    let name = table(
-        TopicMeta {
-            id: topic_id,
-            partitions: 0,
-        },
-        partition,
-    );
-    let mut stmt = conn.prepare_cached(&format!("SELECT offset, key, value, ts_ms FROM {name} WHERE offset >= ?1 ORDER BY offset LIMIT ?2")).map_err(storage)?;
+    let name = table(TopicMeta { id: topic_id, partitions: 0 }, partition);
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT offset, key, value, ts_ms FROM {name} WHERE offset >= ?1 ORDER BY offset LIMIT ?2"
+        ))
+        .map_err(storage)?;
     let rows = stmt
         .query_map(params![from, max as i64], |r| {
             Ok(Message {
@@ -83,13 +81,7 @@ impl EmbeddedConsumer {
                 .collect()
         })
         .await?;
-        Ok(EmbeddedConsumer {
-            conn,
-            group,
-            partitions,
-            next_start: 0,
-            appended,
-        })
+        Ok(EmbeddedConsumer { conn, group, partitions, next_start: 0, appended })
     }
 
     async fn fetch(&mut self, max: usize) -> Result<Vec<Message>> {
@@ -104,14 +96,7 @@ impl EmbeddedConsumer {
                 if out.len() >= max {
                     break;
                 }
-                out.extend(read_partition(
-                    conn,
-                    &topic,
-                    topic_id,
-                    partition,
-                    position,
-                    max - out.len(),
-                )?);
+                out.extend(read_partition(conn, &topic, topic_id, partition, position, max - out.len())?);
             }
             Ok(out)
         })
@@ -174,17 +159,18 @@ impl Consumer for EmbeddedConsumer {
     }
 
     async fn lag(&mut self) -> Result<Vec<(Position, u64)>> {
-        let wanted: Vec<(String, i64, u32, u64)> = self
-            .partitions
-            .iter()
-            .map(|a| (a.topic.clone(), a.topic_id, a.partition, a.position))
-            .collect();
+        let wanted: Vec<(String, i64, u32, u64)> =
+            self.partitions.iter().map(|a| (a.topic.clone(), a.topic_id, a.partition, a.position)).collect();
         blocking(&self.conn, move |conn| {
             wanted
                 .into_iter()
                 .map(|(topic, topic_id, partition, position)| {
                     let end: u64 = conn
-                        .query_row("SELECT next_offset FROM partition_ends WHERE topic_id = ?1 AND partition = ?2", params![topic_id, partition], |r| r.get(0))
+                        .query_row(
+                            "SELECT next_offset FROM partition_ends WHERE topic_id = ?1 AND partition = ?2",
+                            params![topic_id, partition],
+                            |r| r.get(0),
+                        )
                         .map_err(storage)?;
                     Ok((Position { topic, partition, next_offset: position }, end.saturating_sub(position)))
                 })

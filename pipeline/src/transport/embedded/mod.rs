@@ -19,8 +19,8 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::{
-    Consumer, GroupLag, Membership, Message, Outgoing, PartitionInfo, Result, TopicInfo, Transport,
-    TransportError, partition_for,
+    Consumer, GroupLag, Membership, Message, Outgoing, PartitionInfo, Result, TopicInfo, Transport, TransportError,
+    partition_for,
 };
 use consumer::EmbeddedConsumer;
 
@@ -112,9 +112,8 @@ async fn blocking<T: Send + 'static>(
 
 impl EmbeddedLog {
     pub fn open(config: &EmbeddedConfig) -> Result<Self> {
-        std::fs::create_dir_all(&config.path).map_err(|e| {
-            TransportError::Storage(format!("cannot create {}: {e}", config.path.display()))
-        })?;
+        std::fs::create_dir_all(&config.path)
+            .map_err(|e| TransportError::Storage(format!("cannot create {}: {e}", config.path.display())))?;
         let synchronous = config.synchronous.pragma();
         let conn = open_connection(&config.path, synchronous).map_err(storage)?;
         conn.execute_batch(
@@ -143,25 +142,15 @@ impl EmbeddedLog {
         }
         let owned = name.to_owned();
         let meta = blocking(&self.conn, move |conn| {
-            conn.query_row(
-                "SELECT id, partitions FROM topics WHERE name = ?1",
-                [&owned],
-                |r| {
-                    Ok(TopicMeta {
-                        id: r.get(0)?,
-                        partitions: r.get(1)?,
-                    })
-                },
-            )
+            conn.query_row("SELECT id, partitions FROM topics WHERE name = ?1", [&owned], |r| {
+                Ok(TopicMeta { id: r.get(0)?, partitions: r.get(1)? })
+            })
             .optional()
             .map_err(storage)?
             .ok_or(TransportError::UnknownTopic(owned))
         })
         .await?;
-        self.topics
-            .lock()
-            .expect("topic cache lock")
-            .insert(name.to_owned(), meta);
+        self.topics.lock().expect("topic cache lock").insert(name.to_owned(), meta);
         Ok(meta)
     }
 
@@ -176,9 +165,8 @@ impl EmbeddedLog {
             for (id, partition) in tables {
                 let name = table(TopicMeta { id, partitions: 0 }, partition);
                 // Offsets are in time order, so old messages form a prefix.
-                deleted += conn
-                    .execute(&format!("DELETE FROM {name} WHERE ts_ms < ?1"), [cutoff_ms])
-                    .map_err(storage)? as u64;
+                deleted +=
+                    conn.execute(&format!("DELETE FROM {name} WHERE ts_ms < ?1"), [cutoff_ms]).map_err(storage)? as u64;
             }
             Ok(deleted)
         })
@@ -213,10 +201,7 @@ impl Transport for EmbeddedLog {
             Ok(meta)
         })
         .await?;
-        self.topics
-            .lock()
-            .expect("topic cache lock")
-            .insert(name.to_owned(), meta);
+        self.topics.lock().expect("topic cache lock").insert(name.to_owned(), meta);
         Ok(())
     }
 
@@ -224,17 +209,29 @@ impl Transport for EmbeddedLog {
         blocking(&self.conn, |conn| {
             let topics: Vec<(String, TopicMeta)> = conn
                 .prepare("SELECT name, id, partitions FROM topics ORDER BY name")
-                .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, TopicMeta { id: r.get(1)?, partitions: r.get(2)? })))?.collect())
+                .and_then(|mut s| {
+                    s.query_map([], |r| Ok((r.get(0)?, TopicMeta { id: r.get(1)?, partitions: r.get(2)? })))?.collect()
+                })
                 .map_err(storage)?;
             let mut out = Vec::new();
             for (name, meta) in topics {
                 let mut partitions = Vec::new();
                 for p in 0..meta.partitions {
                     let end: u64 = conn
-                        .query_row("SELECT next_offset FROM partition_ends WHERE topic_id = ?1 AND partition = ?2", params![meta.id, p], |r| r.get(0))
+                        .query_row(
+                            "SELECT next_offset FROM partition_ends WHERE topic_id = ?1 AND partition = ?2",
+                            params![meta.id, p],
+                            |r| r.get(0),
+                        )
                         .map_err(storage)?;
-                    let start: Option<u64> = conn.query_row(&format!("SELECT min(offset) FROM {}", table(meta, p)), [], |r| r.get(0)).map_err(storage)?;
-                    partitions.push(PartitionInfo { partition: p, start_offset: start.unwrap_or(end), end_offset: end });
+                    let start: Option<u64> = conn
+                        .query_row(&format!("SELECT min(offset) FROM {}", table(meta, p)), [], |r| r.get(0))
+                        .map_err(storage)?;
+                    partitions.push(PartitionInfo {
+                        partition: p,
+                        start_offset: start.unwrap_or(end),
+                        end_offset: end,
+                    });
                 }
                 out.push(TopicInfo { name, partitions });
             }
@@ -258,18 +255,29 @@ impl Transport for EmbeddedLog {
             for (p, batch) in by_partition.into_iter().enumerate().filter(|(_, b)| !b.is_empty()) {
                 let p = p as u32;
                 let mut next: i64 = tx
-                    .query_row("SELECT next_offset FROM partition_ends WHERE topic_id = ?1 AND partition = ?2", params![meta.id, p], |r| r.get(0))
+                    .query_row(
+                        "SELECT next_offset FROM partition_ends WHERE topic_id = ?1 AND partition = ?2",
+                        params![meta.id, p],
+                        |r| r.get(0),
+                    )
                     .map_err(storage)?;
                 {
-                    let mut insert =
-                        tx.prepare_cached(&format!("INSERT INTO {} (offset, key, value, ts_ms) VALUES (?1, ?2, ?3, ?4)", table(meta, p))).map_err(storage)?;
+                    let mut insert = tx
+                        .prepare_cached(&format!(
+                            "INSERT INTO {} (offset, key, value, ts_ms) VALUES (?1, ?2, ?3, ?4)",
+                            table(meta, p)
+                        ))
+                        .map_err(storage)?;
                     for m in &batch {
                         insert.execute(params![next, m.key, m.value, ts]).map_err(storage)?;
                         next += 1;
                     }
                 }
-                tx.execute("UPDATE partition_ends SET next_offset = ?3 WHERE topic_id = ?1 AND partition = ?2", params![meta.id, p, next])
-                    .map_err(storage)?;
+                tx.execute(
+                    "UPDATE partition_ends SET next_offset = ?3 WHERE topic_id = ?1 AND partition = ?2",
+                    params![meta.id, p, next],
+                )
+                .map_err(storage)?;
             }
             tx.commit().map_err(storage)
         })
@@ -278,12 +286,7 @@ impl Transport for EmbeddedLog {
         Ok(())
     }
 
-    async fn subscribe(
-        &self,
-        group: &str,
-        topics: &[String],
-        membership: Membership,
-    ) -> Result<Box<dyn Consumer>> {
+    async fn subscribe(&self, group: &str, topics: &[String], membership: Membership) -> Result<Box<dyn Consumer>> {
         let mut assigned = Vec::new();
         for name in topics {
             let meta = self.topic(name).await?;
@@ -292,13 +295,9 @@ impl Transport for EmbeddedLog {
             }
         }
         let conn = open_connection(&self.path, self.synchronous).map_err(storage)?;
-        let consumer = EmbeddedConsumer::start(
-            Arc::new(Mutex::new(conn)),
-            group.to_owned(),
-            assigned,
-            self.appended.subscribe(),
-        )
-        .await?;
+        let consumer =
+            EmbeddedConsumer::start(Arc::new(Mutex::new(conn)), group.to_owned(), assigned, self.appended.subscribe())
+                .await?;
         Ok(Box::new(consumer))
     }
 
@@ -318,34 +317,22 @@ impl Transport for EmbeddedLog {
         .await
     }
 
-    async fn read(
-        &self,
-        topic: &str,
-        partition: u32,
-        from_offset: u64,
-        max: usize,
-    ) -> Result<Vec<Message>> {
+    async fn read(&self, topic: &str, partition: u32, from_offset: u64, max: usize) -> Result<Vec<Message>> {
         let meta = self.topic(topic).await?;
         if partition >= meta.partitions {
             return Ok(Vec::new());
         }
         let topic = topic.to_owned();
-        blocking(&self.conn, move |conn| {
-            consumer::read_partition(conn, &topic, meta.id, partition, from_offset, max)
-        })
-        .await
+        blocking(&self.conn, move |conn| consumer::read_partition(conn, &topic, meta.id, partition, from_offset, max))
+            .await
     }
 
     async fn read_checkpoint(&self, name: &str) -> Result<Option<String>> {
         let name = name.to_owned();
         blocking(&self.conn, move |conn| {
-            conn.query_row(
-                "SELECT value FROM checkpoints WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(storage)
+            conn.query_row("SELECT value FROM checkpoints WHERE name = ?1", [name], |r| r.get(0))
+                .optional()
+                .map_err(storage)
         })
         .await
     }

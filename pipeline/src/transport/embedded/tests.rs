@@ -17,9 +17,7 @@ impl TransportFixture for EmbeddedFixture {
     }
 }
 
-crate::transport_contract_suite!(EmbeddedFixture {
-    dir: tempfile::tempdir().unwrap()
-});
+crate::transport_contract_suite!(EmbeddedFixture { dir: tempfile::tempdir().unwrap() });
 
 #[tokio::test]
 async fn another_process_handle_sees_appends_and_topics() {
@@ -28,26 +26,9 @@ async fn another_process_handle_sees_appends_and_topics() {
     let run = EmbeddedLog::open(&EmbeddedConfig::new(dir.path())).unwrap();
     let admin = EmbeddedLog::open(&EmbeddedConfig::new(dir.path())).unwrap();
     admin.create_topic("t", 1).await.unwrap();
-    admin
-        .send(
-            "t",
-            vec![Outgoing {
-                key: "k".into(),
-                value: b"v".to_vec(),
-            }],
-        )
-        .await
-        .unwrap();
-    let mut consumer = run
-        .subscribe("g", &["t".to_owned()], Membership::ALONE)
-        .await
-        .unwrap();
-    assert_eq!(
-        crate::transport::contract::consume(&mut *consumer, 1)
-            .await
-            .len(),
-        1
-    );
+    admin.send("t", vec![Outgoing { key: "k".into(), value: b"v".to_vec() }]).await.unwrap();
+    let mut consumer = run.subscribe("g", &["t".to_owned()], Membership::ALONE).await.unwrap();
+    assert_eq!(crate::transport::contract::consume(&mut *consumer, 1).await.len(), 1);
 }
 
 #[tokio::test]
@@ -55,36 +36,15 @@ async fn retention_deletes_old_messages_but_keeps_offsets() {
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(&EmbeddedConfig::new(dir.path())).unwrap();
     log.create_topic("t", 1).await.unwrap();
-    log.send(
-        "t",
-        (0..5)
-            .map(|i| Outgoing {
-                key: "k".into(),
-                value: vec![i],
-            })
-            .collect(),
-    )
-    .await
-    .unwrap();
+    log.send("t", (0..5).map(|i| Outgoing { key: "k".into(), value: vec![i] }).collect()).await.unwrap();
     let before_any = chrono::Utc::now().timestamp_millis() - 60_000;
     assert_eq!(log.delete_before(before_any).await.unwrap(), 0);
     let after_all = chrono::Utc::now().timestamp_millis() + 1;
     assert_eq!(log.delete_before(after_all).await.unwrap(), 5);
-    log.send(
-        "t",
-        vec![Outgoing {
-            key: "k".into(),
-            value: vec![9],
-        }],
-    )
-    .await
-    .unwrap();
+    log.send("t", vec![Outgoing { key: "k".into(), value: vec![9] }]).await.unwrap();
     let info = &log.topics().await.unwrap()[0];
     assert_eq!(
-        (
-            info.partitions[0].start_offset,
-            info.partitions[0].end_offset
-        ),
+        (info.partitions[0].start_offset, info.partitions[0].end_offset),
         (5, 6),
         "offsets continue after deletes"
     );
