@@ -23,7 +23,10 @@ impl Flag {
     }
 
     pub async fn wait(&mut self) {
-        let _ = self.0.wait_for(|set| *set).await;
+        // A flag whose setter is gone can never be set: wait forever.
+        if self.0.wait_for(|set| *set).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -186,3 +186,6 @@ async fn apply(
     ctx.metrics.sent.with_label_values(&labels).inc_by(done.len() as u64);
     Ok(done)
 }
+
+#[cfg(test)]
+mod tests;
