@@ -16,8 +16,27 @@ enum Context {
 
 /// Replaces every reference using `lookup`; a missing variable without a
 /// default is an error naming the line and the key it was for.
-pub fn interpolate(file: &str, text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+/// The interpolated text and the values that went into it (so errors can
+/// leave them out: they are often secrets).
+pub struct Interpolated {
+    pub text: String,
+    pub values: Vec<String>,
+}
+
+/// Shows no text or value: both may hold secrets.
+impl std::fmt::Debug for Interpolated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interpolated").field("values", &self.values.len()).finish_non_exhaustive()
+    }
+}
+
+pub fn interpolate(
+    file: &str,
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Interpolated, ConfigError> {
     let mut out = String::with_capacity(text.len());
+    let mut values = Vec::new();
     let mut context = Context::Bare;
     let mut line = 1;
     let mut table = String::new();
@@ -108,6 +127,7 @@ pub fn interpolate(file: &str, text: &str, lookup: impl Fn(&str) -> Option<Strin
                 out.push_str(&escape(&value, context).map_err(|why| {
                     error(file, line, &table, &text[line_start..], &format!("value of {name} {why}"))
                 })?);
+                values.push(value);
                 i += close + 1;
                 continue;
             }
@@ -120,7 +140,7 @@ pub fn interpolate(file: &str, text: &str, lookup: impl Fn(&str) -> Option<Strin
         out.push(c);
         i += c.len_utf8();
     }
-    Ok(out)
+    Ok(Interpolated { text: out, values })
 }
 
 fn is_var_name(name: &str) -> bool {
@@ -180,7 +200,7 @@ mod tests {
     fn replaces_references_in_strings_and_bare_values() {
         let text = "a = \"Bearer ${TOKEN}\"\nport = ${PORT}\nb = \"${MISSING:-fallback}\"\n";
         assert_eq!(
-            interpolate("f", text, env).unwrap(),
+            interpolate("f", text, env).unwrap().text,
             "a = \"Bearer s3cr\\\"et\\\\\"\nport = 9000\nb = \"fallback\"\n"
         );
     }
@@ -188,7 +208,7 @@ mod tests {
     #[test]
     fn comments_and_escaped_references_are_left_alone() {
         let text = "# uses ${NOPE}\na = \"$${NOPE}\" # ${NOPE}\n";
-        assert_eq!(interpolate("f", text, env).unwrap(), "# uses ${NOPE}\na = \"${NOPE}\" # ${NOPE}\n");
+        assert_eq!(interpolate("f", text, env).unwrap().text, "# uses ${NOPE}\na = \"${NOPE}\" # ${NOPE}\n");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::topology::{SinkKind, SourceKind, StageKind};
 use crate::transport::embedded::EmbeddedConfig;
 
-pub use interpolate::interpolate;
+pub use interpolate::{Interpolated, interpolate};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -28,6 +28,17 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// The same error without the given values (interpolated from the
+    /// environment, so possibly secrets) in its message.
+    fn redacted(mut self, values: &[String]) -> Self {
+        let (ConfigError::File { message, .. } | ConfigError::At { message, .. } | ConfigError::Key { message, .. }) =
+            &mut self;
+        for value in values.iter().filter(|v| v.len() >= 4) {
+            *message = message.replace(value.as_str(), "<from the environment>");
+        }
+        self
+    }
+
     /// An error at `key`, on `line` when it is known.
     pub fn at(file: &str, line: Option<usize>, key: String, message: String) -> Self {
         match line {
@@ -232,13 +243,18 @@ impl Config {
     }
 
     pub fn parse(file: &str, text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let text = interpolate(file, text, env)?;
-        let deserializer = toml::Deserializer::parse(&text).map_err(|e| locate::toml_error(file, &text, "", &e))?;
-        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            locate::toml_error(file, &text, if path == "." { "" } else { &path }, e.inner())
+        let Interpolated { text, values } = interpolate(file, text, env)?;
+        let parsed =
+            toml::Deserializer::parse(&text).map_err(|e| locate::toml_error(file, &text, "", &e)).and_then(|de| {
+                serde_path_to_error::deserialize::<_, Config>(de).map_err(|e| {
+                    let path = e.path().to_string();
+                    locate::toml_error(file, &text, if path == "." { "" } else { &path }, e.inner())
+                })
+            });
+        let config = parsed.map_err(|e| e.redacted(&values))?;
+        config.check().map_err(|(key, message)| {
+            ConfigError::at(file, locate::line_of(&text, &key), key, message).redacted(&values)
         })?;
-        config.check().map_err(|(key, message)| ConfigError::at(file, locate::line_of(&text, &key), key, message))?;
         Ok(config)
     }
 

@@ -94,3 +94,12 @@ fn once_mode_rejects_sources_that_never_end() {
         "sources.posts: never ends (follow/stream mode), so it cannot run with --once"
     );
 }
+
+#[test]
+fn values_from_the_environment_never_appear_in_errors() {
+    let text = "[runtime]\npoll_wait_ms = \"${TOKEN}\"\n";
+    let e = Config::parse("app.toml", text, |name| (name == "TOKEN").then(|| "sk-live-123456".to_owned())).unwrap_err();
+    let e = e.to_string();
+    assert!(e.starts_with("app.toml:2: runtime.poll_wait_ms: invalid type: string"), "{e}");
+    assert!(!e.contains("sk-live-123456"), "{e}");
+}
