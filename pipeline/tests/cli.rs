@@ -80,6 +80,22 @@ fn admin_commands_work_while_run_holds_the_log() {
         http_get(port, "/health/ready").is_some_and(|(s, _)| s == 200)
     });
 
+    // A follower of the output topic, started while it is still empty.
+    let mut follower = socialpipe()
+        .args(["tail", "--config", config, "enriched.posts", "--follow"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel();
+    let follower_out = follower.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(follower_out)) {
+            if lines_tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+
     // produce: valid lines to the log, an invalid one to dlq.produce.
     let mut input = Vec::new();
     let lines = scratch.path("more.jsonl");
@@ -108,6 +124,16 @@ fn admin_commands_work_while_run_holds_the_log() {
         topics.lines().any(|l| l.starts_with("socialpipe.sink.db") && l.ends_with(" 0")),
         "the sink group has no lag: {topics}"
     );
+
+    let followed: std::collections::BTreeSet<String> = (0..300)
+        .map(|_| {
+            let line = lines_rx.recv_timeout(Duration::from_secs(60)).expect("tail --follow prints every new envelope");
+            serde_json::from_str::<serde_json::Value>(&line).unwrap()["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(followed, ids);
+    follower.kill().unwrap();
+    follower.wait().unwrap();
 
     let tail = run(&["tail", "--config", config, "enriched.posts", "--limit", "2"]);
     let envelopes: Vec<serde_json::Value> = tail
