@@ -40,7 +40,7 @@ path = "{dir}/archive.db"
 batch_timeout_ms = 50
 "#;
 
-fn daemon(scratch: &Scratch) -> (std::process::Child, u16) {
+fn daemon(scratch: &Scratch) -> (Daemon, u16) {
     let port = free_port();
     let config = scratch.config("daemon.toml", &TWO_SINKS.replace("{port}", &port.to_string()));
     let child = spawn(&["run", "--config", config.to_str().unwrap()]);

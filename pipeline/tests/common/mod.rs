@@ -108,8 +108,42 @@ pub fn run_ok(args: &[&str]) -> Output {
     output
 }
 
-pub fn spawn(args: &[&str]) -> Child {
-    socialpipe().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn socialpipe")
+/// A running socialpipe. Dropped without being waited for (a failing test),
+/// it is killed, so no daemon outlives its test.
+pub struct Daemon(Option<Child>);
+
+impl From<Child> for Daemon {
+    fn from(child: Child) -> Self {
+        Daemon(Some(child))
+    }
+}
+
+impl std::ops::Deref for Daemon {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().expect("a running process")
+    }
+}
+
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().expect("a running process")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn spawn(args: &[&str]) -> Daemon {
+    Daemon::from(
+        socialpipe().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn socialpipe"),
+    )
 }
 
 /// Sink rows: 0 before the sink created its table.
@@ -133,7 +167,7 @@ pub fn deliveries(db: &Path) -> u64 {
 }
 
 /// Polls `condition` until it holds; fails after `limit` or if `child` exits first.
-pub fn wait_until(what: &str, limit: Duration, mut child: Option<&mut Child>, mut condition: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, limit: Duration, mut child: Option<&mut Daemon>, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
         if let Some(child) = child.as_deref_mut()
@@ -146,8 +180,9 @@ pub fn wait_until(what: &str, limit: Duration, mut child: Option<&mut Child>, mu
     }
 }
 
-pub fn stderr_of(child: Child) -> (std::process::ExitStatus, String) {
-    let output = child.wait_with_output().unwrap();
+/// Waits for the process to exit; its status and what it wrote to stderr.
+pub fn stderr_of(mut daemon: Daemon) -> (std::process::ExitStatus, String) {
+    let output = daemon.0.take().expect("a running process").wait_with_output().unwrap();
     (output.status, String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
@@ -176,7 +211,7 @@ pub fn metric(port: u16, sample: &str) -> u64 {
     body.lines().find_map(|l| l.strip_prefix(sample).and_then(|v| v.trim().parse::<f64>().ok())).map_or(0, |v| v as u64)
 }
 
-pub fn sigterm(child: &Child) {
+pub fn sigterm(child: &Daemon) {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
 }
