@@ -33,7 +33,7 @@ sample-data:
 	$(CARGO) run --release -p socialpipe --bin socialpipe -- generate --count 2400 --seed 42 --authors 300 --malformed > examples/data/posts.jsonl
 
 # End-to-end throughput and memory (1M records), plus criterion micro-benches.
-bench:
+bench: build
 	$(CARGO) run --release -p socialpipe-benches --bin e2e -- --records 1000000
 	$(CARGO) bench -p socialpipe-benches
 
