@@ -33,7 +33,6 @@ mod source_task;
 mod stage_task;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,8 +59,6 @@ pub struct RunReport {
     pub failures: Vec<(String, String)>,
     /// False when the shutdown deadline cut draining short (the rest stays in the log).
     pub drained: bool,
-    #[serde(skip)]
-    pub http: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +74,7 @@ pub enum RunError {
 }
 
 /// Why a task ended early.
+#[derive(Clone)]
 pub(crate) enum Stop {
     /// The shutdown deadline passed; uncommitted work stays in the log.
     Aborted,
@@ -108,6 +106,14 @@ impl Context {
             self.metrics.lag.with_label_values(&[group, &position.topic, &partition]).set(*lag as i64);
         }
         Ok(lag.iter().map(|(_, l)| l).sum())
+    }
+
+    /// Counts and logs a transient failure of a component, then waits out
+    /// the backoff; false when the shutdown deadline passed meanwhile.
+    pub async fn back_off(&self, component: &str, kind: Kind, error: &ComponentError, backoff: &mut Backoff) -> bool {
+        self.metrics.errors.with_label_values(&[component, kind.as_str(), "transient"]).inc();
+        tracing::warn!(component, kind = kind.as_str(), error = %error.reason, "transient failure; retrying");
+        backoff.wait(&mut self.abort.clone()).await
     }
 
     /// Records how a task ended in health (and the log).
@@ -201,13 +207,13 @@ pub async fn run(
         sinks.push((name.clone(), spec.clone(), sink));
     }
 
-    let http = match config.http.enabled {
+    let http_task = match config.http.enabled {
         true => {
             let (addr, task) = crate::http::serve(&config.http.listen, Arc::clone(&metrics), Arc::clone(&health))
                 .await
                 .map_err(|error| RunError::Http { listen: config.http.listen.clone(), error })?;
             tracing::info!(%addr, "serving /metrics, /health/live, /health/ready");
-            Some((addr, task))
+            Some(task)
         }
         false => None,
     };
@@ -245,7 +251,7 @@ pub async fn run(
             // A chain stops as a whole: each of its stages reports how it
             // ended (a failure reason names the stage that failed).
             for name in &names {
-                ctx.finish(name, Kind::Stage, clone_stop(&result));
+                ctx.finish(name, Kind::Stage, result.clone());
             }
         });
     }
@@ -289,7 +295,7 @@ pub async fn run(
     if let Some(task) = retention {
         task.abort();
     }
-    if let Some((_, task)) = &http {
+    if let Some(task) = &http_task {
         task.abort();
     }
 
@@ -303,15 +309,7 @@ pub async fn run(
     for name in config.sinks.keys() {
         components.insert(name.clone(), metrics.counts(name, Kind::Sink));
     }
-    Ok(RunReport { components, failures: health.failures(), drained, http: http.map(|(addr, _)| addr) })
-}
-
-fn clone_stop(result: &Result<(), Stop>) -> Result<(), Stop> {
-    match result {
-        Ok(()) => Ok(()),
-        Err(Stop::Aborted) => Err(Stop::Aborted),
-        Err(Stop::Failed(reason)) => Err(Stop::Failed(reason.clone())),
-    }
+    Ok(RunReport { components, failures: health.failures(), drained })
 }
 
 /// Deletes log messages past retention, hourly.

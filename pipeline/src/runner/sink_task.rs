@@ -70,15 +70,12 @@ pub(crate) async fn run(
 
 async fn build_with_retry(ctx: &Context, name: &str, spec: &SinkSpec) -> Result<Box<dyn Sink>, Stop> {
     let mut backoff = Backoff::new(&ctx.config.runtime.retry);
-    let mut abort = ctx.abort.clone();
     loop {
         match spec.kind.build() {
             Ok(sink) => return Ok(sink),
             Err(e) if e.domain == ErrorDomain::Transient => {
-                ctx.metrics.errors.with_label_values(&[name, Kind::Sink.as_str(), "transient"]).inc();
                 ctx.health.set(name, ComponentState::Retrying(e.reason.clone()));
-                tracing::warn!(sink = name, error = %e.reason, "cannot open sink yet; retrying");
-                if !backoff.wait(&mut abort).await {
+                if !ctx.back_off(name, Kind::Sink, &e, &mut backoff).await {
                     return Err(Stop::Aborted);
                 }
             }
@@ -119,7 +116,6 @@ async fn flush(ctx: &Context, name: &str, sink: &mut dyn Sink, batch: &[Message]
         }
     }
     let mut backoff = Backoff::new(&ctx.config.runtime.retry);
-    let mut abort = ctx.abort.clone();
     let mut attempts = 0;
     let started = Instant::now();
     let report = loop {
@@ -127,10 +123,8 @@ async fn flush(ctx: &Context, name: &str, sink: &mut dyn Sink, batch: &[Message]
         match sink.write(&records).await {
             Ok(report) => break report,
             Err(e) if e.domain == ErrorDomain::Transient => {
-                ctx.metrics.errors.with_label_values(&[name, Kind::Sink.as_str(), "transient"]).inc();
                 ctx.health.set(name, ComponentState::Retrying(format!("attempt {attempts}: {}", e.reason)));
-                tracing::warn!(sink = name, attempts, error = %e.reason, "write failed; retrying");
-                if !backoff.wait(&mut abort).await {
+                if !ctx.back_off(name, Kind::Sink, &e, &mut backoff).await {
                     return Err(Stop::Aborted);
                 }
             }

@@ -32,14 +32,11 @@ pub(crate) async fn run(
         .map_err(|e| Stop::Failed(format!("unreadable checkpoint: {e}")))?;
     let mode = if once { SourceMode::Once } else { SourceMode::Continuous };
     let mut backoff = Backoff::new(&ctx.config.runtime.retry);
-    let mut abort = ctx.abort.clone();
     loop {
         match source.open(checkpoint.clone(), mode).await {
             Ok(()) => break,
             Err(e) if e.domain == ErrorDomain::Transient => {
-                ctx.metrics.errors.with_label_values(&[name, Kind::Source.as_str(), "transient"]).inc();
-                tracing::warn!(source = name, error = %e.reason, "cannot open source yet; retrying");
-                if stop.is_set() || !backoff.wait(&mut abort).await {
+                if stop.is_set() || !ctx.back_off(name, Kind::Source, &e, &mut backoff).await {
                     return Ok(());
                 }
             }
@@ -98,7 +95,6 @@ async fn read_ahead(
     tx: tokio::sync::mpsc::Sender<ReadBatch>,
 ) {
     let mut backoff = Backoff::new(&ctx.config.runtime.retry);
-    let mut abort = ctx.abort.clone();
     while !stop.is_set() {
         let read = match source.next_batch(batch_records).await {
             Ok(batch) => {
@@ -108,9 +104,7 @@ async fn read_ahead(
                 Ok((batch, messages))
             }
             Err(e) if e.domain == ErrorDomain::Transient => {
-                ctx.metrics.errors.with_label_values(&[&name, Kind::Source.as_str(), "transient"]).inc();
-                tracing::warn!(source = name, error = %e.reason, "source read failed; retrying");
-                if backoff.wait(&mut abort).await {
+                if ctx.back_off(&name, Kind::Source, &e, &mut backoff).await {
                     continue;
                 }
                 Err(Stop::Aborted)
