@@ -6,7 +6,7 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: demo build test lint fmt check-compose sample-data bench clean-demo
+.PHONY: demo build test lint fmt check-compose services services-stop sample-data bench clean-demo
 
 demo: build
 	@scripts/demo.sh "$(BIN)"
@@ -14,8 +14,15 @@ demo: build
 build:
 	$(CARGO) build --release -p socialpipe --bin socialpipe
 
-test: lint check-compose
+test: lint check-compose services
 	RUST_TEST_THREADS=2 $(CARGO) test --workspace --all-targets
+
+# Installs (once, cached outside the clone) and starts the servers the tests use.
+services:
+	@scripts/services.sh start
+
+services-stop:
+	@scripts/services.sh stop
 
 lint:
 	$(CARGO) fmt --all -- --check

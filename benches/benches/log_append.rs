@@ -16,7 +16,7 @@ fn messages() -> Vec<Outgoing> {
         .map(|_| {
             let bytes = serde_json::to_vec(&generator.next_post()).unwrap();
             let envelope = parse_raw_post(&bytes).unwrap().into_envelope("bench");
-            Outgoing { key: envelope.key.clone(), value: envelope.to_bytes() }
+            Outgoing::new(envelope.key.clone(), envelope.to_bytes())
         })
         .collect()
 }

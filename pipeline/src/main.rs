@@ -33,6 +33,10 @@ enum Command {
         /// Write the final per-component counts as JSON to this file.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Run only these parts, comma-separated: sources, stages, sinks
+        /// (e.g. `--only stages,sinks` for a worker that scales out).
+        #[arg(long, default_value = "sources,stages,sinks")]
+        only: runner::Roles,
     },
     /// Check a configuration without running it.
     Validate {
@@ -147,10 +151,10 @@ async fn shutdown_signal() {
 async fn main_inner(cli: Cli) -> Result<ExitCode> {
     let stdout = &mut std::io::stdout().lock();
     match cli.command {
-        Command::Run { config, once, report } => {
+        Command::Run { config, once, report, only } => {
             let config = load(&config)?;
             init_logging(Some(&config), "info");
-            let result = runner::run(config, runner::RunOptions { once }, shutdown_signal()).await?;
+            let result = runner::run(config, runner::RunOptions { once, only }, shutdown_signal()).await?;
             for (name, counts) in &result.components {
                 tracing::info!(
                     component = name,

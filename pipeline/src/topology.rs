@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
 use socialpipe_processors::entities::{EntitiesConfig, EntitiesStage};
+use socialpipe_processors::key_counter::{KeyCounterConfig, KeyCounterStage};
 use socialpipe_schemas::{ComponentError, Processor, Sink, Source};
 use socialpipe_sinks::blackhole::{BlackholeConfig, BlackholeSink};
 use socialpipe_sinks::sqlite::{SqliteConfig, SqliteSink};
@@ -41,18 +42,29 @@ impl SourceKind {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StageKind {
     Entities(EntitiesConfig),
+    KeyCounter(KeyCounterConfig),
 }
 
 impl StageKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             StageKind::Entities(_) => "entities",
+            StageKind::KeyCounter(_) => "key_counter",
+        }
+    }
+
+    /// Whether the stage keeps per-key state (see `Processor::keeps_state`).
+    pub fn keeps_state(&self) -> bool {
+        match self {
+            StageKind::Entities(_) => false,
+            StageKind::KeyCounter(_) => true,
         }
     }
 
     pub fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
         Ok(match self {
             StageKind::Entities(c) => Box::new(EntitiesStage::new(c.clone())),
+            StageKind::KeyCounter(_) => Box::new(KeyCounterStage),
         })
     }
 }

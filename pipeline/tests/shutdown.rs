@@ -28,13 +28,7 @@ fn stage_committed(scratch: &Scratch) -> u64 {
         let Ok(log) = EmbeddedLog::open(&EmbeddedConfig::new(scratch.log_dir())) else {
             return 0;
         };
-        log.group_lag()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .filter(|l| l.group == "socialpipe.stages")
-            .map(|l| l.committed)
-            .sum()
+        log.group_lag(&["socialpipe.stages".to_owned()]).await.unwrap_or_default().iter().map(|l| l.committed).sum()
     })
 }
 

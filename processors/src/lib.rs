@@ -2,3 +2,4 @@
 //! and its tests. A stage writes its result under `enrichments.<stage type>`.
 
 pub mod entities;
+pub mod key_counter;

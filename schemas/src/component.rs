@@ -2,6 +2,8 @@
 //! processors map a batch to a batch with per-record errors; sinks write a
 //! batch durably and idempotently (upsert by id) before they return.
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -64,6 +66,76 @@ pub struct Failed {
 pub trait Processor: Send {
     /// Enriches a batch: one outcome per input record, in order.
     async fn process(&mut self, batch: Vec<Envelope>) -> Vec<Result<Envelope, Failed>>;
+
+    /// True for a stage that keeps state per record key: the runner then
+    /// calls [`Processor::process_keyed`], keeps the state in a changelog and
+    /// moves it with the key's partition when the consumer group rebalances.
+    fn keeps_state(&self) -> bool {
+        false
+    }
+
+    /// Like `process`, with the state of every key of the batch at hand.
+    async fn process_keyed(&mut self, batch: Vec<Envelope>, state: &mut KeyedState) -> Vec<Result<Envelope, Failed>> {
+        let _ = state;
+        self.process(batch).await
+    }
+}
+
+/// A stateful stage's values by record key. The runner loads the keys of a
+/// partition when the partition is assigned, drops them when it is revoked,
+/// and persists what changed after each batch (so the state a restarted or
+/// rebalanced worker sees reflects exactly the records whose output is durable).
+#[derive(Debug, Default)]
+pub struct KeyedState {
+    values: HashMap<String, Value>,
+    changed: HashSet<String>,
+}
+
+impl KeyedState {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.values.get(key)
+    }
+
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.changed.insert(key.to_owned());
+        self.values.insert(key.to_owned(), value);
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        if self.values.remove(key).is_some() {
+            self.changed.insert(key.to_owned());
+        }
+    }
+
+    /// Restores a value (not a change).
+    pub fn load(&mut self, key: String, value: Option<Value>) {
+        match value {
+            Some(value) => self.values.insert(key, value),
+            None => self.values.remove(&key),
+        };
+    }
+
+    /// Forgets the keys `drop` selects (their partition moved elsewhere).
+    pub fn unload(&mut self, mut drop: impl FnMut(&str) -> bool) {
+        self.values.retain(|key, _| !drop(key));
+        self.changed.retain(|key| !drop(key));
+    }
+
+    /// The changes since the last call: key and new value (None: removed).
+    pub fn take_changes(&mut self) -> Vec<(String, Option<Value>)> {
+        let mut changes: Vec<(String, Option<Value>)> =
+            self.changed.drain().map(|key| (key.clone(), self.values.get(&key).cloned())).collect();
+        changes.sort_by(|a, b| a.0.cmp(&b.0));
+        changes
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
 }
 
 /// Records of a batch a sink refused for good (e.g. a constraint violation):

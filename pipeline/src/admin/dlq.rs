@@ -13,7 +13,7 @@ use super::open_transport;
 use super::{AdminError, require_topic};
 use crate::config::Config;
 use crate::runner::dead_letters::{dlq_topic, to_outgoing};
-use crate::transport::{Outgoing, Transport};
+use crate::transport::{Message, Outgoing, Transport, new_trace_id};
 
 const READ_BATCH: usize = 1000;
 
@@ -116,12 +116,13 @@ pub async fn dlq_replay(config: &Config, stage: &str) -> Result<Replayed, AdminE
                     Ok(record) => replays
                         .entry(letter.input_topic.clone())
                         .or_default()
-                        .push(Outgoing { key: record.key.clone(), value: record.to_bytes() }),
+                        .push(Outgoing::record(&record, Some(&trace_id(m)))),
                     Err(reason) => {
                         let key = letter.record_id.clone();
                         again.push(to_outgoing(
                             DeadLetter { reason, attempts: letter.attempts + 1, last_failure: Utc::now(), ..letter },
                             key,
+                            Some(&trace_id(m)),
                         ));
                     }
                 }
@@ -156,4 +157,9 @@ fn revive(letter: &DeadLetter) -> Result<Envelope, String> {
         }
         OriginalKind::Envelope => Envelope::from_bytes(&bytes).map_err(|e| e.to_string()),
     }
+}
+
+/// A replayed record keeps the trace of the letter it came from, when it had one.
+fn trace_id(m: &Message) -> String {
+    m.headers.trace_id.clone().unwrap_or_else(new_trace_id)
 }

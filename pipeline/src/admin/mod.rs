@@ -25,22 +25,21 @@ pub enum AdminError {
     Usage(String),
 }
 
-/// Opens the log of a topology that has run; a mistyped path is an error
-/// rather than a new, empty log.
-pub(crate) fn open_transport(
-    config: &Config,
-) -> Result<std::sync::Arc<crate::transport::embedded::EmbeddedLog>, AdminError> {
-    let path = config.transport_path();
-    if !path.join("log.db").exists() {
+/// Opens the transport of a topology; for the embedded log, one that has
+/// run (a mistyped path is an error rather than a new, empty log).
+pub(crate) fn open_transport(config: &Config) -> Result<std::sync::Arc<dyn Transport>, AdminError> {
+    if let Some(path) = config.transport_path()
+        && !path.join("log.db").exists()
+    {
         return Err(AdminError::Usage(format!(
             "no log at {} (start `socialpipe run` with this config first)",
             path.display()
         )));
     }
-    Ok(runner::open_transport(config)?)
+    Ok(runner::open_transport(config)?.transport)
 }
 
-/// Topics with partitions and end offsets, then every group's lag.
+/// Topics with partitions and end offsets, then the lag of the topology's groups.
 pub async fn topics(config: &Config, out: &mut impl Write) -> Result<(), AdminError> {
     let log = open_transport(config)?;
     let topics = log.topics().await?;
@@ -49,7 +48,9 @@ pub async fn topics(config: &Config, out: &mut impl Write) -> Result<(), AdminEr
         let ends: Vec<String> = t.partitions.iter().map(|p| p.end_offset.to_string()).collect();
         writeln!(out, "{:<32} {:>10} {:>10}  {}", t.name, t.partitions.len(), t.len(), ends.join(","))?;
     }
-    let lags = log.group_lag().await?;
+    let groups: Vec<String> =
+        std::iter::once(config.stage_group()).chain(config.sinks.keys().map(|s| config.sink_group(s))).collect();
+    let lags = log.group_lag(&groups).await?;
     if !lags.is_empty() {
         writeln!(out)?;
         writeln!(out, "{:<40} {:<24} {:>10} {:>10}", "GROUP", "TOPIC", "COMMITTED", "LAG")?;

@@ -9,7 +9,7 @@ use super::open_transport;
 use super::{AdminError, require_topic};
 use crate::config::Config;
 use crate::runner::dead_letters::{dlq_topic, rejected_dead_letter};
-use crate::transport::{Outgoing, Transport};
+use crate::transport::{Outgoing, Transport, new_trace_id};
 
 /// The component name of records and dead letters `produce` writes.
 pub const PRODUCE: &str = "produce";
@@ -39,7 +39,7 @@ impl Pending<'_> {
 
     async fn flush(&mut self) -> Result<(), AdminError> {
         let messages: Vec<Outgoing> =
-            self.records.drain(..).map(|r| Outgoing { key: r.key.clone(), value: r.to_bytes() }).collect();
+            self.records.drain(..).map(|r| Outgoing::record(&r, Some(&new_trace_id()))).collect();
         self.counts.written += messages.len() as u64;
         self.log.send(self.topic, messages).await?;
         let (topic, max) = (self.topic, self.max_dlq_payload_bytes);

@@ -6,7 +6,6 @@ use std::time::Duration;
 use super::open_transport;
 use super::{AdminError, require_topic};
 use crate::config::Config;
-use crate::transport::Transport;
 
 /// How often `--follow` looks for new messages.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);

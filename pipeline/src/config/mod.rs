@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::topology::{SinkKind, SourceKind, StageKind};
 use crate::transport::embedded::EmbeddedConfig;
+use crate::transport::kafka::KafkaConfig;
 
 pub use interpolate::{Interpolated, interpolate};
 
@@ -76,6 +77,7 @@ pub struct Config {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TransportConfig {
     Embedded(EmbeddedConfig),
+    Kafka(KafkaConfig),
 }
 
 impl Default for TransportConfig {
@@ -277,6 +279,26 @@ impl Config {
                 return Err((key.into(), "must be at least 1".into()));
             }
         }
+        let stateful: Vec<String> = self.stages.iter().filter(|s| s.kind.keeps_state()).map(|s| s.name()).collect();
+        if let (Some(stage), [_, _, ..]) = (stateful.first(), &self.stage_inputs()[..]) {
+            // Keyed state lives with a partition number; two input topics could
+            // put one key's records on two members.
+            return Err((
+                "stages".into(),
+                format!(
+                    "stage {stage:?} keeps state per key and needs one input topic, but sources write {}",
+                    self.stage_inputs().join(", ")
+                ),
+            ));
+        }
+        if let TransportConfig::Kafka(k) = &self.transport {
+            if k.brokers.trim().is_empty() {
+                return Err(("transport.brokers".into(), "must name at least one broker".into()));
+            }
+            if k.replication_factor == 0 {
+                return Err(("transport.replication_factor".into(), "must be at least 1".into()));
+            }
+        }
         let mut names = BTreeMap::new();
         let stage_names: Vec<(String, String)> =
             self.stages.iter().enumerate().map(|(i, s)| (format!("stages[{i}]"), s.name())).collect();
@@ -365,9 +387,33 @@ impl Config {
         topics
     }
 
-    pub fn transport_path(&self) -> PathBuf {
+    /// The embedded log's directory (None on Kafka).
+    pub fn transport_path(&self) -> Option<PathBuf> {
         match &self.transport {
-            TransportConfig::Embedded(c) => c.path.clone(),
+            TransportConfig::Embedded(c) => Some(c.path.clone()),
+            TransportConfig::Kafka(_) => None,
         }
+    }
+
+    /// Consumer groups are `<prefix>.stages` and `<prefix>.sink.<name>`.
+    pub fn group_prefix(&self) -> &str {
+        match &self.transport {
+            TransportConfig::Embedded(_) => "socialpipe",
+            TransportConfig::Kafka(c) => &c.group_id,
+        }
+    }
+
+    pub fn stage_group(&self) -> String {
+        format!("{}.stages", self.group_prefix())
+    }
+
+    pub fn sink_group(&self, sink: &str) -> String {
+        format!("{}.sink.{sink}", self.group_prefix())
+    }
+
+    /// Where the stateful stages keep their changelog (compacted on Kafka,
+    /// kept past retention on the embedded log).
+    pub fn changelog_topic(&self) -> String {
+        format!("{}.stages.changelog", self.group_prefix())
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use socialpipe_schemas::{ComponentError, DeadLetter, ErrorDomain, OriginalBytes, OriginalKind, Rejected};
 
-use crate::transport::Outgoing;
+use crate::transport::{Outgoing, new_trace_id};
 
 pub fn dlq_topic(component: &str) -> String {
     format!("dlq.{component}")
@@ -20,6 +20,8 @@ pub struct Failure<'a> {
     pub key: Option<String>,
     pub input_topic: &'a str,
     pub original: &'a [u8],
+    /// The trace id of the record that failed, when its message carried one.
+    pub trace_id: Option<&'a str>,
 }
 
 pub fn record_dead_letter(f: Failure<'_>, max_bytes: usize) -> Outgoing {
@@ -36,7 +38,7 @@ pub fn record_dead_letter(f: Failure<'_>, max_bytes: usize) -> Outgoing {
         original_kind: OriginalKind::Envelope,
         original: OriginalBytes::capture(f.original, max_bytes),
     };
-    to_outgoing(letter, f.key)
+    to_outgoing(letter, f.key, f.trace_id)
 }
 
 /// A source's rejected input (a raw line) as a dead letter.
@@ -55,10 +57,9 @@ pub fn rejected_dead_letter(component: &str, rejected: Rejected, input_topic: &s
         original_kind: OriginalKind::RawPost,
         original: OriginalBytes::from_prefix(&rejected.prefix, rejected.length, rejected.sha256, max_bytes),
     };
-    to_outgoing(letter, None)
+    to_outgoing(letter, None, Some(&new_trace_id()))
 }
 
-pub fn to_outgoing(letter: DeadLetter, key: Option<String>) -> Outgoing {
-    let envelope = letter.into_envelope(key);
-    Outgoing { key: envelope.key.clone(), value: envelope.to_bytes() }
+pub fn to_outgoing(letter: DeadLetter, key: Option<String>, trace_id: Option<&str>) -> Outgoing {
+    Outgoing::record(&letter.into_envelope(key), trace_id)
 }

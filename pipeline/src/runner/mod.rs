@@ -31,6 +31,7 @@ pub mod dead_letters;
 mod sink_task;
 mod source_task;
 mod stage_task;
+mod state;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ use socialpipe_schemas::ComponentError;
 use crate::config::{Config, TransportConfig};
 use crate::telemetry::{ComponentCounts, ComponentState, Health, Kind, Metrics};
 use crate::transport::embedded::EmbeddedLog;
+use crate::transport::kafka::KafkaTransport;
 use crate::transport::{Consumer, Outgoing, Transport, TransportError};
 pub use control::{Backoff, Flag, Tier};
 
@@ -49,6 +51,41 @@ pub use control::{Backoff, Flag, Tier};
 pub struct RunOptions {
     /// Process the input available at start, flush, commit, exit.
     pub once: bool,
+    /// Which parts of the topology this process runs (all by default).
+    pub only: Roles,
+}
+
+/// Parts of a topology, so ingest and workers can scale separately
+/// (`run --only sources` on one machine, `--only stages,sinks` on many).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub sources: bool,
+    pub stages: bool,
+    pub sinks: bool,
+}
+
+impl Default for Roles {
+    fn default() -> Self {
+        Roles { sources: true, stages: true, sinks: true }
+    }
+}
+
+impl std::str::FromStr for Roles {
+    type Err = String;
+
+    /// A comma-separated list of `sources`, `stages`, `sinks`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut roles = Roles { sources: false, stages: false, sinks: false };
+        for part in text.split(',').map(str::trim) {
+            match part {
+                "sources" => roles.sources = true,
+                "stages" => roles.stages = true,
+                "sinks" => roles.sinks = true,
+                other => return Err(format!("unknown part {other:?} (expected sources, stages, sinks)")),
+            }
+        }
+        Ok(roles)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,6 +109,9 @@ pub enum RunError {
     #[error("http: cannot listen on {listen}: {error}")]
     Http { listen: String, error: std::io::Error },
 }
+
+/// How often a busy consumer publishes its lag (an idle one checks it on every poll).
+pub(crate) const LAG_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why a task ended early.
 #[derive(Clone)]
@@ -99,6 +139,7 @@ impl Context {
     }
 
     /// Reads a consumer's lag, publishes it per partition, returns the total.
+    /// (On Kafka this asks the brokers: callers do it when idle or at most every `LAG_INTERVAL`.)
     pub async fn observe_lag(&self, group: &str, consumer: &mut dyn Consumer) -> Result<u64, Stop> {
         let lag = log_op!(self, "reading lag", consumer.lag())?;
         for (position, lag) in &lag {
@@ -129,10 +170,21 @@ impl Context {
     }
 }
 
-pub fn open_transport(config: &Config) -> Result<Arc<EmbeddedLog>, TransportError> {
-    match &config.transport {
-        TransportConfig::Embedded(c) => Ok(Arc::new(EmbeddedLog::open(c)?)),
-    }
+/// The configured transport.
+pub struct Opened {
+    pub transport: Arc<dyn Transport>,
+    /// The embedded log itself when it is one (retention runs on it).
+    pub embedded: Option<Arc<EmbeddedLog>>,
+}
+
+pub fn open_transport(config: &Config) -> Result<Opened, TransportError> {
+    Ok(match &config.transport {
+        TransportConfig::Embedded(c) => {
+            let log = Arc::new(EmbeddedLog::open(c)?);
+            Opened { transport: log.clone(), embedded: Some(log) }
+        }
+        TransportConfig::Kafka(c) => Opened { transport: Arc::new(KafkaTransport::connect(c)?), embedded: None },
+    })
 }
 
 /// Creates every topic the configuration writes, dead-letter topics included.
@@ -143,7 +195,9 @@ pub async fn create_topics(config: &Config, transport: &dyn Transport) -> Result
         .cloned()
         .chain(config.stages.iter().map(|s| s.name()))
         .chain(config.sinks.keys().cloned());
-    let topics = config.produced_topics().into_iter().chain(names.map(|n| dead_letters::dlq_topic(&n)));
+    let changelogs = config.stages.iter().any(|s| s.kind.keeps_state()).then(|| config.changelog_topic());
+    let topics =
+        config.produced_topics().into_iter().chain(names.map(|n| dead_letters::dlq_topic(&n))).chain(changelogs);
     for topic in topics {
         transport.create_topic(&topic, config.topics.partitions).await?;
     }
@@ -160,9 +214,8 @@ pub async fn run(
     if options.once {
         config.check_once().map_err(RunError::Config)?;
     }
-    let log = open_transport(&config)?;
-    create_topics(&config, &*log).await?;
-    let transport: Arc<dyn Transport> = log.clone();
+    let Opened { transport, embedded } = open_transport(&config)?;
+    create_topics(&config, &*transport).await?;
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::new());
     let health = Arc::new(Health::default());
@@ -177,13 +230,14 @@ pub async fn run(
     };
 
     // Build everything before starting anything: a bad component fails start-up.
+    let only = options.only;
     let mut sources = Vec::new();
-    for (name, spec) in &config.sources {
+    for (name, spec) in config.sources.iter().filter(|_| only.sources) {
         let source = spec.kind.build(name).map_err(|error| RunError::Component { component: name.clone(), error })?;
         sources.push((name.clone(), config.source_topic(spec), spec.batch_records, source));
     }
     let mut workers = Vec::new();
-    for _ in 0..if config.stages.is_empty() { 0 } else { config.runtime.stage_workers } {
+    for _ in 0..if config.stages.is_empty() || !only.stages { 0 } else { config.runtime.stage_workers } {
         let mut chain = Vec::new();
         for stage in &config.stages {
             let processor =
@@ -193,7 +247,7 @@ pub async fn run(
         workers.push(chain);
     }
     let mut sinks = Vec::new();
-    for (name, spec) in &config.sinks {
+    for (name, spec) in config.sinks.iter().filter(|_| only.sinks) {
         let sink = match spec.kind.build() {
             Ok(sink) => Some(sink),
             Err(e) if e.domain == socialpipe_schemas::ErrorDomain::Transient => {
@@ -217,7 +271,7 @@ pub async fn run(
         }
         false => None,
     };
-    let retention = spawn_retention(&config, Arc::clone(&log));
+    let retention = embedded.and_then(|log| spawn_retention(&config, log));
 
     // A daemon's stages and sinks drain only on shutdown, even when its
     // sources have ended: `produce` and `dlq replay` may still write.
@@ -300,13 +354,13 @@ pub async fn run(
     }
 
     let mut components = BTreeMap::new();
-    for name in config.sources.keys() {
+    for name in config.sources.keys().filter(|_| only.sources) {
         components.insert(name.clone(), metrics.counts(name, Kind::Source));
     }
-    for stage in &config.stages {
+    for stage in config.stages.iter().filter(|_| only.stages) {
         components.insert(stage.name(), metrics.counts(&stage.name(), Kind::Stage));
     }
-    for name in config.sinks.keys() {
+    for name in config.sinks.keys().filter(|_| only.sinks) {
         components.insert(name.clone(), metrics.counts(name, Kind::Sink));
     }
     Ok(RunReport { components, failures: health.failures(), drained })
@@ -314,7 +368,7 @@ pub async fn run(
 
 /// Deletes log messages past retention, hourly.
 fn spawn_retention(config: &Config, log: Arc<EmbeddedLog>) -> Option<tokio::task::JoinHandle<()>> {
-    let TransportConfig::Embedded(c) = &config.transport;
+    let TransportConfig::Embedded(c) = &config.transport else { return None };
     let hours = c.retention_hours;
     (hours > 0).then(|| {
         tokio::spawn(async move {

@@ -10,14 +10,10 @@ use chrono::Utc;
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink};
 
 use super::dead_letters::{Failure, dlq_topic, record_dead_letter};
-use super::{Backoff, Context, Stop, Tier};
+use super::{Backoff, Context, LAG_INTERVAL, Stop, Tier};
 use crate::config::SinkSpec;
 use crate::telemetry::{ComponentState, Kind};
 use crate::transport::{Membership, Message, Outgoing, positions_after};
-
-pub(crate) fn sink_group(name: &str) -> String {
-    format!("socialpipe.sink.{name}")
-}
 
 /// `sink` is None when building it failed transiently at start-up (e.g. a
 /// locked database): it is built again here with backoff.
@@ -32,7 +28,7 @@ pub(crate) async fn run(
         Some(sink) => sink,
         None => build_with_retry(ctx, name, spec).await?,
     };
-    let group = sink_group(name);
+    let group = ctx.config.sink_group(name);
     let inputs = ctx.config.sink_inputs(spec);
     let poll_wait = Duration::from_millis(ctx.config.runtime.poll_wait_ms);
     let timeout = Duration::from_millis(spec.batch_timeout_ms);
@@ -41,6 +37,7 @@ pub(crate) async fn run(
     ctx.health.set(name, ComponentState::Running);
     let mut buffer: Vec<Message> = Vec::new();
     let mut oldest = Instant::now();
+    let mut lag_seen = Instant::now();
     loop {
         if ctx.abort.is_set() {
             return Err(Stop::Aborted);
@@ -48,6 +45,11 @@ pub(crate) async fn run(
         let wait = if buffer.is_empty() { poll_wait } else { timeout.saturating_sub(oldest.elapsed()).min(poll_wait) };
         let room = spec.batch_max_records - buffer.len();
         let messages = log_op!(ctx, "polling", consumer.poll(room, wait))?;
+        // Buffered work of partitions that moved is abandoned uncommitted: the new owner redelivers it.
+        let revoked = consumer.take_revoked();
+        if !revoked.is_empty() {
+            buffer.retain(|m| !revoked.iter().any(|(t, p)| *t == m.topic && *p == m.partition));
+        }
         let idle = messages.is_empty();
         if buffer.is_empty() {
             oldest = Instant::now();
@@ -59,7 +61,10 @@ pub(crate) async fn run(
             flush(ctx, name, sink.as_mut(), &batch).await?;
             let positions = positions_after(&batch);
             log_op!(ctx, "committing", consumer.commit(&positions))?;
-            ctx.observe_lag(&group, consumer.as_mut()).await?;
+            if lag_seen.elapsed() >= LAG_INTERVAL {
+                ctx.observe_lag(&group, consumer.as_mut()).await?;
+                lag_seen = Instant::now();
+            }
             continue;
         }
         if draining && buffer.is_empty() && ctx.observe_lag(&group, consumer.as_mut()).await? == 0 {
@@ -103,6 +108,7 @@ async fn flush(ctx: &Context, name: &str, sink: &mut dyn Sink, batch: &[Message]
             key: Some(m.key.clone()),
             input_topic: &m.topic,
             original: &m.value,
+            trace_id: m.headers.trace_id.as_deref(),
         };
         record_dead_letter(failure, max_dlq)
     };

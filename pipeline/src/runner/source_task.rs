@@ -9,7 +9,7 @@ use socialpipe_schemas::{ErrorDomain, Source, SourceBatch, SourceMode};
 use super::dead_letters::{dlq_topic, rejected_dead_letter};
 use super::{Backoff, Context, Flag, Stop};
 use crate::telemetry::{ComponentState, Kind};
-use crate::transport::Outgoing;
+use crate::transport::{Outgoing, new_trace_id};
 
 pub(crate) fn checkpoint_name(source: &str) -> String {
     format!("source.{source}")
@@ -99,8 +99,7 @@ async fn read_ahead(
         let read = match source.next_batch(batch_records).await {
             Ok(batch) => {
                 backoff.reset();
-                let messages =
-                    batch.records.iter().map(|r| Outgoing { key: r.key.clone(), value: r.to_bytes() }).collect();
+                let messages = batch.records.iter().map(|r| Outgoing::record(r, Some(&new_trace_id()))).collect();
                 Ok((batch, messages))
             }
             Err(e) if e.domain == ErrorDomain::Transient => {

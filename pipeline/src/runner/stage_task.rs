@@ -1,7 +1,8 @@
 //! A stage-chain worker: poll a batch from its partitions, run every stage
-//! over it in order, append the results and dead letters, then commit.
-//! Transient per-record failures are retried (bounded) before they become
-//! dead letters; a fatal one stops the worker without committing the batch.
+//! over it in order, append the results and dead letters, persist the
+//! changes of stateful stages, then commit. Transient per-record failures
+//! are retried (bounded) before they become dead letters; a fatal one stops
+//! the worker without committing the batch.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,16 +11,20 @@ use chrono::{DateTime, Utc};
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Failed, Processor};
 
 use super::dead_letters::{Failure, dlq_topic, record_dead_letter};
-use super::{Backoff, Context, Stop, Tier};
+use super::state::ChainState;
+use super::{Backoff, Context, LAG_INTERVAL, Stop, Tier};
 use crate::telemetry::{ComponentState, Kind};
 use crate::transport::{Membership, Message, Outgoing, positions_after};
 
-pub(crate) const STAGE_GROUP: &str = "socialpipe.stages";
+/// Where a record in flight came from: what a dead letter and a replay need.
+struct Origin {
+    topic: String,
+    original: Vec<u8>,
+    trace_id: Option<String>,
+}
 
-/// A record in flight with the topic it came from (where a replay puts it back).
 struct InFlight {
-    topic: Arc<str>,
-    original: Arc<[u8]>,
+    origin: Arc<Origin>,
     record: Envelope,
 }
 
@@ -33,37 +38,47 @@ pub(crate) async fn run(
     let output = ctx.config.topics.enriched_posts.clone();
     let batch_size = ctx.config.runtime.stage_batch_records;
     let wait = Duration::from_millis(ctx.config.runtime.poll_wait_ms);
-    let mut consumer =
-        log_op!(ctx, "joining the stage group", ctx.transport.subscribe(STAGE_GROUP, &inputs, membership))?;
+    let group = ctx.config.stage_group();
+    let mut consumer = log_op!(ctx, "joining the stage group", ctx.transport.subscribe(&group, &inputs, membership))?;
+    let mut state = ChainState::new(ctx, &chain);
     for (name, _) in &chain {
         ctx.health.set(name, ComponentState::Running);
     }
     let first_stage = chain[0].0.clone();
+    let mut lag_seen = Instant::now();
     loop {
         if ctx.abort.is_set() {
             return Err(Stop::Aborted);
         }
-        let messages = log_op!(ctx, "polling", consumer.poll(batch_size, wait))?;
+        let mut messages = log_op!(ctx, "polling", consumer.poll(batch_size, wait))?;
+        state.unload(&consumer.take_revoked());
         if messages.is_empty() {
-            if upstream.is_done() && ctx.observe_lag(STAGE_GROUP, consumer.as_mut()).await? == 0 {
+            if upstream.is_done() && ctx.observe_lag(&group, consumer.as_mut()).await? == 0 {
                 return Ok(());
             }
             continue;
         }
+        let positions = positions_after(&messages);
+        // Records a previous owner of the partition finished (output and
+        // state durable) but could not commit are not applied twice.
+        state.load_and_skip_done(ctx, &mut messages).await?;
         let mut dead = Vec::new();
         let mut records = decode(ctx, &first_stage, &messages, &mut dead);
-        for (name, processor) in chain.iter_mut() {
-            records = apply(ctx, name, processor.as_mut(), records, &mut dead).await?;
+        for (index, (name, processor)) in chain.iter_mut().enumerate() {
+            records = apply(ctx, name, processor.as_mut(), state.of(index), records, &mut dead).await?;
         }
         let out: Vec<Outgoing> =
-            records.iter().map(|f| Outgoing { key: f.record.key.clone(), value: f.record.to_bytes() }).collect();
+            records.iter().map(|f| Outgoing::record(&f.record, f.origin.trace_id.as_deref())).collect();
         ctx.send(&output, out).await?;
         for (stage, letters) in dead {
             ctx.send(&dlq_topic(&stage), letters).await?;
         }
-        let positions = positions_after(&messages);
+        state.persist(ctx, &positions).await?;
         log_op!(ctx, "committing", consumer.commit(&positions))?;
-        ctx.observe_lag(STAGE_GROUP, consumer.as_mut()).await?;
+        if lag_seen.elapsed() >= LAG_INTERVAL {
+            ctx.observe_lag(&group, consumer.as_mut()).await?;
+            lag_seen = Instant::now();
+        }
     }
 }
 
@@ -85,8 +100,11 @@ fn decode(
     for m in messages {
         match Envelope::from_bytes(&m.value) {
             Ok(record) => records.push(InFlight {
-                topic: Arc::from(m.topic.as_str()),
-                original: Arc::from(m.value.as_slice()),
+                origin: Arc::new(Origin {
+                    topic: m.topic.clone(),
+                    original: m.value.clone(),
+                    trace_id: m.headers.trace_id.clone(),
+                }),
                 record,
             }),
             Err(e) => {
@@ -100,6 +118,7 @@ fn decode(
                     key: Some(m.key.clone()),
                     input_topic: &m.topic,
                     original: &m.value,
+                    trace_id: m.headers.trace_id.as_deref(),
                 };
                 push_dead(dead, first_stage, record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes));
                 ctx.metrics.errors.with_label_values(&[first_stage, Kind::Stage.as_str(), "invalid"]).inc();
@@ -110,11 +129,13 @@ fn decode(
     records
 }
 
-/// Runs one stage over the batch, retrying transient failures, keeping order.
+/// Runs one stage over the batch (with its keyed state, when it keeps one),
+/// retrying transient failures, keeping order.
 async fn apply(
     ctx: &Context,
     name: &str,
     processor: &mut dyn Processor,
+    mut state: Option<&mut socialpipe_schemas::KeyedState>,
     records: Vec<InFlight>,
     dead: &mut Vec<(String, Vec<Outgoing>)>,
 ) -> Result<Vec<InFlight>, Stop> {
@@ -132,8 +153,11 @@ async fn apply(
     while !todo.is_empty() {
         let started = Instant::now();
         let (meta, batch): (Vec<_>, Vec<_>) =
-            todo.drain(..).map(|(i, f, attempts, first)| ((i, f.topic, f.original, attempts, first), f.record)).unzip();
-        let outcomes = processor.process(batch).await;
+            todo.drain(..).map(|(i, f, attempts, first)| ((i, f.origin, attempts, first), f.record)).unzip();
+        let outcomes = match state.as_deref_mut() {
+            Some(state) => processor.process_keyed(batch, state).await,
+            None => processor.process(batch).await,
+        };
         ctx.metrics.processing.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
         if outcomes.len() != meta.len() {
             return Err(Stop::Failed(format!(
@@ -142,9 +166,9 @@ async fn apply(
                 meta.len()
             )));
         }
-        for ((i, topic, original, attempts, first), outcome) in meta.into_iter().zip(outcomes) {
+        for ((i, origin, attempts, first), outcome) in meta.into_iter().zip(outcomes) {
             match outcome {
-                Ok(record) => slots[i] = Some(InFlight { topic, original, record }),
+                Ok(record) => slots[i] = Some(InFlight { origin, record }),
                 Err(Failed { record, error }) => {
                     let attempts = attempts + 1;
                     let first = first.unwrap_or_else(Utc::now);
@@ -154,7 +178,7 @@ async fn apply(
                             return Err(Stop::Failed(format!("{name}: {}", error.reason)));
                         }
                         ErrorDomain::Transient if attempts < max_attempts => {
-                            todo.push((i, InFlight { topic, original, record: *record }, attempts, Some(first)))
+                            todo.push((i, InFlight { origin, record: *record }, attempts, Some(first)))
                         }
                         _ => {
                             let failure = Failure {
@@ -164,8 +188,9 @@ async fn apply(
                                 first_failure: first,
                                 record_id: Some(record.id.clone()),
                                 key: Some(record.key.clone()),
-                                input_topic: &topic,
-                                original: &original,
+                                input_topic: &origin.topic,
+                                original: &origin.original,
+                                trace_id: origin.trace_id.as_deref(),
                             };
                             push_dead(
                                 dead,

@@ -25,7 +25,7 @@ fn unique(name: &str) -> String {
 }
 
 fn outgoing(key: &str, i: usize) -> Outgoing {
-    Outgoing { key: key.to_owned(), value: format!("{key}#{i}").into_bytes() }
+    Outgoing::new(key, format!("{key}#{i}").into_bytes())
 }
 
 /// Polls until `count` messages arrived (or the transport stays silent too long).
@@ -183,7 +183,13 @@ pub async fn end_offsets_and_group_lag_are_reported(f: &dyn TransportFixture) {
     let mut consumer = t.subscribe(&group, std::slice::from_ref(&name), Membership::ALONE).await.unwrap();
     let got = consume(&mut *consumer, 7).await;
     consumer.commit(&positions_after(&got[..3])).await.unwrap();
-    let lag = t.group_lag().await.unwrap().into_iter().find(|l| l.group == group).expect("group listed");
+    let lag = t
+        .group_lag(std::slice::from_ref(&group))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.group == group)
+        .expect("group listed");
     assert_eq!((lag.committed, lag.end_offset, lag.lag()), (3, 7, 4));
     let own: u64 = consumer.lag().await.unwrap().iter().map(|(_, l)| l).sum();
     assert_eq!(own, 0, "the consumer has read everything");

@@ -1,15 +1,17 @@
 //! Transports: topics with partitions, keys, offsets and consumer groups.
 //! Stage code sees only these traits. `embedded` is a durable log on local
-//! disk; the `contract` module is the suite every transport must pass.
+//! disk, `kafka` a Kafka cluster; the `contract` module is the suite every
+//! transport must pass.
 
 pub mod contract;
 pub mod embedded;
+pub mod kafka;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use socialpipe_schemas::ErrorDomain;
+use socialpipe_schemas::{Envelope, ErrorDomain};
 
 /// A message read from a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,13 +22,60 @@ pub struct Message {
     pub key: String,
     pub value: Vec<u8>,
     pub timestamp_ms: i64,
+    pub headers: Headers,
 }
 
-/// A message to append; its partition follows from its key.
+/// A message to append; its partition follows from its key unless set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
     pub key: String,
     pub value: Vec<u8>,
+    pub headers: Headers,
+    /// Overrides the key's partition (state changelogs follow their input's partitions).
+    pub partition: Option<u32>,
+}
+
+impl Outgoing {
+    pub fn new(key: impl Into<String>, value: Vec<u8>) -> Self {
+        Outgoing { key: key.into(), value, headers: Headers::default(), partition: None }
+    }
+
+    /// Where the message goes in a topic of `partitions`.
+    pub fn partition_in(&self, partitions: u32) -> u32 {
+        self.partition.map_or_else(|| partition_for(&self.key, partitions), |p| p % partitions.max(1))
+    }
+
+    /// A record keyed by its key, with its schema and `trace_id` in the headers.
+    pub fn record(envelope: &Envelope, trace_id: Option<&str>) -> Self {
+        Outgoing {
+            key: envelope.key.clone(),
+            value: envelope.to_bytes(),
+            headers: Headers { schema: Some(envelope.schema.clone()), trace_id: trace_id.map(str::to_owned) },
+            partition: None,
+        }
+    }
+}
+
+/// What a consumer can learn without decoding the value. Kafka carries them
+/// as record headers; the embedded log does not store them (its readers
+/// decode the envelope, which holds the schema).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    /// The envelope's `schema` (kind and version), e.g. `post/v1`.
+    pub schema: Option<String>,
+    /// Set when a source ingests a record and kept by every hop after it.
+    pub trace_id: Option<String>,
+}
+
+/// Topics whose latest value per key is what matters (state changelogs,
+/// checkpoints): compacted on Kafka, exempt from retention on the embedded log.
+pub fn is_compacted(topic: &str) -> bool {
+    topic.ends_with(".checkpoints") || topic.ends_with(".changelog")
+}
+
+/// A fresh trace id: 128 random bits in hex.
+pub fn new_trace_id() -> String {
+    format!("{:032x}", fastrand::u128(..))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,12 +166,17 @@ pub enum TransportError {
     Storage(String),
     #[error("log storage busy: {0}")]
     Busy(String),
+    #[error("topic {topic:?} has replication factor {actual} but {wanted} is configured")]
+    ReplicationMismatch { topic: String, actual: u32, wanted: u32 },
+    /// The broker cannot be reached or is moving leaders/coordinators: retried.
+    #[error("broker unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl TransportError {
     pub fn domain(&self) -> ErrorDomain {
         match self {
-            TransportError::Busy(_) => ErrorDomain::Transient,
+            TransportError::Busy(_) | TransportError::Unavailable(_) => ErrorDomain::Transient,
             _ => ErrorDomain::Fatal,
         }
     }
@@ -144,8 +198,9 @@ pub trait Transport: Send + Sync {
     /// (the earliest stored offset where none is committed).
     async fn subscribe(&self, group: &str, topics: &[String], membership: Membership) -> Result<Box<dyn Consumer>>;
 
-    /// Committed positions of every group with their end offsets.
-    async fn group_lag(&self) -> Result<Vec<GroupLag>>;
+    /// Committed positions of these groups with their end offsets (a group
+    /// that has committed nothing is left out).
+    async fn group_lag(&self, groups: &[String]) -> Result<Vec<GroupLag>>;
 
     /// Reads a partition without a group (for `tail`, `dlq show`).
     async fn read(&self, topic: &str, partition: u32, from_offset: u64, max: usize) -> Result<Vec<Message>>;
@@ -167,6 +222,12 @@ pub trait Consumer: Send {
 
     /// Messages after the consumer's read position in its assigned partitions.
     async fn lag(&mut self) -> Result<Vec<(Position, u64)>>;
+
+    /// Partitions taken from this consumer (by a group rebalance) since the
+    /// last call; state kept for them is stale from now on.
+    fn take_revoked(&mut self) -> Vec<(String, u32)> {
+        Vec::new()
+    }
 }
 
 /// Kafka's default partitioner (murmur2 of the key, positive, modulo the

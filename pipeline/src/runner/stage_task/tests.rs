@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use socialpipe_schemas::{ComponentError, DeadLetter, Envelope, ErrorDomain, Failed, Processor, parse_raw_post};
 
-use super::{STAGE_GROUP, run};
+use super::run;
 use crate::config::Config;
 use crate::runner::{Context, Flag, Stop, Tier};
 use crate::telemetry::{Health, Metrics};
@@ -63,7 +63,7 @@ async fn setup(ids: &[&str]) -> (tempfile::TempDir, Context, Vec<Vec<u8>>) {
             parse_raw_post(raw.as_bytes()).unwrap().into_envelope("posts").to_bytes()
         })
         .collect();
-    let messages = originals.iter().map(|value| Outgoing { key: "x:1".into(), value: value.clone() }).collect();
+    let messages = originals.iter().map(|value| Outgoing::new("x:1", value.clone())).collect();
     log.send("raw.posts", messages).await.unwrap();
     let retry = "[runtime]\nretry = { initial_backoff_ms = 1, max_backoff_ms = 2, max_attempts = 4 }\n";
     let config = Config::parse("test.toml", retry, |_| None).unwrap();
@@ -84,7 +84,7 @@ async fn read_all(ctx: &Context, topic: &str) -> Vec<Envelope> {
 }
 
 async fn committed(ctx: &Context) -> u64 {
-    ctx.transport.group_lag().await.unwrap().iter().filter(|l| l.group == STAGE_GROUP).map(|l| l.committed).sum()
+    ctx.transport.group_lag(&[ctx.config.stage_group()]).await.unwrap().iter().map(|l| l.committed).sum()
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::watch;
 
 use super::{TopicMeta, blocking, storage, table};
-use crate::transport::{Consumer, Message, Position, Result};
+use crate::transport::{Consumer, Headers, Message, Position, Result};
 
 struct Assigned {
     topic: String,
@@ -50,6 +50,7 @@ pub(super) fn read_partition(
                 key: r.get(1)?,
                 value: r.get(2)?,
                 timestamp_ms: r.get(3)?,
+                headers: Headers::default(),
             })
         })
         .map_err(storage)?;

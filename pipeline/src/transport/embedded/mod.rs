@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use super::{
     Consumer, GroupLag, Membership, Message, Outgoing, PartitionInfo, Result, TopicInfo, Transport, TransportError,
-    partition_for,
+    is_compacted,
 };
 use consumer::EmbeddedConsumer;
 
@@ -157,12 +157,15 @@ impl EmbeddedLog {
     /// Deletes messages appended before `cutoff_ms` (Unix milliseconds); returns how many.
     pub async fn delete_before(&self, cutoff_ms: i64) -> Result<u64> {
         blocking(&self.conn, move |conn| {
-            let tables: Vec<(i64, u32)> = conn
-                .prepare("SELECT topic_id, partition FROM partition_ends")
-                .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            let tables: Vec<(i64, u32, String)> = conn
+                .prepare(
+                    "SELECT e.topic_id, e.partition, t.name FROM partition_ends e JOIN topics t ON t.id = e.topic_id",
+                )
+                .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
                 .map_err(storage)?;
             let mut deleted = 0;
-            for (id, partition) in tables {
+            // State changelogs are not history: their old entries are live state.
+            for (id, partition, _) in tables.into_iter().filter(|(_, _, name)| !is_compacted(name)) {
                 let name = table(TopicMeta { id, partitions: 0 }, partition);
                 // Offsets are in time order, so old messages form a prefix.
                 deleted +=
@@ -248,7 +251,7 @@ impl Transport for EmbeddedLog {
         blocking(&self.conn, move |conn| {
             let mut by_partition: Vec<Vec<Outgoing>> = (0..meta.partitions).map(|_| Vec::new()).collect();
             for m in messages {
-                by_partition[partition_for(&m.key, meta.partitions) as usize].push(m);
+                by_partition[m.partition_in(meta.partitions) as usize].push(m);
             }
             let ts = now_ms();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(storage)?;
@@ -301,8 +304,9 @@ impl Transport for EmbeddedLog {
         Ok(Box::new(consumer))
     }
 
-    async fn group_lag(&self) -> Result<Vec<GroupLag>> {
-        blocking(&self.conn, |conn| {
+    async fn group_lag(&self, groups: &[String]) -> Result<Vec<GroupLag>> {
+        let groups = groups.to_vec();
+        let lags = blocking(&self.conn, |conn| {
             conn.prepare(
                 "SELECT g.grp, t.name, g.partition, g.next_offset, e.next_offset FROM group_offsets g
                  JOIN topics t ON t.id = g.topic_id JOIN partition_ends e ON e.topic_id = g.topic_id AND e.partition = g.partition
@@ -310,11 +314,12 @@ impl Transport for EmbeddedLog {
             )
             .and_then(|mut s| {
                 s.query_map([], |r| Ok(GroupLag { group: r.get(0)?, topic: r.get(1)?, partition: r.get(2)?, committed: r.get(3)?, end_offset: r.get(4)? }))?
-                    .collect()
+                    .collect::<rusqlite::Result<Vec<GroupLag>>>()
             })
             .map_err(storage)
         })
-        .await
+        .await?;
+        Ok(lags.into_iter().filter(|l| groups.contains(&l.group)).collect())
     }
 
     async fn read(&self, topic: &str, partition: u32, from_offset: u64, max: usize) -> Result<Vec<Message>> {

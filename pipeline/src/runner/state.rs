@@ -1,0 +1,165 @@
+//! Keyed state of a chain's stateful stages. It follows the input
+//! partitions: a partition's keys are restored from the changelog when the
+//! worker first sees the partition and dropped when the group takes it away.
+//!
+//! After each batch (once its output is durable, before the input commit)
+//! the changelog gets, per input partition, the changed keys and then a
+//! marker with the input offset the batch reached. Restoring applies entries
+//! only up to the last marker (a batch cut short by a crash counts as not
+//! done), and the worker then skips input below the marker: its output is
+//! durable, its effect on state is restored, only the commit was lost.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use socialpipe_schemas::{KeyedState, Processor};
+
+use super::{Context, Stop};
+use crate::transport::{Message, Outgoing, Position, partition_for};
+
+/// Messages per changelog read.
+const RESTORE_BATCH: usize = 10_000;
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    /// A key's value in a stage (`value: null` removes it).
+    Value { stage: String, key: String, value: Option<Value> },
+    /// Input of this partition before `done` is processed and its state is above.
+    Marker { done: u64 },
+}
+
+pub(crate) struct ChainState {
+    /// Per stage of the chain: its name and state, when it keeps one.
+    stages: Vec<Option<(String, KeyedState)>>,
+    changelog: String,
+    partitions: u32,
+    /// Loaded input partitions and the offset their previous owners finished.
+    loaded: HashMap<u32, u64>,
+}
+
+impl ChainState {
+    pub fn new(ctx: &Context, chain: &[(String, Box<dyn Processor>)]) -> Self {
+        let stages =
+            chain.iter().map(|(name, p)| p.keeps_state().then(|| (name.clone(), KeyedState::default()))).collect();
+        ChainState {
+            stages,
+            changelog: ctx.config.changelog_topic(),
+            partitions: ctx.config.topics.partitions,
+            loaded: HashMap::new(),
+        }
+    }
+
+    fn is_stateless(&self) -> bool {
+        self.stages.iter().all(Option::is_none)
+    }
+
+    pub fn of(&mut self, stage: usize) -> Option<&mut KeyedState> {
+        self.stages[stage].as_mut().map(|(_, state)| state)
+    }
+
+    /// Forgets partitions the group moved to another member.
+    pub fn unload(&mut self, revoked: &[(String, u32)]) {
+        for (_, partition) in revoked {
+            if self.loaded.remove(partition).is_none() {
+                continue;
+            }
+            let partitions = self.partitions;
+            for (_, state) in self.stages.iter_mut().flatten() {
+                state.unload(|key| partition_for(key, partitions) == *partition);
+            }
+        }
+    }
+
+    /// Restores the partitions of `messages` seen for the first time, then
+    /// drops messages their previous owner already finished.
+    pub async fn load_and_skip_done(&mut self, ctx: &Context, messages: &mut Vec<Message>) -> Result<(), Stop> {
+        if self.is_stateless() {
+            return Ok(());
+        }
+        let mut new: Vec<u32> = messages.iter().map(|m| m.partition).filter(|p| !self.loaded.contains_key(p)).collect();
+        new.sort_unstable();
+        new.dedup();
+        for partition in new {
+            let done = self.restore(ctx, partition).await?;
+            self.loaded.insert(partition, done);
+        }
+        let before = messages.len();
+        messages.retain(|m| m.offset >= self.loaded[&m.partition]);
+        if messages.len() < before {
+            tracing::info!(
+                skipped = before - messages.len(),
+                "skipped input a previous owner finished but did not commit"
+            );
+        }
+        Ok(())
+    }
+
+    async fn restore(&mut self, ctx: &Context, partition: u32) -> Result<u64, Stop> {
+        let mut done = 0;
+        let mut pending: Vec<(String, String, Option<Value>)> = Vec::new();
+        let mut offset = 0;
+        let mut restored = 0usize;
+        loop {
+            let messages = log_op!(
+                ctx,
+                "reading the state changelog",
+                ctx.transport.read(&self.changelog, partition, offset, RESTORE_BATCH)
+            )?;
+            let Some(last) = messages.last() else { break };
+            offset = last.offset + 1;
+            for m in &messages {
+                match serde_json::from_slice::<Entry>(&m.value) {
+                    Ok(Entry::Value { stage, key, value }) => pending.push((stage, key, value)),
+                    Ok(Entry::Marker { done: marker }) => {
+                        for (stage, key, value) in pending.drain(..) {
+                            if let Some((_, state)) = self.stages.iter_mut().flatten().find(|(name, _)| *name == stage)
+                            {
+                                state.load(key, value);
+                                restored += 1;
+                            }
+                        }
+                        done = marker;
+                    }
+                    Err(e) => {
+                        return Err(Stop::Failed(format!(
+                            "state changelog {}[{partition}] offset {}: {e}",
+                            self.changelog, m.offset
+                        )));
+                    }
+                }
+            }
+        }
+        tracing::info!(partition, restored, done, "restored keyed state");
+        Ok(done)
+    }
+
+    /// Appends what the batch changed, then per partition a marker at `positions`.
+    pub async fn persist(&mut self, ctx: &Context, positions: &[Position]) -> Result<(), Stop> {
+        if self.is_stateless() {
+            return Ok(());
+        }
+        let mut by_partition: BTreeMap<u32, Vec<Outgoing>> = BTreeMap::new();
+        for (stage, state) in self.stages.iter_mut().flatten() {
+            for (key, value) in state.take_changes() {
+                let partition = partition_for(&key, self.partitions);
+                let entry = Entry::Value { stage: stage.clone(), key, value };
+                by_partition.entry(partition).or_default().push(changelog_message(&entry, partition));
+            }
+        }
+        for p in positions {
+            let marker = changelog_message(&Entry::Marker { done: p.next_offset }, p.partition);
+            by_partition.entry(p.partition).or_default().push(marker);
+        }
+        ctx.send(&self.changelog, by_partition.into_values().flatten().collect()).await
+    }
+}
+
+fn changelog_message(entry: &Entry, partition: u32) -> Outgoing {
+    let key = match entry {
+        Entry::Value { stage, key, .. } => format!("{stage}/{key}"),
+        Entry::Marker { .. } => "done".to_owned(),
+    };
+    Outgoing { partition: Some(partition), ..Outgoing::new(key, serde_json::to_vec(entry).expect("json")) }
+}

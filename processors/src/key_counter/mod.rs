@@ -1,0 +1,47 @@
+//! Stage `key_counter`: how many records of the same key (author) the
+//! pipeline has seen, including this one, under `enrichments.key_counter`.
+//! It is the smallest stage with keyed state: the runner keeps its counts in
+//! a changelog and moves them with partitions, so the numbers stay exact
+//! across restarts, crashes and rebalances (tests rely on that).
+
+#[cfg(test)]
+mod tests;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::json;
+use socialpipe_schemas::{Envelope, Failed, KeyedState, Processor};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyCounterConfig {}
+
+/// The key this stage writes under `enrichments`.
+pub const ENRICHMENT_KEY: &str = "key_counter";
+
+#[derive(Default)]
+pub struct KeyCounterStage;
+
+#[async_trait]
+impl Processor for KeyCounterStage {
+    /// Without state a count cannot be right: the runner always calls `process_keyed`.
+    async fn process(&mut self, batch: Vec<Envelope>) -> Vec<Result<Envelope, Failed>> {
+        self.process_keyed(batch, &mut KeyedState::default()).await
+    }
+
+    fn keeps_state(&self) -> bool {
+        true
+    }
+
+    async fn process_keyed(&mut self, batch: Vec<Envelope>, state: &mut KeyedState) -> Vec<Result<Envelope, Failed>> {
+        batch
+            .into_iter()
+            .map(|mut record| {
+                let count = state.get(&record.key).and_then(|v| v.as_u64()).unwrap_or(0) + 1;
+                state.set(&record.key, json!(count));
+                record.enrichments.insert(ENRICHMENT_KEY.to_owned(), json!({ "count": count }));
+                Ok(record)
+            })
+            .collect()
+    }
+}

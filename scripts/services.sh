@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Servers the tests talk to: install (once, cached outside the clone), start,
+# stop, report. Idempotent: `start` leaves a running server alone.
+#
+#   scripts/services.sh start|stop|status [NAME...]   (default: every server)
+#   scripts/services.sh which NAME                    (prints the server's binary)
+#
+# Servers: kafka (tansu 0.6.0, SQLite storage, 127.0.0.1:9092).
+# SOCIALPIPE_TOOLS_DIR   prebuilt server binaries to use instead of installing
+# SOCIALPIPE_CACHE_DIR   where installs, data, logs and pid files live
+#                        (default ~/.cache/socialpipe-services)
+set -euo pipefail
+
+CACHE=${SOCIALPIPE_CACHE_DIR:-$HOME/.cache/socialpipe-services}
+ALL=(kafka)
+KAFKA_PORT=${SOCIALPIPE_KAFKA_PORT:-9092}
+TANSU_VERSION=0.6.0
+
+die() { echo "services: $*" >&2; exit 1; }
+
+# A binary from the tools dir when it has it, else installed into the cache.
+tool() {
+  local name=$1
+  if [[ -n ${SOCIALPIPE_TOOLS_DIR:-} && -x $SOCIALPIPE_TOOLS_DIR/$name ]]; then
+    echo "$SOCIALPIPE_TOOLS_DIR/$name"
+  else
+    echo "$CACHE/tools/bin/$name"
+  fi
+}
+
+install_kafka() {
+  local bin
+  bin=$(tool tansu)
+  if [[ -x $bin ]] && "$bin" --version 2>/dev/null | grep -q "tansu $TANSU_VERSION"; then
+    return
+  fi
+  echo "services: installing tansu $TANSU_VERSION with cargo (about 25 minutes, once per machine)" >&2
+  cargo install tansu --version "$TANSU_VERSION" --locked --no-default-features --features libsql,dynostore \
+    --root "$CACHE/tools" >&2
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Waits until `probe` succeeds, as long as the process lives (at most $3 seconds).
+wait_ready() {
+  local name=$1 pid=$2 limit=$3 probe=$4 i
+  for ((i = 0; i < limit * 10; i++)); do
+    if $probe; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || die "$name exited while starting; see $CACHE/$name/server.log"
+    sleep 0.1
+  done
+  die "$name did not become ready in ${limit}s; see $CACHE/$name/server.log"
+}
+
+pid_of() {
+  local file=$CACHE/$1/server.pid
+  [[ -f $file ]] && kill -0 "$(cat "$file")" 2>/dev/null && cat "$file"
+}
+
+kafka_ready() { port_open "$KAFKA_PORT"; }
+
+start_kafka() {
+  if pid_of kafka >/dev/null; then return; fi
+  if kafka_ready; then
+    die "port $KAFKA_PORT is taken by a process this script did not start"
+  fi
+  install_kafka
+  local dir=$CACHE/kafka bin
+  bin=$(tool tansu)
+  mkdir -p "$dir"
+  # The SQLite path is relative to the working directory.
+  (cd "$dir" && exec setsid "$bin" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+    --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine sqlite://tansu.db \
+    >>server.log 2>&1 </dev/null) &
+  echo $! >"$dir/server.pid"
+  wait_ready kafka $! 60 kafka_ready
+}
+
+stop_one() {
+  local name=$1 pid i
+  pid=$(pid_of "$name") || return 0
+  kill "$pid"
+  for ((i = 0; i < 200; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$CACHE/$name/server.pid"
+}
+
+status_one() {
+  local name=$1 pid
+  if pid=$(pid_of "$name"); then
+    echo "$name: running (pid $pid)"
+  else
+    echo "$name: stopped"
+    return 1
+  fi
+}
+
+command=${1:-}
+shift || true
+names=("$@")
+[[ ${#names[@]} -gt 0 ]] || names=("${ALL[@]}")
+for name in "${names[@]}"; do
+  [[ " ${ALL[*]} " == *" $name "* ]] || die "unknown server $name (known: ${ALL[*]})"
+done
+
+case $command in
+  start) for name in "${names[@]}"; do "start_$name"; status_one "$name"; done ;;
+  stop) for name in "${names[@]}"; do stop_one "$name"; done ;;
+  status)
+    failed=0
+    for name in "${names[@]}"; do status_one "$name" || failed=1; done
+    exit $failed
+    ;;
+  which)
+    case ${names[0]} in
+      kafka) install_kafka && tool tansu ;;
+    esac
+    ;;
+  *) die "usage: $0 start|stop|status|which [NAME...]" ;;
+esac
