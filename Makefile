@@ -6,7 +6,7 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: demo build test lint fmt check-compose services services-stop sample-data bench clean-demo
+.PHONY: demo build test lint fmt check-compose services services-stop sample-data bench scale-demo clean-demo
 
 demo: build
 	@scripts/demo.sh "$(BIN)"
@@ -43,6 +43,11 @@ sample-data:
 bench: build
 	$(CARGO) run --release -p socialpipe-benches --bin e2e -- --records 1000000
 	$(CARGO) bench -p socialpipe-benches
+
+# Two workers on Kafka, one killed with kill -9 mid-stream; exits 0 only with
+# nothing lost or duplicated (SCALE_DEMO_POSTS=200000 by default).
+scale-demo: build
+	@scripts/scale-demo.sh "$(BIN)"
 
 clean-demo:
 	rm -rf var/demo

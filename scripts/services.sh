@@ -67,6 +67,9 @@ start_kafka() {
   install_kafka
   local dir=$CACHE/kafka bin
   bin=$(tool tansu)
+  # A fresh store per start: test topics and groups are throwaway, and tansu
+  # 0.6 slows down as its SQLite store accumulates them.
+  rm -rf "$dir"
   mkdir -p "$dir"
   # The SQLite path is relative to the working directory.
   (cd "$dir" && exec setsid "$bin" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \

@@ -150,6 +150,10 @@ async fn shutdown_signal() {
 
 async fn main_inner(cli: Cli) -> Result<ExitCode> {
     let stdout = &mut std::io::stdout().lock();
+    if !matches!(cli.command, Command::Run { .. }) {
+        // Admin commands say only what went wrong (librdkafka's warnings included).
+        init_logging(None, "warn");
+    }
     match cli.command {
         Command::Run { config, once, report, only } => {
             let config = load(&config)?;
@@ -196,10 +200,10 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
             let counts = admin::produce(&config, &topic, std::io::stdin().lock(), max_line_bytes).await?;
             writeln!(
                 stdout,
-                "{} written to {topic}, {} rejected to dlq.{}",
+                "{} written to {topic}, {} rejected to {}",
                 counts.written,
                 counts.rejected,
-                admin::PRODUCE
+                config.topics.dlq_topic(admin::PRODUCE)
             )?;
         }
         Command::Dlq { command } => match command {
@@ -208,8 +212,10 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
                 admin::dlq_show(&load(&config)?, &stage, limit, raw, stdout).await?
             }
             DlqCommand::Replay { config, stage } => {
-                let r = admin::dlq_replay(&load(&config)?, &stage).await?;
-                writeln!(stdout, "{} replayed, {} failed again (back in dlq.{stage})", r.replayed, r.failed_again)?;
+                let config = load(&config)?;
+                let r = admin::dlq_replay(&config, &stage).await?;
+                let dlq = config.topics.dlq_topic(&stage);
+                writeln!(stdout, "{} replayed, {} failed again (back in {dlq})", r.replayed, r.failed_again)?;
             }
         },
         Command::Generate { count, seed, authors, malformed } => {

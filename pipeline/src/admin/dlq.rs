@@ -12,7 +12,7 @@ use socialpipe_schemas::{DeadLetter, Envelope, OriginalKind, parse_raw_post};
 use super::open_transport;
 use super::{AdminError, require_topic};
 use crate::config::Config;
-use crate::runner::dead_letters::{dlq_topic, to_outgoing};
+use crate::runner::dead_letters::to_outgoing;
 use crate::transport::{Message, Outgoing, Transport, new_trace_id};
 
 const READ_BATCH: usize = 1000;
@@ -33,8 +33,9 @@ async fn replayed_upto(log: &dyn Transport, stage: &str) -> Result<BTreeMap<u32,
 pub async fn dlq_list(config: &Config, out: &mut impl Write) -> Result<(), AdminError> {
     let log = open_transport(config)?;
     writeln!(out, "{:<32} {:>10} {:>10}", "DLQ", "STORED", "PENDING")?;
-    for topic in log.topics().await?.into_iter().filter(|t| t.name.starts_with("dlq.")) {
-        let stage = &topic.name["dlq.".len()..];
+    let prefix = &config.topics.dlq_prefix;
+    for topic in log.topics().await?.into_iter().filter(|t| t.name.starts_with(prefix.as_str())) {
+        let stage = &topic.name[prefix.len()..];
         let done = replayed_upto(&*log, stage).await?;
         let pending: u64 = topic
             .partitions
@@ -56,7 +57,7 @@ pub async fn dlq_show(
     out: &mut impl Write,
 ) -> Result<(), AdminError> {
     let log = open_transport(config)?;
-    let topic = dlq_topic(stage);
+    let topic = config.topics.dlq_topic(stage);
     let info = require_topic(&*log, &topic).await?;
     let mut shown = 0;
     for p in &info.partitions {
@@ -90,7 +91,7 @@ pub struct Replayed {
 
 pub async fn dlq_replay(config: &Config, stage: &str) -> Result<Replayed, AdminError> {
     let log = open_transport(config)?;
-    let topic = dlq_topic(stage);
+    let topic = config.topics.dlq_topic(stage);
     let info = require_topic(&*log, &topic).await?;
     let mut done = replayed_upto(&*log, stage).await?;
     let mut result = Replayed::default();

@@ -13,7 +13,7 @@ pub use tail::tail;
 
 use crate::config::Config;
 use crate::runner;
-use crate::transport::{Transport, TransportError};
+use crate::transport::{Transport, TransportError, lag_over};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -48,9 +48,13 @@ pub async fn topics(config: &Config, out: &mut impl Write) -> Result<(), AdminEr
         let ends: Vec<String> = t.partitions.iter().map(|p| p.end_offset.to_string()).collect();
         writeln!(out, "{:<32} {:>10} {:>10}  {}", t.name, t.partitions.len(), t.len(), ends.join(","))?;
     }
-    let groups: Vec<String> =
-        std::iter::once(config.stage_group()).chain(config.sinks.keys().map(|s| config.sink_group(s))).collect();
-    let lags = log.group_lag(&groups).await?;
+    let groups = std::iter::once((config.stage_group(), config.stage_inputs()))
+        .filter(|_| !config.stages.is_empty())
+        .chain(config.sinks.iter().map(|(name, spec)| (config.sink_group(name), config.sink_inputs(spec))));
+    let mut lags = Vec::new();
+    for (group, inputs) in groups {
+        lags.extend(lag_over(&*log, &group, &inputs).await?);
+    }
     if !lags.is_empty() {
         writeln!(out)?;
         writeln!(out, "{:<40} {:<24} {:>10} {:>10}", "GROUP", "TOPIC", "COMMITTED", "LAG")?;

@@ -8,7 +8,7 @@ use socialpipe_schemas::{Envelope, Rejected, parse_raw_post, sha256_hex};
 use super::open_transport;
 use super::{AdminError, require_topic};
 use crate::config::Config;
-use crate::runner::dead_letters::{dlq_topic, rejected_dead_letter};
+use crate::runner::dead_letters::rejected_dead_letter;
 use crate::transport::{Outgoing, Transport, new_trace_id};
 
 /// The component name of records and dead letters `produce` writes.
@@ -58,8 +58,13 @@ pub async fn produce(
     max_line_bytes: usize,
 ) -> Result<Produced, AdminError> {
     let log = open_transport(config)?;
-    require_topic(&*log, topic).await?;
-    let dlq = dlq_topic(PRODUCE);
+    // The topology's own topics are created as `run` would; others must exist.
+    if config.produced_topics().iter().any(|t| t == topic) {
+        crate::runner::create_topics(config, &*log).await?;
+    } else {
+        require_topic(&*log, topic).await?;
+    }
+    let dlq = config.topics.dlq_topic(PRODUCE);
     log.create_topic(&dlq, config.topics.partitions).await?;
     let progress = std::io::stderr().is_terminal();
     let mut pending = Pending {

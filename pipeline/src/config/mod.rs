@@ -95,11 +95,24 @@ pub struct TopicsConfig {
     pub raw_posts: String,
     /// Where the stage chain writes enriched records.
     pub enriched_posts: String,
+    /// Dead letters of component NAME go to `<dlq_prefix>NAME`.
+    pub dlq_prefix: String,
 }
 
 impl Default for TopicsConfig {
     fn default() -> Self {
-        TopicsConfig { partitions: 4, raw_posts: "raw.posts".into(), enriched_posts: "enriched.posts".into() }
+        TopicsConfig {
+            partitions: 4,
+            raw_posts: "raw.posts".into(),
+            enriched_posts: "enriched.posts".into(),
+            dlq_prefix: "dlq.".into(),
+        }
+    }
+}
+
+impl TopicsConfig {
+    pub fn dlq_topic(&self, component: &str) -> String {
+        format!("{}{component}", self.dlq_prefix)
     }
 }
 

@@ -1,14 +1,10 @@
 //! Building dead letters (bounded copies of the original plus why) and the
-//! `dlq.<component>` topic names.
+//! dead letters' envelopes (their topics: `TopicsConfig::dlq_topic`).
 
 use chrono::{DateTime, Utc};
 use socialpipe_schemas::{ComponentError, DeadLetter, ErrorDomain, OriginalBytes, OriginalKind, Rejected};
 
 use crate::transport::{Outgoing, new_trace_id};
-
-pub fn dlq_topic(component: &str) -> String {
-    format!("dlq.{component}")
-}
 
 /// One failure of one record, with what replay needs.
 pub struct Failure<'a> {

@@ -197,7 +197,7 @@ pub async fn create_topics(config: &Config, transport: &dyn Transport) -> Result
         .chain(config.sinks.keys().cloned());
     let changelogs = config.stages.iter().any(|s| s.kind.keeps_state()).then(|| config.changelog_topic());
     let topics =
-        config.produced_topics().into_iter().chain(names.map(|n| dead_letters::dlq_topic(&n))).chain(changelogs);
+        config.produced_topics().into_iter().chain(names.map(|n| config.topics.dlq_topic(&n))).chain(changelogs);
     for topic in topics {
         transport.create_topic(&topic, config.topics.partitions).await?;
     }

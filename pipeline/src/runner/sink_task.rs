@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink};
 
-use super::dead_letters::{Failure, dlq_topic, record_dead_letter};
+use super::dead_letters::{Failure, record_dead_letter};
 use super::{Backoff, Context, LAG_INTERVAL, Stop, Tier};
 use crate::config::SinkSpec;
 use crate::telemetry::{ComponentState, Kind};
@@ -148,7 +148,7 @@ async fn flush(ctx: &Context, name: &str, sink: &mut dyn Sink, batch: &[Message]
     let refused = dead.len() as u64;
     if refused > 0 {
         ctx.metrics.dlq.with_label_values(&[name]).inc_by(refused);
-        ctx.send(&dlq_topic(name), dead).await?;
+        ctx.send(&ctx.config.topics.dlq_topic(name), dead).await?;
     }
     ctx.metrics.sent.with_label_values(&labels).inc_by(records.len() as u64 - report.rejected.len() as u64);
     Ok(())

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use socialpipe_schemas::{ErrorDomain, Source, SourceBatch, SourceMode};
 
-use super::dead_letters::{dlq_topic, rejected_dead_letter};
+use super::dead_letters::rejected_dead_letter;
 use super::{Backoff, Context, Flag, Stop};
 use crate::telemetry::{ComponentState, Kind};
 use crate::transport::{Outgoing, new_trace_id};
@@ -48,7 +48,7 @@ pub(crate) async fn run(
     // the channel holds one batch, so memory stays bounded.
     let (tx, mut rx) = tokio::sync::mpsc::channel(1);
     let reader = tokio::spawn(read_ahead(ctx.clone(), name.to_owned(), source, batch_records, stop, tx));
-    let dlq = dlq_topic(name);
+    let dlq = ctx.config.topics.dlq_topic(name);
     let max_dlq = ctx.config.runtime.max_dlq_payload_bytes;
     let result = async {
         while let Some(read) = rx.recv().await {

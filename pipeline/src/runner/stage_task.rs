@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Failed, Processor};
 
-use super::dead_letters::{Failure, dlq_topic, record_dead_letter};
+use super::dead_letters::{Failure, record_dead_letter};
 use super::state::ChainState;
 use super::{Backoff, Context, LAG_INTERVAL, Stop, Tier};
 use crate::telemetry::{ComponentState, Kind};
@@ -71,7 +71,7 @@ pub(crate) async fn run(
             records.iter().map(|f| Outgoing::record(&f.record, f.origin.trace_id.as_deref())).collect();
         ctx.send(&output, out).await?;
         for (stage, letters) in dead {
-            ctx.send(&dlq_topic(&stage), letters).await?;
+            ctx.send(&ctx.config.topics.dlq_topic(&stage), letters).await?;
         }
         state.persist(ctx, &positions).await?;
         log_op!(ctx, "committing", consumer.commit(&positions))?;

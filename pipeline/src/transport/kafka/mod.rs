@@ -10,7 +10,7 @@ mod consumer;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -201,8 +201,12 @@ impl KafkaConfig {
 /// transient (retried with backoff), the rest is fatal for the component.
 fn broker_error(context: &str, e: KafkaError) -> TransportError {
     use RDKafkaErrorCode::*;
+    let code = match &e {
+        KafkaError::AdminOp(code) => Some(*code),
+        e => e.rdkafka_error_code(),
+    };
     let transient = matches!(
-        e.rdkafka_error_code(),
+        code,
         Some(
             BrokerTransportFailure
                 | AllBrokersDown
@@ -231,6 +235,12 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
     tokio::task::spawn_blocking(f).await.map_err(|e| TransportError::Storage(format!("kafka client task: {e}")))?
 }
 
+/// A group-less consumer; `reading` serialises the assign-and-poll of reads.
+struct Reader {
+    consumer: BaseConsumer,
+    reading: Mutex<()>,
+}
+
 struct TopicShape {
     partitions: Vec<u32>,
     /// The smallest replica count over the partitions.
@@ -239,10 +249,12 @@ struct TopicShape {
 
 pub struct KafkaTransport {
     config: KafkaConfig,
-    producer: FutureProducer,
+    /// Made on first send: admin commands that only read never start one.
+    producer: std::sync::OnceLock<FutureProducer>,
     admin: AdminClient<DefaultClientContext>,
     /// Partition counts of topics sent to, so a key's partition is computed once per topic.
     partitions: Mutex<HashMap<String, u32>>,
+    reader: Mutex<Option<Arc<Reader>>>,
 }
 
 impl KafkaTransport {
@@ -250,19 +262,28 @@ impl KafkaTransport {
     pub fn connect(config: &KafkaConfig) -> Result<Self> {
         let create = |e: KafkaError| TransportError::Storage(format!("kafka client configuration: {e}"));
         Ok(KafkaTransport {
-            producer: config.producer().create().map_err(create)?,
+            producer: std::sync::OnceLock::new(),
             admin: config.client().create().map_err(create)?,
             config: config.clone(),
             partitions: Mutex::default(),
+            reader: Mutex::default(),
         })
     }
 
-    /// A consumer that never joins its group nor commits, for metadata,
-    /// watermarks and direct reads (librdkafka wants a group id to assign).
-    fn reader(&self) -> Result<BaseConsumer> {
+    /// The consumer for metadata, watermarks and direct reads, made on first
+    /// use and kept: closing a consumer costs a coordinator round trip.
+    fn reader(&self) -> Result<Arc<Reader>> {
+        let mut reader = self.reader.lock().expect("reader");
+        if let Some(reader) = &*reader {
+            return Ok(Arc::clone(reader));
+        }
         let mut c = self.config.client();
+        // It never joins its group nor commits; librdkafka wants a group id to assign.
         c.set("group.id", format!("{}.reader", self.config.group_id)).set("enable.auto.commit", "false");
-        c.create().map_err(|e| broker_error("creating a reader", e))
+        let consumer = c.create().map_err(|e| broker_error("creating a reader", e))?;
+        let created = Arc::new(Reader { consumer, reading: Mutex::new(()) });
+        *reader = Some(Arc::clone(&created));
+        Ok(created)
     }
 
     /// Every topic's shape, from the cluster's metadata (internal topics left out).
@@ -270,7 +291,8 @@ impl KafkaTransport {
         let reader = self.reader()?;
         let (topic, timeout) = (topic.map(str::to_owned), self.config.timeout());
         blocking(move || {
-            let metadata = reader.fetch_metadata(topic.as_deref(), timeout).map_err(|e| broker_error("metadata", e))?;
+            let metadata =
+                reader.consumer.fetch_metadata(topic.as_deref(), timeout).map_err(|e| broker_error("metadata", e))?;
             let mut topics = BTreeMap::new();
             for t in metadata.topics() {
                 if t.error().is_some() || t.name().starts_with("__") {
@@ -308,6 +330,7 @@ impl KafkaTransport {
                 .into_iter()
                 .map(|p| {
                     let (low, high) = reader
+                        .consumer
                         .fetch_watermarks(&topic, p as i32, timeout)
                         .map_err(|e| broker_error("reading end offsets", e))?;
                     Ok(PartitionInfo { partition: p, start_offset: low.max(0) as u64, end_offset: high.max(0) as u64 })
@@ -414,6 +437,16 @@ impl Transport for KafkaTransport {
 
     async fn send(&self, topic: &str, messages: Vec<Outgoing>) -> Result<()> {
         let partitions = self.partition_count(topic).await?;
+        let producer = match self.producer.get() {
+            Some(producer) => producer,
+            None => {
+                let created =
+                    self.config.producer().create().map_err(|e: KafkaError| {
+                        TransportError::Storage(format!("kafka producer configuration: {e}"))
+                    })?;
+                self.producer.get_or_init(|| created)
+            }
+        };
         let mut pending = std::collections::VecDeque::with_capacity(messages.len());
         for m in &messages {
             let partition = m.partition_in(partitions) as i32;
@@ -422,7 +455,7 @@ impl Transport for KafkaTransport {
                 if let Some(headers) = kafka_headers(&m.headers) {
                     record = record.headers(headers);
                 }
-                match self.producer.send_result(record) {
+                match producer.send_result(record) {
                     Ok(delivery) => {
                         pending.push_back(delivery);
                         break;
@@ -464,7 +497,10 @@ impl Transport for KafkaTransport {
                 tpl.add_partition(topic, *partition as i32);
             }
             let committed = blocking(move || {
-                consumer.committed_offsets(tpl, timeout).map_err(|e| broker_error("reading committed offsets", e))
+                let committed = consumer.committed_offsets(tpl, timeout);
+                // Closing a group consumer waits for its coordinator; nobody needs to wait for that.
+                std::thread::spawn(move || drop(consumer));
+                committed.map_err(|e| broker_error("reading committed offsets", e))
             })
             .await?;
             for ((topic, partition, end), element) in ends.iter().zip(committed.elements()) {
@@ -488,7 +524,9 @@ impl Transport for KafkaTransport {
         let reader = self.reader()?;
         let (topic, timeout) = (topic.to_owned(), self.config.timeout());
         blocking(move || {
-            let (low, high) = reader
+            let _reading = reader.reading.lock().expect("reader");
+            let consumer = &reader.consumer;
+            let (low, high) = consumer
                 .fetch_watermarks(&topic, partition as i32, timeout)
                 .map_err(|e| broker_error("reading end offsets", e))?;
             let from = from_offset.max(low.max(0) as u64);
@@ -499,22 +537,28 @@ impl Transport for KafkaTransport {
             let mut tpl = TopicPartitionList::new();
             tpl.add_partition_offset(&topic, partition as i32, Offset::Offset(from as i64))
                 .map_err(|e| broker_error("assigning", e))?;
-            reader.assign(&tpl).map_err(|e| broker_error("assigning", e))?;
+            consumer.assign(&tpl).map_err(|e| broker_error("assigning", e))?;
             let deadline = Instant::now() + timeout;
             let mut out = Vec::with_capacity((end - from) as usize);
-            while out.len() < (end - from) as usize {
+            let result = loop {
+                if out.len() >= (end - from) as usize {
+                    break Ok(out);
+                }
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Err(TransportError::Unavailable(format!("reading {topic}[{partition}] timed out")));
+                    break Err(TransportError::Unavailable(format!("reading {topic}[{partition}] timed out")));
                 }
-                match reader.poll(left) {
-                    Some(Ok(m)) if (m.offset() as u64) < end => out.push(to_message(&m)),
-                    Some(Ok(_)) => break,
-                    Some(Err(e)) => return Err(broker_error("reading", e)),
+                match consumer.poll(left) {
+                    // A message of an earlier read may still be queued: only this range counts.
+                    Some(Ok(m)) if m.topic() != topic || m.partition() as u32 != partition => {}
+                    Some(Ok(m)) if (from..end).contains(&(m.offset() as u64)) => out.push(to_message(&m)),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => break Err(broker_error("reading", e)),
                     None => {}
                 }
-            }
-            Ok(out)
+            };
+            consumer.unassign().map_err(|e| broker_error("unassigning", e))?;
+            result
         })
         .await
     }

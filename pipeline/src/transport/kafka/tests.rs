@@ -78,3 +78,23 @@ async fn an_unreachable_broker_is_a_transient_error() {
     let error = tokio::time::timeout(Duration::from_secs(30), t.topics()).await.expect("bounded").unwrap_err();
     assert_eq!(error.domain(), socialpipe_schemas::ErrorDomain::Transient, "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_member_keeps_its_partitions_past_the_session_timeout() {
+    let config = test_config();
+    let t = KafkaTransport::connect(&config).unwrap();
+    let topic = unique("steady");
+    t.create_topic(&topic, 2).await.unwrap();
+    t.send(&topic, (0..50).map(|i| Outgoing::new(format!("k{i}"), vec![i as u8])).collect()).await.unwrap();
+    let mut consumer = t.subscribe(&unique("g"), std::slice::from_ref(&topic), Membership::ALONE).await.unwrap();
+    let got = consume(&mut *consumer, 50).await;
+    assert_eq!(got.len(), 50);
+    consumer.commit(&crate::transport::positions_after(&got)).await.unwrap();
+    consumer.lag().await.unwrap();
+    // Three session timeouts of polling: heartbeats must keep the membership.
+    let until = std::time::Instant::now() + Duration::from_millis(3 * u64::from(config.session_timeout_ms));
+    while std::time::Instant::now() < until {
+        assert!(consumer.poll(10, Duration::from_millis(200)).await.unwrap().is_empty());
+        assert_eq!(consumer.take_revoked(), Vec::<(String, u32)>::new(), "no rebalance took the partitions");
+    }
+}

@@ -1,0 +1,344 @@
+//! The pipeline on a real Kafka-protocol broker: workers in one consumer
+//! group share partitions, and kill -9 of a worker, of the whole group or of
+//! the broker loses nothing. Each test starts its own tansu (SQLite storage,
+//! its own port and directory): tests that kill brokers disturb no one, and
+//! no test inherits another's groups. Volumes stay small because tansu's
+//! SQLite fetch returns a partition's whole tail at roughly 500 records/s.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+/// Each test has its own topics, groups and DLQs on the shared broker.
+const KAFKA_TOPOLOGY: &str = r#"
+[transport]
+type = "kafka"
+brokers = "{brokers}"
+group_id = "{id}"
+replication_factor = 1
+session_timeout_ms = 6000
+heartbeat_interval_ms = 1000
+max_poll_interval_ms = 10000
+request_timeout_ms = 10000
+
+[topics]
+partitions = 6
+raw_posts = "{id}.raw"
+enriched_posts = "{id}.enriched"
+dlq_prefix = "{id}.dlq."
+
+[http]
+listen = "127.0.0.1:${SOCIALPIPE_TEST_PORT:-0}"
+
+[runtime]
+poll_wait_ms = 50
+shutdown_deadline_secs = 60
+
+{sources}
+
+[[stages]]
+type = "entities"
+
+[[stages]]
+type = "key_counter"
+
+[sinks.db]
+type = "sqlite"
+path = "{dir}/out.db"
+batch_max_records = 2000
+batch_timeout_ms = 100
+"#;
+
+struct Setup {
+    scratch: Scratch,
+    config: String,
+    id: String,
+}
+
+/// One test at a time: on two cores, two brokers with two workers each make
+/// group sessions time out for want of CPU, which is not what these test.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn setup(brokers: &str, sources: &str) -> Setup {
+    let scratch = Scratch::new();
+    let id = format!("it{:08x}", fastrand::u32(..));
+    let text = KAFKA_TOPOLOGY.replace("{brokers}", brokers).replace("{id}", &id).replace("{sources}", sources);
+    let config = scratch.config("kafka.toml", &text).to_str().unwrap().to_owned();
+    Setup { scratch, config, id }
+}
+
+/// Writes generated posts with `socialpipe produce`; returns their ids.
+fn produce(setup: &Setup, seed: u64, count: usize) -> BTreeSet<String> {
+    let input = setup.scratch.path(&format!("posts-{seed}.jsonl"));
+    let ids = write_posts(&input, seed, count, 0);
+    let topic = format!("{}.raw", setup.id);
+    let output = socialpipe()
+        .args(["produce", "--config", &setup.config, &topic])
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "produce: {}", String::from_utf8_lossy(&output.stderr));
+    ids
+}
+
+/// A worker (`--only stages,sinks`) with its metrics on `port`.
+fn worker(setup: &Setup, port: u16) -> Daemon {
+    daemon(setup, port, &["--only", "stages,sinks"])
+}
+
+/// `socialpipe run` on the setup's config. Its log goes to
+/// `$SOCIALPIPE_TEST_LOG_DIR/<id>-<port>.log` when that is set (for diagnosis).
+fn daemon(setup: &Setup, port: u16, args: &[&str]) -> Daemon {
+    let stderr = match std::env::var_os("SOCIALPIPE_TEST_LOG_DIR") {
+        Some(dir) => {
+            Stdio::from(std::fs::File::create(Path::new(&dir).join(format!("{}-{port}.log", setup.id))).unwrap())
+        }
+        None => Stdio::null(),
+    };
+    Daemon::from(
+        socialpipe()
+            .args(["run", "--config", &setup.config])
+            .args(args)
+            .env("SOCIALPIPE_TEST_PORT", port.to_string())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn stage_received(port: u16) -> u64 {
+    metric(port, r#"component_received_events_total{component="entities",kind="stage"}"#)
+}
+
+/// Every key's `key_counter` counts must be exactly 1..=n: none skipped, none twice.
+fn assert_counts_are_exact(db: &Path) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt =
+        conn.prepare("SELECT author_id, json_extract(enrichments, '$.key_counter.count') FROM posts").unwrap();
+    let mut counts: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?))).unwrap() {
+        let (author, count) = row.unwrap();
+        counts.entry(author).or_default().push(count);
+    }
+    assert!(!counts.is_empty());
+    for (author, mut seen) in counts {
+        seen.sort_unstable();
+        let expected: Vec<u64> = (1..=seen.len() as u64).collect();
+        assert_eq!(seen, expected, "counts of {author} are 1..n exactly once each");
+    }
+}
+
+fn assert_sink_holds_exactly(db: &Path, ids: &BTreeSet<String>) {
+    let stored = post_ids(db);
+    let missing = ids.difference(&stored).count();
+    let extra = stored.difference(ids).count();
+    assert!(missing == 0 && extra == 0, "sink: {missing} ids missing, {extra} unexpected");
+}
+
+fn kill_when_between_10_and_90_percent(db: &Path, total: u64, victim: &mut Daemon, also: Option<&mut Daemon>) {
+    wait_until("10 % of the input in the sink", Duration::from_secs(300), None, || post_count(db) * 10 >= total);
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    if let Some(other) = also {
+        other.kill().unwrap();
+        other.wait().unwrap();
+    }
+    let at_kill = post_count(db);
+    eprintln!("killed at {at_kill} of {total} ({} %)", at_kill * 100 / total);
+    assert!(at_kill * 10 <= total * 9, "the kill came after 90 % ({at_kill}/{total})");
+}
+
+#[test]
+fn two_workers_share_the_partitions_and_the_survivor_of_a_kill_9_finishes_exactly() {
+    let _serial = serial();
+    let broker = Broker::start_fresh();
+    let setup = setup(&broker.address(), "");
+    let ids = produce(&setup, 21, 3_000);
+    let total = ids.len() as u64;
+    let (port_a, port_b) = (free_port(), free_port());
+    let mut a = worker(&setup, port_a);
+    let mut b = worker(&setup, port_b);
+    wait_until("both workers to receive records", Duration::from_secs(120), Some(&mut b), || {
+        stage_received(port_a) > 0 && stage_received(port_b) > 0
+    });
+    kill_when_between_10_and_90_percent(&setup.scratch.db(), total, &mut a, None);
+    let before = stage_received(port_b);
+    wait_until("the survivor to store everything", Duration::from_secs(300), Some(&mut b), || {
+        post_count(&setup.scratch.db()) >= total
+    });
+    assert!(stage_received(port_b) > before, "the survivor took over the killed worker's partitions");
+    assert_sink_holds_exactly(&setup.scratch.db(), &ids);
+    assert_counts_are_exact(&setup.scratch.db());
+    // The group's lag reaches zero (the last commit follows the last write).
+    wait_until("the stage group's lag to reach 0", Duration::from_secs(60), Some(&mut b), || {
+        group_lag(&setup, &format!("{}.stages", setup.id)) == Some(0)
+    });
+}
+
+/// The `LAG` column of a group in `socialpipe topics` (summed over topics).
+fn group_lag(setup: &Setup, group: &str) -> Option<u64> {
+    let output = run_ok(&["topics", "--config", &setup.config]);
+    let text = String::from_utf8(output.stdout).unwrap();
+    let rows: Vec<u64> = text
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(group))
+        .filter_map(|l| l.split_whitespace().last()?.parse().ok())
+        .collect();
+    (!rows.is_empty()).then(|| rows.iter().sum())
+}
+
+#[test]
+fn restarting_the_whole_group_mid_stream_loses_nothing() {
+    let _serial = serial();
+    let broker = Broker::start_fresh();
+    let setup = setup(&broker.address(), "");
+    let ids = produce(&setup, 22, 3_000);
+    let total = ids.len() as u64;
+    let (port_a, port_b) = (free_port(), free_port());
+    let mut a = worker(&setup, port_a);
+    let mut b = worker(&setup, port_b);
+    kill_when_between_10_and_90_percent(&setup.scratch.db(), total, &mut a, Some(&mut b));
+    let mut a = worker(&setup, port_a);
+    let _b = worker(&setup, port_b);
+    wait_until("the restarted group to store everything", Duration::from_secs(300), Some(&mut a), || {
+        post_count(&setup.scratch.db()) >= total
+    });
+    assert_sink_holds_exactly(&setup.scratch.db(), &ids);
+    assert_counts_are_exact(&setup.scratch.db());
+}
+
+/// A broker of the test's own: its port, its storage (kept across a restart).
+struct Broker {
+    process: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn tansu() -> String {
+    if let Ok(path) = std::env::var("SOCIALPIPE_TANSU") {
+        return path;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = Command::new(root.join("scripts/services.sh")).args(["which", "kafka"]).output().unwrap();
+    assert!(output.status.success(), "no tansu: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+impl Broker {
+    fn start_fresh() -> Broker {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let process = Broker::spawn(dir.path(), port);
+        Broker { process, port, dir }
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts tansu on `dir`'s storage and waits until it accepts connections.
+    fn spawn(dir: &Path, port: u16) -> Child {
+        let url = format!("tcp://127.0.0.1:{port}");
+        let log_dir = std::env::var_os("SOCIALPIPE_TEST_LOG_DIR").map_or_else(|| dir.to_owned(), Into::into);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log_dir.join(format!("tansu-{port}.log")));
+        let log = log.unwrap();
+        let mut process = Command::new(tansu())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        wait_until("the broker to listen", Duration::from_secs(30), None, || {
+            assert!(process.try_wait().unwrap().is_none(), "the broker exited");
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        process
+    }
+
+    fn kill_and_restart(&mut self) {
+        self.process.kill().unwrap();
+        self.process.wait().unwrap();
+        self.process = Broker::spawn(self.dir.path(), self.port);
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+#[test]
+fn a_broker_killed_and_restarted_mid_stream_loses_nothing() {
+    let _serial = serial();
+    let mut broker = Broker::start_fresh();
+    let sources = "[sources.posts]\ntype = \"jsonl\"\npath = \"{dir}/posts.jsonl\"\n";
+    let setup = setup(&broker.address(), sources);
+    let ids = write_posts(&setup.scratch.path("posts.jsonl"), 23, 3_000, 0);
+    let total = ids.len() as u64;
+    // The whole topology in one process: its source produces, its stages
+    // consume and produce, its sink consumes, all through the broker.
+    let mut daemon = daemon(&setup, free_port(), &[]);
+    wait_until("20 % of the input in the sink", Duration::from_secs(300), Some(&mut daemon), || {
+        post_count(&setup.scratch.db()) * 5 >= total
+    });
+    broker.kill_and_restart();
+    let at_kill = post_count(&setup.scratch.db());
+    eprintln!("broker killed at {at_kill} of {total}");
+    assert!(at_kill < total, "the broker was killed mid-stream");
+    wait_until("everything in the sink after the broker restart", Duration::from_secs(300), Some(&mut daemon), || {
+        post_count(&setup.scratch.db()) >= total
+    });
+    assert_sink_holds_exactly(&setup.scratch.db(), &ids);
+    assert_counts_are_exact(&setup.scratch.db());
+}
+
+#[test]
+fn a_poison_record_goes_to_the_dlq_and_its_partition_keeps_flowing() {
+    let _serial = serial();
+    use socialpipe::transport::kafka::{KafkaConfig, KafkaTransport};
+    use socialpipe::transport::{Outgoing, Transport};
+
+    let broker = Broker::start_fresh();
+    let setup = setup(&broker.address(), "");
+    let ids = produce(&setup, 24, 1_000);
+    // Not an envelope; every partition, its own included, gets valid posts after it.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut config = KafkaConfig::new(broker.address());
+        config.group_id = setup.id.clone();
+        config.replication_factor = 1;
+        let kafka = KafkaTransport::connect(&config).unwrap();
+        let poison = Outgoing::new("poison", b"{not an envelope".to_vec());
+        kafka.send(&format!("{}.raw", setup.id), vec![poison]).await.unwrap();
+    });
+    let later = produce(&setup, 25, 1_000);
+    let all: BTreeSet<String> = ids.union(&later).cloned().collect();
+    let port = free_port();
+    let mut w = worker(&setup, port);
+    wait_until("every valid post in the sink", Duration::from_secs(120), Some(&mut w), || {
+        post_count(&setup.scratch.db()) >= all.len() as u64
+    });
+    assert_sink_holds_exactly(&setup.scratch.db(), &all);
+    wait_until("the dead letter", Duration::from_secs(60), Some(&mut w), || {
+        metric(port, r#"dlq_events_total{component="entities"}"#) == 1
+    });
+    let shown = run_ok(&["dlq", "show", "--config", &setup.config, "entities"]);
+    let shown = String::from_utf8(shown.stdout).unwrap();
+    assert!(shown.contains(&format!("{}.raw", setup.id)), "the letter names its input topic: {shown}");
+    assert!(shown.contains("invalid"), "the letter says why: {shown}");
+}
