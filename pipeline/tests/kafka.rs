@@ -117,6 +117,7 @@ fn daemon(setup: &Setup, port: u16, args: &[&str]) -> Daemon {
     )
 }
 
+#[cfg(feature = "broker-soak")]
 fn stage_received(port: u16) -> u64 {
     metric(port, r#"component_received_events_total{component="entities",kind="stage"}"#)
 }
@@ -159,6 +160,12 @@ fn kill_when_between_10_and_90_percent(db: &Path, total: u64, victim: &mut Daemo
     assert!(at_kill * 10 <= total * 9, "the kill came after 90 % ({at_kill}/{total})");
 }
 
+/// Behind `make test-kafka-soak` (feature `broker-soak`): in about one run
+/// in three the test broker (tansu 0.6, SQLite) never completes the sink
+/// group's rebalance after the kill, or panics in its group coordinator
+/// (docs/decisions/003). Killing and restarting the whole group, which the
+/// broker handles reliably, stays in `make test`.
+#[cfg(feature = "broker-soak")]
 #[test]
 fn two_workers_share_the_partitions_and_the_survivor_of_a_kill_9_finishes_exactly() {
     let _serial = serial();
@@ -187,6 +194,7 @@ fn two_workers_share_the_partitions_and_the_survivor_of_a_kill_9_finishes_exactl
 }
 
 /// The `LAG` column of a group in `socialpipe topics` (summed over topics).
+#[cfg(feature = "broker-soak")]
 fn group_lag(setup: &Setup, group: &str) -> Option<u64> {
     let output = run_ok(&["topics", "--config", &setup.config]);
     let text = String::from_utf8(output.stdout).unwrap();

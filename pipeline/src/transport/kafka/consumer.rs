@@ -53,7 +53,8 @@ impl ConsumerContext for GroupContext {
 }
 
 pub(super) struct KafkaConsumer {
-    inner: Arc<BaseConsumer<GroupContext>>,
+    /// Some until dropped.
+    inner: Option<Arc<BaseConsumer<GroupContext>>>,
     topics: Vec<String>,
     timeout: Duration,
 }
@@ -67,7 +68,13 @@ impl KafkaConsumer {
             .map_err(|e| broker_error("creating a consumer", e))?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         inner.subscribe(&names).map_err(|e| broker_error("subscribing", e))?;
-        Ok(KafkaConsumer { inner: Arc::new(inner), topics: topics.to_vec(), timeout: config.timeout() })
+        Ok(KafkaConsumer { inner: Some(Arc::new(inner)), topics: topics.to_vec(), timeout: config.timeout() })
+    }
+}
+
+impl KafkaConsumer {
+    fn client(&self) -> Arc<BaseConsumer<GroupContext>> {
+        Arc::clone(self.inner.as_ref().expect("a consumer is open until dropped"))
     }
 }
 
@@ -81,10 +88,31 @@ fn partitions_moved(e: &KafkaError) -> bool {
     )
 }
 
+/// How long dropping a consumer waits for it to leave its group.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+impl Drop for KafkaConsumer {
+    /// Leaving the group lets the brokers move the partitions at once, but
+    /// librdkafka's close waits for the coordinator without limit: with the
+    /// brokers gone a shutdown would hang. So it closes on a thread of its
+    /// own, waited for at most `CLOSE_WAIT`.
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else { return };
+        let (done, closed) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(inner);
+            let _ = done.send(());
+        });
+        if closed.recv_timeout(CLOSE_WAIT).is_err() {
+            tracing::warn!("the consumer did not leave its group in time; the brokers will time its session out");
+        }
+    }
+}
+
 #[async_trait]
 impl Consumer for KafkaConsumer {
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Message>> {
-        let inner = Arc::clone(&self.inner);
+        let inner = self.client();
         blocking(move || {
             let deadline = Instant::now() + wait;
             let revoked_before = inner.context().revoked.lock().expect("revoked list").len();
@@ -114,7 +142,7 @@ impl Consumer for KafkaConsumer {
     }
 
     async fn commit(&mut self, positions: &[Position]) -> Result<()> {
-        let inner = Arc::clone(&self.inner);
+        let inner = self.client();
         let positions = positions.to_vec();
         blocking(move || {
             let assigned = inner.assignment().map_err(|e| broker_error("reading the assignment", e))?;
@@ -150,7 +178,7 @@ impl Consumer for KafkaConsumer {
     }
 
     async fn lag(&mut self) -> Result<Vec<(Position, u64)>> {
-        let inner = Arc::clone(&self.inner);
+        let inner = self.client();
         let (topics, timeout) = (self.topics.clone(), self.timeout);
         blocking(move || {
             let assigned = inner.context().assigned.load(Ordering::Acquire);
@@ -197,6 +225,6 @@ impl Consumer for KafkaConsumer {
     }
 
     fn take_revoked(&mut self) -> Vec<(String, u32)> {
-        std::mem::take(&mut *self.inner.context().revoked.lock().expect("revoked list"))
+        std::mem::take(&mut *self.client().context().revoked.lock().expect("revoked list"))
     }
 }
