@@ -6,7 +6,7 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: demo build test lint fmt check-compose services services-stop sample-data bench scale-demo test-kafka-soak clean-demo
+.PHONY: demo build test lint fmt check-compose services services-stop sample-data bench scale-demo test-kafka-soak bench-kafka clean-demo
 
 demo: build
 	@scripts/demo.sh "$(BIN)"
@@ -43,6 +43,11 @@ check-compose:
 # Regenerates the bundled sample (fixed seed: the file only changes with the generator).
 sample-data:
 	$(CARGO) run --release -p socialpipe --bin socialpipe -- generate --count 2400 --seed 42 --authors 300 --malformed > examples/data/posts.jsonl
+
+# Kafka pass-through vs a bare rdkafka loop; needs a fast broker on
+# KAFKA_BENCH_BROKERS (the tansu memory build: docs/performance.md).
+bench-kafka: build
+	$(CARGO) run --release -p socialpipe-benches --bin kafka_passthrough -- --brokers $${KAFKA_BENCH_BROKERS:-127.0.0.1:9093} --bin "$(BIN)"
 
 # End-to-end throughput and memory (1M records), plus criterion micro-benches.
 bench: build

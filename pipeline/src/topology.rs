@@ -6,6 +6,7 @@ use serde::Deserialize;
 use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
 use socialpipe_processors::entities::{EntitiesConfig, EntitiesStage};
 use socialpipe_processors::key_counter::{KeyCounterConfig, KeyCounterStage};
+use socialpipe_processors::passthrough::{PassthroughConfig, PassthroughStage};
 use socialpipe_schemas::{ComponentError, Processor, Sink, Source};
 use socialpipe_sinks::blackhole::{BlackholeConfig, BlackholeSink};
 use socialpipe_sinks::sqlite::{SqliteConfig, SqliteSink};
@@ -43,6 +44,7 @@ impl SourceKind {
 pub enum StageKind {
     Entities(EntitiesConfig),
     KeyCounter(KeyCounterConfig),
+    Passthrough(PassthroughConfig),
 }
 
 impl StageKind {
@@ -50,13 +52,14 @@ impl StageKind {
         match self {
             StageKind::Entities(_) => "entities",
             StageKind::KeyCounter(_) => "key_counter",
+            StageKind::Passthrough(_) => "passthrough",
         }
     }
 
     /// Whether the stage keeps per-key state (see `Processor::keeps_state`).
     pub fn keeps_state(&self) -> bool {
         match self {
-            StageKind::Entities(_) => false,
+            StageKind::Entities(_) | StageKind::Passthrough(_) => false,
             StageKind::KeyCounter(_) => true,
         }
     }
@@ -65,6 +68,7 @@ impl StageKind {
         Ok(match self {
             StageKind::Entities(c) => Box::new(EntitiesStage::new(c.clone())),
             StageKind::KeyCounter(_) => Box::new(KeyCounterStage),
+            StageKind::Passthrough(_) => Box::new(PassthroughStage),
         })
     }
 }

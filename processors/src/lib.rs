@@ -3,3 +3,4 @@
 
 pub mod entities;
 pub mod key_counter;
+pub mod passthrough;

@@ -1,0 +1,175 @@
+//! Kafka pass-through: topic → `passthrough` stage → topic with the real
+//! `socialpipe` binary, next to a bare rdkafka consume+produce loop on the
+//! same broker and input, in one invocation. Each rate is counted from the
+//! first record through to the last (group formation is left out of both).
+//! Meant for a fast broker (the tansu memory build, docs/performance.md).
+//!
+//! usage: kafka_passthrough [--brokers H:P] [--records N] [--bin path/to/socialpipe]
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use socialpipe::transport::kafka::{KafkaConfig, KafkaTransport};
+use socialpipe::transport::{Outgoing, Transport};
+use socialpipe_schemas::parse_raw_post;
+
+const PARTITIONS: u32 = 6;
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+/// Records per second from the first record to the `total`-th.
+struct Rate {
+    first: Option<Instant>,
+    first_count: u64,
+}
+
+impl Rate {
+    fn per_second(&self, total: u64) -> f64 {
+        let elapsed = self.first.map_or(f64::NAN, |t| t.elapsed().as_secs_f64());
+        (total - self.first_count) as f64 / elapsed
+    }
+}
+
+async fn fill(brokers: &str, topic: &str, records: usize) -> Result<()> {
+    let mut config = KafkaConfig::new(brokers);
+    config.replication_factor = 1;
+    let kafka = KafkaTransport::connect(&config)?;
+    kafka.create_topic(topic, PARTITIONS).await?;
+    let mut generator = socialpipe::synth::PostGenerator::new(1, 5000);
+    let mut batch = Vec::with_capacity(10_000);
+    for _ in 0..records {
+        let line = serde_json::to_vec(&generator.next_post())?;
+        let record = parse_raw_post(&line).map_err(|e| anyhow::anyhow!("{e}"))?.into_envelope("bench");
+        batch.push(Outgoing::record(&record, None));
+        if batch.len() == batch.capacity() {
+            kafka.send(topic, std::mem::take(&mut batch)).await?;
+        }
+    }
+    kafka.send(topic, batch).await?;
+    Ok(())
+}
+
+/// consume → produce with nothing in between; acknowledged when delivered.
+async fn bare_loop(brokers: &str, input: &str, output: &str, records: u64) -> Result<f64> {
+    let mut config = KafkaConfig::new(brokers);
+    config.replication_factor = 1;
+    KafkaTransport::connect(&config)?.create_topic(output, PARTITIONS).await?;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("{input}.bare"))
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    consumer.subscribe(&[input])?;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("compression.type", "lz4")
+        .set("linger.ms", "5")
+        .create()?;
+    let mut rate = Rate { first: None, first_count: 0 };
+    let mut pending = Vec::new();
+    let mut seen = 0u64;
+    while seen < records {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                rate.first.get_or_insert_with(Instant::now);
+                seen += 1;
+                let (key, value) = (m.key().unwrap_or_default().to_vec(), m.payload().unwrap_or_default().to_vec());
+                let record = FutureRecord::to(output).partition(m.partition()).key(&key).payload(&value);
+                pending.push(producer.send_result(record).map_err(|(e, _)| e)?);
+                if pending.len() >= 10_000 {
+                    for delivery in pending.drain(..) {
+                        delivery.await?.map_err(|(e, _)| e)?;
+                    }
+                }
+            }
+            Some(Err(e)) => eprintln!("bare loop: {e}"),
+            None => {}
+        }
+    }
+    for delivery in pending {
+        delivery.await?.map_err(|(e, _)| e)?;
+    }
+    Ok(rate.per_second(records))
+}
+
+fn metric(port: u16, sample: &str) -> Option<u64> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    body.lines().find_map(|l| l.strip_prefix(sample)?.trim().parse::<f64>().ok()).map(|v| v as u64)
+}
+
+/// The real binary, stages only, with the `passthrough` stage.
+fn socialpipe_run(bin: &str, brokers: &str, input: &str, records: u64) -> Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let config = dir.path().join("bench.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[transport]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ngroup_id = \"{input}\"\nreplication_factor = 1\n\n\
+             [topics]\npartitions = {PARTITIONS}\nraw_posts = \"{input}\"\nenriched_posts = \"{input}.out\"\n\
+             dlq_prefix = \"{input}.dlq.\"\n\n[http]\nlisten = \"127.0.0.1:{port}\"\n\n\
+             [runtime]\nstage_batch_records = 5000\n\n[[stages]]\ntype = \"passthrough\"\n"
+        ),
+    )?;
+    let mut child = std::process::Command::new(bin)
+        .args(["run", "--config"])
+        .arg(&config)
+        .args(["--only", "stages"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("spawning socialpipe")?;
+    let sample = r#"component_sent_events_total{component="passthrough",kind="stage"}"#;
+    let mut rate = Rate { first: None, first_count: 0 };
+    let started = Instant::now();
+    loop {
+        let sent = metric(port, sample).unwrap_or(0);
+        if sent > 0 && rate.first.is_none() {
+            rate = Rate { first: Some(Instant::now()), first_count: sent };
+        }
+        if sent >= records {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(900) {
+            let _ = child.kill();
+            bail!("socialpipe passed {sent} of {records} in 15 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let per_second = rate.per_second(records);
+    child.kill()?;
+    child.wait()?;
+    Ok(per_second)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let brokers = arg("--brokers").unwrap_or_else(|| "127.0.0.1:9093".into());
+    let records: u64 = arg("--records").map_or(Ok(500_000), |r| r.parse())?;
+    let bin = arg("--bin").unwrap_or_else(|| {
+        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+        format!("{target}/release/socialpipe")
+    });
+    let run = format!("bench{}", std::process::id());
+    let input = format!("{run}.in");
+    eprintln!("writing {records} envelopes to {input} on {brokers}");
+    fill(&brokers, &input, records as usize).await?;
+    let bare = bare_loop(&brokers, &input, &format!("{run}.bare"), records).await?;
+    let ours = socialpipe_run(&bin, &brokers, &input, records)?;
+    println!("bare rdkafka consume+produce: {bare:>10.0} records/s");
+    println!("socialpipe passthrough stage: {ours:>10.0} records/s ({:.0} % of bare)", ours / bare * 100.0);
+    Ok(())
+}
