@@ -62,7 +62,8 @@ fn a_bad_type_names_line_and_key() {
 #[test]
 fn an_unknown_component_type_is_named() {
     let e = error(&GOOD.replace("type = \"entities\"", "type = \"entitys\""));
-    assert!(e.starts_with("app.toml:") && e.contains("unknown variant `entitys`, expected `entities`"), "{e}");
+    assert!(e.starts_with("app.toml:") && e.contains("unknown variant `entitys`, expected"), "{e}");
+    assert!(e.contains("`entities`"), "the known types are listed: {e}");
 }
 
 #[test]

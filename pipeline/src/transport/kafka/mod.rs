@@ -350,6 +350,17 @@ impl KafkaTransport {
     }
 }
 
+impl Drop for KafkaTransport {
+    /// The reader never joins its group, yet librdkafka's close still waits
+    /// on the group coordinator (~10 s on tansu): an admin command would sit
+    /// that long after printing. It closes on a thread nobody waits for.
+    fn drop(&mut self) {
+        if let Some(reader) = self.reader.get_mut().ok().and_then(Option::take) {
+            std::thread::spawn(move || drop(reader));
+        }
+    }
+}
+
 fn to_message(m: &rdkafka::message::BorrowedMessage<'_>) -> Message {
     let mut headers = Headers::default();
     if let Some(h) = m.headers() {
