@@ -13,7 +13,7 @@ pub use tail::tail;
 
 use crate::config::Config;
 use crate::runner;
-use crate::transport::{Transport, TransportError, lag_over};
+use crate::transport::{TopicInfo, Transport, TransportError, lag_over};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -53,7 +53,8 @@ pub async fn topics(config: &Config, out: &mut impl Write) -> Result<(), AdminEr
         .chain(config.sinks.iter().map(|(name, spec)| (config.sink_group(name), config.sink_inputs(spec))));
     let mut lags = Vec::new();
     for (group, inputs) in groups {
-        lags.extend(lag_over(&*log, &group, &inputs).await?);
+        let read: Vec<&TopicInfo> = topics.iter().filter(|t| inputs.contains(&t.name)).collect();
+        lags.extend(lag_over(&*log, &group, &read).await?);
     }
     if !lags.is_empty() {
         writeln!(out)?;
@@ -75,7 +76,7 @@ pub async fn topics(config: &Config, out: &mut impl Write) -> Result<(), AdminEr
     Ok(())
 }
 
-async fn require_topic(log: &dyn Transport, topic: &str) -> Result<crate::transport::TopicInfo, AdminError> {
+async fn require_topic(log: &dyn Transport, topic: &str) -> Result<TopicInfo, AdminError> {
     let topics = log.topics().await?;
     let names: Vec<String> = topics.iter().map(|t| t.name.clone()).collect();
     topics

@@ -35,7 +35,7 @@ mod state;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use socialpipe_schemas::ComponentError;
@@ -111,7 +111,7 @@ pub enum RunError {
 }
 
 /// How often a busy consumer publishes its lag (an idle one checks it on every poll).
-pub(crate) const LAG_INTERVAL: Duration = Duration::from_secs(1);
+const LAG_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why a task ended early.
 #[derive(Clone)]
@@ -147,6 +147,15 @@ impl Context {
             self.metrics.lag.with_label_values(&[group, &position.topic, &partition]).set(*lag as i64);
         }
         Ok(lag.iter().map(|(_, l)| l).sum())
+    }
+
+    /// After a batch: publishes the lag when `LAG_INTERVAL` has passed since `last`.
+    pub async fn publish_lag(&self, group: &str, consumer: &mut dyn Consumer, last: &mut Instant) -> Result<(), Stop> {
+        if last.elapsed() >= LAG_INTERVAL {
+            self.observe_lag(group, consumer).await?;
+            *last = Instant::now();
+        }
+        Ok(())
     }
 
     /// Counts and logs a transient failure of a component, then waits out

@@ -10,7 +10,7 @@ use chrono::Utc;
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink};
 
 use super::dead_letters::{Failure, record_dead_letter};
-use super::{Backoff, Context, LAG_INTERVAL, Stop, Tier};
+use super::{Backoff, Context, Stop, Tier};
 use crate::config::SinkSpec;
 use crate::telemetry::{ComponentState, Kind};
 use crate::transport::{Membership, Message, Outgoing, positions_after};
@@ -48,7 +48,7 @@ pub(crate) async fn run(
         // Buffered work of partitions that moved is abandoned uncommitted: the new owner redelivers it.
         let revoked = consumer.take_revoked();
         if !revoked.is_empty() {
-            buffer.retain(|m| !revoked.iter().any(|(t, p)| *t == m.topic && *p == m.partition));
+            buffer.retain(|m| !m.is_in(&revoked));
         }
         let idle = messages.is_empty();
         if buffer.is_empty() {
@@ -61,10 +61,7 @@ pub(crate) async fn run(
             flush(ctx, name, sink.as_mut(), &batch).await?;
             let positions = positions_after(&batch);
             log_op!(ctx, "committing", consumer.commit(&positions))?;
-            if lag_seen.elapsed() >= LAG_INTERVAL {
-                ctx.observe_lag(&group, consumer.as_mut()).await?;
-                lag_seen = Instant::now();
-            }
+            ctx.publish_lag(&group, consumer.as_mut(), &mut lag_seen).await?;
             continue;
         }
         if draining && buffer.is_empty() && ctx.observe_lag(&group, consumer.as_mut()).await? == 0 {

@@ -12,7 +12,7 @@ use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Failed, Processo
 
 use super::dead_letters::{Failure, record_dead_letter};
 use super::state::ChainState;
-use super::{Backoff, Context, LAG_INTERVAL, Stop, Tier};
+use super::{Backoff, Context, Stop, Tier};
 use crate::telemetry::{ComponentState, Kind};
 use crate::transport::{Membership, Message, Outgoing, positions_after};
 
@@ -75,10 +75,7 @@ pub(crate) async fn run(
         }
         state.persist(ctx, &positions).await?;
         log_op!(ctx, "committing", consumer.commit(&positions))?;
-        if lag_seen.elapsed() >= LAG_INTERVAL {
-            ctx.observe_lag(&group, consumer.as_mut()).await?;
-            lag_seen = Instant::now();
-        }
+        ctx.publish_lag(&group, consumer.as_mut(), &mut lag_seen).await?;
     }
 }
 

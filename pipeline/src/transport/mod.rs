@@ -25,6 +25,13 @@ pub struct Message {
     pub headers: Headers,
 }
 
+impl Message {
+    /// Whether the message is from one of these (topic, partition) pairs.
+    pub fn is_in(&self, partitions: &[(String, u32)]) -> bool {
+        partitions.iter().any(|(topic, partition)| *topic == self.topic && *partition == self.partition)
+    }
+}
+
 /// A message to append; its partition follows from its key unless set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
@@ -120,13 +127,14 @@ impl GroupLag {
     }
 }
 
-/// The lag of `group` over every partition of `topics`: a partition the
-/// group has not committed yet counts from its first stored offset (group
-/// listings leave such partitions out, which would hide unread input).
-pub async fn lag_over(transport: &dyn Transport, group: &str, topics: &[String]) -> Result<Vec<GroupLag>> {
+/// The lag of `group` over every partition of `topics` (as `Transport::topics`
+/// reported them): a partition the group has not committed yet counts from
+/// its first stored offset (group listings leave such partitions out, which
+/// would hide unread input).
+pub async fn lag_over(transport: &dyn Transport, group: &str, topics: &[&TopicInfo]) -> Result<Vec<GroupLag>> {
     let committed = transport.group_lag(&[group.to_owned()]).await?;
     let mut lags = Vec::new();
-    for info in transport.topics().await?.into_iter().filter(|t| topics.contains(&t.name)) {
+    for info in topics {
         for p in &info.partitions {
             let found = committed.iter().find(|l| l.topic == info.name && l.partition == p.partition);
             lags.push(GroupLag {

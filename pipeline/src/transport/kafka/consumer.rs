@@ -135,7 +135,7 @@ impl Consumer for KafkaConsumer {
             }
             // Messages fetched before a revocation in this call belong to another member now.
             let revoked = inner.context().revoked.lock().expect("revoked list")[revoked_before..].to_vec();
-            out.retain(|m| !revoked.iter().any(|(t, p)| *t == m.topic && *p == m.partition));
+            out.retain(|m| !m.is_in(&revoked));
             Ok(out)
         })
         .await
