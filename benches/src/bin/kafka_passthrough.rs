@@ -2,7 +2,8 @@
 //! `socialpipe` binary, next to a bare rdkafka consume+produce loop on the
 //! same broker and input, in one invocation. Each rate is counted from the
 //! first record through to the last (group formation is left out of both).
-//! Meant for a fast broker (the tansu memory build, docs/performance.md).
+//! The worker's RSS is sampled as it drains the backlog. Meant for a fast
+//! broker (the tansu memory build, docs/performance.md).
 //!
 //! usage: kafka_passthrough [--brokers H:P] [--records N] [--bin path/to/socialpipe]
 
@@ -18,6 +19,8 @@ use socialpipe::transport::{Outgoing, Transport};
 use socialpipe_schemas::parse_raw_post;
 
 const PARTITIONS: u32 = 6;
+/// Records per send while filling the input topic.
+const FILL_BATCH: usize = 10_000;
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -43,13 +46,13 @@ async fn fill(brokers: &str, topic: &str, records: usize) -> Result<()> {
     let kafka = KafkaTransport::connect(&config)?;
     kafka.create_topic(topic, PARTITIONS).await?;
     let mut generator = socialpipe::synth::PostGenerator::new(1, 5000);
-    let mut batch = Vec::with_capacity(10_000);
+    let mut batch = Vec::with_capacity(FILL_BATCH);
     for _ in 0..records {
         let line = serde_json::to_vec(&generator.next_post())?;
         let record = parse_raw_post(&line).map_err(|e| anyhow::anyhow!("{e}"))?.into_envelope("bench");
         batch.push(Outgoing::record(&record, None));
-        if batch.len() == batch.capacity() {
-            kafka.send(topic, std::mem::take(&mut batch)).await?;
+        if batch.len() == FILL_BATCH {
+            kafka.send(topic, std::mem::replace(&mut batch, Vec::with_capacity(FILL_BATCH))).await?;
         }
     }
     kafka.send(topic, batch).await?;
@@ -67,6 +70,9 @@ async fn bare_loop(brokers: &str, input: &str, output: &str, records: u64) -> Re
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
+        // Group timeouts as socialpipe's bench config has them (a quick first assignment).
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "1000")
         .create()?;
     consumer.subscribe(&[input])?;
     let producer: FutureProducer = ClientConfig::new()
@@ -99,7 +105,10 @@ async fn bare_loop(brokers: &str, input: &str, output: &str, records: u64) -> Re
     for delivery in pending {
         delivery.await?.map_err(|(e, _)| e)?;
     }
-    Ok(rate.per_second(records))
+    let per_second = rate.per_second(records);
+    // Leaving the group waits on the coordinator; the measurement is done.
+    std::thread::spawn(move || drop(consumer));
+    Ok(per_second)
 }
 
 fn metric(port: u16, sample: &str) -> Option<u64> {
@@ -111,8 +120,40 @@ fn metric(port: u16, sample: &str) -> Option<u64> {
     body.lines().find_map(|l| l.strip_prefix(sample)?.trim().parse::<f64>().ok()).map(|v| v as u64)
 }
 
+/// The resident set of a process, in MiB (from /proc).
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The worker's RSS as the backlog drains: a sample at each tenth of the
+/// input and the largest seen.
+#[derive(Default)]
+struct RssTrace {
+    at_tenths: Vec<(u64, f64)>,
+    peak: f64,
+}
+
+impl RssTrace {
+    fn sample(&mut self, pid: u32, sent: u64, records: u64) {
+        let Some(rss) = rss_mib(pid) else { return };
+        self.peak = self.peak.max(rss);
+        let tenth = sent * 10 / records.max(1);
+        if tenth > self.at_tenths.last().map_or(0, |(t, _)| *t) {
+            self.at_tenths.push((tenth, rss));
+        }
+    }
+
+    fn report(&self) -> String {
+        let tenths: Vec<String> = self.at_tenths.iter().map(|(t, rss)| format!("{}%:{rss:.0}", t * 10)).collect();
+        format!("RSS MiB by share of the backlog drained {}; peak {:.0}", tenths.join(" "), self.peak)
+    }
+}
+
 /// The real binary, stages only, with the `passthrough` stage.
-fn socialpipe_run(bin: &str, brokers: &str, input: &str, records: u64) -> Result<f64> {
+fn socialpipe_run(bin: &str, brokers: &str, input: &str, records: u64) -> Result<(f64, RssTrace)> {
     let dir = tempfile::tempdir()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let config = dir.path().join("bench.toml");
@@ -134,25 +175,29 @@ fn socialpipe_run(bin: &str, brokers: &str, input: &str, records: u64) -> Result
         .context("spawning socialpipe")?;
     let sample = r#"component_sent_events_total{component="passthrough",kind="stage"}"#;
     let mut rate = Rate { first: None, first_count: 0 };
+    let mut rss = RssTrace::default();
     let started = Instant::now();
+    // Far more than the slowest run seen (5k records/s), so only a stuck run hits it.
+    let limit = Duration::from_secs(900.max(records / 5_000));
     loop {
         let sent = metric(port, sample).unwrap_or(0);
         if sent > 0 && rate.first.is_none() {
             rate = Rate { first: Some(Instant::now()), first_count: sent };
         }
+        rss.sample(child.id(), sent, records);
         if sent >= records {
             break;
         }
-        if started.elapsed() > Duration::from_secs(900) {
+        if started.elapsed() > limit {
             let _ = child.kill();
-            bail!("socialpipe passed {sent} of {records} in 15 minutes");
+            bail!("socialpipe passed {sent} of {records} in {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let per_second = rate.per_second(records);
     child.kill()?;
     child.wait()?;
-    Ok(per_second)
+    Ok((per_second, rss))
 }
 
 #[tokio::main]
@@ -165,11 +210,16 @@ async fn main() -> Result<()> {
     });
     let run = format!("bench{}", std::process::id());
     let input = format!("{run}.in");
+    let started = Instant::now();
     eprintln!("writing {records} envelopes to {input} on {brokers}");
     fill(&brokers, &input, records as usize).await?;
+    eprintln!("[{:.0?}] written; bare loop", started.elapsed());
     let bare = bare_loop(&brokers, &input, &format!("{run}.bare"), records).await?;
-    let ours = socialpipe_run(&bin, &brokers, &input, records)?;
+    eprintln!("[{:.0?}] bare loop done; socialpipe", started.elapsed());
+    let (ours, rss) = socialpipe_run(&bin, &brokers, &input, records)?;
+    eprintln!("[{:.0?}] socialpipe done", started.elapsed());
     println!("bare rdkafka consume+produce: {bare:>10.0} records/s");
     println!("socialpipe passthrough stage: {ours:>10.0} records/s ({:.0} % of bare)", ours / bare * 100.0);
+    println!("socialpipe worker, {records}-record backlog: {}", rss.report());
     Ok(())
 }

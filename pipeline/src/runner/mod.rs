@@ -139,23 +139,29 @@ impl Context {
     }
 
     /// Reads a consumer's lag, publishes it per partition, returns the total.
-    /// (On Kafka this asks the brokers: callers do it when idle or at most every `LAG_INTERVAL`.)
+    /// (On Kafka this asks the brokers: callers do it when idle.)
     pub async fn observe_lag(&self, group: &str, consumer: &mut dyn Consumer) -> Result<u64, Stop> {
         let lag = log_op!(self, "reading lag", consumer.lag())?;
-        for (position, lag) in &lag {
-            let partition = position.partition.to_string();
-            self.metrics.lag.with_label_values(&[group, &position.topic, &partition]).set(*lag as i64);
-        }
-        Ok(lag.iter().map(|(_, l)| l).sum())
+        Ok(self.set_lag(group, &lag))
     }
 
-    /// After a batch: publishes the lag when `LAG_INTERVAL` has passed since `last`.
+    /// After a batch: publishes the lag the consumer knows without asking the
+    /// brokers, when `LAG_INTERVAL` has passed since `last`.
     pub async fn publish_lag(&self, group: &str, consumer: &mut dyn Consumer, last: &mut Instant) -> Result<(), Stop> {
         if last.elapsed() >= LAG_INTERVAL {
-            self.observe_lag(group, consumer).await?;
+            let lag = log_op!(self, "reading lag", consumer.recent_lag())?;
+            self.set_lag(group, &lag);
             *last = Instant::now();
         }
         Ok(())
+    }
+
+    fn set_lag(&self, group: &str, lag: &[(crate::transport::Position, u64)]) -> u64 {
+        for (position, lag) in lag {
+            let partition = position.partition.to_string();
+            self.metrics.lag.with_label_values(&[group, &position.topic, &partition]).set(*lag as i64);
+        }
+        lag.iter().map(|(_, l)| l).sum()
     }
 
     /// Counts and logs a transient failure of a component, then waits out

@@ -195,6 +195,17 @@ pub async fn end_offsets_and_group_lag_are_reported(f: &dyn TransportFixture) {
     assert_eq!(own, 0, "the consumer has read everything");
 }
 
+pub async fn a_consumer_reports_what_it_has_not_read_yet(f: &dyn TransportFixture) {
+    let t = f.connect().await;
+    let name = topic(&*t, "unread", 1).await;
+    t.send(&name, (0..50).map(|i| outgoing("k", i)).collect()).await.unwrap();
+    let mut consumer = t.subscribe(&unique("g"), std::slice::from_ref(&name), Membership::ALONE).await.unwrap();
+    assert_eq!(consume(&mut *consumer, 20).await.len(), 20);
+    let asked: u64 = consumer.lag().await.unwrap().iter().map(|(_, l)| l).sum();
+    let known: u64 = consumer.recent_lag().await.unwrap().iter().map(|(_, l)| l).sum();
+    assert_eq!((asked, known), (30, 30), "lag from the transport and as the consumer knows it");
+}
+
 pub async fn creating_a_topic_twice_is_fine_but_a_partition_mismatch_is_an_error(f: &dyn TransportFixture) {
     let t = f.connect().await;
     let name = topic(&*t, "twice", 2).await;
@@ -227,6 +238,7 @@ macro_rules! transport_contract_suite {
             poll_wakes_up_for_messages_sent_while_waiting,
             checkpoints_survive_reconnect,
             end_offsets_and_group_lag_are_reported,
+            a_consumer_reports_what_it_has_not_read_yet,
             creating_a_topic_twice_is_fine_but_a_partition_mismatch_is_an_error,
             sending_to_an_unknown_topic_is_an_error);
     };

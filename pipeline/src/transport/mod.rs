@@ -252,6 +252,13 @@ pub trait Consumer: Send {
     /// Messages after the consumer's read position in its assigned partitions.
     async fn lag(&mut self) -> Result<Vec<(Position, u64)>>;
 
+    /// Like `lag`, but from end offsets the client already knows where it
+    /// keeps them (no broker round trip, possibly a fetch behind): for
+    /// metrics while busy, never for deciding that the input is done.
+    async fn recent_lag(&mut self) -> Result<Vec<(Position, u64)>> {
+        self.lag().await
+    }
+
     /// Partitions taken from this consumer (by a group rebalance) since the
     /// last call; state kept for them is stale from now on.
     fn take_revoked(&mut self) -> Vec<(String, u32)> {

@@ -224,7 +224,47 @@ impl Consumer for KafkaConsumer {
         .await
     }
 
+    async fn recent_lag(&mut self) -> Result<Vec<(Position, u64)>> {
+        let inner = self.client();
+        // Local reads only: the assignment, read positions and cached end offsets.
+        let known = (|| {
+            if !inner.context().assigned.load(Ordering::Acquire) {
+                return None;
+            }
+            let positions = inner.position().ok()?;
+            let mut out = Vec::with_capacity(positions.count());
+            for e in positions.elements() {
+                let Offset::Offset(read) = e.offset() else { return None };
+                let end = cached_end_offset(&inner, e.topic(), e.partition())?;
+                let position =
+                    Position { topic: e.topic().to_owned(), partition: e.partition() as u32, next_offset: read as u64 };
+                out.push((position, end.saturating_sub(read).max(0) as u64));
+            }
+            Some(out)
+        })();
+        match known {
+            Some(lag) => Ok(lag),
+            // Nothing fetched yet from some partition: ask the brokers.
+            None => self.lag().await,
+        }
+    }
+
     fn take_revoked(&mut self) -> Vec<(String, u32)> {
         std::mem::take(&mut *self.client().context().revoked.lock().expect("revoked list"))
     }
+}
+
+/// The end offset librdkafka last saw for a partition (every fetch response
+/// carries it); None before the first fetch. rdkafka has no safe wrapper for
+/// this cached read, only for the round trip (`fetch_watermarks`).
+fn cached_end_offset(consumer: &BaseConsumer<GroupContext>, topic: &str, partition: i32) -> Option<i64> {
+    use rdkafka::bindings::{rd_kafka_get_watermark_offsets, rd_kafka_resp_err_t};
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client handle lives as long as `consumer`; the call only
+    // reads librdkafka's cached offsets of the partition into the two locals.
+    let err = unsafe {
+        rd_kafka_get_watermark_offsets(consumer.client().native_ptr(), topic.as_ptr(), partition, &mut low, &mut high)
+    };
+    (err == rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
 }

@@ -126,7 +126,7 @@ fn default_producer_buffer_kib() -> u32 {
     64 * 1024
 }
 fn default_consumer_buffer_kib() -> u32 {
-    16 * 1024
+    64 * 1024
 }
 fn default_fetch_max_bytes() -> u32 {
     16 << 20
