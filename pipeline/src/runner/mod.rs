@@ -145,7 +145,7 @@ impl Context {
         Ok(self.set_lag(group, &lag))
     }
 
-    /// After a batch: publishes the lag the consumer knows without asking the
+    /// After each poll: publishes the lag the consumer knows without asking the
     /// brokers, when `LAG_INTERVAL` has passed since `last`.
     pub async fn publish_lag(&self, group: &str, consumer: &mut dyn Consumer, last: &mut Instant) -> Result<(), Stop> {
         if last.elapsed() >= LAG_INTERVAL {

@@ -67,6 +67,7 @@ pub(crate) async fn run(
         if draining && buffer.is_empty() && ctx.observe_lag(&group, consumer.as_mut()).await? == 0 {
             return Ok(());
         }
+        ctx.publish_lag(&group, consumer.as_mut(), &mut lag_seen).await?;
     }
 }
 

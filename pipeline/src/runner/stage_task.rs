@@ -56,6 +56,7 @@ pub(crate) async fn run(
             if upstream.is_done() && ctx.observe_lag(&group, consumer.as_mut()).await? == 0 {
                 return Ok(());
             }
+            ctx.publish_lag(&group, consumer.as_mut(), &mut lag_seen).await?;
             continue;
         }
         let positions = positions_after(&messages);

@@ -252,9 +252,10 @@ pub trait Consumer: Send {
     /// Messages after the consumer's read position in its assigned partitions.
     async fn lag(&mut self) -> Result<Vec<(Position, u64)>>;
 
-    /// Like `lag`, but from end offsets the client already knows where it
-    /// keeps them (no broker round trip, possibly a fetch behind): for
-    /// metrics while busy, never for deciding that the input is done.
+    /// Like `lag`, but from what the client already knows where it keeps
+    /// end offsets (no broker round trip; possibly a fetch behind, and
+    /// partitions not fetched from yet left out): for metrics, never for
+    /// deciding that the input is done.
     async fn recent_lag(&mut self) -> Result<Vec<(Position, u64)>> {
         self.lag().await
     }

@@ -224,29 +224,25 @@ impl Consumer for KafkaConsumer {
         .await
     }
 
+    /// Local reads only (assignment, read positions, cached end offsets):
+    /// a partition not fetched from yet is left out until it has been.
     async fn recent_lag(&mut self) -> Result<Vec<(Position, u64)>> {
         let inner = self.client();
-        // Local reads only: the assignment, read positions and cached end offsets.
-        let known = (|| {
-            if !inner.context().assigned.load(Ordering::Acquire) {
-                return None;
-            }
-            let positions = inner.position().ok()?;
-            let mut out = Vec::with_capacity(positions.count());
-            for e in positions.elements() {
+        if !inner.context().assigned.load(Ordering::Acquire) {
+            return Ok(Vec::new());
+        }
+        let positions = inner.position().map_err(|e| broker_error("reading positions", e))?;
+        Ok(positions
+            .elements()
+            .iter()
+            .filter_map(|e| {
                 let Offset::Offset(read) = e.offset() else { return None };
                 let end = cached_end_offset(&inner, e.topic(), e.partition())?;
                 let position =
                     Position { topic: e.topic().to_owned(), partition: e.partition() as u32, next_offset: read as u64 };
-                out.push((position, end.saturating_sub(read).max(0) as u64));
-            }
-            Some(out)
-        })();
-        match known {
-            Some(lag) => Ok(lag),
-            // Nothing fetched yet from some partition: ask the brokers.
-            None => self.lag().await,
-        }
+                Some((position, end.saturating_sub(read).max(0) as u64))
+            })
+            .collect())
     }
 
     fn take_revoked(&mut self) -> Vec<(String, u32)> {
