@@ -22,9 +22,11 @@ test: lint check-compose services
 test-kafka-soak: services
 	for i in 1 2 3; do $(CARGO) test -p socialpipe --features broker-soak --test kafka || exit 1; done
 
-# Installs (once, cached outside the clone) and starts the servers the tests use.
+# Installs (once, cached outside the clone) and starts the servers the tests
+# use; the tansu memory build is only installed (tests start their own).
 services:
 	@scripts/services.sh start
+	@scripts/services.sh which kafka-bench >/dev/null
 
 services-stop:
 	@scripts/services.sh stop

@@ -6,6 +6,14 @@
 # and the exit status is 0 only when nothing was lost or duplicated.
 #
 #   scripts/scale-demo.sh path/to/socialpipe      (SCALE_DEMO_POSTS=200000 by default)
+#
+# The broker is a fresh tansu of its own: the memory build by default,
+# since tansu 0.6's SQLite storage cannot serve a backlog of this size
+# (a fetch rescans the partition's whole tail; group sessions time out).
+# The demo never restarts the broker, so keeping nothing across restarts
+# does not matter here; broker crashes are the tests' part, on SQLite
+# storage. SCALE_DEMO_BROKER=sqlite uses tansu-SQLite (a few thousand posts
+# at most); KAFKA_BROKERS=host:port uses a broker you run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:?usage: scale-demo.sh path/to/socialpipe}
@@ -20,9 +28,14 @@ trap 'kill ${PIDS[@]+"${PIDS[@]}"} 2>/dev/null || true' EXIT
 # A broker of its own (tansu, fresh store) unless KAFKA_BROKERS names one.
 if [[ -z ${KAFKA_BROKERS:-} ]]; then
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  TANSU=$(scripts/services.sh which kafka)
+  case ${SCALE_DEMO_BROKER:-memory} in
+    memory) TANSU=$(scripts/services.sh which kafka-bench) STORAGE=memory://tansu/ ;;
+    sqlite) TANSU=$(scripts/services.sh which kafka) STORAGE=sqlite://tansu.db ;;
+    *) echo "SCALE_DEMO_BROKER is memory or sqlite" >&2; exit 2 ;;
+  esac
+  echo "broker: tansu ($STORAGE) on 127.0.0.1:$PORT"
   (cd "$DIR/broker" && exec "$TANSU" broker --listener-url "tcp://127.0.0.1:$PORT" \
-    --advertised-listener-url "tcp://127.0.0.1:$PORT" --storage-engine sqlite://tansu.db >broker.log 2>&1) &
+    --advertised-listener-url "tcp://127.0.0.1:$PORT" --storage-engine "$STORAGE" >broker.log 2>&1) &
   PIDS+=($!)
   until (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do sleep 0.1; done
   KAFKA_BROKERS=127.0.0.1:$PORT

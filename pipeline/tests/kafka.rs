@@ -1,9 +1,9 @@
 //! The pipeline on a real Kafka-protocol broker: workers in one consumer
 //! group share partitions, and kill -9 of a worker, of the whole group or of
-//! the broker loses nothing. Each test starts its own tansu (SQLite storage,
-//! its own port and directory): tests that kill brokers disturb no one, and
-//! no test inherits another's groups. Volumes stay small because tansu's
-//! SQLite fetch returns a partition's whole tail at roughly 500 records/s.
+//! the broker loses nothing. Each test starts its own tansu (its own port
+//! and directory; SQLite storage unless it says otherwise): tests that kill
+//! brokers disturb no one, and no test inherits another's groups. Volumes
+//! stay small because tansu's SQLite fetch rescans a partition's whole tail.
 
 mod common;
 
@@ -117,9 +117,23 @@ fn daemon(setup: &Setup, port: u16, args: &[&str]) -> Daemon {
     )
 }
 
-#[cfg(feature = "broker-soak")]
 fn stage_received(port: u16) -> u64 {
     metric(port, r#"component_received_events_total{component="entities",kind="stage"}"#)
+}
+
+fn sink_received(port: u16) -> u64 {
+    metric(port, r#"component_received_events_total{component="db",kind="sink"}"#)
+}
+
+/// Partitions a worker has published `consumer_lag` for in `group`: those it
+/// was assigned and read from at some point.
+fn partitions_with_lag(port: u16, group: &str) -> BTreeSet<String> {
+    let Some((_, body)) = http_get(port, "/metrics") else { return BTreeSet::new() };
+    let group = format!(r#"group="{group}""#);
+    body.lines()
+        .filter(|l| l.starts_with("consumer_lag{") && l.contains(&group))
+        .filter_map(|l| Some(l.split(r#"partition=""#).nth(1)?.split('"').next()?.to_owned()))
+        .collect()
 }
 
 /// Every key's `key_counter` counts must be exactly 1..=n: none skipped, none twice.
@@ -160,41 +174,72 @@ fn kill_when_between_10_and_90_percent(db: &Path, total: u64, victim: &mut Daemo
     assert!(at_kill * 10 <= total * 9, "the kill came after 90 % ({at_kill}/{total})");
 }
 
-/// Behind `make test-kafka-soak` (feature `broker-soak`): in about one run
-/// in three the test broker (tansu 0.6, SQLite) never completes the sink
-/// group's rebalance after the kill, or panics in its group coordinator
-/// (docs/decisions/003). Killing and restarting the whole group, which the
-/// broker handles reliably, stays in `make test`.
-#[cfg(feature = "broker-soak")]
-#[test]
-fn two_workers_share_the_partitions_and_the_survivor_of_a_kill_9_finishes_exactly() {
-    let _serial = serial();
-    let broker = Broker::start_fresh();
+/// Two workers in one group on a 6-partition topic, one killed with kill -9
+/// mid-stream: the survivor takes its partitions and the sink ends exact.
+fn the_survivor_of_a_kill_9_finishes_exactly(broker: Broker, posts: usize) {
+    let exact_state = matches!(broker.storage, Storage::Sqlite);
     let setup = setup(&broker.address(), "");
-    let ids = produce(&setup, 21, 3_000);
-    let total = ids.len() as u64;
+    let mut ids = produce(&setup, 21, posts / 10);
+    let sink_group = format!("{}.sink.db", setup.id);
     let (port_a, port_b) = (free_port(), free_port());
+    // The victim joins first and owns every partition until the survivor
+    // joins: partitions the survivor reads beyond its share were moved to it.
     let mut a = worker(&setup, port_a);
+    wait_until("the first worker to receive records", Duration::from_secs(120), Some(&mut a), || {
+        stage_received(port_a) > 0 && sink_received(port_a) > 0
+    });
     let mut b = worker(&setup, port_b);
+    // Most of the input arrives as the group takes the survivor in, so the
+    // victim's partitions still have work when it dies.
+    ids.extend(produce(&setup, 22, posts - posts / 10));
+    let total = ids.len() as u64;
     wait_until("both workers to receive records", Duration::from_secs(120), Some(&mut b), || {
-        stage_received(port_a) > 0 && stage_received(port_b) > 0
+        stage_received(port_b) > 0 && sink_received(port_b) > 0
     });
     kill_when_between_10_and_90_percent(&setup.scratch.db(), total, &mut a, None);
-    let before = stage_received(port_b);
+    let share = partitions_with_lag(port_b, &sink_group);
+    assert!(share.len() < 6, "the survivor read only its share before the kill: {share:?}");
     wait_until("the survivor to store everything", Duration::from_secs(300), Some(&mut b), || {
         post_count(&setup.scratch.db()) >= total
     });
-    assert!(stage_received(port_b) > before, "the survivor took over the killed worker's partitions");
+    wait_until("the survivor to read every partition", Duration::from_secs(60), Some(&mut b), || {
+        partitions_with_lag(port_b, &sink_group).len() == 6
+    });
     assert_sink_holds_exactly(&setup.scratch.db(), &ids);
-    assert_counts_are_exact(&setup.scratch.db());
+    if exact_state {
+        assert_counts_are_exact(&setup.scratch.db());
+    }
     // The group's lag reaches zero (the last commit follows the last write).
     wait_until("the stage group's lag to reach 0", Duration::from_secs(60), Some(&mut b), || {
         group_lag(&setup, &format!("{}.stages", setup.id)) == Some(0)
     });
 }
 
-/// The `LAG` column of a group in `socialpipe topics` (summed over topics).
+/// On the tansu memory build: its group coordinator handles a member's
+/// death reliably, and this test restarts no broker (its storage would not
+/// survive that; broker crashes are tested on SQLite storage below). Its
+/// end offsets lag behind acknowledged writes (SERVICES.md), which shortens
+/// the survivor's read of the state changelog, so keyed-state counts are
+/// checked on SQLite storage (here in the soak variant, and in every
+/// restart test below), not on this broker.
+#[test]
+fn two_workers_share_the_partitions_and_the_survivor_of_a_kill_9_finishes_exactly() {
+    let _serial = serial();
+    the_survivor_of_a_kill_9_finishes_exactly(Broker::start_in_memory(), 100_000);
+}
+
+/// The same on SQLite storage, behind `make test-kafka-soak` (feature
+/// `broker-soak`): in about one run in four tansu 0.6's SQLite group
+/// coordinator never completes the sink group's rebalance after the kill, or
+/// panics (docs/decisions/003).
 #[cfg(feature = "broker-soak")]
+#[test]
+fn on_sqlite_storage_the_survivor_of_a_kill_9_finishes_exactly() {
+    let _serial = serial();
+    the_survivor_of_a_kill_9_finishes_exactly(Broker::start_fresh(), 3_000);
+}
+
+/// The `LAG` column of a group in `socialpipe topics` (summed over topics).
 fn group_lag(setup: &Setup, group: &str) -> Option<u64> {
     let output = run_ok(&["topics", "--config", &setup.config]);
     let text = String::from_utf8(output.stdout).unwrap();
@@ -231,24 +276,54 @@ struct Broker {
     process: Child,
     port: u16,
     dir: tempfile::TempDir,
+    storage: Storage,
 }
 
-fn tansu() -> String {
-    if let Ok(path) = std::env::var("SOCIALPIPE_TANSU") {
-        return path;
+#[derive(Clone, Copy)]
+enum Storage {
+    /// tansu with SQLite storage (`scripts/services.sh which kafka`).
+    Sqlite,
+    /// The tansu memory build (`scripts/services.sh which kafka-bench`).
+    Memory,
+}
+
+impl Storage {
+    fn binary(self) -> String {
+        let (variable, server) = match self {
+            Storage::Sqlite => ("SOCIALPIPE_TANSU", "kafka"),
+            Storage::Memory => ("SOCIALPIPE_TANSU_MEMORY", "kafka-bench"),
+        };
+        if let Ok(path) = std::env::var(variable) {
+            return path;
+        }
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let output = Command::new(root.join("scripts/services.sh")).args(["which", server]).output().unwrap();
+        assert!(output.status.success(), "no tansu: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let output = Command::new(root.join("scripts/services.sh")).args(["which", "kafka"]).output().unwrap();
-    assert!(output.status.success(), "no tansu: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+
+    fn url(self) -> &'static str {
+        match self {
+            Storage::Sqlite => "sqlite://tansu.db",
+            Storage::Memory => "memory://tansu/",
+        }
+    }
 }
 
 impl Broker {
     fn start_fresh() -> Broker {
+        Broker::start(Storage::Sqlite)
+    }
+
+    fn start_in_memory() -> Broker {
+        Broker::start(Storage::Memory)
+    }
+
+    fn start(storage: Storage) -> Broker {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let process = Broker::spawn(dir.path(), port);
-        Broker { process, port, dir }
+        let process = Broker::spawn(dir.path(), port, storage);
+        Broker { process, port, dir, storage }
     }
 
     fn address(&self) -> String {
@@ -256,14 +331,14 @@ impl Broker {
     }
 
     /// Starts tansu on `dir`'s storage and waits until it accepts connections.
-    fn spawn(dir: &Path, port: u16) -> Child {
+    fn spawn(dir: &Path, port: u16, storage: Storage) -> Child {
         let url = format!("tcp://127.0.0.1:{port}");
         let log_dir = std::env::var_os("SOCIALPIPE_TEST_LOG_DIR").map_or_else(|| dir.to_owned(), Into::into);
         let log = std::fs::OpenOptions::new().create(true).append(true).open(log_dir.join(format!("tansu-{port}.log")));
         let log = log.unwrap();
-        let mut process = Command::new(tansu())
+        let mut process = Command::new(storage.binary())
             .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "sqlite://tansu.db"])
+            .args(["--storage-engine", storage.url()])
             .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(log)
@@ -279,7 +354,7 @@ impl Broker {
     fn kill_and_restart(&mut self) {
         self.process.kill().unwrap();
         self.process.wait().unwrap();
-        self.process = Broker::spawn(self.dir.path(), self.port);
+        self.process = Broker::spawn(self.dir.path(), self.port, self.storage);
     }
 }
 

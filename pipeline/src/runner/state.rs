@@ -78,11 +78,14 @@ impl ChainState {
         if self.is_stateless() {
             return Ok(());
         }
-        let mut new: Vec<u32> = messages.iter().map(|m| m.partition).filter(|p| !self.loaded.contains_key(p)).collect();
-        new.sort_unstable();
-        new.dedup();
-        for partition in new {
-            let done = self.restore(ctx, partition).await?;
+        // The first offset seen per new partition: where the group's commit stands.
+        let mut new: BTreeMap<u32, u64> = BTreeMap::new();
+        for m in messages.iter().filter(|m| !self.loaded.contains_key(&m.partition)) {
+            let first = new.entry(m.partition).or_insert(m.offset);
+            *first = (*first).min(m.offset);
+        }
+        for (partition, committed) in new {
+            let done = self.restore(ctx, partition, committed).await?;
             self.loaded.insert(partition, done);
         }
         let before = messages.len();
@@ -96,7 +99,11 @@ impl ChainState {
         Ok(())
     }
 
-    async fn restore(&mut self, ctx: &Context, partition: u32) -> Result<u64, Stop> {
+    /// Applies the partition's changelog up to its last marker and returns
+    /// the input offset that marker says is done. Input up to `committed`
+    /// was committed after its marker was written, so a marker short of it
+    /// means the changelog read was incomplete: said loudly, not hidden.
+    async fn restore(&mut self, ctx: &Context, partition: u32, committed: u64) -> Result<u64, Stop> {
         let mut done = 0;
         let mut pending: Vec<(String, String, Option<Value>)> = Vec::new();
         let mut offset = 0;
@@ -131,7 +138,16 @@ impl ChainState {
                 }
             }
         }
-        tracing::info!(partition, restored, done, "restored keyed state");
+        if done < committed {
+            tracing::warn!(
+                partition,
+                done,
+                committed,
+                "the state changelog ends before the committed input (the broker reported a short end offset, \
+                 or the stage was added after input was committed): state misses what came in between"
+            );
+        }
+        tracing::info!(partition, restored, done, committed, "restored keyed state");
         Ok(done)
     }
 
