@@ -125,15 +125,23 @@ fn sink_received(port: u16) -> u64 {
     metric(port, r#"component_received_events_total{component="db",kind="sink"}"#)
 }
 
-/// Partitions a worker has published `consumer_lag` for in `group`: those it
-/// was assigned and read from at some point.
-fn partitions_with_lag(port: u16, group: &str) -> BTreeSet<String> {
-    let Some((_, body)) = http_get(port, "/metrics") else { return BTreeSet::new() };
+/// The `consumer_lag` a worker has published per partition of `group`: for
+/// every partition it was assigned and read from at some point (the value
+/// of one it no longer owns is the last it saw).
+fn lag_by_partition(port: u16, group: &str) -> BTreeMap<String, u64> {
+    let Some((_, body)) = http_get(port, "/metrics") else { return BTreeMap::new() };
     let group = format!(r#"group="{group}""#);
     body.lines()
         .filter(|l| l.starts_with("consumer_lag{") && l.contains(&group))
-        .filter_map(|l| Some(l.split(r#"partition=""#).nth(1)?.split('"').next()?.to_owned()))
+        .filter_map(|l| {
+            let partition = l.split(r#"partition=""#).nth(1)?.split('"').next()?.to_owned();
+            Some((partition, l.rsplit(' ').next()?.parse().ok()?))
+        })
         .collect()
+}
+
+fn partitions_with_lag(port: u16, group: &str) -> BTreeSet<String> {
+    lag_by_partition(port, group).into_keys().collect()
 }
 
 /// Every key's `key_counter` counts must be exactly 1..=n: none skipped, none twice.
@@ -196,6 +204,20 @@ fn the_survivor_of_a_kill_9_finishes_exactly(broker: Broker, posts: usize) {
     wait_until("both workers to receive records", Duration::from_secs(120), Some(&mut b), || {
         stage_received(port_b) > 0 && sink_received(port_b) > 0
     });
+    // The survivor joined second and never lost a partition, so the victim
+    // owns the rest; it dies while one of those still has unread records.
+    let db = setup.scratch.db();
+    wait_until(
+        "10 % stored and the victim with unread records of its own",
+        Duration::from_secs(120),
+        Some(&mut b),
+        || {
+            let share = partitions_with_lag(port_b, &sink_group);
+            post_count(&db) * 10 >= total
+                && !share.is_empty()
+                && lag_by_partition(port_a, &sink_group).iter().any(|(p, lag)| *lag > 0 && !share.contains(p))
+        },
+    );
     kill_when_between_10_and_90_percent(&setup.scratch.db(), total, &mut a, None);
     let share = partitions_with_lag(port_b, &sink_group);
     assert!(share.len() < 6, "the survivor read only its share before the kill: {share:?}");
