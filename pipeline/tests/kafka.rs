@@ -185,7 +185,11 @@ fn kill_when_between_10_and_90_percent(db: &Path, total: u64, victim: &mut Daemo
 /// Two workers in one group on a 6-partition topic, one killed with kill -9
 /// mid-stream: the survivor takes its partitions and the sink ends exact.
 fn the_survivor_of_a_kill_9_finishes_exactly(broker: Broker, posts: usize) {
-    let exact_state = matches!(broker.storage, Storage::Sqlite);
+    // See the two tests below for why each broker checks what it checks.
+    let (exact_state, observed_takeover) = match broker.storage {
+        Storage::Sqlite => (true, false),
+        Storage::Memory => (false, true),
+    };
     let setup = setup(&broker.address(), "");
     let mut ids = produce(&setup, 21, posts / 10);
     let sink_group = format!("{}.sink.db", setup.id);
@@ -206,27 +210,31 @@ fn the_survivor_of_a_kill_9_finishes_exactly(broker: Broker, posts: usize) {
     });
     // The survivor joined second and never lost a partition, so the victim
     // owns the rest; it dies while one of those still has unread records.
-    let db = setup.scratch.db();
-    wait_until(
-        "10 % stored and the victim with unread records of its own",
-        Duration::from_secs(120),
-        Some(&mut b),
-        || {
-            let share = partitions_with_lag(port_b, &sink_group);
-            post_count(&db) * 10 >= total
-                && !share.is_empty()
-                && lag_by_partition(port_a, &sink_group).iter().any(|(p, lag)| *lag > 0 && !share.contains(p))
-        },
-    );
+    if observed_takeover {
+        let db = setup.scratch.db();
+        wait_until(
+            "10 % stored and the victim with unread records of its own",
+            Duration::from_secs(120),
+            Some(&mut b),
+            || {
+                let share = partitions_with_lag(port_b, &sink_group);
+                post_count(&db) * 10 >= total
+                    && !share.is_empty()
+                    && lag_by_partition(port_a, &sink_group).iter().any(|(p, lag)| *lag > 0 && !share.contains(p))
+            },
+        );
+    }
     kill_when_between_10_and_90_percent(&setup.scratch.db(), total, &mut a, None);
     let share = partitions_with_lag(port_b, &sink_group);
     assert!(share.len() < 6, "the survivor read only its share before the kill: {share:?}");
     wait_until("the survivor to store everything", Duration::from_secs(300), Some(&mut b), || {
         post_count(&setup.scratch.db()) >= total
     });
-    wait_until("the survivor to read every partition", Duration::from_secs(60), Some(&mut b), || {
-        partitions_with_lag(port_b, &sink_group).len() == 6
-    });
+    if observed_takeover {
+        wait_until("the survivor to read every partition", Duration::from_secs(60), Some(&mut b), || {
+            partitions_with_lag(port_b, &sink_group).len() == 6
+        });
+    }
     assert_sink_holds_exactly(&setup.scratch.db(), &ids);
     if exact_state {
         assert_counts_are_exact(&setup.scratch.db());
@@ -250,10 +258,12 @@ fn two_workers_share_the_partitions_and_the_survivor_of_a_kill_9_finishes_exactl
     the_survivor_of_a_kill_9_finishes_exactly(Broker::start_in_memory(), 100_000);
 }
 
-/// The same on SQLite storage, behind `make test-kafka-soak` (feature
-/// `broker-soak`): in about one run in four tansu 0.6's SQLite group
-/// coordinator never completes the sink group's rebalance after the kill, or
-/// panics (docs/decisions/003).
+/// The same on SQLite storage, with exact keyed-state counts, behind `make
+/// test-kafka-soak` (feature `broker-soak`): in about one run in four tansu
+/// 0.6's SQLite group coordinator never completes the sink group's
+/// rebalance after the kill, or panics (docs/decisions/003). The takeover is
+/// not observed here: this broker hands a worker a partition's whole tail
+/// per fetch, so the victim hardly ever shows unread records to wait for.
 #[cfg(feature = "broker-soak")]
 #[test]
 fn on_sqlite_storage_the_survivor_of_a_kill_9_finishes_exactly() {
