@@ -191,6 +191,7 @@ fn the_survivor_of_a_kill_9_finishes_exactly(broker: Broker, posts: usize) {
         Storage::Memory => (false, true),
     };
     let setup = setup(&broker.address(), "");
+    let db = setup.scratch.db();
     let mut ids = produce(&setup, 21, posts / 10);
     let sink_group = format!("{}.sink.db", setup.id);
     let (port_a, port_b) = (free_port(), free_port());
@@ -211,7 +212,6 @@ fn the_survivor_of_a_kill_9_finishes_exactly(broker: Broker, posts: usize) {
     // The survivor joined second and never lost a partition, so the victim
     // owns the rest; it dies while one of those still has unread records.
     if observed_takeover {
-        let db = setup.scratch.db();
         wait_until(
             "10 % stored and the victim with unread records of its own",
             Duration::from_secs(120),
@@ -224,20 +224,18 @@ fn the_survivor_of_a_kill_9_finishes_exactly(broker: Broker, posts: usize) {
             },
         );
     }
-    kill_when_between_10_and_90_percent(&setup.scratch.db(), total, &mut a, None);
+    kill_when_between_10_and_90_percent(&db, total, &mut a, None);
     let share = partitions_with_lag(port_b, &sink_group);
     assert!(share.len() < 6, "the survivor read only its share before the kill: {share:?}");
-    wait_until("the survivor to store everything", Duration::from_secs(300), Some(&mut b), || {
-        post_count(&setup.scratch.db()) >= total
-    });
+    wait_until("the survivor to store everything", Duration::from_secs(300), Some(&mut b), || post_count(&db) >= total);
     if observed_takeover {
         wait_until("the survivor to read every partition", Duration::from_secs(60), Some(&mut b), || {
             partitions_with_lag(port_b, &sink_group).len() == 6
         });
     }
-    assert_sink_holds_exactly(&setup.scratch.db(), &ids);
+    assert_sink_holds_exactly(&db, &ids);
     if exact_state {
-        assert_counts_are_exact(&setup.scratch.db());
+        assert_counts_are_exact(&db);
     }
     // The group's lag reaches zero (the last commit follows the last write).
     wait_until("the stage group's lag to reach 0", Duration::from_secs(60), Some(&mut b), || {
