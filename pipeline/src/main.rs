@@ -38,6 +38,15 @@ enum Command {
         #[arg(long, default_value = "sources,stages,sinks")]
         only: runner::Roles,
     },
+    /// Create or upgrade every sink's tables, collections, indexes and
+    /// constraints (idempotent; sinks also do it on start unless told not to).
+    Migrate {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Only this sink.
+        #[arg(long)]
+        sink: Option<String>,
+    },
     /// Check a configuration without running it.
     Validate {
         #[arg(long, short)]
@@ -190,6 +199,18 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
                 config.stages.len(),
                 config.sinks.len()
             )?;
+        }
+        Command::Migrate { config, sink } => {
+            let config = load(&config)?;
+            if let Some(name) = &sink {
+                anyhow::ensure!(config.sinks.contains_key(name), "no sink named {name:?} in the configuration");
+            }
+            for (name, spec) in config.sinks.iter().filter(|(n, _)| sink.as_ref().is_none_or(|s| s == *n)) {
+                match spec.kind.migrate().await.map_err(|e| anyhow::anyhow!("sink {name}: {}", e.reason))? {
+                    Some(done) => writeln!(stdout, "{name}: {done}")?,
+                    None => writeln!(stdout, "{name}: nothing to migrate")?,
+                }
+            }
         }
         Command::Topics { config } => admin::topics(&load(&config)?, stdout).await?,
         Command::Tail { config, topic, follow, limit } => {

@@ -9,6 +9,7 @@ use socialpipe_processors::key_counter::{KeyCounterConfig, KeyCounterStage};
 use socialpipe_processors::passthrough::{PassthroughConfig, PassthroughStage};
 use socialpipe_schemas::{ComponentError, Processor, Sink, Source};
 use socialpipe_sinks::blackhole::{BlackholeConfig, BlackholeSink};
+use socialpipe_sinks::postgres::{PostgresConfig, PostgresSink};
 use socialpipe_sinks::sqlite::{SqliteConfig, SqliteSink};
 use socialpipe_sinks::stdout::{StdoutConfig, StdoutSink};
 
@@ -77,16 +78,43 @@ impl StageKind {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SinkKind {
     Sqlite(SqliteConfig),
+    Postgres(PostgresConfig),
     Stdout(StdoutConfig),
     Blackhole(BlackholeConfig),
 }
 
 impl SinkKind {
-    pub fn build(&self) -> Result<Box<dyn Sink>, ComponentError> {
+    /// Checks what can be checked without the store (URLs, names).
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            SinkKind::Postgres(c) => c.check(),
+            SinkKind::Sqlite(_) | SinkKind::Stdout(_) | SinkKind::Blackhole(_) => Ok(()),
+        }
+    }
+
+    /// Connects (and, when configured, migrates): a bad URL or bad
+    /// credentials fail here, before anything is consumed; an unreachable
+    /// store is a transient error the runner retries.
+    pub async fn build(&self) -> Result<Box<dyn Sink>, ComponentError> {
         Ok(match self {
             SinkKind::Sqlite(c) => Box::new(SqliteSink::open(c)?),
+            SinkKind::Postgres(c) => Box::new(PostgresSink::open(c).await?),
             SinkKind::Stdout(c) => Box::new(StdoutSink::new(c.clone())),
             SinkKind::Blackhole(_) => Box::new(BlackholeSink),
         })
+    }
+
+    /// Creates or upgrades the store's tables, collections, indexes and
+    /// constraints; returns what was done (None: the sink has no store).
+    pub async fn migrate(&self) -> Result<Option<String>, ComponentError> {
+        let applied = |versions: Vec<i64>| match versions.as_slice() {
+            [] => "up to date".to_owned(),
+            v => format!("applied migrations {v:?}"),
+        };
+        Ok(Some(match self {
+            SinkKind::Sqlite(c) => applied(SqliteSink::migrate_store(c)?),
+            SinkKind::Postgres(c) => applied(PostgresSink::migrate_store(c).await?),
+            SinkKind::Stdout(_) | SinkKind::Blackhole(_) => return Ok(None),
+        }))
     }
 }

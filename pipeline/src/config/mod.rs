@@ -345,6 +345,7 @@ impl Config {
             if sink.batch_max_records == 0 {
                 return Err((format!("sinks.{name}.batch_max_records"), "must be at least 1".into()));
             }
+            sink.kind.check().map_err(|m| (format!("sinks.{name}"), m))?;
             let known = self.produced_topics();
             for input in self.sink_inputs(sink) {
                 if !known.contains(&input) {

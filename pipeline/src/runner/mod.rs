@@ -263,7 +263,7 @@ pub async fn run(
     }
     let mut sinks = Vec::new();
     for (name, spec) in config.sinks.iter().filter(|_| only.sinks) {
-        let sink = match spec.kind.build() {
+        let sink = match spec.kind.build().await {
             Ok(sink) => Some(sink),
             Err(e) if e.domain == socialpipe_schemas::ErrorDomain::Transient => {
                 tracing::warn!(sink = name.as_str(), error = %e.reason, "sink not available yet; it will be retried");

@@ -74,7 +74,7 @@ pub(crate) async fn run(
 async fn build_with_retry(ctx: &Context, name: &str, spec: &SinkSpec) -> Result<Box<dyn Sink>, Stop> {
     let mut backoff = Backoff::new(&ctx.config.runtime.retry);
     loop {
-        match spec.kind.build() {
+        match spec.kind.build().await {
             Ok(sink) => return Ok(sink),
             Err(e) if e.domain == ErrorDomain::Transient => {
                 ctx.health.set(name, ComponentState::Retrying(e.reason.clone()));

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, params};
 
 /// (version, name, SQL), in order. Append only: never edit a released one.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("migrations/001_initial.sql"))];
+pub const MIGRATIONS: &[crate::Migration] = &[(1, "initial", include_str!("migrations/001_initial.sql"))];
 
 /// Applies the migrations the database lacks; each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Vec<i64>> {

@@ -1,31 +1,17 @@
 //! Encoding envelopes into rows, then writing a batch in one transaction.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, ErrorCode, Transaction, params};
-use socialpipe_schemas::{
-    ComponentError, Envelope, ErrorDomain, KolScoreRecord, PostPayload, RecordKind, SheetRowRecord, Sink, SinkReport,
-};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
 
 use super::{SqliteConfig, migrate};
+use crate::rows::{Decoded, Row, enrichments_json, rfc3339};
 
 pub struct SqliteSink {
     conn: Arc<Mutex<Connection>>,
-}
-
-/// One encoded record: which table, which values.
-enum Row {
-    Post { post: Box<PostPayload>, envelope: Envelope },
-    Sheet { row: SheetRowRecord, envelope: Envelope },
-    Kol { score: KolScoreRecord, envelope: Envelope },
-}
-
-fn rfc3339(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn classify(e: &rusqlite::Error) -> ErrorDomain {
@@ -52,12 +38,25 @@ fn sink_error(e: &rusqlite::Error) -> ComponentError {
     }
 }
 
+fn create_parent(config: &SqliteConfig) -> Result<(), ComponentError> {
+    if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ComponentError::fatal(format!("sqlite: cannot create {}: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
 impl SqliteSink {
+    /// Applies pending migrations (as `open` does); returns their versions.
+    pub fn migrate_store(config: &SqliteConfig) -> Result<Vec<i64>, ComponentError> {
+        create_parent(config)?;
+        let mut conn = Connection::open(&config.path).map_err(|e| sink_error(&e))?;
+        conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms)).map_err(|e| sink_error(&e))?;
+        migrate(&mut conn).map_err(|e| sink_error(&e))
+    }
+
     pub fn open(config: &SqliteConfig) -> Result<Self, ComponentError> {
-        if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| ComponentError::fatal(format!("sqlite: cannot create {}: {e}", dir.display())))?;
-        }
+        create_parent(config)?;
         let open = || -> rusqlite::Result<Connection> {
             let mut conn = Connection::open(&config.path)?;
             conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms))?;
@@ -73,34 +72,6 @@ impl SqliteSink {
             reason: format!("sqlite: cannot open {}: {e}", config.path.display()),
         })?;
         Ok(SqliteSink { conn: Arc::new(Mutex::new(conn)) })
-    }
-
-    fn encode(record: &Envelope) -> Result<Row, ComponentError> {
-        let bad =
-            |e: serde_json::Error| ComponentError::invalid(format!("payload does not match {}: {e}", record.schema));
-        match record.kind() {
-            Some(RecordKind::Post) => Ok(Row::Post {
-                post: Box::new(PostPayload::from_envelope(record).map_err(bad)?),
-                envelope: record.clone(),
-            }),
-            Some(RecordKind::SheetRow) => {
-                Ok(Row::Sheet { row: record.payload_as().map_err(bad)?, envelope: record.clone() })
-            }
-            Some(RecordKind::KolScore) => {
-                Ok(Row::Kol { score: record.payload_as().map_err(bad)?, envelope: record.clone() })
-            }
-            Some(RecordKind::DeadLetter) | None => {
-                Err(ComponentError::invalid(format!("the sqlite sink does not store {} records", record.schema)))
-            }
-        }
-    }
-}
-
-impl Row {
-    fn envelope(&self) -> &Envelope {
-        match self {
-            Row::Post { envelope, .. } | Row::Sheet { envelope, .. } | Row::Kol { envelope, .. } => envelope,
-        }
     }
 }
 
@@ -132,7 +103,7 @@ fn write_author(tx: &Transaction<'_>, post: &PostPayload) -> rusqlite::Result<()
 fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
     match row {
         Row::Post { post, envelope } => {
-            let enrichments = serde_json::to_string(&envelope.enrichments).expect("json");
+            let enrichments = enrichments_json(envelope);
             let payload = envelope.payload.get();
             let author_id = post.author_id();
             tx.prepare_cached(
@@ -213,51 +184,39 @@ fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
 #[async_trait]
 impl Sink for SqliteSink {
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
-        let mut report = SinkReport::default();
-        let mut rows = Vec::with_capacity(batch.len());
-        for (index, record) in batch.iter().enumerate() {
-            match Self::encode(record) {
-                Ok(row) => rows.push((index, row)),
-                Err(e) => report.rejected.push((index, e)),
-            }
-        }
+        let mut decoded = Decoded::batch(batch, "sqlite");
         // In id order the upserts touch neighbouring index pages (a stable
         // sort keeps repeated ids in batch order).
-        rows.sort_by(|(_, a), (_, b)| a.envelope().id.cmp(&b.envelope().id));
+        decoded.rows.sort_by(|(_, a), (_, b)| a.envelope().id.cmp(&b.envelope().id));
         let conn = Arc::clone(&self.conn);
-        let rejected = tokio::task::spawn_blocking(move || -> Result<Vec<(usize, ComponentError)>, ComponentError> {
+        let decoded = tokio::task::spawn_blocking(move || -> Result<Decoded, ComponentError> {
             let mut conn = conn.lock().expect("sqlite connection lock");
             let tx =
                 conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| sink_error(&e))?;
-            let mut rejected = Vec::new();
-            let mut newest: HashMap<String, &PostPayload> = HashMap::new();
-            for (index, row) in &rows {
+            let mut refused = Vec::new();
+            for (index, row) in &decoded.rows {
                 match write_row(&tx, row) {
-                    Ok(()) => {
-                        if let Row::Post { post, .. } = row {
-                            let slot = newest.entry(post.author_id()).or_insert(post);
-                            if post.created_at >= slot.created_at {
-                                *slot = post;
-                            }
-                        }
-                    }
+                    Ok(()) => {}
                     // A row the database refuses for good goes to the DLQ; the rest commits.
                     Err(e) if classify(&e) == ErrorDomain::Invalid => {
-                        rejected.push((*index, ComponentError::invalid(format!("sqlite: {e}"))))
+                        refused.push((*index, ComponentError::invalid(format!("sqlite: {e}"))))
                     }
                     Err(e) => return Err(sink_error(&e)),
                 }
             }
-            for post in newest.values() {
+            for (index, error) in refused {
+                decoded.reject(index, error);
+            }
+            for post in decoded.newest_authors() {
                 write_author(&tx, post).map_err(|e| sink_error(&e))?;
             }
             tx.commit().map_err(|e| sink_error(&e))?;
-            Ok(rejected)
+            Ok(decoded)
         })
         .await
         .map_err(|e| ComponentError::fatal(format!("sqlite writer panicked: {e}")))??;
-        report.rejected.extend(rejected);
-        report.rejected.sort_by_key(|(i, _)| *i);
-        Ok(report)
+        let mut rejected = decoded.rejected;
+        rejected.sort_by_key(|(i, _)| *i);
+        Ok(SinkReport { rejected })
     }
 }

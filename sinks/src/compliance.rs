@@ -1,0 +1,114 @@
+//! The delivery contract every store-backed sink passes (ARCHITECTURE.md):
+//! a redelivered batch creates no visible duplicate, an older version never
+//! overwrites a newer one, a record the store refuses goes to the DLQ with
+//! the store's message while the rest is written, what `write` acknowledged
+//! is visible to a new connection, and an outage loses nothing. Each sink's
+//! tests call these with a [`Store`] of their own.
+
+use async_trait::async_trait;
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink};
+
+use crate::testing::{PrivateServer, posts};
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// A sink writing to this store.
+    async fn sink(&self) -> Result<Box<dyn Sink>, ComponentError>;
+    /// Ids of the posts of `platform` as an analyst sees them: one entry per
+    /// visible row (a duplicate would show twice), from a new connection.
+    async fn visible_post_ids(&self, platform: &str) -> Vec<String>;
+    /// The stored like count of a post.
+    async fn likes(&self, id: &str) -> Option<i64>;
+    /// A post of `platform` this store refuses for good.
+    fn poison(&self, platform: &str) -> Envelope;
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+fn ids(batch: &[Envelope]) -> Vec<String> {
+    sorted(batch.iter().map(|e| e.id.clone()).collect())
+}
+
+pub async fn redelivery_creates_no_duplicates(store: &dyn Store, platform: &str) {
+    let mut sink = store.sink().await.unwrap();
+    let batch = posts(platform, 0..50, 10);
+    assert!(sink.write(&batch).await.unwrap().rejected.is_empty());
+    // The whole batch again, then an overlapping one, as after a crash before the commit.
+    sink.write(&batch).await.unwrap();
+    let overlapping = posts(platform, 40..60, 10);
+    sink.write(&overlapping).await.unwrap();
+    // And a batch holding one id twice.
+    let twice = [posts(platform, 60..61, 10), posts(platform, 60..61, 11)].concat();
+    sink.write(&twice).await.unwrap();
+    let expected: Vec<String> = ids(&posts(platform, 0..61, 10));
+    assert_eq!(sorted(store.visible_post_ids(platform).await), expected);
+}
+
+pub async fn older_version_never_overwrites_newer(store: &dyn Store, platform: &str) {
+    let mut sink = store.sink().await.unwrap();
+    let newer = vec![crate::testing::post(platform, 1, 500, 20)];
+    let older = vec![crate::testing::post(platform, 1, 100, 10)];
+    sink.write(&newer).await.unwrap();
+    sink.write(&older).await.unwrap();
+    assert_eq!(store.likes(&newer[0].id).await, Some(500));
+    let newest = vec![crate::testing::post(platform, 1, 900, 30)];
+    sink.write(&newest).await.unwrap();
+    assert_eq!(store.likes(&newer[0].id).await, Some(900));
+}
+
+pub async fn poison_is_reported_and_the_rest_written(store: &dyn Store, platform: &str) {
+    let mut sink = store.sink().await.unwrap();
+    let mut batch = posts(platform, 0..10, 10);
+    batch.insert(4, store.poison(platform));
+    let report = sink.write(&batch).await.unwrap();
+    assert_eq!(report.rejected.len(), 1, "{:?}", report.rejected);
+    let (index, error) = &report.rejected[0];
+    assert_eq!(*index, 4);
+    assert_eq!(error.domain, ErrorDomain::Invalid);
+    assert!(!error.reason.is_empty());
+    batch.remove(4);
+    assert_eq!(sorted(store.visible_post_ids(platform).await), ids(&batch));
+}
+
+pub async fn acknowledged_writes_are_visible_after_the_sink_is_gone(store: &dyn Store, platform: &str) {
+    let mut sink = store.sink().await.unwrap();
+    let batch = posts(platform, 0..200, 10);
+    sink.write(&batch).await.unwrap();
+    drop(sink);
+    assert_eq!(sorted(store.visible_post_ids(platform).await), ids(&batch));
+}
+
+/// Writes while `server` is down fail as transient (the runner retries them
+/// and stops reading); after the restart the same sink writes again and
+/// everything acknowledged before and after is there.
+pub async fn outage_loses_nothing(store: &dyn Store, server: &PrivateServer, platform: &str) {
+    let mut sink = store.sink().await.unwrap();
+    let before = posts(platform, 0..100, 10);
+    sink.write(&before).await.unwrap();
+    server.stop();
+    let during = posts(platform, 100..200, 10);
+    let error = sink.write(&during).await.expect_err("a write while the server is down must fail");
+    assert_eq!(error.domain, ErrorDomain::Transient, "{}", error.reason);
+    server.restart();
+    // The runner's retry, bounded here: the restarted server may refuse the
+    // first attempts while it recovers.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match sink.write(&during).await {
+            Ok(report) => {
+                assert!(report.rejected.is_empty());
+                break;
+            }
+            Err(e) if e.domain == ErrorDomain::Transient && attempts < 50 => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await
+            }
+            Err(e) => panic!("write after the restart failed ({attempts} attempts): {}", e.reason),
+        }
+    }
+    let expected = ids(&[before, during].concat());
+    assert_eq!(sorted(store.visible_post_ids(platform).await), expected);
+}

@@ -1,0 +1,77 @@
+//! Sink `postgres`: relational tables (authors, posts, KOL score history and
+//! latest view, sheet rows) in one schema. A batch is one transaction: COPY
+//! (binary) into session staging tables, then `INSERT … ON CONFLICT (id) DO
+//! UPDATE` where the higher version wins, so a redelivered batch leaves no
+//! duplicate. Tables come from versioned migrations in `migrations/`.
+
+mod schema;
+mod sink;
+#[cfg(test)]
+mod tests;
+
+use serde::Deserialize;
+
+pub use schema::{MIGRATIONS, migrate};
+pub use sink::PostgresSink;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    /// `postgres://user:password@host:port/database` (libpq URL or key=value).
+    pub url: String,
+    /// The schema holding the tables; created by the migrations.
+    #[serde(default = "default_schema")]
+    pub schema: String,
+    /// Apply pending migrations when the sink starts; when false, a database
+    /// behind this build's migrations stops the sink before it consumes.
+    #[serde(default = "yes")]
+    pub migrate_on_start: bool,
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Server-side bound on one statement (a batch's COPY or upsert).
+    #[serde(default = "default_statement_timeout_ms")]
+    pub statement_timeout_ms: u64,
+}
+
+fn default_schema() -> String {
+    "public".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_statement_timeout_ms() -> u64 {
+    60_000
+}
+
+impl PostgresConfig {
+    pub fn new(url: impl Into<String>, schema: impl Into<String>) -> Self {
+        PostgresConfig {
+            url: url.into(),
+            schema: schema.into(),
+            migrate_on_start: true,
+            connect_timeout_ms: default_connect_timeout_ms(),
+            statement_timeout_ms: default_statement_timeout_ms(),
+        }
+    }
+
+    /// Checks what can be checked without a server.
+    pub fn check(&self) -> Result<(), String> {
+        let parsed: tokio_postgres::Config = self.url.parse().map_err(|e| format!("url: {e}"))?;
+        if parsed.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return Err("url: sslmode=require is not supported yet (TLS to PostgreSQL)".into());
+        }
+        if !crate::is_identifier(&self.schema) {
+            return Err(format!(
+                "schema: {:?} must be letters, digits and '_', not starting with a digit",
+                self.schema
+            ));
+        }
+        Ok(())
+    }
+}

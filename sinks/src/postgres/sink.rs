@@ -1,0 +1,407 @@
+//! Connecting, classifying errors, and writing a batch in one transaction.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::pin_mut;
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{Json, ToSql, Type};
+use tokio_postgres::{Client, NoTls, Transaction};
+
+use super::{MIGRATIONS, PostgresConfig, migrate, schema::current_version};
+use crate::rows::{Decoded, Row, embedding, entity_list};
+
+pub struct PostgresSink {
+    config: PostgresConfig,
+    /// None after a connection error: the next write reconnects.
+    client: Option<Client>,
+}
+
+/// How an error from the server or the connection is handled.
+fn classify(e: &tokio_postgres::Error) -> ErrorDomain {
+    let Some(code) = e.code() else {
+        // No SQLSTATE: the connection broke, timed out or was refused.
+        return ErrorDomain::Transient;
+    };
+    let class = &code.code()[..2];
+    match class {
+        // Data exceptions, integrity constraints, program limits (row too big):
+        // about this record, not the store.
+        "22" | "23" | "54" => ErrorDomain::Invalid,
+        // Connection, resources, operator intervention, serialization/deadlock.
+        "08" | "53" | "57" | "40" | "58" => ErrorDomain::Transient,
+        _ if *code == SqlState::T_R_SERIALIZATION_FAILURE => ErrorDomain::Transient,
+        _ => ErrorDomain::Fatal,
+    }
+}
+
+/// The server's full message (`Display` of the error alone says only "db error").
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{}: {} (SQLSTATE {})", db.severity(), db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!("; {detail}"));
+            }
+            text
+        }
+        None => e.to_string(),
+    }
+}
+
+fn pg_error(doing: &str, e: &tokio_postgres::Error) -> ComponentError {
+    let domain = match classify(e) {
+        ErrorDomain::Invalid => ErrorDomain::Fatal,
+        other => other,
+    };
+    ComponentError { domain, reason: format!("postgres: {doing}: {}", describe(e)) }
+}
+
+async fn connect(config: &PostgresConfig) -> Result<Client, ComponentError> {
+    let mut pg: tokio_postgres::Config =
+        config.url.parse().map_err(|e| ComponentError::fatal(format!("postgres: url: {e}")))?;
+    pg.connect_timeout(Duration::from_millis(config.connect_timeout_ms));
+    pg.application_name("socialpipe");
+    let (client, connection) = pg.connect(NoTls).await.map_err(|e| pg_error("connecting", &e))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "postgres connection closed");
+        }
+    });
+    // Staging tables live as long as the session; ON COMMIT DELETE ROWS keeps them empty between batches.
+    let schema = &config.schema;
+    client
+        .batch_execute(&format!(
+            "SET search_path TO \"{schema}\";
+             SET statement_timeout = {};",
+            config.statement_timeout_ms
+        ))
+        .await
+        .map_err(|e| pg_error("setting up the session", &e))?;
+    Ok(client)
+}
+
+impl PostgresSink {
+    /// Applies pending migrations; returns their versions.
+    pub async fn migrate_store(config: &PostgresConfig) -> Result<Vec<i64>, ComponentError> {
+        config.check().map_err(|e| ComponentError::fatal(format!("postgres: {e}")))?;
+        let mut client = connect(config).await?;
+        migrate(&mut client, &config.schema).await.map_err(|e| pg_error("migrating", &e))
+    }
+
+    /// Connects, applies or checks the migrations, and prepares staging.
+    pub async fn open(config: &PostgresConfig) -> Result<Self, ComponentError> {
+        config.check().map_err(|e| ComponentError::fatal(format!("postgres: {e}")))?;
+        let mut client = connect(config).await?;
+        if config.migrate_on_start {
+            migrate(&mut client, &config.schema).await.map_err(|e| pg_error("migrating", &e))?;
+        } else {
+            let at = current_version(&client, &config.schema).await.map_err(|e| pg_error("reading migrations", &e))?;
+            let needed = MIGRATIONS.last().map_or(0, |m| m.0);
+            if at < needed {
+                return Err(ComponentError::fatal(format!(
+                    "postgres: schema {} is at migration {at}, this build needs {needed}: run `socialpipe migrate`",
+                    config.schema
+                )));
+            }
+        }
+        create_staging(&client).await?;
+        Ok(PostgresSink { config: config.clone(), client: Some(client) })
+    }
+
+    async fn client(&mut self) -> Result<&mut Client, ComponentError> {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            let client = connect(&self.config).await?;
+            create_staging(&client).await?;
+            self.client = Some(client);
+        }
+        Ok(self.client.as_mut().expect("connected"))
+    }
+}
+
+async fn create_staging(client: &Client) -> Result<(), ComponentError> {
+    client
+        .batch_execute(
+            "CREATE TEMP TABLE IF NOT EXISTS staging_posts (LIKE posts INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+             CREATE TEMP TABLE IF NOT EXISTS staging_authors (LIKE authors) ON COMMIT DELETE ROWS;
+             CREATE TEMP TABLE IF NOT EXISTS staging_sheet_rows (LIKE sheet_rows) ON COMMIT DELETE ROWS;
+             CREATE TEMP TABLE IF NOT EXISTS staging_kol_scores (LIKE kol_scores) ON COMMIT DELETE ROWS;",
+        )
+        .await
+        .map_err(|e| pg_error("creating staging tables", &e))
+}
+
+/// A count as bigint; counts beyond it are refused rather than wrapped.
+fn bigint(value: Option<u64>, field: &str) -> Result<Option<i64>, ComponentError> {
+    value
+        .map(|v| {
+            i64::try_from(v).map_err(|_| ComponentError::invalid(format!("postgres: {field} = {v} exceeds bigint")))
+        })
+        .transpose()
+}
+
+/// Checks what the server cannot store before any of the batch is sent.
+fn precheck(row: &Row) -> Result<(), ComponentError> {
+    if let Row::Post { post, .. } = row {
+        let m = &post.metrics;
+        for (value, field) in [(m.likes, "likes"), (m.comments, "comments"), (m.shares, "shares"), (m.views, "views")] {
+            bigint(value, &format!("metrics.{field}"))?;
+        }
+        bigint(post.author.followers, "author.followers")?;
+        bigint(post.author.following, "author.following")?;
+    }
+    Ok(())
+}
+
+const POST_COLUMNS: &str = "id, platform, author_id, text, created_at, likes, comments, shares, views, lang, url, hashtags, mentions, embedding, payload, enrichments, version, ingest_time";
+const POST_TYPES: &[Type] = &[
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::FLOAT4_ARRAY,
+    Type::JSONB,
+    Type::JSONB,
+    Type::INT8,
+    Type::TIMESTAMPTZ,
+];
+const AUTHOR_COLUMNS: &str = "id, platform, handle, name, followers, following, verified, updated_at";
+const AUTHOR_TYPES: &[Type] =
+    &[Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::INT8, Type::INT8, Type::BOOL, Type::TIMESTAMPTZ];
+const SHEET_COLUMNS: &str =
+    "id, file_id, file_name, sheet, row_key, row_number, cells, content_hash, version, ingest_time";
+const SHEET_TYPES: &[Type] = &[
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::JSONB,
+    Type::TEXT,
+    Type::INT8,
+    Type::TIMESTAMPTZ,
+];
+const KOL_COLUMNS: &str = "id, author_id, platform, score, tier, factors, as_of, version";
+const KOL_TYPES: &[Type] =
+    &[Type::TEXT, Type::TEXT, Type::TEXT, Type::FLOAT8, Type::TEXT, Type::JSONB, Type::TIMESTAMPTZ, Type::INT8];
+
+/// Moves the staged rows into `table`: one row per id (the highest version),
+/// upserted where it is at least as new as the stored one.
+fn upsert_from_staging(table: &str, columns: &str, newer: &str, extra_update: &str) -> String {
+    let updates: Vec<String> =
+        columns.split(", ").filter(|c| *c != "id").map(|c| format!("{c} = excluded.{c}")).collect();
+    format!(
+        "WITH moved AS (DELETE FROM staging_{table} RETURNING *)
+         INSERT INTO {table} ({columns})
+         SELECT DISTINCT ON (id) {columns} FROM moved ORDER BY id, {newer} DESC
+         ON CONFLICT (id) DO UPDATE SET {}{extra_update}
+         WHERE excluded.{newer} >= {table}.{newer}",
+        updates.join(", ")
+    )
+}
+
+/// COPYs `rows` (each a list of values in `types` order) into a staging table
+/// and upserts them; nothing is sent for an empty list.
+async fn copy_upsert(
+    tx: &Transaction<'_>,
+    table: &str,
+    columns: &str,
+    types: &[Type],
+    rows: Vec<Vec<Box<dyn ToSql + Sync + Send + '_>>>,
+    upsert: &str,
+) -> Result<(), tokio_postgres::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sink = tx.copy_in(&format!("COPY staging_{table} ({columns}) FROM STDIN BINARY")).await?;
+    let writer = BinaryCopyInWriter::new(sink, types);
+    pin_mut!(writer);
+    for row in &rows {
+        let values: Vec<&(dyn ToSql + Sync)> = row.iter().map(|v| v.as_ref() as &(dyn ToSql + Sync)).collect();
+        writer.as_mut().write(&values).await?;
+    }
+    writer.finish().await?;
+    tx.execute(upsert, &[]).await?;
+    Ok(())
+}
+
+type Values<'a> = Vec<Box<dyn ToSql + Sync + Send + 'a>>;
+
+fn post_values<'a>(post: &'a PostPayload, envelope: &'a Envelope) -> Values<'a> {
+    let count = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
+    let m = &post.metrics;
+    vec![
+        Box::new(envelope.id.as_str()),
+        Box::new(post.platform.as_str()),
+        Box::new(post.author_id()),
+        Box::new(post.text.as_str()),
+        Box::new(post.created_at),
+        Box::new(count(m.likes)),
+        Box::new(count(m.comments)),
+        Box::new(count(m.shares)),
+        Box::new(count(m.views)),
+        Box::new(post.lang.as_deref()),
+        Box::new(post.url.as_deref()),
+        Box::new(entity_list(envelope, "hashtags")),
+        Box::new(entity_list(envelope, "mentions")),
+        Box::new(embedding(envelope)),
+        Box::new(Json(envelope.payload.as_ref())),
+        Box::new(Json(&envelope.enrichments)),
+        Box::new(envelope.version),
+        Box::new(envelope.ingest_time),
+    ]
+}
+
+fn author_values(post: &PostPayload) -> Values<'_> {
+    let count = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
+    let a = &post.author;
+    vec![
+        Box::new(post.author_id()),
+        Box::new(post.platform.as_str()),
+        Box::new(a.handle.as_deref()),
+        Box::new(a.name.as_deref()),
+        Box::new(count(a.followers)),
+        Box::new(count(a.following)),
+        Box::new(a.verified),
+        Box::new(post.created_at),
+    ]
+}
+
+/// Writes `decoded` in `tx`: every table's rows staged and upserted.
+async fn write_rows(tx: &Transaction<'_>, decoded: &Decoded) -> Result<(), tokio_postgres::Error> {
+    let posts: Vec<Values> = decoded.posts().map(|(post, envelope)| post_values(post, envelope)).collect();
+    let post_upsert = upsert_from_staging("posts", POST_COLUMNS, "version", ", deliveries = posts.deliveries + 1");
+    copy_upsert(tx, "posts", POST_COLUMNS, POST_TYPES, posts, &post_upsert).await?;
+
+    let authors: Vec<Values> = decoded.newest_authors().into_iter().map(author_values).collect();
+    // An author's fields unknown in this post keep their stored value.
+    let author_upsert = format!(
+        "WITH moved AS (DELETE FROM staging_authors RETURNING *)
+         INSERT INTO authors ({AUTHOR_COLUMNS}) SELECT {AUTHOR_COLUMNS} FROM moved
+         ON CONFLICT (id) DO UPDATE SET
+           handle = coalesce(excluded.handle, authors.handle), name = coalesce(excluded.name, authors.name),
+           followers = coalesce(excluded.followers, authors.followers),
+           following = coalesce(excluded.following, authors.following),
+           verified = coalesce(excluded.verified, authors.verified), updated_at = excluded.updated_at
+         WHERE excluded.updated_at >= authors.updated_at"
+    );
+    copy_upsert(tx, "authors", AUTHOR_COLUMNS, AUTHOR_TYPES, authors, &author_upsert).await?;
+
+    let sheets: Vec<Values> = decoded
+        .sheets()
+        .map(|(row, envelope)| -> Values {
+            vec![
+                Box::new(envelope.id.as_str()),
+                Box::new(row.file_id.as_str()),
+                Box::new(row.file_name.as_str()),
+                Box::new(row.sheet.as_str()),
+                Box::new(row.row_key.as_str()),
+                Box::new(i64::try_from(row.row_number).unwrap_or(i64::MAX)),
+                Box::new(Json(&row.cells)),
+                Box::new(row.content_hash.as_str()),
+                Box::new(envelope.version),
+                Box::new(envelope.ingest_time),
+            ]
+        })
+        .collect();
+    let sheet_upsert = upsert_from_staging("sheet_rows", SHEET_COLUMNS, "version", "");
+    copy_upsert(tx, "sheet_rows", SHEET_COLUMNS, SHEET_TYPES, sheets, &sheet_upsert).await?;
+
+    let scores: Vec<Values> = decoded
+        .scores()
+        .map(|(score, envelope)| -> Values {
+            vec![
+                Box::new(envelope.id.as_str()),
+                Box::new(score.author_id.as_str()),
+                Box::new(score.platform.as_str()),
+                Box::new(score.score),
+                Box::new(score.tier.as_str()),
+                Box::new(Json(&score.factors)),
+                Box::new(score.as_of),
+                Box::new(envelope.version),
+            ]
+        })
+        .collect();
+    let kol_upsert = upsert_from_staging("kol_scores", KOL_COLUMNS, "version", "");
+    copy_upsert(tx, "kol_scores", KOL_COLUMNS, KOL_TYPES, scores, &kol_upsert).await
+}
+
+#[async_trait]
+impl Sink for PostgresSink {
+    async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
+        let mut decoded = Decoded::batch(batch, "postgres");
+        let refused: Vec<(usize, ComponentError)> =
+            decoded.rows.iter().filter_map(|(i, row)| precheck(row).err().map(|e| (*i, e))).collect();
+        for (index, error) in refused {
+            decoded.reject(index, error);
+        }
+        let client = self.client().await?;
+        let outcome = async {
+            let tx = client.transaction().await?;
+            write_rows(&tx, &decoded).await?;
+            tx.commit().await
+        }
+        .await;
+        match outcome {
+            Ok(()) => {}
+            // One record the server refuses: find it (and any other) row by
+            // row, each in a savepoint, and commit the rest.
+            Err(e) if classify(&e) == ErrorDomain::Invalid => {
+                tracing::info!(error = %describe(&e), "postgres refused a batch; writing it row by row");
+                let result = async {
+                    let mut tx = client.transaction().await?;
+                    let mut refused = Vec::new();
+                    for (index, row) in std::mem::take(&mut decoded.rows) {
+                        let single = Decoded { rows: vec![(index, row)], rejected: Vec::new() };
+                        let savepoint = tx.savepoint("row").await?;
+                        match write_rows(&savepoint, &single).await {
+                            Ok(()) => {
+                                savepoint.commit().await?;
+                                decoded.rows.extend(single.rows);
+                            }
+                            Err(e) if classify(&e) == ErrorDomain::Invalid => {
+                                savepoint.rollback().await?;
+                                refused.push((index, ComponentError::invalid(format!("postgres: {}", describe(&e)))));
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(refused)
+                }
+                .await;
+                match result {
+                    Ok(refused) => decoded.rejected.extend(refused),
+                    Err(e) => return Err(self.failed("writing a batch row by row", &e)),
+                }
+            }
+            Err(e) => return Err(self.failed("writing a batch", &e)),
+        }
+        let mut rejected = decoded.rejected;
+        rejected.sort_by_key(|(i, _)| *i);
+        Ok(SinkReport { rejected })
+    }
+}
+
+impl PostgresSink {
+    /// A failed write: a broken connection is dropped so the retry reconnects.
+    fn failed(&mut self, doing: &str, e: &tokio_postgres::Error) -> ComponentError {
+        let error = pg_error(doing, e);
+        if error.domain == ErrorDomain::Transient {
+            self.client = None;
+        }
+        error
+    }
+}

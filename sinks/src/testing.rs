@@ -1,0 +1,112 @@
+//! Test support: sample records, unique names, and private server instances
+//! (started by `scripts/services.sh` in their own run dir and port) for tests
+//! that stop a server.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::json;
+use socialpipe_schemas::{Envelope, parse_raw_post};
+
+/// A name no other test (or earlier run) uses: letters, digits and `_`.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}_{}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed), nanos % 1_000_000_000)
+}
+
+/// A post of `platform` as the stages leave it: entities and an embedding.
+pub fn post(platform: &str, n: u32, likes: u64, version: i64) -> Envelope {
+    let raw = json!({
+        "platform": platform,
+        "id": format!("{n}"),
+        "author": {"id": format!("a{}", n % 7), "handle": format!("user{}", n % 7), "followers": 1000 + n},
+        "text": format!("post {n} about #Coffee with @user{}", (n + 1) % 7),
+        "created_at": format!("2026-11-{:02}T{:02}:00:00Z", 1 + n % 28, n % 24),
+        "metrics": {"likes": likes, "comments": 2},
+        "lang": "en",
+    });
+    let mut envelope = parse_raw_post(raw.to_string().as_bytes()).expect("valid sample post").into_envelope("test");
+    envelope.version = version;
+    envelope.enrichments.insert(
+        "entities".into(),
+        json!({"hashtags": ["coffee"], "mentions": [format!("user{}", (n + 1) % 7)], "brands": ["acme"],
+               "cashtags": [], "urls": [], "emoji": []}),
+    );
+    envelope.enrichments.insert("embedding".into(), json!([0.25, -0.5, 0.125, 1.0]));
+    envelope
+        .enrichments
+        .insert("sentiment".into(), json!({"label": "positive", "compound": 0.6, "neg": 0.0, "neu": 0.5, "pos": 0.5}));
+    envelope
+}
+
+pub fn posts(platform: &str, range: std::ops::Range<u32>, version: i64) -> Vec<Envelope> {
+    range.map(|n| post(platform, n, u64::from(n), version)).collect()
+}
+
+fn services_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/services.sh")
+}
+
+/// A port nothing listens on (nor on the ports at `extra` offsets from it).
+fn free_port(extra: &[i32]) -> u16 {
+    loop {
+        let port = 20_000 + i32::from(fastrand::u16(..) % 20_000);
+        let free = |p: i32| std::net::TcpListener::bind(("127.0.0.1", p as u16)).is_ok();
+        if free(port) && extra.iter().all(|offset| free(port + offset)) {
+            return port as u16;
+        }
+    }
+}
+
+/// A server of our own, stopped when dropped.
+pub struct PrivateServer {
+    name: &'static str,
+    pub port: u16,
+    run_dir: tempfile::TempDir,
+}
+
+impl PrivateServer {
+    /// `name` as in `scripts/services.sh`; `companions` are port offsets the
+    /// server also listens on (ClickHouse: native and interserver; Bolt: http).
+    pub fn start(name: &'static str, companions: &[i32]) -> PrivateServer {
+        let server = PrivateServer { name, port: free_port(companions), run_dir: tempfile::tempdir().unwrap() };
+        server.run("start");
+        server
+    }
+
+    fn run(&self, command: &str) {
+        let port_var = format!("SOCIALPIPE_{}_PORT", self.name.to_uppercase());
+        let out = Command::new("bash")
+            .arg(services_script())
+            .args([command, self.name])
+            .env("SOCIALPIPE_RUN_DIR", self.run_dir.path())
+            .env(port_var, self.port.to_string())
+            .output()
+            .expect("running scripts/services.sh");
+        assert!(
+            out.status.success(),
+            "services.sh {command} {} failed: {}{}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Stops the server and waits for it to exit (data stays).
+    pub fn stop(&self) {
+        self.run("stop");
+    }
+
+    /// Starts it again on the same data and port; returns when it is ready.
+    pub fn restart(&self) {
+        self.run("start");
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        self.run("stop");
+    }
+}
