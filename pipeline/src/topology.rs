@@ -9,6 +9,7 @@ use socialpipe_processors::key_counter::{KeyCounterConfig, KeyCounterStage};
 use socialpipe_processors::passthrough::{PassthroughConfig, PassthroughStage};
 use socialpipe_schemas::{ComponentError, Processor, Sink, Source};
 use socialpipe_sinks::blackhole::{BlackholeConfig, BlackholeSink};
+use socialpipe_sinks::clickhouse::{ClickhouseConfig, ClickhouseSink};
 use socialpipe_sinks::postgres::{PostgresConfig, PostgresSink};
 use socialpipe_sinks::sqlite::{SqliteConfig, SqliteSink};
 use socialpipe_sinks::stdout::{StdoutConfig, StdoutSink};
@@ -79,6 +80,7 @@ impl StageKind {
 pub enum SinkKind {
     Sqlite(SqliteConfig),
     Postgres(PostgresConfig),
+    Clickhouse(ClickhouseConfig),
     Stdout(StdoutConfig),
     Blackhole(BlackholeConfig),
 }
@@ -88,6 +90,7 @@ impl SinkKind {
     pub fn check(&self) -> Result<(), String> {
         match self {
             SinkKind::Postgres(c) => c.check(),
+            SinkKind::Clickhouse(c) => c.check(),
             SinkKind::Sqlite(_) | SinkKind::Stdout(_) | SinkKind::Blackhole(_) => Ok(()),
         }
     }
@@ -99,6 +102,7 @@ impl SinkKind {
         Ok(match self {
             SinkKind::Sqlite(c) => Box::new(SqliteSink::open(c)?),
             SinkKind::Postgres(c) => Box::new(PostgresSink::open(c).await?),
+            SinkKind::Clickhouse(c) => Box::new(ClickhouseSink::open(c).await?),
             SinkKind::Stdout(c) => Box::new(StdoutSink::new(c.clone())),
             SinkKind::Blackhole(_) => Box::new(BlackholeSink),
         })
@@ -114,6 +118,7 @@ impl SinkKind {
         Ok(Some(match self {
             SinkKind::Sqlite(c) => applied(SqliteSink::migrate_store(c)?),
             SinkKind::Postgres(c) => applied(PostgresSink::migrate_store(c).await?),
+            SinkKind::Clickhouse(c) => applied(ClickhouseSink::migrate_store(c).await?),
             SinkKind::Stdout(_) | SinkKind::Blackhole(_) => return Ok(None),
         }))
     }

@@ -3,6 +3,7 @@
 //! id, highest version wins) and returns only when the batch is durable.
 
 pub mod blackhole;
+pub mod clickhouse;
 pub mod postgres;
 pub mod rows;
 pub mod sqlite;

@@ -1,0 +1,393 @@
+//! Encoding rows, classifying server answers, and inserting a batch.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use clickhouse::{Client, Compression, Row as ChRow};
+use serde::Serialize;
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink, SinkReport};
+
+use super::{ClickhouseConfig, Dialect, MIGRATIONS, statements};
+use crate::rows::{self, Decoded, Row, embedding, enrichments_json, entity_list};
+
+pub struct ClickhouseSink {
+    client: Client,
+    timeout: Duration,
+}
+
+#[derive(ChRow, Serialize)]
+struct PostRow<'a> {
+    id: &'a str,
+    platform: &'a str,
+    author_id: String,
+    author_handle: &'a str,
+    author_followers: Option<u64>,
+    text: &'a str,
+    lang: &'a str,
+    created_at: u32,
+    created_at_ms: u64,
+    likes: Option<u64>,
+    comments: Option<u64>,
+    shares: Option<u64>,
+    views: Option<u64>,
+    hashtags: Vec<&'a str>,
+    mentions: Vec<&'a str>,
+    brands: Vec<&'a str>,
+    sentiment_label: &'a str,
+    sentiment_compound: Option<f32>,
+    emotion: &'a str,
+    embedding: Vec<f32>,
+    payload: &'a str,
+    enrichments: String,
+    version: u64,
+    ingest_time: u32,
+}
+
+#[derive(ChRow, Serialize)]
+struct AuthorRow<'a> {
+    id: String,
+    platform: &'a str,
+    handle: &'a str,
+    name: &'a str,
+    followers: Option<u64>,
+    following: Option<u64>,
+    verified: Option<u8>,
+    updated_at: u32,
+    updated_at_ms: u64,
+}
+
+#[derive(ChRow, Serialize)]
+struct KolRow<'a> {
+    id: &'a str,
+    author_id: &'a str,
+    platform: &'a str,
+    score: f64,
+    tier: &'a str,
+    factors: String,
+    as_of: u32,
+    as_of_ms: u64,
+    version: u64,
+}
+
+#[derive(ChRow, Serialize)]
+struct SheetRow<'a> {
+    id: &'a str,
+    file_id: &'a str,
+    file_name: &'a str,
+    sheet: &'a str,
+    row_key: &'a str,
+    row_number: u64,
+    cells: String,
+    content_hash: &'a str,
+    version: u64,
+    ingest_time: u32,
+}
+
+/// Seconds and milliseconds of a time, if ClickHouse `DateTime` can hold it.
+fn datetime(t: &chrono::DateTime<chrono::Utc>, field: &str) -> Result<(u32, u64), ComponentError> {
+    let ms = u64::try_from(t.timestamp_millis()).ok();
+    match (u32::try_from(t.timestamp()), ms) {
+        (Ok(seconds), Some(ms)) => Ok((seconds, ms)),
+        _ => Err(ComponentError::invalid(format!(
+            "clickhouse: {field} {} is outside DateTime (1970-01-01 to 2106-02-07)",
+            rows::rfc3339(t)
+        ))),
+    }
+}
+
+fn version(envelope: &Envelope) -> Result<u64, ComponentError> {
+    u64::try_from(envelope.version)
+        .map_err(|_| ComponentError::invalid(format!("clickhouse: version {} is negative", envelope.version)))
+}
+
+/// `enrichments.<stage>.<field>` as text, or `enrichments.<stage>.<nested>.<field>`.
+fn enrichment<'a>(envelope: &'a Envelope, path: &[&str]) -> Option<&'a serde_json::Value> {
+    let mut value = envelope.enrichments.get(path[0])?;
+    for key in &path[1..] {
+        value = value.get(key)?;
+    }
+    Some(value)
+}
+
+/// What the server said, by its `Code: N` (HTTP answers carry it in the text).
+fn classify(e: &clickhouse::error::Error) -> ErrorDomain {
+    use clickhouse::error::Error;
+    match e {
+        Error::Network(_) | Error::TimedOut => ErrorDomain::Transient,
+        Error::BadResponse(text) => {
+            let code = text
+                .split("Code: ")
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|digits| digits.parse::<u32>().ok());
+            match code {
+                // Bad values in the data: about the records, not the store.
+                Some(6 | 27 | 32 | 33 | 38 | 41 | 53 | 69 | 70 | 72 | 117 | 131 | 321) => ErrorDomain::Invalid,
+                // Timeouts, network, memory, too many parts/queries, read-only, unknown insert status, keeper.
+                Some(159 | 164 | 202 | 203 | 209 | 210 | 241 | 242 | 252 | 319 | 425 | 999) => ErrorDomain::Transient,
+                Some(_) => ErrorDomain::Fatal,
+                // No code: a proxy or an overloaded server answering 5xx.
+                None => ErrorDomain::Transient,
+            }
+        }
+        _ => ErrorDomain::Fatal,
+    }
+}
+
+fn ch_error(doing: &str, e: &clickhouse::error::Error) -> ComponentError {
+    let domain = match classify(e) {
+        ErrorDomain::Invalid => ErrorDomain::Fatal,
+        other => other,
+    };
+    ComponentError { domain, reason: format!("clickhouse: {doing}: {}", e.to_string().trim()) }
+}
+
+fn client(config: &ClickhouseConfig) -> Client {
+    Client::default()
+        .with_url(&config.url)
+        .with_user(&config.user)
+        .with_password(&config.password)
+        .with_compression(if config.compression { Compression::Lz4 } else { Compression::None })
+        // Row metadata checks need `system` queries 18.x lacks.
+        .with_validation(false)
+}
+
+impl ClickhouseSink {
+    /// Applies pending migrations; returns their versions.
+    pub async fn migrate_store(config: &ClickhouseConfig) -> Result<Vec<i64>, ComponentError> {
+        config.check().map_err(|e| ComponentError::fatal(format!("clickhouse: {e}")))?;
+        let client = client(config);
+        let dialect = dialect(&client).await?;
+        let db = &config.database;
+        client
+            .query(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
+            .execute()
+            .await
+            .map_err(|e| ch_error("creating the database", &e))?;
+        let client = client.with_database(db);
+        client
+            .query(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version Int64, name String, applied_at DateTime)
+                 ENGINE = MergeTree ORDER BY version",
+            )
+            .execute()
+            .await
+            .map_err(|e| ch_error("creating schema_migrations", &e))?;
+        let done = applied_versions(&client).await?;
+        let mut applied = Vec::new();
+        for (version, name, sql) in MIGRATIONS.iter().filter(|m| !done.contains(&m.0)) {
+            for statement in statements(sql, dialect) {
+                client.query(&statement).execute().await.map_err(|e| ch_error(&format!("migration {version}"), &e))?;
+            }
+            client
+                .query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())")
+                .bind(*version)
+                .bind(*name)
+                .execute()
+                .await
+                .map_err(|e| ch_error("recording a migration", &e))?;
+            applied.push(*version);
+        }
+        Ok(applied)
+    }
+
+    /// Checks the server and the credentials, then migrates or checks the tables.
+    pub async fn open(config: &ClickhouseConfig) -> Result<Self, ComponentError> {
+        config.check().map_err(|e| ComponentError::fatal(format!("clickhouse: {e}")))?;
+        if config.migrate_on_start {
+            Self::migrate_store(config).await?;
+        }
+        let client = client(config).with_database(&config.database);
+        let done = applied_versions(&client).await?;
+        if let Some((missing, _, _)) = MIGRATIONS.iter().find(|m| !done.contains(&m.0)) {
+            return Err(ComponentError::fatal(format!(
+                "clickhouse: database {} lacks migration {missing}: run `socialpipe migrate`",
+                config.database
+            )));
+        }
+        Ok(ClickhouseSink { client, timeout: Duration::from_millis(config.request_timeout_ms) })
+    }
+
+    async fn insert<T>(&self, table: &str, rows: &[T::Value<'_>]) -> Result<(), clickhouse::error::Error>
+    where
+        T: clickhouse::RowWrite,
+    {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.client.insert::<T>(table).await?.with_timeouts(Some(self.timeout), Some(self.timeout));
+        for row in rows {
+            insert.write(row).await?;
+        }
+        insert.end().await
+    }
+
+    /// One INSERT per table.
+    async fn insert_all(&self, encoded: &Encoded<'_>) -> Result<(), clickhouse::error::Error> {
+        self.insert::<PostRow>("posts", &encoded.posts).await?;
+        self.insert::<AuthorRow>("authors", &encoded.authors).await?;
+        self.insert::<KolRow>("kol_scores", &encoded.scores).await?;
+        self.insert::<SheetRow>("sheet_rows", &encoded.sheets).await
+    }
+}
+
+async fn dialect(client: &Client) -> Result<Dialect, ComponentError> {
+    let version: String =
+        client.query("SELECT version()").fetch_one().await.map_err(|e| ch_error("asking the server's version", &e))?;
+    Ok(Dialect::of_version(&version))
+}
+
+async fn applied_versions(client: &Client) -> Result<Vec<i64>, ComponentError> {
+    client
+        .query("SELECT version FROM schema_migrations")
+        .fetch_all::<i64>()
+        .await
+        .or_else(|e| match &e {
+            // No table yet: nothing applied.
+            clickhouse::error::Error::BadResponse(text) if text.contains("Code: 60") => Ok(Vec::new()),
+            _ => Err(e),
+        })
+        .map_err(|e| ch_error("reading schema_migrations", &e))
+}
+
+/// A batch's rows in RowBinary form, borrowing from the decoded records.
+#[derive(Default)]
+struct Encoded<'a> {
+    posts: Vec<PostRow<'a>>,
+    authors: Vec<AuthorRow<'a>>,
+    scores: Vec<KolRow<'a>>,
+    sheets: Vec<SheetRow<'a>>,
+}
+
+fn encode<'a>(index: usize, row: &'a Row, out: &mut Encoded<'a>) -> Result<(), (usize, ComponentError)> {
+    let fail = |e| (index, e);
+    match row {
+        Row::Post { post, envelope } => {
+            let (created_at, created_at_ms) = datetime(&post.created_at, "created_at").map_err(fail)?;
+            let text = |path: &[&str]| enrichment(envelope, path).and_then(|v| v.as_str()).unwrap_or("");
+            let compound = enrichment(envelope, &["sentiment", "compound"])
+                .or_else(|| enrichment(envelope, &["sentiment", "vader", "compound"]))
+                .and_then(|v| v.as_f64())
+                .map(|v| v as f32);
+            out.posts.push(PostRow {
+                id: &envelope.id,
+                platform: &post.platform,
+                author_id: post.author_id(),
+                author_handle: post.author.handle.as_deref().unwrap_or(""),
+                author_followers: post.author.followers,
+                text: &post.text,
+                lang: post.lang.as_deref().unwrap_or(""),
+                created_at,
+                created_at_ms,
+                likes: post.metrics.likes,
+                comments: post.metrics.comments,
+                shares: post.metrics.shares,
+                views: post.metrics.views,
+                hashtags: entity_list(envelope, "hashtags"),
+                mentions: entity_list(envelope, "mentions"),
+                brands: entity_list(envelope, "brands"),
+                sentiment_label: text(&["sentiment", "label"]),
+                sentiment_compound: compound,
+                emotion: text(&["emotion", "label"]),
+                embedding: embedding(envelope).unwrap_or_default(),
+                payload: envelope.payload.get(),
+                enrichments: enrichments_json(envelope),
+                version: version(envelope).map_err(fail)?,
+                ingest_time: datetime(&envelope.ingest_time, "ingest_time").map_err(fail)?.0,
+            });
+        }
+        Row::Kol { score, envelope } => {
+            let (as_of, as_of_ms) = datetime(&score.as_of, "as_of").map_err(fail)?;
+            out.scores.push(KolRow {
+                id: &envelope.id,
+                author_id: &score.author_id,
+                platform: &score.platform,
+                score: score.score,
+                tier: &score.tier,
+                factors: serde_json::to_string(&score.factors).expect("factors always serialise"),
+                as_of,
+                as_of_ms,
+                version: version(envelope).map_err(fail)?,
+            });
+        }
+        Row::Sheet { row, envelope } => out.sheets.push(SheetRow {
+            id: &envelope.id,
+            file_id: &row.file_id,
+            file_name: &row.file_name,
+            sheet: &row.sheet,
+            row_key: &row.row_key,
+            row_number: row.row_number,
+            cells: serde_json::to_string(&row.cells).expect("cells always serialise"),
+            content_hash: &row.content_hash,
+            version: version(envelope).map_err(fail)?,
+            ingest_time: datetime(&envelope.ingest_time, "ingest_time").map_err(fail)?.0,
+        }),
+    }
+    Ok(())
+}
+
+fn encode_all(decoded: &Decoded) -> (Encoded<'_>, Vec<(usize, ComponentError)>) {
+    let mut encoded = Encoded::default();
+    let mut refused = Vec::new();
+    for (index, row) in &decoded.rows {
+        if let Err(e) = encode(*index, row, &mut encoded) {
+            refused.push(e);
+        }
+    }
+    for post in decoded.newest_authors() {
+        let a = &post.author;
+        // Posts with times DateTime cannot hold were refused above.
+        let Ok((updated_at, updated_at_ms)) = datetime(&post.created_at, "created_at") else { continue };
+        encoded.authors.push(AuthorRow {
+            id: post.author_id(),
+            platform: &post.platform,
+            handle: a.handle.as_deref().unwrap_or(""),
+            name: a.name.as_deref().unwrap_or(""),
+            followers: a.followers,
+            following: a.following,
+            verified: a.verified.map(u8::from),
+            updated_at,
+            updated_at_ms,
+        });
+    }
+    (encoded, refused)
+}
+
+#[async_trait]
+impl Sink for ClickhouseSink {
+    async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
+        let mut decoded = Decoded::batch(batch, "clickhouse");
+        let refused = encode_all(&decoded).1;
+        for (index, error) in refused {
+            decoded.reject(index, error);
+        }
+        // Halves of a refused batch are inserted again until the refused
+        // records are alone; rows inserted twice fold away (ReplacingMergeTree).
+        let mut pending = vec![std::mem::take(&mut decoded.rows)];
+        while let Some(rows) = pending.pop() {
+            let part = Decoded { rows, rejected: Vec::new() };
+            let (encoded, _) = encode_all(&part);
+            match self.insert_all(&encoded).await {
+                Ok(()) => {}
+                Err(e) if classify(&e) == ErrorDomain::Invalid => {
+                    drop(encoded);
+                    let mut rows = part.rows;
+                    if rows.len() == 1 {
+                        let (index, _) = rows.pop().expect("one row");
+                        decoded
+                            .rejected
+                            .push((index, ComponentError::invalid(format!("clickhouse: {}", e.to_string().trim()))));
+                    } else {
+                        let second = rows.split_off(rows.len() / 2);
+                        pending.push(second);
+                        pending.push(rows);
+                    }
+                }
+                Err(e) => return Err(ch_error("inserting a batch", &e)),
+            }
+        }
+        let mut rejected = decoded.rejected;
+        rejected.sort_by_key(|(i, _)| *i);
+        Ok(SinkReport { rejected })
+    }
+}
