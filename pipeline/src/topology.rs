@@ -10,6 +10,7 @@ use socialpipe_processors::passthrough::{PassthroughConfig, PassthroughStage};
 use socialpipe_schemas::{ComponentError, Processor, Sink, Source};
 use socialpipe_sinks::blackhole::{BlackholeConfig, BlackholeSink};
 use socialpipe_sinks::clickhouse::{ClickhouseConfig, ClickhouseSink};
+use socialpipe_sinks::mongodb::{MongodbConfig, MongodbSink};
 use socialpipe_sinks::postgres::{PostgresConfig, PostgresSink};
 use socialpipe_sinks::sqlite::{SqliteConfig, SqliteSink};
 use socialpipe_sinks::stdout::{StdoutConfig, StdoutSink};
@@ -81,6 +82,7 @@ pub enum SinkKind {
     Sqlite(SqliteConfig),
     Postgres(PostgresConfig),
     Clickhouse(ClickhouseConfig),
+    Mongodb(MongodbConfig),
     Stdout(StdoutConfig),
     Blackhole(BlackholeConfig),
 }
@@ -91,6 +93,7 @@ impl SinkKind {
         match self {
             SinkKind::Postgres(c) => c.check(),
             SinkKind::Clickhouse(c) => c.check(),
+            SinkKind::Mongodb(c) => c.check(),
             SinkKind::Sqlite(_) | SinkKind::Stdout(_) | SinkKind::Blackhole(_) => Ok(()),
         }
     }
@@ -103,6 +106,7 @@ impl SinkKind {
             SinkKind::Sqlite(c) => Box::new(SqliteSink::open(c)?),
             SinkKind::Postgres(c) => Box::new(PostgresSink::open(c).await?),
             SinkKind::Clickhouse(c) => Box::new(ClickhouseSink::open(c).await?),
+            SinkKind::Mongodb(c) => Box::new(MongodbSink::open(c).await?),
             SinkKind::Stdout(c) => Box::new(StdoutSink::new(c.clone())),
             SinkKind::Blackhole(_) => Box::new(BlackholeSink),
         })
@@ -119,6 +123,7 @@ impl SinkKind {
             SinkKind::Sqlite(c) => applied(SqliteSink::migrate_store(c)?),
             SinkKind::Postgres(c) => applied(PostgresSink::migrate_store(c).await?),
             SinkKind::Clickhouse(c) => applied(ClickhouseSink::migrate_store(c).await?),
+            SinkKind::Mongodb(c) => MongodbSink::migrate_store(c).await?,
             SinkKind::Stdout(_) | SinkKind::Blackhole(_) => return Ok(None),
         }))
     }

@@ -4,6 +4,7 @@
 
 pub mod blackhole;
 pub mod clickhouse;
+pub mod mongodb;
 pub mod postgres;
 pub mod rows;
 pub mod sqlite;

@@ -1,0 +1,64 @@
+//! Sink `mongodb`: one document per record keyed by `_id` = record id, with
+//! every enrichment; collections `posts`, `authors`, `kol_scores`,
+//! `sheet_rows` in the URI's database. A batch is one `update` command per
+//! collection (many upsert statements, unordered), each applied only when
+//! its version is at least the stored one; a document the server refuses is
+//! reported with the server's message, for the DLQ.
+
+mod sink;
+#[cfg(test)]
+mod tests;
+
+use serde::Deserialize;
+
+pub use sink::{INDEXES, MongodbSink};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MongodbConfig {
+    /// `mongodb://host:port/database?options`; the database defaults to `socialpipe`.
+    pub uri: String,
+    /// Create the indexes when the sink starts (idempotent).
+    #[serde(default = "yes")]
+    pub migrate_on_start: bool,
+    /// How long to wait for a server that can take writes.
+    #[serde(default = "default_server_selection_timeout_ms")]
+    pub server_selection_timeout_ms: u64,
+    /// Bound on one `update` command's size; a batch is split to stay under it.
+    #[serde(default = "default_max_command_bytes")]
+    pub max_command_bytes: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_server_selection_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_max_command_bytes() -> usize {
+    8 << 20
+}
+
+impl MongodbConfig {
+    pub fn new(uri: impl Into<String>) -> Self {
+        MongodbConfig {
+            uri: uri.into(),
+            migrate_on_start: true,
+            server_selection_timeout_ms: default_server_selection_timeout_ms(),
+            max_command_bytes: default_max_command_bytes(),
+        }
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        if !(self.uri.starts_with("mongodb://") || self.uri.starts_with("mongodb+srv://")) {
+            return Err(format!("uri: {:?} must start with mongodb:// or mongodb+srv://", self.uri));
+        }
+        // The server-side limit is 16 MiB per document and 48 MB per message.
+        if !(1 << 20..=40 << 20).contains(&self.max_command_bytes) {
+            return Err("max_command_bytes: must be between 1 MiB and 40 MiB".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use mongodb::bson::{Document, doc};
+use mongodb::{Client, Database};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink};
+
+use super::{MongodbConfig, MongodbSink};
+use crate::compliance::{self, Store};
+use crate::testing::{PrivateServer, post, unique};
+
+fn uri(port: u16, db: &str) -> String {
+    format!("mongodb://127.0.0.1:{port}/{db}?directConnection=true")
+}
+
+/// A database of its own on a server.
+struct Mongo {
+    config: MongodbConfig,
+    db: String,
+    port: u16,
+}
+
+impl Mongo {
+    fn new(port: u16) -> Self {
+        let db = unique("sp");
+        Mongo { config: MongodbConfig::new(uri(port, &db)), db, port }
+    }
+
+    fn machine() -> Self {
+        Mongo::new(27017)
+    }
+
+    async fn database(&self) -> Database {
+        Client::with_uri_str(uri(self.port, &self.db)).await.unwrap().database(&self.db)
+    }
+}
+
+#[async_trait]
+impl Store for Mongo {
+    async fn sink(&self) -> Result<Box<dyn Sink>, ComponentError> {
+        Ok(Box::new(MongodbSink::open(&self.config).await?))
+    }
+
+    async fn visible_post_ids(&self, platform: &str) -> Vec<String> {
+        let posts = self.database().await.collection::<Document>("posts");
+        let found: Vec<Document> =
+            posts.find(doc! { "platform": platform }).await.unwrap().try_collect().await.unwrap();
+        found.iter().map(|d| d.get_str("_id").unwrap().to_owned()).collect()
+    }
+
+    async fn likes(&self, id: &str) -> Option<i64> {
+        let posts = self.database().await.collection::<Document>("posts");
+        let found = posts.find_one(doc! { "_id": id }).await.unwrap()?;
+        found.get_document("metrics").ok()?.get("likes").and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)))
+    }
+
+    /// Refused by the collection's validator, which the test sets up.
+    fn poison(&self, platform: &str) -> Envelope {
+        post(platform, 999, 5_000_000, 10)
+    }
+}
+
+impl Drop for Mongo {
+    fn drop(&mut self) {
+        let (uri, db) = (uri(self.port, &self.db), self.db.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                if let Ok(client) = Client::with_uri_str(uri).await {
+                    let _ = client.database(&db).drop().await;
+                }
+            })
+        })
+        .join()
+        .ok();
+    }
+}
+
+#[tokio::test]
+async fn redelivery_creates_no_duplicates() {
+    compliance::redelivery_creates_no_duplicates(&Mongo::machine(), "twitter").await;
+}
+
+#[tokio::test]
+async fn older_version_never_overwrites_newer() {
+    compliance::older_version_never_overwrites_newer(&Mongo::machine(), "twitter").await;
+}
+
+#[tokio::test]
+async fn a_document_the_validator_refuses_is_reported_and_the_rest_written() {
+    let mongo = Mongo::machine();
+    mongo
+        .database()
+        .await
+        .run_command(doc! { "create": "posts", "validator": { "metrics.likes": { "$lt": 1_000_000 } } })
+        .await
+        .unwrap();
+    compliance::poison_is_reported_and_the_rest_written(&mongo, "twitter").await;
+}
+
+#[tokio::test]
+async fn acknowledged_writes_are_visible_after_the_sink_is_gone() {
+    compliance::acknowledged_writes_are_visible_after_the_sink_is_gone(&Mongo::machine(), "twitter").await;
+}
+
+#[tokio::test]
+async fn outage_loses_nothing() {
+    let server = PrivateServer::start("mongodb", &[]);
+    compliance::outage_loses_nothing(&Mongo::new(server.port), &server, "twitter").await;
+}
+
+#[tokio::test]
+async fn documents_carry_enrichments_and_authors_and_indexes_exist() {
+    let mongo = Mongo::machine();
+    let mut sink = mongo.sink().await.unwrap();
+    let batch = crate::testing::posts("youtube", 0..14, 10);
+    sink.write(&batch).await.unwrap();
+    sink.write(&batch).await.unwrap();
+    let db = mongo.database().await;
+    let post = db.collection::<Document>("posts").find_one(doc! { "_id": "youtube:3" }).await.unwrap().unwrap();
+    assert_eq!(
+        post.get_document("enrichments").unwrap().get_document("sentiment").unwrap().get_str("label"),
+        Ok("positive")
+    );
+    assert_eq!(post.get_str("author_id"), Ok("youtube:a3"));
+    assert_eq!(post.get_str("native_id"), Ok("3"));
+    assert!(post.get_datetime("created_at").is_ok());
+    assert_eq!(post.get_i32("deliveries").or(post.get_i64("deliveries").map(|v| v as i32)), Ok(2));
+    let authors = db.collection::<Document>("authors").count_documents(doc! {}).await.unwrap();
+    assert_eq!(authors, 7);
+    let names: Vec<String> = db.collection::<Document>("posts").list_index_names().await.unwrap();
+    assert!(names.iter().any(|n| n.contains("author_id")), "{names:?}");
+    assert!(MongodbSink::migrate_store(&mongo.config).await.unwrap().contains("indexes"));
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_transient_and_a_bad_uri_fatal() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut config = MongodbConfig::new(uri(port, "x"));
+    config.server_selection_timeout_ms = 300;
+    assert_eq!(MongodbSink::open(&config).await.err().unwrap().domain, ErrorDomain::Transient);
+    assert_eq!(MongodbSink::open(&MongodbConfig::new("mongodb://")).await.err().unwrap().domain, ErrorDomain::Fatal);
+    assert!(MongodbConfig::new("http://x").check().is_err());
+}
