@@ -11,6 +11,7 @@ use socialpipe_schemas::{ComponentError, Processor, Sink, Source};
 use socialpipe_sinks::blackhole::{BlackholeConfig, BlackholeSink};
 use socialpipe_sinks::clickhouse::{ClickhouseConfig, ClickhouseSink};
 use socialpipe_sinks::mongodb::{MongodbConfig, MongodbSink};
+use socialpipe_sinks::neo4j::{Neo4jConfig, Neo4jSink};
 use socialpipe_sinks::postgres::{PostgresConfig, PostgresSink};
 use socialpipe_sinks::sqlite::{SqliteConfig, SqliteSink};
 use socialpipe_sinks::stdout::{StdoutConfig, StdoutSink};
@@ -83,6 +84,7 @@ pub enum SinkKind {
     Postgres(PostgresConfig),
     Clickhouse(ClickhouseConfig),
     Mongodb(MongodbConfig),
+    Neo4j(Neo4jConfig),
     Stdout(StdoutConfig),
     Blackhole(BlackholeConfig),
 }
@@ -94,6 +96,7 @@ impl SinkKind {
             SinkKind::Postgres(c) => c.check(),
             SinkKind::Clickhouse(c) => c.check(),
             SinkKind::Mongodb(c) => c.check(),
+            SinkKind::Neo4j(c) => c.check(),
             SinkKind::Sqlite(_) | SinkKind::Stdout(_) | SinkKind::Blackhole(_) => Ok(()),
         }
     }
@@ -107,6 +110,7 @@ impl SinkKind {
             SinkKind::Postgres(c) => Box::new(PostgresSink::open(c).await?),
             SinkKind::Clickhouse(c) => Box::new(ClickhouseSink::open(c).await?),
             SinkKind::Mongodb(c) => Box::new(MongodbSink::open(c).await?),
+            SinkKind::Neo4j(c) => Box::new(Neo4jSink::open(c).await?),
             SinkKind::Stdout(c) => Box::new(StdoutSink::new(c.clone())),
             SinkKind::Blackhole(_) => Box::new(BlackholeSink),
         })
@@ -124,6 +128,7 @@ impl SinkKind {
             SinkKind::Postgres(c) => applied(PostgresSink::migrate_store(c).await?),
             SinkKind::Clickhouse(c) => applied(ClickhouseSink::migrate_store(c).await?),
             SinkKind::Mongodb(c) => MongodbSink::migrate_store(c).await?,
+            SinkKind::Neo4j(c) => Neo4jSink::migrate_store(c).await?,
             SinkKind::Stdout(_) | SinkKind::Blackhole(_) => return Ok(None),
         }))
     }

@@ -5,6 +5,7 @@
 pub mod blackhole;
 pub mod clickhouse;
 pub mod mongodb;
+pub mod neo4j;
 pub mod postgres;
 pub mod rows;
 pub mod sqlite;

@@ -133,3 +133,88 @@ pub fn embedding(envelope: &Envelope) -> Option<Vec<f32>> {
 pub fn enrichments_json(envelope: &Envelope) -> String {
     serde_json::to_string(&envelope.enrichments).expect("enrichments always serialise")
 }
+
+/// Why writing part of a batch failed.
+pub enum PartError {
+    /// The store refused some record of the part for good (its message).
+    Refused(String),
+    /// Anything else: the whole batch fails with it.
+    Failed(ComponentError),
+}
+
+/// A store that writes a part of a batch idempotently (so writing a row
+/// twice is harmless), for [`write_bisecting`].
+#[async_trait::async_trait]
+pub trait PartWriter: Send {
+    async fn write_part(&mut self, part: &Decoded) -> Result<(), PartError>;
+}
+
+/// Writes `decoded`; when the store refuses a part, writes its halves again
+/// until each refused record is alone, and moves those to the refusals. A
+/// batch with one bad record costs about 2·log2(n) extra writes.
+pub async fn write_bisecting(writer: &mut impl PartWriter, decoded: &mut Decoded) -> Result<(), ComponentError> {
+    let mut pending = vec![std::mem::take(&mut decoded.rows)];
+    while let Some(rows) = pending.pop() {
+        let part = Decoded { rows, rejected: Vec::new() };
+        match writer.write_part(&part).await {
+            Ok(()) => decoded.rows.extend(part.rows),
+            Err(PartError::Refused(reason)) => {
+                let mut rows = part.rows;
+                if rows.len() == 1 {
+                    let (index, _) = rows.pop().expect("one row");
+                    decoded.rejected.push((index, ComponentError::invalid(reason)));
+                } else {
+                    let second = rows.split_off(rows.len() / 2);
+                    pending.push(second);
+                    pending.push(rows);
+                }
+            }
+            Err(PartError::Failed(e)) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Refuses any part holding one of `bad`; records what it wrote.
+    struct Picky {
+        bad: Vec<String>,
+        written: Vec<String>,
+        writes: usize,
+    }
+
+    #[async_trait::async_trait]
+    impl PartWriter for Picky {
+        async fn write_part(&mut self, part: &Decoded) -> Result<(), PartError> {
+            self.writes += 1;
+            let ids: Vec<String> = part.rows.iter().map(|(_, r)| r.envelope().id.clone()).collect();
+            match ids.iter().find(|id| self.bad.contains(id)) {
+                Some(id) => Err(PartError::Refused(format!("{id} is bad"))),
+                None => {
+                    self.written.extend(ids);
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn bisection_isolates_each_refused_record_and_writes_the_rest() {
+        let batch = crate::testing::posts("x", 0..64, 1);
+        let mut decoded = Decoded::batch(&batch, "test");
+        let mut writer = Picky { bad: vec!["x:5".into(), "x:40".into()], written: Vec::new(), writes: 0 };
+        write_bisecting(&mut writer, &mut decoded).await.unwrap();
+        let mut refused: Vec<(usize, String)> = decoded.rejected.iter().map(|(i, e)| (*i, e.reason.clone())).collect();
+        refused.sort();
+        assert_eq!(refused, vec![(5, "x:5 is bad".to_owned()), (40, "x:40 is bad".to_owned())]);
+        writer.written.sort();
+        let mut expected: Vec<String> = (0..64).filter(|n| *n != 5 && *n != 40).map(|n| format!("x:{n}")).collect();
+        expected.sort();
+        assert_eq!(writer.written, expected);
+        assert_eq!(decoded.rows.len(), 62);
+        assert!(writer.writes <= 1 + 2 * 2 * 6, "{} writes", writer.writes);
+    }
+}

@@ -8,7 +8,9 @@ use serde::Serialize;
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink, SinkReport};
 
 use super::{ClickhouseConfig, Dialect, MIGRATIONS, statements};
-use crate::rows::{self, Decoded, Row, embedding, enrichments_json, entity_list};
+use crate::rows::{
+    self, Decoded, PartError, PartWriter, Row, embedding, enrichments_json, entity_list, write_bisecting,
+};
 
 pub struct ClickhouseSink {
     client: Client,
@@ -354,38 +356,28 @@ fn encode_all(decoded: &Decoded) -> (Encoded<'_>, Vec<(usize, ComponentError)>) 
 }
 
 #[async_trait]
+impl PartWriter for ClickhouseSink {
+    async fn write_part(&mut self, part: &Decoded) -> Result<(), PartError> {
+        let (encoded, _) = encode_all(part);
+        match self.insert_all(&encoded).await {
+            Ok(()) => Ok(()),
+            Err(e) if classify(&e) == ErrorDomain::Invalid => {
+                Err(PartError::Refused(format!("clickhouse: {}", e.to_string().trim())))
+            }
+            Err(e) => Err(PartError::Failed(ch_error("inserting a batch", &e))),
+        }
+    }
+}
+
+#[async_trait]
 impl Sink for ClickhouseSink {
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
         let mut decoded = Decoded::batch(batch, "clickhouse");
-        let refused = encode_all(&decoded).1;
-        for (index, error) in refused {
+        for (index, error) in encode_all(&decoded).1 {
             decoded.reject(index, error);
         }
-        // Halves of a refused batch are inserted again until the refused
-        // records are alone; rows inserted twice fold away (ReplacingMergeTree).
-        let mut pending = vec![std::mem::take(&mut decoded.rows)];
-        while let Some(rows) = pending.pop() {
-            let part = Decoded { rows, rejected: Vec::new() };
-            let (encoded, _) = encode_all(&part);
-            match self.insert_all(&encoded).await {
-                Ok(()) => {}
-                Err(e) if classify(&e) == ErrorDomain::Invalid => {
-                    drop(encoded);
-                    let mut rows = part.rows;
-                    if rows.len() == 1 {
-                        let (index, _) = rows.pop().expect("one row");
-                        decoded
-                            .rejected
-                            .push((index, ComponentError::invalid(format!("clickhouse: {}", e.to_string().trim()))));
-                    } else {
-                        let second = rows.split_off(rows.len() / 2);
-                        pending.push(second);
-                        pending.push(rows);
-                    }
-                }
-                Err(e) => return Err(ch_error("inserting a batch", &e)),
-            }
-        }
+        // Rows inserted twice while a refused record is looked for fold away (ReplacingMergeTree).
+        write_bisecting(self, &mut decoded).await?;
         let mut rejected = decoded.rejected;
         rejected.sort_by_key(|(i, _)| *i);
         Ok(SinkReport { rejected })

@@ -1,0 +1,75 @@
+//! Sink `neo4j`: the author/post/hashtag/brand graph over Bolt.
+//! (Author)-[:POSTED]->(Post)-[:TAGGED]->(Hashtag), (Post)-[:MENTIONS]->(Author),
+//! (Post)-[:ABOUT]->(Brand); KOL scores as properties of the author, sheet
+//! rows as (SheetRow) nodes. A batch is one transaction of `UNWIND $rows AS
+//! r MERGE …` statements; unique constraints (created before the first
+//! write) keep concurrent batches from creating duplicate nodes.
+//!
+//! An author is keyed by `handle_key` (`<platform>:<lower-case handle>`, or
+//! `<author id>` when the handle is unknown): a mentioned account is merged
+//! on it before its author id is known, and its posts later land on the
+//! same node.
+
+mod sink;
+#[cfg(test)]
+mod tests;
+
+use serde::Deserialize;
+
+pub use sink::{Neo4jSink, SCHEMA};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Neo4jConfig {
+    /// `bolt://host:7687` (or `neo4j://`).
+    pub uri: String,
+    #[serde(default = "default_user")]
+    pub user: String,
+    #[serde(default)]
+    pub password: String,
+    /// Empty: the server's default database.
+    #[serde(default)]
+    pub database: String,
+    /// Create the constraints and indexes when the sink starts (idempotent).
+    #[serde(default = "yes")]
+    pub migrate_on_start: bool,
+    /// Pooled Bolt connections.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+fn default_user() -> String {
+    "neo4j".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_max_connections() -> usize {
+    4
+}
+
+impl Neo4jConfig {
+    pub fn new(uri: impl Into<String>, user: &str, password: &str, database: &str) -> Self {
+        Neo4jConfig {
+            uri: uri.into(),
+            user: user.into(),
+            password: password.into(),
+            database: database.into(),
+            migrate_on_start: true,
+            max_connections: default_max_connections(),
+        }
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        let url = url::Url::parse(&self.uri).map_err(|e| format!("uri: {e}"))?;
+        if !matches!(url.scheme(), "bolt" | "neo4j") {
+            return Err(format!("uri: {} must be bolt:// or neo4j://", self.uri));
+        }
+        if self.max_connections == 0 {
+            return Err("max_connections: must be at least 1".into());
+        }
+        Ok(())
+    }
+}

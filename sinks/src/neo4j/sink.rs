@@ -1,0 +1,302 @@
+//! Graph rows, the batch transaction, and error classification.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use neo4rs::{BoltType, ConfigBuilder, Graph, Neo4jErrorKind, Query, query};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
+
+use super::Neo4jConfig;
+use crate::rows::{Decoded, PartError, PartWriter, entity_list, rfc3339, write_bisecting};
+
+/// Constraints and indexes, created idempotently before the first write.
+pub const SCHEMA: &[&str] = &[
+    "CREATE CONSTRAINT author_handle_key IF NOT EXISTS FOR (a:Author) REQUIRE a.handle_key IS UNIQUE",
+    "CREATE CONSTRAINT post_id IF NOT EXISTS FOR (p:Post) REQUIRE p.id IS UNIQUE",
+    "CREATE CONSTRAINT hashtag_name IF NOT EXISTS FOR (h:Hashtag) REQUIRE h.name IS UNIQUE",
+    "CREATE CONSTRAINT brand_name IF NOT EXISTS FOR (b:Brand) REQUIRE b.name IS UNIQUE",
+    "CREATE CONSTRAINT sheet_row_id IF NOT EXISTS FOR (s:SheetRow) REQUIRE s.id IS UNIQUE",
+    "CREATE INDEX author_id IF NOT EXISTS FOR (a:Author) ON (a.id)",
+    "CREATE INDEX post_created IF NOT EXISTS FOR (p:Post) ON (p.created_at)",
+    "CREATE INDEX post_platform IF NOT EXISTS FOR (p:Post) ON (p.platform)",
+];
+
+const AUTHORS: &str = "UNWIND $rows AS r
+MERGE (a:Author {handle_key: r.handle_key})
+SET a.id = r.id, a.platform = r.platform, a.handle = r.handle, a.name = coalesce(r.name, a.name),
+    a.followers = coalesce(r.followers, a.followers), a.following = coalesce(r.following, a.following),
+    a.verified = coalesce(r.verified, a.verified)";
+
+const POSTS: &str = "UNWIND $rows AS r
+MATCH (a:Author {handle_key: r.author_key})
+MERGE (p:Post {id: r.id})
+MERGE (a)-[:POSTED]->(p)
+WITH p, r WHERE coalesce(p.version, -1) <= r.version
+SET p.platform = r.platform, p.native_id = r.native_id, p.text = r.text, p.created_at = r.created_at,
+    p.created_at_ms = r.created_at_ms, p.likes = r.likes, p.comments = r.comments, p.shares = r.shares,
+    p.views = r.views, p.lang = r.lang, p.url = r.url, p.sentiment = r.sentiment, p.emotion = r.emotion,
+    p.enrichments = r.enrichments, p.version = r.version";
+
+const TAGS: &str = "UNWIND $rows AS r
+MATCH (p:Post {id: r.post})
+MERGE (h:Hashtag {name: r.name})
+MERGE (p)-[:TAGGED]->(h)";
+
+const BRANDS: &str = "UNWIND $rows AS r
+MATCH (p:Post {id: r.post})
+MERGE (b:Brand {name: r.name})
+MERGE (p)-[:ABOUT]->(b)";
+
+const MENTIONS: &str = "UNWIND $rows AS r
+MATCH (p:Post {id: r.post})
+MERGE (u:Author {handle_key: r.handle_key})
+ON CREATE SET u.platform = r.platform, u.handle = r.handle
+MERGE (p)-[:MENTIONS]->(u)";
+
+// A score names its author by id: the node of that id if there is one.
+const SCORES: &str = "UNWIND $rows AS r
+OPTIONAL MATCH (known:Author {id: r.author_id})
+WITH r, coalesce(known.handle_key, r.author_id) AS key
+MERGE (a:Author {handle_key: key})
+ON CREATE SET a.id = r.author_id, a.platform = r.platform
+WITH a, r WHERE coalesce(a.kol_as_of_ms, -1) <= r.as_of_ms
+SET a.kol_score = r.score, a.kol_tier = r.tier, a.kol_factors = r.factors, a.kol_as_of = r.as_of,
+    a.kol_as_of_ms = r.as_of_ms";
+
+const SHEETS: &str = "UNWIND $rows AS r
+MERGE (s:SheetRow {id: r.id})
+WITH s, r WHERE coalesce(s.version, -1) <= r.version
+SET s.file_id = r.file_id, s.file_name = r.file_name, s.sheet = r.sheet, s.row_key = r.row_key,
+    s.row_number = r.row_number, s.cells = r.cells, s.content_hash = r.content_hash, s.version = r.version";
+
+pub struct Neo4jSink {
+    graph: Graph,
+}
+
+fn classify(e: &neo4rs::Error) -> ErrorDomain {
+    use neo4rs::Error;
+    match e {
+        Error::IOError { .. } | Error::ConnectionError => ErrorDomain::Transient,
+        Error::Neo4j(e) => match e.kind() {
+            Neo4jErrorKind::Transient => ErrorDomain::Transient,
+            _ if e.code().contains("ConstraintValidationFailed")
+                || e.code().contains("Statement.TypeError")
+                || e.code().contains("Statement.ArgumentError") =>
+            {
+                ErrorDomain::Invalid
+            }
+            _ => ErrorDomain::Fatal,
+        },
+        _ => ErrorDomain::Fatal,
+    }
+}
+
+fn bolt_error(doing: &str, e: &neo4rs::Error) -> ComponentError {
+    let domain = match classify(e) {
+        ErrorDomain::Invalid => ErrorDomain::Fatal,
+        other => other,
+    };
+    ComponentError { domain, reason: format!("neo4j: {doing}: {e}") }
+}
+
+fn handle_key(platform: &str, handle: &str) -> String {
+    format!("{platform}:{}", handle.trim_start_matches('@').to_lowercase())
+}
+
+/// How the graph knows the author of a post.
+fn author_key(post: &PostPayload) -> String {
+    match &post.author.handle {
+        Some(handle) if !handle.is_empty() => handle_key(&post.platform, handle),
+        _ => post.author_id(),
+    }
+}
+
+type Props = HashMap<String, BoltType>;
+
+fn props<const N: usize>(entries: [(&str, BoltType); N]) -> Props {
+    entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+fn count(v: Option<u64>) -> BoltType {
+    v.map(|v| v.min(i64::MAX as u64) as i64).into()
+}
+
+fn enrichment_text(envelope: &Envelope, stage: &str) -> BoltType {
+    envelope.enrichments.get(stage).and_then(|v| v.get("label")).and_then(|v| v.as_str()).map(str::to_owned).into()
+}
+
+/// The statements of one part of a batch, with their rows.
+fn statements(part: &Decoded) -> Vec<Query> {
+    let mut authors = Vec::new();
+    for post in part.newest_authors() {
+        let a = &post.author;
+        authors.push(props([
+            ("handle_key", author_key(post).into()),
+            ("id", post.author_id().into()),
+            ("platform", post.platform.clone().into()),
+            ("handle", a.handle.clone().into()),
+            ("name", a.name.clone().into()),
+            ("followers", count(a.followers)),
+            ("following", count(a.following)),
+            ("verified", a.verified.into()),
+        ]));
+    }
+    let (mut posts, mut tags, mut brands, mut mentions) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (post, envelope) in part.posts() {
+        let m = &post.metrics;
+        posts.push(props([
+            ("id", envelope.id.clone().into()),
+            ("author_key", author_key(post).into()),
+            ("platform", post.platform.clone().into()),
+            ("native_id", post.id.clone().into()),
+            ("text", post.text.clone().into()),
+            ("created_at", rfc3339(&post.created_at).into()),
+            ("created_at_ms", post.created_at.timestamp_millis().into()),
+            ("likes", count(m.likes)),
+            ("comments", count(m.comments)),
+            ("shares", count(m.shares)),
+            ("views", count(m.views)),
+            ("lang", post.lang.clone().into()),
+            ("url", post.url.clone().into()),
+            ("sentiment", enrichment_text(envelope, "sentiment")),
+            ("emotion", enrichment_text(envelope, "emotion")),
+            ("enrichments", crate::rows::enrichments_json(envelope).into()),
+            ("version", envelope.version.into()),
+        ]));
+        let edge = |name: &str| props([("post", envelope.id.clone().into()), ("name", name.to_owned().into())]);
+        tags.extend(entity_list(envelope, "hashtags").into_iter().map(edge));
+        brands.extend(entity_list(envelope, "brands").into_iter().map(edge));
+        mentions.extend(entity_list(envelope, "mentions").into_iter().map(|handle| {
+            props([
+                ("post", envelope.id.clone().into()),
+                ("handle_key", handle_key(&post.platform, handle).into()),
+                ("platform", post.platform.clone().into()),
+                ("handle", handle.to_owned().into()),
+            ])
+        }));
+    }
+    let scores: Vec<Props> = part
+        .scores()
+        .map(|(score, _)| {
+            props([
+                ("author_id", score.author_id.clone().into()),
+                ("platform", score.platform.clone().into()),
+                ("score", score.score.into()),
+                ("tier", score.tier.clone().into()),
+                ("factors", serde_json::to_string(&score.factors).expect("factors serialise").into()),
+                ("as_of", rfc3339(&score.as_of).into()),
+                ("as_of_ms", score.as_of.timestamp_millis().into()),
+            ])
+        })
+        .collect();
+    let sheets: Vec<Props> = part
+        .sheets()
+        .map(|(row, envelope)| {
+            props([
+                ("id", envelope.id.clone().into()),
+                ("file_id", row.file_id.clone().into()),
+                ("file_name", row.file_name.clone().into()),
+                ("sheet", row.sheet.clone().into()),
+                ("row_key", row.row_key.clone().into()),
+                ("row_number", (row.row_number.min(i64::MAX as u64) as i64).into()),
+                ("cells", serde_json::to_string(&row.cells).expect("cells serialise").into()),
+                ("content_hash", row.content_hash.clone().into()),
+                ("version", envelope.version.into()),
+            ])
+        })
+        .collect();
+    // Authors before posts (posts MATCH them), posts before their edges.
+    [
+        (AUTHORS, authors),
+        (POSTS, posts),
+        (TAGS, tags),
+        (BRANDS, brands),
+        (MENTIONS, mentions),
+        (SCORES, scores),
+        (SHEETS, sheets),
+    ]
+    .into_iter()
+    .filter(|(_, rows)| !rows.is_empty())
+    .map(|(cypher, rows)| query(cypher).param("rows", rows))
+    .collect()
+}
+
+impl Neo4jSink {
+    async fn graph(config: &Neo4jConfig) -> Result<Graph, ComponentError> {
+        config.check().map_err(|e| ComponentError::fatal(format!("neo4j: {e}")))?;
+        let mut builder = ConfigBuilder::default()
+            .uri(&config.uri)
+            .user(&config.user)
+            .password(&config.password)
+            .max_connections(config.max_connections);
+        if !config.database.is_empty() {
+            builder = builder.db(config.database.as_str());
+        }
+        let built = builder.build().map_err(|e| ComponentError::fatal(format!("neo4j: {e}")))?;
+        let graph = Graph::connect(built).await.map_err(|e| bolt_error("connecting", &e))?;
+        // Authenticates now (the pool connects lazily).
+        run_alone(&graph, "RETURN 1").await.map_err(|e| bolt_error("connecting", &e))?;
+        Ok(graph)
+    }
+
+    /// Creates the constraints and indexes; returns what it did.
+    pub async fn migrate_store(config: &Neo4jConfig) -> Result<String, ComponentError> {
+        let graph = Self::graph(config).await?;
+        create_schema(&graph).await?;
+        Ok(format!("{} constraints and indexes are in place", SCHEMA.len()))
+    }
+
+    pub async fn open(config: &Neo4jConfig) -> Result<Self, ComponentError> {
+        let graph = Self::graph(config).await?;
+        if config.migrate_on_start {
+            create_schema(&graph).await?;
+        }
+        Ok(Neo4jSink { graph })
+    }
+}
+
+/// Runs one statement in its own transaction. (`Graph::run` would retry
+/// failures for up to a minute on its own; the runner's backoff decides.)
+async fn run_alone(graph: &Graph, statement: &str) -> Result<(), neo4rs::Error> {
+    let mut txn = graph.start_txn().await?;
+    txn.run(query(statement)).await?;
+    txn.commit().await
+}
+
+async fn create_schema(graph: &Graph) -> Result<(), ComponentError> {
+    for statement in SCHEMA {
+        run_alone(graph, statement).await.map_err(|e| bolt_error("creating constraints and indexes", &e))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl PartWriter for Neo4jSink {
+    async fn write_part(&mut self, part: &Decoded) -> Result<(), PartError> {
+        let fail = |e: neo4rs::Error| match classify(&e) {
+            ErrorDomain::Invalid => PartError::Refused(format!("neo4j: {e}")),
+            _ => PartError::Failed(bolt_error("writing a batch", &e)),
+        };
+        let mut txn = self.graph.start_txn().await.map_err(fail)?;
+        // `run` reads each statement's result to the end, so the pooled
+        // connection is free again when the transaction ends.
+        for statement in statements(part) {
+            if let Err(e) = txn.run(statement).await {
+                let _ = txn.rollback().await;
+                return Err(fail(e));
+            }
+        }
+        txn.commit().await.map_err(fail)
+    }
+}
+
+#[async_trait]
+impl Sink for Neo4jSink {
+    async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
+        let mut decoded = Decoded::batch(batch, "neo4j");
+        write_bisecting(self, &mut decoded).await?;
+        let mut rejected = decoded.rejected;
+        rejected.sort_by_key(|(i, _)| *i);
+        Ok(SinkReport { rejected })
+    }
+}
