@@ -13,8 +13,8 @@ pub mod stdout;
 
 #[cfg(test)]
 mod compliance;
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 /// A versioned migration: (version, name, statements). Append only.
 pub type Migration = (i64, &'static str, &'static str);
