@@ -9,23 +9,24 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use socialpipe_schemas::{ComponentError, Envelope, KolScoreRecord, PostPayload, RecordKind, SheetRowRecord};
 
-/// One decoded record with its envelope.
-pub enum Row {
-    Post { post: Box<PostPayload>, envelope: Envelope },
-    Sheet { row: SheetRowRecord, envelope: Envelope },
-    Kol { score: KolScoreRecord, envelope: Envelope },
+/// One decoded record with its envelope (borrowed from the batch: an
+/// envelope with an embedding is large, and sinks only read it).
+pub enum Row<'a> {
+    Post { post: Box<PostPayload>, envelope: &'a Envelope },
+    Sheet { row: SheetRowRecord, envelope: &'a Envelope },
+    Kol { score: KolScoreRecord, envelope: &'a Envelope },
 }
 
 /// A batch split into rows (with their index in the batch) and refusals.
 #[derive(Default)]
-pub struct Decoded {
-    pub rows: Vec<(usize, Row)>,
+pub struct Decoded<'a> {
+    pub rows: Vec<(usize, Row<'a>)>,
     pub rejected: Vec<(usize, ComponentError)>,
 }
 
-impl Decoded {
+impl<'a> Decoded<'a> {
     /// Decodes every record of `batch`; `sink` names the sink in refusals.
-    pub fn batch(batch: &[Envelope], sink: &str) -> Self {
+    pub fn batch(batch: &'a [Envelope], sink: &str) -> Self {
         let mut decoded = Decoded::default();
         for (index, record) in batch.iter().enumerate() {
             match Row::decode(record, sink) {
@@ -36,23 +37,23 @@ impl Decoded {
         decoded
     }
 
-    pub fn posts(&self) -> impl Iterator<Item = (&PostPayload, &Envelope)> {
+    pub fn posts(&self) -> impl Iterator<Item = (&PostPayload, &'a Envelope)> {
         self.rows.iter().filter_map(|(_, row)| match row {
-            Row::Post { post, envelope } => Some((post.as_ref(), envelope)),
+            Row::Post { post, envelope } => Some((post.as_ref(), *envelope)),
             _ => None,
         })
     }
 
-    pub fn sheets(&self) -> impl Iterator<Item = (&SheetRowRecord, &Envelope)> {
+    pub fn sheets(&self) -> impl Iterator<Item = (&SheetRowRecord, &'a Envelope)> {
         self.rows.iter().filter_map(|(_, row)| match row {
-            Row::Sheet { row, envelope } => Some((row, envelope)),
+            Row::Sheet { row, envelope } => Some((row, *envelope)),
             _ => None,
         })
     }
 
-    pub fn scores(&self) -> impl Iterator<Item = (&KolScoreRecord, &Envelope)> {
+    pub fn scores(&self) -> impl Iterator<Item = (&KolScoreRecord, &'a Envelope)> {
         self.rows.iter().filter_map(|(_, row)| match row {
-            Row::Kol { score, envelope } => Some((score, envelope)),
+            Row::Kol { score, envelope } => Some((score, *envelope)),
             _ => None,
         })
     }
@@ -79,28 +80,23 @@ impl Decoded {
     }
 }
 
-impl Row {
-    pub fn decode(record: &Envelope, sink: &str) -> Result<Row, ComponentError> {
+impl<'a> Row<'a> {
+    pub fn decode(record: &'a Envelope, sink: &str) -> Result<Row<'a>, ComponentError> {
         let bad =
             |e: serde_json::Error| ComponentError::invalid(format!("payload does not match {}: {e}", record.schema));
         match record.kind() {
-            Some(RecordKind::Post) => Ok(Row::Post {
-                post: Box::new(PostPayload::from_envelope(record).map_err(bad)?),
-                envelope: record.clone(),
-            }),
-            Some(RecordKind::SheetRow) => {
-                Ok(Row::Sheet { row: record.payload_as().map_err(bad)?, envelope: record.clone() })
+            Some(RecordKind::Post) => {
+                Ok(Row::Post { post: Box::new(PostPayload::from_envelope(record).map_err(bad)?), envelope: record })
             }
-            Some(RecordKind::KolScore) => {
-                Ok(Row::Kol { score: record.payload_as().map_err(bad)?, envelope: record.clone() })
-            }
+            Some(RecordKind::SheetRow) => Ok(Row::Sheet { row: record.payload_as().map_err(bad)?, envelope: record }),
+            Some(RecordKind::KolScore) => Ok(Row::Kol { score: record.payload_as().map_err(bad)?, envelope: record }),
             Some(RecordKind::DeadLetter) | None => {
                 Err(ComponentError::invalid(format!("the {sink} sink does not store {} records", record.schema)))
             }
         }
     }
 
-    pub fn envelope(&self) -> &Envelope {
+    pub fn envelope(&self) -> &'a Envelope {
         match self {
             Row::Post { envelope, .. } | Row::Sheet { envelope, .. } | Row::Kol { envelope, .. } => envelope,
         }
@@ -134,6 +130,18 @@ pub fn enrichments_json(envelope: &Envelope) -> String {
     serde_json::to_string(&envelope.enrichments).expect("enrichments always serialise")
 }
 
+/// Enrichments as JSON text without the embedding, for stores that keep the
+/// vector in a column of its own (it is most of the bytes of a post).
+pub fn enrichments_json_except_embedding(envelope: &Envelope) -> String {
+    struct Except<'a>(&'a serde_json::Map<String, Value>);
+    impl serde::Serialize for Except<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_map(self.0.iter().filter(|(k, _)| k.as_str() != "embedding"))
+        }
+    }
+    serde_json::to_string(&Except(&envelope.enrichments)).expect("enrichments always serialise")
+}
+
 /// Why writing part of a batch failed.
 pub enum PartError {
     /// The store refused some record of the part for good (its message).
@@ -146,13 +154,13 @@ pub enum PartError {
 /// twice is harmless), for [`write_bisecting`].
 #[async_trait::async_trait]
 pub trait PartWriter: Send {
-    async fn write_part(&mut self, part: &Decoded) -> Result<(), PartError>;
+    async fn write_part(&mut self, part: &Decoded<'_>) -> Result<(), PartError>;
 }
 
 /// Writes `decoded`; when the store refuses a part, writes its halves again
 /// until each refused record is alone, and moves those to the refusals. A
 /// batch with one bad record costs about 2·log2(n) extra writes.
-pub async fn write_bisecting(writer: &mut impl PartWriter, decoded: &mut Decoded) -> Result<(), ComponentError> {
+pub async fn write_bisecting(writer: &mut impl PartWriter, decoded: &mut Decoded<'_>) -> Result<(), ComponentError> {
     let mut pending = vec![std::mem::take(&mut decoded.rows)];
     while let Some(rows) = pending.pop() {
         let part = Decoded { rows, rejected: Vec::new() };
@@ -188,7 +196,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl PartWriter for Picky {
-        async fn write_part(&mut self, part: &Decoded) -> Result<(), PartError> {
+        async fn write_part(&mut self, part: &Decoded<'_>) -> Result<(), PartError> {
             self.writes += 1;
             let ids: Vec<String> = part.rows.iter().map(|(_, r)| r.envelope().id.clone()).collect();
             match ids.iter().find(|id| self.bad.contains(id)) {

@@ -9,7 +9,8 @@ use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink, SinkReport
 
 use super::{ClickhouseConfig, Dialect, MIGRATIONS, statements};
 use crate::rows::{
-    self, Decoded, PartError, PartWriter, Row, embedding, enrichments_json, entity_list, write_bisecting,
+    self, Decoded, PartError, PartWriter, Row, embedding, enrichments_json_except_embedding, entity_list,
+    write_bisecting,
 };
 
 pub struct ClickhouseSink {
@@ -261,7 +262,7 @@ struct Encoded<'a> {
     sheets: Vec<SheetRow<'a>>,
 }
 
-fn encode<'a>(index: usize, row: &'a Row, out: &mut Encoded<'a>) -> Result<(), (usize, ComponentError)> {
+fn encode<'a>(index: usize, row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(), (usize, ComponentError)> {
     let fail = |e| (index, e);
     match row {
         Row::Post { post, envelope } => {
@@ -293,7 +294,7 @@ fn encode<'a>(index: usize, row: &'a Row, out: &mut Encoded<'a>) -> Result<(), (
                 emotion: text(&["emotion", "label"]),
                 embedding: embedding(envelope).unwrap_or_default(),
                 payload: envelope.payload.get(),
-                enrichments: enrichments_json(envelope),
+                enrichments: enrichments_json_except_embedding(envelope),
                 version: version(envelope).map_err(fail)?,
                 ingest_time: datetime(&envelope.ingest_time, "ingest_time").map_err(fail)?.0,
             });
@@ -328,13 +329,23 @@ fn encode<'a>(index: usize, row: &'a Row, out: &mut Encoded<'a>) -> Result<(), (
     Ok(())
 }
 
-fn encode_all(decoded: &Decoded) -> (Encoded<'_>, Vec<(usize, ComponentError)>) {
+/// Whether a row fits the columns (times DateTime can hold, a non-negative version).
+fn storable(row: &Row) -> Result<(), ComponentError> {
+    let envelope = row.envelope();
+    version(envelope)?;
+    datetime(&envelope.ingest_time, "ingest_time")?;
+    match row {
+        Row::Post { post, .. } => datetime(&post.created_at, "created_at").map(drop),
+        Row::Kol { score, .. } => datetime(&score.as_of, "as_of").map(drop),
+        Row::Sheet { .. } => Ok(()),
+    }
+}
+
+/// Every row of `decoded` must be `storable` (`write` refuses the others first).
+fn encode_all<'a>(decoded: &'a Decoded<'a>) -> Encoded<'a> {
     let mut encoded = Encoded::default();
-    let mut refused = Vec::new();
     for (index, row) in &decoded.rows {
-        if let Err(e) = encode(*index, row, &mut encoded) {
-            refused.push(e);
-        }
+        encode(*index, row, &mut encoded).expect("write refused rows that are not storable");
     }
     for post in decoded.newest_authors() {
         let a = &post.author;
@@ -352,13 +363,13 @@ fn encode_all(decoded: &Decoded) -> (Encoded<'_>, Vec<(usize, ComponentError)>) 
             updated_at_ms,
         });
     }
-    (encoded, refused)
+    encoded
 }
 
 #[async_trait]
 impl PartWriter for ClickhouseSink {
-    async fn write_part(&mut self, part: &Decoded) -> Result<(), PartError> {
-        let (encoded, _) = encode_all(part);
+    async fn write_part(&mut self, part: &Decoded<'_>) -> Result<(), PartError> {
+        let encoded = encode_all(part);
         match self.insert_all(&encoded).await {
             Ok(()) => Ok(()),
             Err(e) if classify(&e) == ErrorDomain::Invalid => {
@@ -373,7 +384,9 @@ impl PartWriter for ClickhouseSink {
 impl Sink for ClickhouseSink {
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
         let mut decoded = Decoded::batch(batch, "clickhouse");
-        for (index, error) in encode_all(&decoded).1 {
+        let refused: Vec<(usize, ComponentError)> =
+            decoded.rows.iter().filter_map(|(i, row)| storable(row).err().map(|e| (*i, e))).collect();
+        for (index, error) in refused {
             decoded.reject(index, error);
         }
         // Rows inserted twice while a refused record is looked for fold away (ReplacingMergeTree).

@@ -1,9 +1,10 @@
 //! Documents, the batched upsert command, and error classification.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mongodb::bson::{self, Bson, DateTime as BsonDateTime, Document, doc};
+use mongodb::bson::{self, Bson, DateTime as BsonDateTime, Document, RawArrayBuf, RawDocumentBuf, doc};
 use mongodb::error::ErrorKind;
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Database, IndexModel};
@@ -82,27 +83,55 @@ struct Upsert {
     id: String,
     newer: &'static str,
     value: Bson,
-    set: Document,
+    /// Serialised once; the insert and the update both copy its bytes.
+    set: RawDocumentBuf,
     count_delivery: bool,
 }
 
 impl Upsert {
-    fn statement(&self) -> Document {
-        let mut update = doc! { "$set": &self.set };
+    fn new(
+        index: usize,
+        id: String,
+        newer: &'static str,
+        value: Bson,
+        set: &Document,
+        count_delivery: bool,
+    ) -> Result<Self, (usize, ComponentError)> {
+        let set = RawDocumentBuf::from_document(set)
+            .map_err(|e| (index, ComponentError::invalid(format!("mongodb: {id} cannot be stored as BSON: {e}"))))?;
+        Ok(Upsert { index, id, newer, value, set, count_delivery })
+    }
+
+    /// The document as a first write inserts it.
+    fn document(&self) -> RawDocumentBuf {
+        let mut document = RawDocumentBuf::new();
+        document.append("_id", self.id.as_str());
+        for element in self.set.iter().flatten() {
+            document.append_ref(element.0, element.1);
+        }
         if self.count_delivery {
-            update.insert("$inc", doc! { "deliveries": 1 });
+            document.append("deliveries", 1);
         }
-        doc! {
-            "q": { "_id": &self.id, self.newer: { "$lte": &self.value } },
-            "u": update,
-            "upsert": true,
+        document
+    }
+
+    fn statement(&self) -> RawDocumentBuf {
+        let mut update = RawDocumentBuf::new();
+        update.append("$set", self.set.clone());
+        if self.count_delivery {
+            update.append("$inc", RawDocumentBuf::from_document(&doc! { "deliveries": 1 }).expect("valid BSON"));
         }
+        let query = doc! { "_id": &self.id, self.newer: { "$lte": &self.value } };
+        let mut statement = RawDocumentBuf::new();
+        statement.append("q", RawDocumentBuf::from_document(&query).expect("ids and versions are valid BSON"));
+        statement.append("u", update);
+        statement.append("upsert", true);
+        statement
     }
 }
 
-/// A duplicate `_id` from an upsert whose filter did not match: the stored
-/// document is newer, so this statement has nothing to do.
-fn is_stale(code: i32, message: &str) -> bool {
+/// A duplicate key on `_id` (not on another unique index, which is a refusal).
+fn is_duplicate_id(code: i32, message: &str) -> bool {
     code == 11000 && (message.contains("_id_") || message.contains("_id:") || message.contains("{ _id"))
 }
 
@@ -136,57 +165,93 @@ impl MongodbSink {
         Ok(MongodbSink { db, max_command_bytes: config.max_command_bytes })
     }
 
-    /// Sends `upserts` to `collection` in as few `update` commands as the
-    /// size bound allows; returns the statements the server refused.
+    /// Writes `upserts` to `collection`. New ids (the common case) go in as
+    /// plain inserts; ids already stored come back as duplicate keys and are
+    /// sent again as version-guarded upserts. Returns what the server refused.
     async fn upsert(
         &self,
         collection: &str,
         upserts: &[Upsert],
     ) -> Result<Vec<(usize, ComponentError)>, ComponentError> {
         let mut refused = Vec::new();
+        let inserts: Vec<RawDocumentBuf> = upserts.iter().map(Upsert::document).collect();
+        let mut existing = Vec::new();
+        for (position, code, message) in self.command(collection, "insert", "documents", &inserts).await? {
+            if is_duplicate_id(code, &message) {
+                existing.push(&upserts[position]);
+            } else {
+                refused.push(refusal(collection, &upserts[position], code, &message));
+            }
+        }
+        let updates: Vec<RawDocumentBuf> = existing.iter().map(|u| u.statement()).collect();
+        for (position, code, message) in self.command(collection, "update", "updates", &updates).await? {
+            // A duplicate id from an upsert whose filter did not match: the
+            // stored document is newer, so there is nothing to do.
+            if !is_duplicate_id(code, &message) {
+                refused.push(refusal(collection, existing[position], code, &message));
+            }
+        }
+        Ok(refused)
+    }
+
+    /// Sends `items` as `{command: collection, field: [...], ordered: false}`
+    /// in as few commands as the size bound allows (each item serialised
+    /// once); returns the write errors as (position in `items`, code, message).
+    async fn command(
+        &self,
+        collection: &str,
+        command_name: &str,
+        field: &str,
+        items: &[RawDocumentBuf],
+    ) -> Result<Vec<(usize, i32, String)>, ComponentError> {
+        let mut errors = Vec::new();
         let mut start = 0;
-        while start < upserts.len() {
-            let mut statements = Vec::new();
+        while start < items.len() {
+            let mut list = RawArrayBuf::new();
             let mut bytes = 0;
             let mut end = start;
-            // The server takes at most 100,000 statements per command.
-            while end < upserts.len() && statements.len() < 100_000 {
-                let statement = upserts[end].statement();
-                let size = bson::to_vec(&statement).map(|v| v.len()).unwrap_or(0);
-                if !statements.is_empty() && bytes + size > self.max_command_bytes {
+            // The server takes at most 100,000 writes per command.
+            while end < items.len() && end - start < 100_000 {
+                let item = &items[end];
+                let size = item.as_bytes().len();
+                if end > start && bytes + size > self.max_command_bytes {
                     break;
                 }
                 bytes += size;
-                statements.push(statement);
+                list.push(item.clone());
                 end += 1;
             }
+            let mut command = RawDocumentBuf::new();
+            command.append(command_name, collection);
+            command.append(field, list);
+            command.append("ordered", false);
             let answer = self
                 .db
-                .run_command(doc! { "update": collection, "updates": statements, "ordered": false })
+                .run_raw_command(command)
                 .await
-                .map_err(|e| mongo_error(&format!("upserting into {collection}"), &e))?;
+                .map_err(|e| mongo_error(&format!("{command_name} into {collection}"), &e))?;
             if let Ok(concern) = answer.get_document("writeConcernError") {
                 return Err(ComponentError::transient(format!("mongodb: write concern not met: {concern}")));
             }
             for error in answer.get_array("writeErrors").map(|a| a.as_slice()).unwrap_or_default() {
                 let Some(error) = error.as_document() else { continue };
-                let position = error.get_i32("index").unwrap_or(-1);
-                let code = error.get_i32("code").unwrap_or(0);
-                let message = error.get_str("errmsg").unwrap_or("(no message)");
-                let Some(upsert) = usize::try_from(position).ok().and_then(|p| upserts.get(start + p)) else {
-                    return Err(ComponentError::fatal(format!(
-                        "mongodb: write error at unknown index {position}: {message}"
-                    )));
-                };
-                if !is_stale(code, message) {
-                    let reason = format!("mongodb: {collection} {}: {message} (code {code})", upsert.id);
-                    refused.push((upsert.index, ComponentError::invalid(reason)));
+                let position = error.get_i32("index").ok().and_then(|p| usize::try_from(p).ok()).map(|p| start + p);
+                let message = error.get_str("errmsg").unwrap_or("(no message)").to_owned();
+                match position.filter(|p| *p < end) {
+                    Some(position) => errors.push((position, error.get_i32("code").unwrap_or(0), message)),
+                    None => {
+                        return Err(ComponentError::fatal(format!("mongodb: write error at no known index: {message}")));
+                    }
                 }
             }
             start = end;
         }
-        Ok(refused)
+        Ok(errors)
     }
+}
+
+fn refusal(collection: &str, upsert: &Upsert, code: i32, message: &str) -> (usize, ComponentError) {
+    (upsert.index, ComponentError::invalid(format!("mongodb: {collection} {}: {message} (code {code})", upsert.id)))
 }
 
 async fn create_indexes(db: &Database) -> Result<(), ComponentError> {
@@ -208,6 +273,7 @@ impl Sink for MongodbSink {
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
         let mut decoded = Decoded::batch(batch, "mongodb");
         let (mut posts, mut scores, mut sheets) = (Vec::new(), Vec::new(), Vec::new());
+        let mut refused = Vec::new();
         for (index, row) in &decoded.rows {
             let envelope = row.envelope();
             let (list, set, count_delivery) = match row {
@@ -231,29 +297,32 @@ impl Sink for MongodbSink {
                     (&mut sheets, d, false)
                 }
             };
-            list.push(Upsert {
-                index: *index,
-                id: envelope.id.clone(),
-                newer: "version",
-                value: Bson::Int64(envelope.version),
-                set,
+            match Upsert::new(
+                *index,
+                envelope.id.clone(),
+                "version",
+                Bson::Int64(envelope.version),
+                &set,
                 count_delivery,
-            });
+            ) {
+                Ok(upsert) => list.push(upsert),
+                Err(refusal) => refused.push(refusal),
+            }
         }
         // Authors from the newest post of each; a refused author refuses that post.
-        let newest_post_of: Vec<(usize, &PostPayload)> = decoded
-            .newest_authors()
-            .into_iter()
-            .filter_map(|author| {
-                decoded.rows.iter().find_map(|(i, row)| match row {
-                    Row::Post { post, .. } if std::ptr::eq(post.as_ref(), author) => Some((*i, author)),
-                    _ => None,
-                })
+        // Posts by address: newest_authors returns references into the rows.
+        let index_of: HashMap<usize, usize> = decoded
+            .rows
+            .iter()
+            .filter_map(|(i, row)| match row {
+                Row::Post { post, .. } => Some((post.as_ref() as *const PostPayload as usize, *i)),
+                _ => None,
             })
             .collect();
-        let authors: Vec<Upsert> = newest_post_of
-            .iter()
-            .map(|(index, post)| {
+        let mut authors = Vec::new();
+        for post in decoded.newest_authors() {
+            let index = index_of[&(post as *const PostPayload as usize)];
+            {
                 let a = &post.author;
                 let mut set =
                     doc! { "platform": &post.platform, "native_id": &a.id, "updated_at": time(&post.created_at) };
@@ -270,17 +339,13 @@ impl Sink for MongodbSink {
                         set.insert(field, value);
                     }
                 }
-                Upsert {
-                    index: *index,
-                    id: post.author_id(),
-                    newer: "updated_at",
-                    value: time(&post.created_at),
-                    set,
-                    count_delivery: false,
+                match Upsert::new(index, post.author_id(), "updated_at", time(&post.created_at), &set, false) {
+                    Ok(upsert) => authors.push(upsert),
+                    Err(refusal) => refused.push(refusal),
                 }
-            })
-            .collect();
-        let mut refused = self.upsert("posts", &posts).await?;
+            }
+        }
+        refused.extend(self.upsert("posts", &posts).await?);
         refused.extend(self.upsert("authors", &authors).await?);
         refused.extend(self.upsert("kol_scores", &scores).await?);
         refused.extend(self.upsert("sheet_rows", &sheets).await?);

@@ -1,7 +1,8 @@
 //! Sink `neo4j`: the author/post/hashtag/brand graph over Bolt.
 //! (Author)-[:POSTED]->(Post)-[:TAGGED]->(Hashtag), (Post)-[:MENTIONS]->(Author),
 //! (Post)-[:ABOUT]->(Brand); KOL scores as properties of the author, sheet
-//! rows as (SheetRow) nodes. A batch is one transaction of `UNWIND $rows AS
+//! rows as (SheetRow) nodes; embeddings stay out of the graph (the other
+//! stores keep them). A batch is one transaction of `UNWIND $rows AS
 //! r MERGE …` statements; unique constraints (created before the first
 //! write) keep concurrent batches from creating duplicate nodes.
 //!

@@ -126,7 +126,7 @@ fn enrichment_text(envelope: &Envelope, stage: &str) -> BoltType {
 }
 
 /// The statements of one part of a batch, with their rows.
-fn statements(part: &Decoded) -> Vec<Query> {
+fn statements(part: &Decoded<'_>) -> Vec<Query> {
     let mut authors = Vec::new();
     for post in part.newest_authors() {
         let a = &post.author;
@@ -160,7 +160,7 @@ fn statements(part: &Decoded) -> Vec<Query> {
             ("url", post.url.clone().into()),
             ("sentiment", enrichment_text(envelope, "sentiment")),
             ("emotion", enrichment_text(envelope, "emotion")),
-            ("enrichments", crate::rows::enrichments_json(envelope).into()),
+            ("enrichments", crate::rows::enrichments_json_except_embedding(envelope).into()),
             ("version", envelope.version.into()),
         ]));
         let edge = |name: &str| props([("post", envelope.id.clone().into()), ("name", name.to_owned().into())]);
@@ -272,7 +272,7 @@ async fn create_schema(graph: &Graph) -> Result<(), ComponentError> {
 
 #[async_trait]
 impl PartWriter for Neo4jSink {
-    async fn write_part(&mut self, part: &Decoded) -> Result<(), PartError> {
+    async fn write_part(&mut self, part: &Decoded<'_>) -> Result<(), PartError> {
         let fail = |e: neo4rs::Error| match classify(&e) {
             ErrorDomain::Invalid => PartError::Refused(format!("neo4j: {e}")),
             _ => PartError::Failed(bolt_error("writing a batch", &e)),

@@ -11,7 +11,7 @@ use tokio_postgres::types::{Json, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Transaction};
 
 use super::{MIGRATIONS, PostgresConfig, migrate, schema::current_version};
-use crate::rows::{Decoded, Row, embedding, entity_list};
+use crate::rows::{Decoded, Row, embedding, enrichments_json_except_embedding, entity_list};
 
 pub struct PostgresSink {
     config: PostgresConfig,
@@ -258,7 +258,9 @@ fn post_values<'a>(post: &'a PostPayload, envelope: &'a Envelope) -> Values<'a> 
         Box::new(entity_list(envelope, "mentions")),
         Box::new(embedding(envelope)),
         Box::new(Json(envelope.payload.as_ref())),
-        Box::new(Json(&envelope.enrichments)),
+        Box::new(Json(
+            serde_json::value::RawValue::from_string(enrichments_json_except_embedding(envelope)).expect("JSON text"),
+        )),
         Box::new(envelope.version),
         Box::new(envelope.ingest_time),
     ]
@@ -280,7 +282,7 @@ fn author_values(post: &PostPayload) -> Values<'_> {
 }
 
 /// Writes `decoded` in `tx`: every table's rows staged and upserted.
-async fn write_rows(tx: &Transaction<'_>, decoded: &Decoded) -> Result<(), tokio_postgres::Error> {
+async fn write_rows(tx: &Transaction<'_>, decoded: &Decoded<'_>) -> Result<(), tokio_postgres::Error> {
     let posts: Vec<Values> = decoded.posts().map(|(post, envelope)| post_values(post, envelope)).collect();
     let post_upsert = upsert_from_staging("posts", POST_COLUMNS, "version", ", deliveries = posts.deliveries + 1");
     copy_upsert(tx, "posts", POST_COLUMNS, POST_TYPES, posts, &post_upsert).await?;

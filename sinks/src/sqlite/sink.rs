@@ -184,12 +184,13 @@ fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
 #[async_trait]
 impl Sink for SqliteSink {
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
-        let mut decoded = Decoded::batch(batch, "sqlite");
-        // In id order the upserts touch neighbouring index pages (a stable
-        // sort keeps repeated ids in batch order).
-        decoded.rows.sort_by(|(_, a), (_, b)| a.envelope().id.cmp(&b.envelope().id));
+        let batch = batch.to_vec();
         let conn = Arc::clone(&self.conn);
-        let decoded = tokio::task::spawn_blocking(move || -> Result<Decoded, ComponentError> {
+        let rejected = tokio::task::spawn_blocking(move || -> Result<Vec<(usize, ComponentError)>, ComponentError> {
+            let mut decoded = Decoded::batch(&batch, "sqlite");
+            // In id order the upserts touch neighbouring index pages (a stable
+            // sort keeps repeated ids in batch order).
+            decoded.rows.sort_by(|(_, a), (_, b)| a.envelope().id.cmp(&b.envelope().id));
             let mut conn = conn.lock().expect("sqlite connection lock");
             let tx =
                 conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| sink_error(&e))?;
@@ -211,11 +212,11 @@ impl Sink for SqliteSink {
                 write_author(&tx, post).map_err(|e| sink_error(&e))?;
             }
             tx.commit().map_err(|e| sink_error(&e))?;
-            Ok(decoded)
+            Ok(decoded.rejected)
         })
         .await
         .map_err(|e| ComponentError::fatal(format!("sqlite writer panicked: {e}")))??;
-        let mut rejected = decoded.rejected;
+        let mut rejected = rejected;
         rejected.sort_by_key(|(i, _)| *i);
         Ok(SinkReport { rejected })
     }
