@@ -6,7 +6,7 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: demo build test lint fmt check-compose services services-stop sample-data bench scale-demo test-kafka-soak bench-kafka clean-demo
+.PHONY: demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks full-stack scale-demo test-kafka-soak bench-kafka clean-demo
 
 demo: build
 	@scripts/demo.sh "$(BIN)"
@@ -23,10 +23,12 @@ test-kafka-soak: services
 	for i in 1 2 3; do $(CARGO) test -p socialpipe --features broker-soak --test kafka || exit 1; done
 
 # Installs (once, cached outside the clone) and starts the servers the tests
-# use; the tansu memory build is only installed (tests start their own).
+# use (tansu, ClickHouse, MongoDB wire, Bolt; PostgreSQL is the machine's);
+# the tansu memory build and chdb are only installed (tests start their own).
 services:
 	@scripts/services.sh start
 	@scripts/services.sh which kafka-bench >/dev/null
+	@scripts/services.sh which chdb >/dev/null
 
 services-stop:
 	@scripts/services.sh stop
@@ -58,6 +60,16 @@ bench-kafka: build
 bench: build
 	$(CARGO) run --release -p socialpipe-benches --bin e2e -- --records 1000000
 	$(CARGO) bench -p socialpipe-benches
+
+# Each store-backed sink's rows/s next to a raw client baseline on the same
+# server (BENCH_RECORDS=100000 enriched posts by default; BENCH_SINKS=a,b).
+bench-sinks: services
+	$(CARGO) run --release -p socialpipe-benches --bin sinks -- --records $${BENCH_RECORDS:-100000} --only $${BENCH_SINKS:-clickhouse,postgres,mongodb,neo4j}
+
+# The sample into ClickHouse, PostgreSQL, MongoDB and Neo4j (examples/full-stack.toml).
+full-stack: build services
+	"$(BIN)" migrate --config examples/full-stack.toml
+	"$(BIN)" run --config examples/full-stack.toml --once
 
 # Two workers on Kafka, one killed with kill -9 mid-stream; exits 0 only with
 # nothing lost or duplicated (SCALE_DEMO_POSTS=200000 by default).

@@ -9,7 +9,7 @@
 //! - mongodb: the documents the sink wrote, `insert_many` in the sink's
 //!   batch size into a collection with the same indexes (a bare driver loop);
 //! - neo4j: the same post properties, `UNWIND $rows AS r CREATE (p) SET p = r`
-//!   in the sink's batch size (a bare driver loop, no MERGE, no edges).
+//!   1,000 rows per transaction (a bare driver loop, no MERGE, no edges).
 //!
 //! The servers are the ones `make services` starts. Each run uses a fresh
 //! database (schema, platform) and drops it afterwards.
@@ -181,7 +181,7 @@ async fn neo4j(posts: &[Envelope]) -> Result<(f64, f64)> {
                 ("text", post.text.clone().into()),
                 ("created_at", post.created_at.to_rfc3339().into()),
                 ("likes", (post.metrics.likes.unwrap_or(0).min(i64::MAX as u64) as i64).into()),
-                ("enrichments", serde_json::to_string(&e.enrichments).expect("json").into()),
+                ("enrichments", socialpipe_sinks::rows::enrichments_json_except_embedding(e).into()),
                 ("version", e.version.into()),
             ]
             .into_iter()
@@ -190,7 +190,8 @@ async fn neo4j(posts: &[Envelope]) -> Result<(f64, f64)> {
         })
         .collect();
     let started = Instant::now();
-    for chunk in rows.chunks(10_000) {
+    // 1,000 rows per statement keeps a message under Bolt's 16 MiB.
+    for chunk in rows.chunks(1_000) {
         let mut txn = graph.start_txn().await?;
         txn.run(query("UNWIND $rows AS r CREATE (p:BaselinePost) SET p = r").param("rows", chunk.to_vec())).await?;
         txn.commit().await?;

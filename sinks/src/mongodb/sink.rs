@@ -240,7 +240,9 @@ impl MongodbSink {
                 match position.filter(|p| *p < end) {
                     Some(position) => errors.push((position, error.get_i32("code").unwrap_or(0), message)),
                     None => {
-                        return Err(ComponentError::fatal(format!("mongodb: write error at no known index: {message}")));
+                        return Err(ComponentError::fatal(format!(
+                            "mongodb: write error at no known index: {message}"
+                        )));
                     }
                 }
             }

@@ -37,6 +37,14 @@ pub struct Neo4jConfig {
     /// Pooled Bolt connections.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Bound on one statement's rows; a batch is sent as several statements
+    /// (in one transaction) to stay under it.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+}
+
+fn default_max_message_bytes() -> usize {
+    4 << 20
 }
 
 fn default_user() -> String {
@@ -60,6 +68,7 @@ impl Neo4jConfig {
             database: database.into(),
             migrate_on_start: true,
             max_connections: default_max_connections(),
+            max_message_bytes: default_max_message_bytes(),
         }
     }
 
@@ -67,6 +76,9 @@ impl Neo4jConfig {
         let url = url::Url::parse(&self.uri).map_err(|e| format!("uri: {e}"))?;
         if !matches!(url.scheme(), "bolt" | "neo4j") {
             return Err(format!("uri: {} must be bolt:// or neo4j://", self.uri));
+        }
+        if !(64 << 10..=15 << 20).contains(&self.max_message_bytes) {
+            return Err("max_message_bytes: must be between 64 KiB and 15 MiB".into());
         }
         if self.max_connections == 0 {
             return Err("max_connections: must be at least 1".into());

@@ -71,6 +71,7 @@ SET s.file_id = r.file_id, s.file_name = r.file_name, s.sheet = r.sheet, s.row_k
 
 pub struct Neo4jSink {
     graph: Graph,
+    max_message_bytes: usize,
 }
 
 fn classify(e: &neo4rs::Error) -> ErrorDomain {
@@ -125,8 +126,24 @@ fn enrichment_text(envelope: &Envelope, stage: &str) -> BoltType {
     envelope.enrichments.get(stage).and_then(|v| v.get("label")).and_then(|v| v.as_str()).map(str::to_owned).into()
 }
 
-/// The statements of one part of a batch, with their rows.
-fn statements(part: &Decoded<'_>) -> Vec<Query> {
+/// About the bytes a row takes in a Bolt message.
+fn encoded_size(row: &Props) -> usize {
+    row.iter()
+        .map(|(key, value)| {
+            key.len()
+                + 2
+                + match value {
+                    BoltType::String(s) => s.value.len() + 5,
+                    _ => 9,
+                }
+        })
+        .sum()
+}
+
+/// The statements of one part of a batch, with their rows; a statement's
+/// rows stay under `max_bytes` (servers refuse larger Bolt messages:
+/// ArcadeDB's limit is 16 MiB).
+fn statements(part: &Decoded<'_>, max_bytes: usize) -> Vec<Query> {
     let mut authors = Vec::new();
     for post in part.newest_authors() {
         let a = &post.author;
@@ -216,8 +233,22 @@ fn statements(part: &Decoded<'_>) -> Vec<Query> {
         (SHEETS, sheets),
     ]
     .into_iter()
-    .filter(|(_, rows)| !rows.is_empty())
-    .map(|(cypher, rows)| query(cypher).param("rows", rows))
+    .flat_map(|(cypher, rows)| {
+        let mut chunks: Vec<Vec<Props>> = Vec::new();
+        let mut bytes = 0;
+        for row in rows {
+            let size = encoded_size(&row);
+            match chunks.last_mut() {
+                Some(chunk) if bytes + size <= max_bytes => chunk.push(row),
+                _ => {
+                    chunks.push(vec![row]);
+                    bytes = 0;
+                }
+            }
+            bytes += size;
+        }
+        chunks.into_iter().map(move |rows| query(cypher).param("rows", rows))
+    })
     .collect()
 }
 
@@ -251,7 +282,7 @@ impl Neo4jSink {
         if config.migrate_on_start {
             create_schema(&graph).await?;
         }
-        Ok(Neo4jSink { graph })
+        Ok(Neo4jSink { graph, max_message_bytes: config.max_message_bytes })
     }
 }
 
@@ -280,7 +311,7 @@ impl PartWriter for Neo4jSink {
         let mut txn = self.graph.start_txn().await.map_err(fail)?;
         // `run` reads each statement's result to the end, so the pooled
         // connection is free again when the transaction ends.
-        for statement in statements(part) {
+        for statement in statements(part, self.max_message_bytes) {
             if let Err(e) = txn.run(statement).await {
                 let _ = txn.rollback().await;
                 return Err(fail(e));

@@ -173,3 +173,23 @@ async fn constraints_are_created_idempotently_and_bad_credentials_are_fatal() {
     assert_eq!(Neo4jSink::open(&config(port)).await.err().unwrap().domain, ErrorDomain::Transient);
     assert!(Neo4jConfig::new("http://x", "u", "p", "").check().is_err());
 }
+
+#[tokio::test]
+async fn a_batch_larger_than_a_bolt_message_is_sent_in_pieces() {
+    let bolt = Bolt::machine();
+    let platform = unique("big");
+    let mut sink = bolt.sink().await.unwrap();
+    // 300 posts of 60 KB: 18 MB, over the 16 MiB a Bolt server accepts in one message.
+    let text = "long ".repeat(12_000);
+    let batch: Vec<Envelope> = (0..300)
+        .map(|n| {
+            let mut envelope = crate::testing::post(&platform, n, 1, 10);
+            let mut payload: serde_json::Value = serde_json::from_str(envelope.payload.get()).unwrap();
+            payload["text"] = text.clone().into();
+            envelope.payload = Envelope::encode_payload(&payload);
+            envelope
+        })
+        .collect();
+    assert!(sink.write(&batch).await.unwrap().rejected.is_empty());
+    assert_eq!(bolt.visible_post_ids(&platform).await.len(), 300);
+}
