@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
-use socialpipe_schemas::{ComponentError, Envelope, KolScoreRecord, PostPayload, RecordKind, SheetRowRecord};
+use socialpipe_schemas::{
+    ComponentError, Envelope, KolScoreRecord, PostPayload, RecordKind, SheetRowRecord, SinkReport,
+};
 
 /// One decoded record with its envelope (borrowed from the batch: an
 /// envelope with an embedding is large, and sinks only read it).
@@ -77,6 +79,21 @@ impl<'a> Decoded<'a> {
     pub fn reject(&mut self, index: usize, error: ComponentError) {
         self.rows.retain(|(i, _)| *i != index);
         self.rejected.push((index, error));
+    }
+
+    /// Refuses, before anything is sent, the rows the store could not hold.
+    pub fn refuse_unless(&mut self, storable: impl Fn(&Row<'a>) -> Result<(), ComponentError>) {
+        let (kept, refused): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.rows).into_iter().partition(|(_, row)| storable(row).is_ok());
+        self.rows = kept;
+        self.rejected.extend(refused.into_iter().map(|(i, row)| (i, storable(&row).expect_err("refused above"))));
+    }
+
+    /// The refusals, in batch order, for the runner.
+    pub fn into_report(self) -> SinkReport {
+        let mut rejected = self.rejected;
+        rejected.sort_by_key(|(i, _)| *i);
+        SinkReport { rejected }
     }
 }
 

@@ -130,7 +130,7 @@ async fn postgres(posts: &[Envelope], schema: &str, dir: &std::path::Path) -> Re
         &format!("psql -q {url} -c \"\\copy {schema}.baseline FROM '{}' WITH (FORMAT binary)\"", file.display()),
         posts.len(),
     )?;
-    sh(&format!("psql -q {url} -c 'DROP SCHEMA {schema} CASCADE'"))?;
+    sh(&format!("PGOPTIONS='--client-min-messages=warning' psql -q {url} -c 'DROP SCHEMA {schema} CASCADE'"))?;
     Ok((sink, raw))
 }
 

@@ -384,15 +384,9 @@ impl PartWriter for ClickhouseSink {
 impl Sink for ClickhouseSink {
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
         let mut decoded = Decoded::batch(batch, "clickhouse");
-        let refused: Vec<(usize, ComponentError)> =
-            decoded.rows.iter().filter_map(|(i, row)| storable(row).err().map(|e| (*i, e))).collect();
-        for (index, error) in refused {
-            decoded.reject(index, error);
-        }
+        decoded.refuse_unless(storable);
         // Rows inserted twice while a refused record is looked for fold away (ReplacingMergeTree).
         write_bisecting(self, &mut decoded).await?;
-        let mut rejected = decoded.rejected;
-        rejected.sort_by_key(|(i, _)| *i);
-        Ok(SinkReport { rejected })
+        Ok(decoded.into_report())
     }
 }

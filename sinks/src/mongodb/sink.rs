@@ -356,8 +356,6 @@ impl Sink for MongodbSink {
         for (index, error) in refused {
             decoded.reject(index, error);
         }
-        let mut rejected = decoded.rejected;
-        rejected.sort_by_key(|(i, _)| *i);
-        Ok(SinkReport { rejected })
+        Ok(decoded.into_report())
     }
 }

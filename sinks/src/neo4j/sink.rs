@@ -326,8 +326,6 @@ impl Sink for Neo4jSink {
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
         let mut decoded = Decoded::batch(batch, "neo4j");
         write_bisecting(self, &mut decoded).await?;
-        let mut rejected = decoded.rejected;
-        rejected.sort_by_key(|(i, _)| *i);
-        Ok(SinkReport { rejected })
+        Ok(decoded.into_report())
     }
 }

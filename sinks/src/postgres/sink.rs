@@ -344,11 +344,7 @@ async fn write_rows(tx: &Transaction<'_>, decoded: &Decoded<'_>) -> Result<(), t
 impl Sink for PostgresSink {
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
         let mut decoded = Decoded::batch(batch, "postgres");
-        let refused: Vec<(usize, ComponentError)> =
-            decoded.rows.iter().filter_map(|(i, row)| precheck(row).err().map(|e| (*i, e))).collect();
-        for (index, error) in refused {
-            decoded.reject(index, error);
-        }
+        decoded.refuse_unless(precheck);
         let client = self.client().await?;
         let outcome = async {
             let tx = client.transaction().await?;
@@ -391,9 +387,7 @@ impl Sink for PostgresSink {
             }
             Err(e) => return Err(self.failed("writing a batch", &e)),
         }
-        let mut rejected = decoded.rejected;
-        rejected.sort_by_key(|(i, _)| *i);
-        Ok(SinkReport { rejected })
+        Ok(decoded.into_report())
     }
 }
 

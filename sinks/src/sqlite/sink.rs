@@ -186,7 +186,7 @@ impl Sink for SqliteSink {
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
         let batch = batch.to_vec();
         let conn = Arc::clone(&self.conn);
-        let rejected = tokio::task::spawn_blocking(move || -> Result<Vec<(usize, ComponentError)>, ComponentError> {
+        tokio::task::spawn_blocking(move || -> Result<SinkReport, ComponentError> {
             let mut decoded = Decoded::batch(&batch, "sqlite");
             // In id order the upserts touch neighbouring index pages (a stable
             // sort keeps repeated ids in batch order).
@@ -212,12 +212,9 @@ impl Sink for SqliteSink {
                 write_author(&tx, post).map_err(|e| sink_error(&e))?;
             }
             tx.commit().map_err(|e| sink_error(&e))?;
-            Ok(decoded.rejected)
+            Ok(decoded.into_report())
         })
         .await
-        .map_err(|e| ComponentError::fatal(format!("sqlite writer panicked: {e}")))??;
-        let mut rejected = rejected;
-        rejected.sort_by_key(|(i, _)| *i);
-        Ok(SinkReport { rejected })
+        .map_err(|e| ComponentError::fatal(format!("sqlite writer panicked: {e}")))?
     }
 }
