@@ -6,7 +6,7 @@
 //! tests call these with a [`Store`] of their own.
 
 use async_trait::async_trait;
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, KolScoreRecord, RecordKind, SheetRowRecord, Sink};
 
 use crate::testing::{PrivateServer, posts};
 
@@ -21,6 +21,8 @@ pub trait Store: Send + Sync {
     async fn likes(&self, id: &str) -> Option<i64>;
     /// A post of `platform` this store refuses for good.
     fn poison(&self, platform: &str) -> Envelope;
+    /// How many rows (documents, nodes) a KOL score or sheet row with this id has.
+    async fn stored(&self, kind: RecordKind, id: &str) -> u64;
 }
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
@@ -111,4 +113,39 @@ pub async fn outage_loses_nothing(store: &dyn Store, server: &PrivateServer, pla
     }
     let expected = ids(&[before, during].concat());
     assert_eq!(sorted(store.visible_post_ids(platform).await), expected);
+}
+
+/// A KOL score and a sheet row (each written twice) are stored once each.
+pub async fn every_record_type_is_stored_once(store: &dyn Store, platform: &str) {
+    let score = KolScoreRecord {
+        author_id: format!("{platform}:a1"),
+        platform: platform.to_owned(),
+        score: 64.5,
+        tier: "micro".into(),
+        factors: vec![],
+        as_of: "2026-11-20T00:00:00Z".parse().unwrap(),
+    };
+    let mut cells = serde_json::Map::new();
+    cells.insert("handle".into(), "ann".into());
+    cells.insert("followers".into(), 1200.into());
+    let sheet = SheetRowRecord {
+        file_id: format!("file_{platform}"),
+        file_name: "kols.xlsx".into(),
+        sheet: "Sheet1".into(),
+        row_key: "ann".into(),
+        row_number: 2,
+        cells,
+        content_hash: "abc".into(),
+    };
+    let record = |kind, id: String, key: String, payload| Envelope::new(kind, id, key, "test", score.as_of, payload);
+    let batch = vec![
+        record(RecordKind::KolScore, score.record_id(), score.author_id.clone(), Envelope::encode_payload(&score)),
+        record(RecordKind::SheetRow, sheet.record_id(), sheet.file_id.clone(), Envelope::encode_payload(&sheet)),
+        crate::testing::post(platform, 1, 1, 10),
+    ];
+    let mut sink = store.sink().await.unwrap();
+    assert!(sink.write(&batch).await.unwrap().rejected.is_empty());
+    sink.write(&batch).await.unwrap();
+    assert_eq!(store.stored(RecordKind::KolScore, &score.record_id()).await, 1);
+    assert_eq!(store.stored(RecordKind::SheetRow, &sheet.record_id()).await, 1);
 }

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use clickhouse::Client;
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, RecordKind, Sink};
 
 use super::{ClickhouseConfig, ClickhouseSink, Dialect, MIGRATIONS, statements};
 use crate::compliance::{self, Store};
@@ -44,6 +44,16 @@ impl Store for Ch {
         let likes: Option<Option<u64>> =
             self.client().query("SELECT likes FROM posts FINAL WHERE id = ?").bind(id).fetch_optional().await.unwrap();
         likes.flatten().map(|l| l as i64)
+    }
+
+    async fn stored(&self, kind: RecordKind, id: &str) -> u64 {
+        let table = if kind == RecordKind::KolScore { "kol_scores" } else { "sheet_rows" };
+        self.client()
+            .query(&format!("SELECT count() FROM {table} FINAL WHERE id = ?"))
+            .bind(id)
+            .fetch_one()
+            .await
+            .unwrap()
     }
 
     /// DateTime cannot hold times before 1970.
@@ -197,4 +207,9 @@ fn current_release_ddl_and_views_work_on_chdb() {
     assert_eq!(last[0], json!({"n": 1}));
     assert_eq!(last[1], json!({"hour": "2026-11-20 10:00:00", "hashtag": "coffee", "posts": 1, "positive": 1}));
     assert_eq!(last[2], json!({"brand": "acme", "emotion": "joy", "posts": 1}));
+}
+
+#[tokio::test]
+async fn every_record_type_is_stored_once() {
+    compliance::every_record_type_is_stored_once(&Ch::new(machine_url()), "twitter").await;
 }

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use mongodb::{Client, Database};
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, RecordKind, Sink};
 
 use super::{MongodbConfig, MongodbSink};
 use crate::compliance::{self, Store};
@@ -51,6 +51,11 @@ impl Store for Mongo {
         let posts = self.database().await.collection::<Document>("posts");
         let found = posts.find_one(doc! { "_id": id }).await.unwrap()?;
         found.get_document("metrics").ok()?.get("likes").and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)))
+    }
+
+    async fn stored(&self, kind: RecordKind, id: &str) -> u64 {
+        let collection = if kind == RecordKind::KolScore { "kol_scores" } else { "sheet_rows" };
+        self.database().await.collection::<Document>(collection).count_documents(doc! { "_id": id }).await.unwrap()
     }
 
     /// Refused by the collection's validator, which the test sets up.
@@ -140,4 +145,9 @@ async fn an_unreachable_server_is_transient_and_a_bad_uri_fatal() {
     assert_eq!(MongodbSink::open(&config).await.err().unwrap().domain, ErrorDomain::Transient);
     assert_eq!(MongodbSink::open(&MongodbConfig::new("mongodb://")).await.err().unwrap().domain, ErrorDomain::Fatal);
     assert!(MongodbConfig::new("http://x").check().is_err());
+}
+
+#[tokio::test]
+async fn every_record_type_is_stored_once() {
+    compliance::every_record_type_is_stored_once(&Mongo::machine(), "twitter").await;
 }

@@ -78,6 +78,17 @@ impl Store for Bolt {
         likes
     }
 
+    /// A score lives on its author node; a sheet row is a node.
+    async fn stored(&self, kind: RecordKind, id: &str) -> u64 {
+        let cypher = match kind {
+            RecordKind::KolScore => {
+                "MATCH (a:Author) WHERE a.kol_as_of_ms IS NOT NULL AND $platform STARTS WITH ('kol:' + a.id + ':') RETURN count(a) AS n"
+            }
+            _ => "MATCH (s:SheetRow) WHERE s.id = $platform RETURN count(s) AS n",
+        };
+        self.number(cypher, id).await as u64
+    }
+
     fn poison(&self, _platform: &str) -> Envelope {
         unreachable!("no record is refused by the graph model; see rows::tests for the bisection")
     }
@@ -192,4 +203,9 @@ async fn a_batch_larger_than_a_bolt_message_is_sent_in_pieces() {
         .collect();
     assert!(sink.write(&batch).await.unwrap().rejected.is_empty());
     assert_eq!(bolt.visible_post_ids(&platform).await.len(), 300);
+}
+
+#[tokio::test]
+async fn every_record_type_is_stored_once() {
+    compliance::every_record_type_is_stored_once(&Bolt::machine(), &unique("p")).await;
 }

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, RecordKind, Sink};
 use tokio_postgres::{Client, NoTls};
 
 use super::{MIGRATIONS, PostgresConfig, PostgresSink};
@@ -49,6 +49,12 @@ impl Store for Pg {
 
     async fn likes(&self, id: &str) -> Option<i64> {
         self.query("SELECT likes FROM posts WHERE id = $1", id).await.first().and_then(|r| r.get(0))
+    }
+
+    async fn stored(&self, kind: RecordKind, id: &str) -> u64 {
+        let table = if kind == RecordKind::KolScore { "kol_scores" } else { "sheet_rows" };
+        let rows = self.query(&format!("SELECT count(*) FROM {table} WHERE id = $1"), id).await;
+        rows[0].get::<_, i64>(0) as u64
     }
 
     /// PostgreSQL text cannot hold NUL.
@@ -173,4 +179,9 @@ async fn bad_credentials_are_fatal_and_an_unreachable_server_transient() {
     assert_eq!(PostgresSink::open(&unreachable).await.err().unwrap().domain, ErrorDomain::Transient);
     assert!(PostgresConfig::new("http://nope", "public").check().is_err());
     assert!(PostgresConfig::new(machine_url(), "bad;name").check().is_err());
+}
+
+#[tokio::test]
+async fn every_record_type_is_stored_once() {
+    compliance::every_record_type_is_stored_once(&Pg::new(machine_url()), "twitter").await;
 }
