@@ -149,3 +149,15 @@ pub async fn every_record_type_is_stored_once(store: &dyn Store, platform: &str)
     assert_eq!(store.stored(RecordKind::KolScore, &score.record_id()).await, 1);
     assert_eq!(store.stored(RecordKind::SheetRow, &sheet.record_id()).await, 1);
 }
+
+/// A like count beyond i64 (valid in a raw post) is refused with the reason
+/// by stores whose integers are signed 64-bit; the rest of the batch is written.
+pub async fn counts_beyond_i64_are_refused(store: &dyn Store, platform: &str) {
+    let mut sink = store.sink().await.unwrap();
+    let batch = vec![crate::testing::post(platform, 1, u64::MAX, 10), crate::testing::post(platform, 2, 5, 10)];
+    let report = sink.write(&batch).await.unwrap();
+    assert_eq!(report.rejected.len(), 1, "{:?}", report.rejected);
+    assert_eq!(report.rejected[0].0, 0);
+    assert_eq!(report.rejected[0].1.domain, ErrorDomain::Invalid);
+    assert_eq!(store.visible_post_ids(platform).await, vec![batch[1].id.clone()]);
+}

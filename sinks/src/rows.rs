@@ -120,6 +120,28 @@ impl<'a> Row<'a> {
     }
 }
 
+/// For stores whose integers are signed 64-bit: a count beyond that is
+/// refused rather than wrapped or clamped.
+pub fn counts_fit_i64(row: &Row) -> Result<(), ComponentError> {
+    if let Row::Post { post, .. } = row {
+        let m = &post.metrics;
+        let counts = [
+            (m.likes, "metrics.likes"),
+            (m.comments, "metrics.comments"),
+            (m.shares, "metrics.shares"),
+            (m.views, "metrics.views"),
+            (post.author.followers, "author.followers"),
+            (post.author.following, "author.following"),
+        ];
+        for (value, field) in counts {
+            if let Some(v) = value.filter(|v| i64::try_from(*v).is_err()) {
+                return Err(ComponentError::invalid(format!("{field} = {v} exceeds a signed 64-bit integer")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// RFC 3339 UTC with milliseconds, the text form of times in every store.
 pub fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)

@@ -11,7 +11,7 @@ use mongodb::{Client, Database, IndexModel};
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
 
 use super::MongodbConfig;
-use crate::rows::{Decoded, Row};
+use crate::rows::{Decoded, Row, counts_fit_i64};
 
 /// (collection, index keys), created idempotently.
 pub const INDEXES: &[(&str, &[(&str, i32)])] = &[
@@ -53,27 +53,41 @@ fn time(t: &chrono::DateTime<chrono::Utc>) -> Bson {
     Bson::DateTime(BsonDateTime::from_millis(t.timestamp_millis()))
 }
 
-fn json_to_bson(value: impl serde::Serialize) -> Bson {
-    bson::to_bson(&value).expect("JSON always converts to BSON")
+/// A record as a BSON document; refused when BSON cannot hold it (e.g. an
+/// integer beyond i64).
+fn to_document(value: &impl serde::Serialize, envelope: &Envelope) -> Result<Document, ComponentError> {
+    bson::to_document(value)
+        .map_err(|e| ComponentError::invalid(format!("mongodb: {} cannot be stored as BSON: {e}", envelope.id)))
 }
 
 /// The post as stored: its fields at the top (the native id as `native_id`),
 /// times as BSON dates, and the enrichments.
-fn post_document(post: &PostPayload, envelope: &Envelope) -> Document {
-    let mut document = match json_to_bson(post) {
-        Bson::Document(d) => d,
-        _ => unreachable!("a post is an object"),
-    };
+fn post_document(post: &PostPayload, envelope: &Envelope) -> Result<Document, ComponentError> {
+    let mut document = to_document(post, envelope)?;
     if let Some(id) = document.remove("id") {
         document.insert("native_id", id);
     }
     document.insert("author_id", post.author_id());
     document.insert("created_at", time(&post.created_at));
-    document.insert("enrichments", json_to_bson(&envelope.enrichments));
+    document.insert("enrichments", to_document(&envelope.enrichments, envelope)?);
     document.insert("version", envelope.version);
     document.insert("source", envelope.source.as_str());
     document.insert("ingest_time", time(&envelope.ingest_time));
-    document
+    Ok(document)
+}
+
+/// A KOL score or sheet row as stored: its fields, `dates` as BSON dates, and the version.
+fn record_document(
+    value: &impl serde::Serialize,
+    envelope: &Envelope,
+    dates: &[(&str, &chrono::DateTime<chrono::Utc>)],
+) -> Result<Document, ComponentError> {
+    let mut document = to_document(value, envelope)?;
+    for (field, t) in dates {
+        document.insert(*field, time(t));
+    }
+    document.insert("version", envelope.version);
+    Ok(document)
 }
 
 /// One upsert statement: write `set` to `_id` unless a newer `newer` is stored.
@@ -274,6 +288,7 @@ async fn create_indexes(db: &Database) -> Result<(), ComponentError> {
 impl Sink for MongodbSink {
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
         let mut decoded = Decoded::batch(batch, "mongodb");
+        decoded.refuse_unless(counts_fit_i64);
         let (mut posts, mut scores, mut sheets) = (Vec::new(), Vec::new(), Vec::new());
         let mut refused = Vec::new();
         for (index, row) in &decoded.rows {
@@ -281,22 +296,17 @@ impl Sink for MongodbSink {
             let (list, set, count_delivery) = match row {
                 Row::Post { post, envelope } => (&mut posts, post_document(post, envelope), true),
                 Row::Kol { score, envelope } => {
-                    let mut d = match json_to_bson(score) {
-                        Bson::Document(d) => d,
-                        _ => unreachable!("a score is an object"),
-                    };
-                    d.insert("as_of", time(&score.as_of));
-                    d.insert("version", envelope.version);
-                    (&mut scores, d, false)
+                    (&mut scores, record_document(score, envelope, &[("as_of", &score.as_of)]), false)
                 }
                 Row::Sheet { row, envelope } => {
-                    let mut d = match json_to_bson(row) {
-                        Bson::Document(d) => d,
-                        _ => unreachable!("a sheet row is an object"),
-                    };
-                    d.insert("version", envelope.version);
-                    d.insert("ingest_time", time(&envelope.ingest_time));
-                    (&mut sheets, d, false)
+                    (&mut sheets, record_document(row, envelope, &[("ingest_time", &envelope.ingest_time)]), false)
+                }
+            };
+            let set = match set {
+                Ok(set) => set,
+                Err(e) => {
+                    refused.push((*index, e));
+                    continue;
                 }
             };
             match Upsert::new(
@@ -332,8 +342,9 @@ impl Sink for MongodbSink {
                 let fields: [(&str, Option<Bson>); 5] = [
                     ("handle", a.handle.as_deref().map(Bson::from)),
                     ("name", a.name.as_deref().map(Bson::from)),
-                    ("followers", a.followers.map(|v| Bson::Int64(v.min(i64::MAX as u64) as i64))),
-                    ("following", a.following.map(|v| Bson::Int64(v.min(i64::MAX as u64) as i64))),
+                    // Fit: refused above otherwise.
+                    ("followers", a.followers.map(|v| Bson::Int64(v as i64))),
+                    ("following", a.following.map(|v| Bson::Int64(v as i64))),
                     ("verified", a.verified.map(Bson::Boolean)),
                 ];
                 for (field, value) in fields {

@@ -151,3 +151,8 @@ async fn an_unreachable_server_is_transient_and_a_bad_uri_fatal() {
 async fn every_record_type_is_stored_once() {
     compliance::every_record_type_is_stored_once(&Mongo::machine(), "twitter").await;
 }
+
+#[tokio::test]
+async fn counts_beyond_i64_are_refused() {
+    compliance::counts_beyond_i64_are_refused(&Mongo::machine(), "twitter").await;
+}

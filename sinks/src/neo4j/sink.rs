@@ -7,7 +7,7 @@ use neo4rs::{BoltType, ConfigBuilder, Graph, Neo4jErrorKind, Query, query};
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
 
 use super::Neo4jConfig;
-use crate::rows::{Decoded, PartError, PartWriter, entity_list, rfc3339, write_bisecting};
+use crate::rows::{Decoded, PartError, PartWriter, counts_fit_i64, entity_list, rfc3339, write_bisecting};
 
 /// Constraints and indexes, created idempotently before the first write.
 pub const SCHEMA: &[&str] = &[
@@ -74,20 +74,30 @@ pub struct Neo4jSink {
     max_message_bytes: usize,
 }
 
+/// A server status code's domain (`Neo.TransientError.*` and the like).
+fn classify_code(code: &str) -> ErrorDomain {
+    if code.contains("Neo.TransientError") {
+        ErrorDomain::Transient
+    } else if ["ConstraintValidationFailed", "Statement.TypeError", "Statement.ArgumentError"]
+        .iter()
+        .any(|c| code.contains(c))
+    {
+        ErrorDomain::Invalid
+    } else {
+        ErrorDomain::Fatal
+    }
+}
+
 fn classify(e: &neo4rs::Error) -> ErrorDomain {
     use neo4rs::Error;
     match e {
         Error::IOError { .. } | Error::ConnectionError => ErrorDomain::Transient,
-        Error::Neo4j(e) => match e.kind() {
-            Neo4jErrorKind::Transient => ErrorDomain::Transient,
-            _ if e.code().contains("ConstraintValidationFailed")
-                || e.code().contains("Statement.TypeError")
-                || e.code().contains("Statement.ArgumentError") =>
-            {
-                ErrorDomain::Invalid
-            }
-            _ => ErrorDomain::Fatal,
-        },
+        Error::Neo4j(e) if e.kind() == Neo4jErrorKind::Transient => ErrorDomain::Transient,
+        Error::Neo4j(e) => classify_code(e.code()),
+        // neo4rs 0.8 reports a failed COMMIT (e.g. ArcadeDB's concurrent
+        // modification, `Neo.TransientError.Transaction.DeadlockDetected`)
+        // as an unexpected message carrying the server's failure.
+        Error::UnexpectedMessage(text) => classify_code(text),
         _ => ErrorDomain::Fatal,
     }
 }
@@ -118,8 +128,9 @@ fn props<const N: usize>(entries: [(&str, BoltType); N]) -> Props {
     entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
+/// Fits: `write` refuses counts beyond i64 first.
 fn count(v: Option<u64>) -> BoltType {
-    v.map(|v| v.min(i64::MAX as u64) as i64).into()
+    v.map(|v| v as i64).into()
 }
 
 fn enrichment_text(envelope: &Envelope, stage: &str) -> BoltType {
@@ -325,6 +336,7 @@ impl PartWriter for Neo4jSink {
 impl Sink for Neo4jSink {
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
         let mut decoded = Decoded::batch(batch, "neo4j");
+        decoded.refuse_unless(counts_fit_i64);
         write_bisecting(self, &mut decoded).await?;
         Ok(decoded.into_report())
     }

@@ -11,6 +11,11 @@ fn config(port: u16) -> Neo4jConfig {
     Neo4jConfig::new(format!("bolt://127.0.0.1:{port}"), "root", &password, "kol")
 }
 
+/// The tests share one database and the sample's hashtag and brand nodes;
+/// concurrent batches on those conflict (transiently), so the tests take
+/// turns. (`concurrent_writers_…` conflicts on purpose, inside its turn.)
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The shared database; each test uses a platform of its own.
 struct Bolt {
     config: Neo4jConfig,
@@ -96,27 +101,32 @@ impl Store for Bolt {
 
 #[tokio::test]
 async fn redelivery_creates_no_duplicates() {
+    let _turn = SERIAL.lock().await;
     compliance::redelivery_creates_no_duplicates(&Bolt::machine(), &unique("p")).await;
 }
 
 #[tokio::test]
 async fn older_version_never_overwrites_newer() {
+    let _turn = SERIAL.lock().await;
     compliance::older_version_never_overwrites_newer(&Bolt::machine(), &unique("p")).await;
 }
 
 #[tokio::test]
 async fn acknowledged_writes_are_visible_after_the_sink_is_gone() {
+    let _turn = SERIAL.lock().await;
     compliance::acknowledged_writes_are_visible_after_the_sink_is_gone(&Bolt::machine(), &unique("p")).await;
 }
 
 #[tokio::test]
 async fn outage_loses_nothing() {
+    let _turn = SERIAL.lock().await;
     let server = PrivateServer::start("neo4j", &[-5207]);
     compliance::outage_loses_nothing(&Bolt { config: config(server.port) }, &server, &unique("p")).await;
 }
 
 #[tokio::test]
 async fn the_graph_links_authors_posts_hashtags_brands_and_mentions_once() {
+    let _turn = SERIAL.lock().await;
     let bolt = Bolt::machine();
     let platform = unique("g");
     let mut sink = bolt.sink().await.unwrap();
@@ -173,6 +183,7 @@ async fn the_graph_links_authors_posts_hashtags_brands_and_mentions_once() {
 
 #[tokio::test]
 async fn constraints_are_created_idempotently_and_bad_credentials_are_fatal() {
+    let _turn = SERIAL.lock().await;
     let bolt = Bolt::machine();
     Neo4jSink::migrate_store(&bolt.config).await.unwrap();
     Neo4jSink::migrate_store(&bolt.config).await.unwrap();
@@ -187,6 +198,7 @@ async fn constraints_are_created_idempotently_and_bad_credentials_are_fatal() {
 
 #[tokio::test]
 async fn a_batch_larger_than_a_bolt_message_is_sent_in_pieces() {
+    let _turn = SERIAL.lock().await;
     let bolt = Bolt::machine();
     let platform = unique("big");
     let mut sink = bolt.sink().await.unwrap();
@@ -207,5 +219,54 @@ async fn a_batch_larger_than_a_bolt_message_is_sent_in_pieces() {
 
 #[tokio::test]
 async fn every_record_type_is_stored_once() {
+    let _turn = SERIAL.lock().await;
     compliance::every_record_type_is_stored_once(&Bolt::machine(), &unique("p")).await;
+}
+
+#[tokio::test]
+async fn counts_beyond_i64_are_refused() {
+    let _turn = SERIAL.lock().await;
+    compliance::counts_beyond_i64_are_refused(&Bolt::machine(), &unique("p")).await;
+}
+
+/// Concurrent batches touching the same hashtag and brand nodes conflict on
+/// ArcadeDB; the conflicts are transient (the runner retries them) and, with
+/// the unique constraints, no node is duplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_conflict_transiently_and_create_no_duplicate_nodes() {
+    let _turn = SERIAL.lock().await;
+    let tag = unique("tag");
+    let mut tasks = Vec::new();
+    for writer in 0..3 {
+        let tag = tag.clone();
+        tasks.push(tokio::spawn(async move {
+            let bolt = Bolt::machine();
+            let mut sink = bolt.sink().await.unwrap();
+            let platform = unique(&format!("c{writer}"));
+            let mut batch = posts(&platform, 0..300, 10);
+            for envelope in &mut batch {
+                envelope
+                    .enrichments
+                    .insert("entities".into(), serde_json::json!({"hashtags": [&tag], "brands": [&tag]}));
+            }
+            let mut conflicts = 0;
+            // As the runner does: retry transient failures, with a pause.
+            while let Err(e) = sink.write(&batch).await {
+                assert_eq!(e.domain, ErrorDomain::Transient, "{}", e.reason);
+                conflicts += 1;
+                assert!(conflicts < 100, "still conflicting: {}", e.reason);
+                tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(10..200))).await;
+            }
+            assert_eq!(bolt.visible_post_ids(&platform).await.len(), 300);
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let bolt = Bolt::machine();
+    assert_eq!(bolt.number("MATCH (h:Hashtag) WHERE h.name = $platform RETURN count(h) AS n", &tag).await, 1);
+    assert_eq!(bolt.number("MATCH (b:Brand) WHERE b.name = $platform RETURN count(b) AS n", &tag).await, 1);
+    let edges =
+        bolt.number("MATCH (:Post)-[r:TAGGED]->(h:Hashtag) WHERE h.name = $platform RETURN count(r) AS n", &tag).await;
+    assert_eq!(edges, 900);
 }

@@ -11,7 +11,7 @@ use tokio_postgres::types::{Json, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Transaction};
 
 use super::{MIGRATIONS, PostgresConfig, migrate, schema::current_version};
-use crate::rows::{Decoded, Row, embedding, enrichments_json_except_embedding, entity_list};
+use crate::rows::{Decoded, counts_fit_i64, embedding, enrichments_json_except_embedding, entity_list};
 
 pub struct PostgresSink {
     config: PostgresConfig,
@@ -131,28 +131,6 @@ async fn create_staging(client: &Client) -> Result<(), ComponentError> {
         )
         .await
         .map_err(|e| pg_error("creating staging tables", &e))
-}
-
-/// A count as bigint; counts beyond it are refused rather than wrapped.
-fn bigint(value: Option<u64>, field: &str) -> Result<Option<i64>, ComponentError> {
-    value
-        .map(|v| {
-            i64::try_from(v).map_err(|_| ComponentError::invalid(format!("postgres: {field} = {v} exceeds bigint")))
-        })
-        .transpose()
-}
-
-/// Checks what the server cannot store before any of the batch is sent.
-fn precheck(row: &Row) -> Result<(), ComponentError> {
-    if let Row::Post { post, .. } = row {
-        let m = &post.metrics;
-        for (value, field) in [(m.likes, "likes"), (m.comments, "comments"), (m.shares, "shares"), (m.views, "views")] {
-            bigint(value, &format!("metrics.{field}"))?;
-        }
-        bigint(post.author.followers, "author.followers")?;
-        bigint(post.author.following, "author.following")?;
-    }
-    Ok(())
 }
 
 const POST_COLUMNS: &str = "id, platform, author_id, text, created_at, likes, comments, shares, views, lang, url, hashtags, mentions, embedding, payload, enrichments, version, ingest_time";
@@ -344,7 +322,7 @@ async fn write_rows(tx: &Transaction<'_>, decoded: &Decoded<'_>) -> Result<(), t
 impl Sink for PostgresSink {
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
         let mut decoded = Decoded::batch(batch, "postgres");
-        decoded.refuse_unless(precheck);
+        decoded.refuse_unless(counts_fit_i64);
         let client = self.client().await?;
         let outcome = async {
             let tx = client.transaction().await?;

@@ -185,3 +185,8 @@ async fn bad_credentials_are_fatal_and_an_unreachable_server_transient() {
 async fn every_record_type_is_stored_once() {
     compliance::every_record_type_is_stored_once(&Pg::new(machine_url()), "twitter").await;
 }
+
+#[tokio::test]
+async fn counts_beyond_i64_are_refused() {
+    compliance::counts_beyond_i64_are_refused(&Pg::new(machine_url()), "twitter").await;
+}
