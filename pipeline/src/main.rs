@@ -134,7 +134,10 @@ fn init_logging(config: Option<&Config>, default_level: &str) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let level = config.and_then(|c| c.log.level.clone()).unwrap_or_else(|| default_level.to_owned());
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // The drivers' own chatter (pool connects, server NOTICEs) only from
+    // warnings up, unless RUST_LOG asks for it.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},neo4rs=warn,tokio_postgres=warn,mongodb=warn")));
     let format = config.map(|c| c.log.format).unwrap_or_default();
     let json = match format {
         LogFormat::Json => true,
