@@ -16,6 +16,18 @@ mod compliance;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+/// An error about the store or a whole batch. The driver classifiers say
+/// `Invalid` for record-level refusals; outside a record's write that means
+/// the store itself refuses (e.g. its schema), so the sink stops.
+pub(crate) fn store_error(
+    domain: socialpipe_schemas::ErrorDomain,
+    reason: String,
+) -> socialpipe_schemas::ComponentError {
+    use socialpipe_schemas::ErrorDomain;
+    let domain = if domain == ErrorDomain::Invalid { ErrorDomain::Fatal } else { domain };
+    socialpipe_schemas::ComponentError { domain, reason }
+}
+
 /// A versioned migration: (version, name, statements). Append only.
 pub type Migration = (i64, &'static str, &'static str);
 

@@ -61,17 +61,19 @@ impl<'a> Decoded<'a> {
     }
 
     /// Each author of the batch's posts once, as of their newest post (by
-    /// event time): an author row is written once per batch, not per post.
-    pub fn newest_authors(&self) -> Vec<&PostPayload> {
-        let mut newest: HashMap<String, &PostPayload> = HashMap::new();
-        for (post, _) in self.posts() {
-            let slot = newest.entry(post.author_id()).or_insert(post);
-            if post.created_at >= slot.created_at {
-                *slot = post;
+    /// event time), with that post's index in the batch: an author row is
+    /// written once per batch, not per post.
+    pub fn newest_authors(&self) -> Vec<(usize, &PostPayload)> {
+        let mut newest: HashMap<String, (usize, &PostPayload)> = HashMap::new();
+        for (index, row) in &self.rows {
+            let Row::Post { post, .. } = row else { continue };
+            let slot = newest.entry(post.author_id()).or_insert((*index, post));
+            if post.created_at >= slot.1.created_at {
+                *slot = (*index, post);
             }
         }
-        let mut authors: Vec<&PostPayload> = newest.into_values().collect();
-        authors.sort_by_key(|p| p.author_id());
+        let mut authors: Vec<(usize, &PostPayload)> = newest.into_values().collect();
+        authors.sort_by_key(|(_, p)| p.author_id());
         authors
     }
 
@@ -83,10 +85,12 @@ impl<'a> Decoded<'a> {
 
     /// Refuses, before anything is sent, the rows the store could not hold.
     pub fn refuse_unless(&mut self, storable: impl Fn(&Row<'a>) -> Result<(), ComponentError>) {
-        let (kept, refused): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.rows).into_iter().partition(|(_, row)| storable(row).is_ok());
-        self.rows = kept;
-        self.rejected.extend(refused.into_iter().map(|(i, row)| (i, storable(&row).expect_err("refused above"))));
+        for (index, row) in std::mem::take(&mut self.rows) {
+            match storable(&row) {
+                Ok(()) => self.rows.push((index, row)),
+                Err(e) => self.rejected.push((index, e)),
+            }
+        }
     }
 
     /// The refusals, in batch order, for the runner.
@@ -121,25 +125,53 @@ impl<'a> Row<'a> {
 }
 
 /// For stores whose integers are signed 64-bit: a count beyond that is
-/// refused rather than wrapped or clamped.
+/// refused rather than wrapped or clamped (then [`as_i64`] is exact).
 pub fn counts_fit_i64(row: &Row) -> Result<(), ComponentError> {
-    if let Row::Post { post, .. } = row {
-        let m = &post.metrics;
-        let counts = [
-            (m.likes, "metrics.likes"),
-            (m.comments, "metrics.comments"),
-            (m.shares, "metrics.shares"),
-            (m.views, "metrics.views"),
-            (post.author.followers, "author.followers"),
-            (post.author.following, "author.following"),
-        ];
-        for (value, field) in counts {
-            if let Some(v) = value.filter(|v| i64::try_from(*v).is_err()) {
-                return Err(ComponentError::invalid(format!("{field} = {v} exceeds a signed 64-bit integer")));
-            }
+    let counts = match row {
+        Row::Post { post, .. } => {
+            let m = &post.metrics;
+            vec![
+                (m.likes, "metrics.likes"),
+                (m.comments, "metrics.comments"),
+                (m.shares, "metrics.shares"),
+                (m.views, "metrics.views"),
+                (post.author.followers, "author.followers"),
+                (post.author.following, "author.following"),
+            ]
+        }
+        Row::Sheet { row, .. } => vec![(Some(row.row_number), "row_number")],
+        Row::Kol { .. } => Vec::new(),
+    };
+    for (value, field) in counts {
+        if let Some(v) = value.filter(|v| i64::try_from(*v).is_err()) {
+            return Err(ComponentError::invalid(format!("{field} = {v} exceeds a signed 64-bit integer")));
         }
     }
     Ok(())
+}
+
+/// A count of a row that passed [`counts_fit_i64`], as the store's integer.
+pub fn as_i64(count: u64) -> i64 {
+    i64::try_from(count).expect("counts_fit_i64 refused counts beyond i64")
+}
+
+/// Splits items of the given sizes into consecutive ranges of at most
+/// `max_items` items and `max_bytes` bytes (an item larger than `max_bytes`
+/// goes alone): how a batch is cut into commands or messages a server takes.
+pub fn size_bounded(sizes: &[usize], max_bytes: usize, max_items: usize) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, size) in sizes.iter().enumerate() {
+        if i > start && (bytes + size > max_bytes || i - start == max_items) {
+            ranges.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < sizes.len() {
+        ranges.push(start..sizes.len());
+    }
+    ranges
 }
 
 /// RFC 3339 UTC with milliseconds, the text form of times in every store.
@@ -246,6 +278,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn size_bounded_ranges_keep_under_both_bounds_and_never_split_an_item() {
+        assert_eq!(size_bounded(&[4, 4, 4, 4, 4], 10, 100), vec![0..2, 2..4, 4..5]);
+        assert_eq!(size_bounded(&[1, 1, 1, 1, 1], 100, 2), vec![0..2, 2..4, 4..5]);
+        // Larger than the bound: alone.
+        assert_eq!(size_bounded(&[3, 50, 3], 10, 100), vec![0..1, 1..2, 2..3]);
+        assert!(size_bounded(&[], 10, 10).is_empty());
     }
 
     #[tokio::test]

@@ -138,11 +138,7 @@ fn classify(e: &clickhouse::error::Error) -> ErrorDomain {
 }
 
 fn ch_error(doing: &str, e: &clickhouse::error::Error) -> ComponentError {
-    let domain = match classify(e) {
-        ErrorDomain::Invalid => ErrorDomain::Fatal,
-        other => other,
-    };
-    ComponentError { domain, reason: format!("clickhouse: {doing}: {}", e.to_string().trim()) }
+    crate::store_error(classify(e), format!("clickhouse: {doing}: {}", e.to_string().trim()))
 }
 
 fn client(config: &ClickhouseConfig) -> Client {
@@ -197,16 +193,17 @@ impl ClickhouseSink {
     /// Checks the server and the credentials, then migrates or checks the tables.
     pub async fn open(config: &ClickhouseConfig) -> Result<Self, ComponentError> {
         config.check().map_err(|e| ComponentError::fatal(format!("clickhouse: {e}")))?;
+        let client = client(config).with_database(&config.database);
         if config.migrate_on_start {
             Self::migrate_store(config).await?;
-        }
-        let client = client(config).with_database(&config.database);
-        let done = applied_versions(&client).await?;
-        if let Some((missing, _, _)) = MIGRATIONS.iter().find(|m| !done.contains(&m.0)) {
-            return Err(ComponentError::fatal(format!(
-                "clickhouse: database {} lacks migration {missing}: run `socialpipe migrate`",
-                config.database
-            )));
+        } else {
+            let done = applied_versions(&client).await?;
+            if let Some((missing, _, _)) = MIGRATIONS.iter().find(|m| !done.contains(&m.0)) {
+                return Err(ComponentError::fatal(format!(
+                    "clickhouse: database {} lacks migration {missing}: run `socialpipe migrate`",
+                    config.database
+                )));
+            }
         }
         Ok(ClickhouseSink { client, timeout: Duration::from_millis(config.request_timeout_ms) })
     }
@@ -262,11 +259,10 @@ struct Encoded<'a> {
     sheets: Vec<SheetRow<'a>>,
 }
 
-fn encode<'a>(index: usize, row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(), (usize, ComponentError)> {
-    let fail = |e| (index, e);
+fn encode<'a>(row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(), ComponentError> {
     match row {
         Row::Post { post, envelope } => {
-            let (created_at, created_at_ms) = datetime(&post.created_at, "created_at").map_err(fail)?;
+            let (created_at, created_at_ms) = datetime(&post.created_at, "created_at")?;
             let text = |path: &[&str]| enrichment(envelope, path).and_then(|v| v.as_str()).unwrap_or("");
             let compound = enrichment(envelope, &["sentiment", "compound"])
                 .or_else(|| enrichment(envelope, &["sentiment", "vader", "compound"]))
@@ -295,12 +291,12 @@ fn encode<'a>(index: usize, row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(
                 embedding: embedding(envelope).unwrap_or_default(),
                 payload: envelope.payload.get(),
                 enrichments: enrichments_json_except_embedding(envelope),
-                version: version(envelope).map_err(fail)?,
-                ingest_time: datetime(&envelope.ingest_time, "ingest_time").map_err(fail)?.0,
+                version: version(envelope)?,
+                ingest_time: datetime(&envelope.ingest_time, "ingest_time")?.0,
             });
         }
         Row::Kol { score, envelope } => {
-            let (as_of, as_of_ms) = datetime(&score.as_of, "as_of").map_err(fail)?;
+            let (as_of, as_of_ms) = datetime(&score.as_of, "as_of")?;
             out.scores.push(KolRow {
                 id: &envelope.id,
                 author_id: &score.author_id,
@@ -310,7 +306,7 @@ fn encode<'a>(index: usize, row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(
                 factors: serde_json::to_string(&score.factors).expect("factors always serialise"),
                 as_of,
                 as_of_ms,
-                version: version(envelope).map_err(fail)?,
+                version: version(envelope)?,
             });
         }
         Row::Sheet { row, envelope } => out.sheets.push(SheetRow {
@@ -322,8 +318,8 @@ fn encode<'a>(index: usize, row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(
             row_number: row.row_number,
             cells: serde_json::to_string(&row.cells).expect("cells always serialise"),
             content_hash: &row.content_hash,
-            version: version(envelope).map_err(fail)?,
-            ingest_time: datetime(&envelope.ingest_time, "ingest_time").map_err(fail)?.0,
+            version: version(envelope)?,
+            ingest_time: datetime(&envelope.ingest_time, "ingest_time")?.0,
         }),
     }
     Ok(())
@@ -344,10 +340,10 @@ fn storable(row: &Row) -> Result<(), ComponentError> {
 /// Every row of `decoded` must be `storable` (`write` refuses the others first).
 fn encode_all<'a>(decoded: &'a Decoded<'a>) -> Encoded<'a> {
     let mut encoded = Encoded::default();
-    for (index, row) in &decoded.rows {
-        encode(*index, row, &mut encoded).expect("write refused rows that are not storable");
+    for (_, row) in &decoded.rows {
+        encode(row, &mut encoded).expect("write refused rows that are not storable");
     }
-    for post in decoded.newest_authors() {
+    for (_, post) in decoded.newest_authors() {
         let a = &post.author;
         // Posts with times DateTime cannot hold were refused above.
         let Ok((updated_at, updated_at_ms)) = datetime(&post.created_at, "created_at") else { continue };

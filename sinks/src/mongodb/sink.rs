@@ -1,6 +1,5 @@
 //! Documents, the batched upsert command, and error classification.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,7 +10,7 @@ use mongodb::{Client, Database, IndexModel};
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
 
 use super::MongodbConfig;
-use crate::rows::{Decoded, Row, counts_fit_i64};
+use crate::rows::{Decoded, Row, as_i64, counts_fit_i64, size_bounded};
 
 /// (collection, index keys), created idempotently.
 pub const INDEXES: &[(&str, &[(&str, i32)])] = &[
@@ -219,21 +218,13 @@ impl MongodbSink {
         items: &[RawDocumentBuf],
     ) -> Result<Vec<(usize, i32, String)>, ComponentError> {
         let mut errors = Vec::new();
-        let mut start = 0;
-        while start < items.len() {
+        let sizes: Vec<usize> = items.iter().map(|item| item.as_bytes().len()).collect();
+        // The server takes at most 100,000 writes per command.
+        for range in size_bounded(&sizes, self.max_command_bytes, 100_000) {
+            let (start, end) = (range.start, range.end);
             let mut list = RawArrayBuf::new();
-            let mut bytes = 0;
-            let mut end = start;
-            // The server takes at most 100,000 writes per command.
-            while end < items.len() && end - start < 100_000 {
-                let item = &items[end];
-                let size = item.as_bytes().len();
-                if end > start && bytes + size > self.max_command_bytes {
-                    break;
-                }
-                bytes += size;
+            for item in &items[range] {
                 list.push(item.clone());
-                end += 1;
             }
             let mut command = RawDocumentBuf::new();
             command.append(command_name, collection);
@@ -260,7 +251,6 @@ impl MongodbSink {
                     }
                 }
             }
-            start = end;
         }
         Ok(errors)
     }
@@ -322,40 +312,26 @@ impl Sink for MongodbSink {
             }
         }
         // Authors from the newest post of each; a refused author refuses that post.
-        // Posts by address: newest_authors returns references into the rows.
-        let index_of: HashMap<usize, usize> = decoded
-            .rows
-            .iter()
-            .filter_map(|(i, row)| match row {
-                Row::Post { post, .. } => Some((post.as_ref() as *const PostPayload as usize, *i)),
-                _ => None,
-            })
-            .collect();
         let mut authors = Vec::new();
-        for post in decoded.newest_authors() {
-            let index = index_of[&(post as *const PostPayload as usize)];
-            {
-                let a = &post.author;
-                let mut set =
-                    doc! { "platform": &post.platform, "native_id": &a.id, "updated_at": time(&post.created_at) };
-                // Unknown fields keep their stored value.
-                let fields: [(&str, Option<Bson>); 5] = [
-                    ("handle", a.handle.as_deref().map(Bson::from)),
-                    ("name", a.name.as_deref().map(Bson::from)),
-                    // Fit: refused above otherwise.
-                    ("followers", a.followers.map(|v| Bson::Int64(v as i64))),
-                    ("following", a.following.map(|v| Bson::Int64(v as i64))),
-                    ("verified", a.verified.map(Bson::Boolean)),
-                ];
-                for (field, value) in fields {
-                    if let Some(value) = value {
-                        set.insert(field, value);
-                    }
+        for (index, post) in decoded.newest_authors() {
+            let a = &post.author;
+            let mut set = doc! { "platform": &post.platform, "native_id": &a.id, "updated_at": time(&post.created_at) };
+            // Unknown fields keep their stored value.
+            let fields: [(&str, Option<Bson>); 5] = [
+                ("handle", a.handle.as_deref().map(Bson::from)),
+                ("name", a.name.as_deref().map(Bson::from)),
+                ("followers", a.followers.map(|v| Bson::Int64(as_i64(v)))),
+                ("following", a.following.map(|v| Bson::Int64(as_i64(v)))),
+                ("verified", a.verified.map(Bson::Boolean)),
+            ];
+            for (field, value) in fields {
+                if let Some(value) = value {
+                    set.insert(field, value);
                 }
-                match Upsert::new(index, post.author_id(), "updated_at", time(&post.created_at), &set, false) {
-                    Ok(upsert) => authors.push(upsert),
-                    Err(refusal) => refused.push(refusal),
-                }
+            }
+            match Upsert::new(index, post.author_id(), "updated_at", time(&post.created_at), &set, false) {
+                Ok(upsert) => authors.push(upsert),
+                Err(refusal) => refused.push(refusal),
             }
         }
         refused.extend(self.upsert("posts", &posts).await?);

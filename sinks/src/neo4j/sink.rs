@@ -7,7 +7,9 @@ use neo4rs::{BoltType, ConfigBuilder, Graph, Neo4jErrorKind, Query, query};
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
 
 use super::Neo4jConfig;
-use crate::rows::{Decoded, PartError, PartWriter, counts_fit_i64, entity_list, rfc3339, write_bisecting};
+use crate::rows::{
+    Decoded, PartError, PartWriter, as_i64, counts_fit_i64, entity_list, rfc3339, size_bounded, write_bisecting,
+};
 
 /// Constraints and indexes, created idempotently before the first write.
 pub const SCHEMA: &[&str] = &[
@@ -103,11 +105,7 @@ fn classify(e: &neo4rs::Error) -> ErrorDomain {
 }
 
 fn bolt_error(doing: &str, e: &neo4rs::Error) -> ComponentError {
-    let domain = match classify(e) {
-        ErrorDomain::Invalid => ErrorDomain::Fatal,
-        other => other,
-    };
-    ComponentError { domain, reason: format!("neo4j: {doing}: {e}") }
+    crate::store_error(classify(e), format!("neo4j: {doing}: {e}"))
 }
 
 fn handle_key(platform: &str, handle: &str) -> String {
@@ -128,9 +126,8 @@ fn props<const N: usize>(entries: [(&str, BoltType); N]) -> Props {
     entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
-/// Fits: `write` refuses counts beyond i64 first.
 fn count(v: Option<u64>) -> BoltType {
-    v.map(|v| v as i64).into()
+    v.map(as_i64).into()
 }
 
 fn enrichment_text(envelope: &Envelope, stage: &str) -> BoltType {
@@ -156,7 +153,7 @@ fn encoded_size(row: &Props) -> usize {
 /// ArcadeDB's limit is 16 MiB).
 fn statements(part: &Decoded<'_>, max_bytes: usize) -> Vec<Query> {
     let mut authors = Vec::new();
-    for post in part.newest_authors() {
+    for (_, post) in part.newest_authors() {
         let a = &post.author;
         authors.push(props([
             ("handle_key", author_key(post).into()),
@@ -226,7 +223,7 @@ fn statements(part: &Decoded<'_>, max_bytes: usize) -> Vec<Query> {
                 ("file_name", row.file_name.clone().into()),
                 ("sheet", row.sheet.clone().into()),
                 ("row_key", row.row_key.clone().into()),
-                ("row_number", (row.row_number.min(i64::MAX as u64) as i64).into()),
+                ("row_number", as_i64(row.row_number).into()),
                 ("cells", serde_json::to_string(&row.cells).expect("cells serialise").into()),
                 ("content_hash", row.content_hash.clone().into()),
                 ("version", envelope.version.into()),
@@ -245,20 +242,12 @@ fn statements(part: &Decoded<'_>, max_bytes: usize) -> Vec<Query> {
     ]
     .into_iter()
     .flat_map(|(cypher, rows)| {
-        let mut chunks: Vec<Vec<Props>> = Vec::new();
-        let mut bytes = 0;
-        for row in rows {
-            let size = encoded_size(&row);
-            match chunks.last_mut() {
-                Some(chunk) if bytes + size <= max_bytes => chunk.push(row),
-                _ => {
-                    chunks.push(vec![row]);
-                    bytes = 0;
-                }
-            }
-            bytes += size;
-        }
-        chunks.into_iter().map(move |rows| query(cypher).param("rows", rows))
+        let sizes: Vec<usize> = rows.iter().map(encoded_size).collect();
+        let mut rows = rows.into_iter();
+        size_bounded(&sizes, max_bytes, usize::MAX)
+            .into_iter()
+            .map(|range| query(cypher).param("rows", rows.by_ref().take(range.len()).collect::<Vec<Props>>()))
+            .collect::<Vec<_>>()
     })
     .collect()
 }

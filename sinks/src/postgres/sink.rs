@@ -6,12 +6,11 @@ use async_trait::async_trait;
 use futures_util::pin_mut;
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Json, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Transaction};
 
 use super::{MIGRATIONS, PostgresConfig, migrate, schema::current_version};
-use crate::rows::{Decoded, counts_fit_i64, embedding, enrichments_json_except_embedding, entity_list};
+use crate::rows::{Decoded, as_i64, counts_fit_i64, embedding, enrichments_json_except_embedding, entity_list};
 
 pub struct PostgresSink {
     config: PostgresConfig,
@@ -32,7 +31,6 @@ fn classify(e: &tokio_postgres::Error) -> ErrorDomain {
         "22" | "23" | "54" => ErrorDomain::Invalid,
         // Connection, resources, operator intervention, serialization/deadlock.
         "08" | "53" | "57" | "40" | "58" => ErrorDomain::Transient,
-        _ if *code == SqlState::T_R_SERIALIZATION_FAILURE => ErrorDomain::Transient,
         _ => ErrorDomain::Fatal,
     }
 }
@@ -52,11 +50,7 @@ fn describe(e: &tokio_postgres::Error) -> String {
 }
 
 fn pg_error(doing: &str, e: &tokio_postgres::Error) -> ComponentError {
-    let domain = match classify(e) {
-        ErrorDomain::Invalid => ErrorDomain::Fatal,
-        other => other,
-    };
-    ComponentError { domain, reason: format!("postgres: {doing}: {}", describe(e)) }
+    crate::store_error(classify(e), format!("postgres: {doing}: {}", describe(e)))
 }
 
 async fn connect(config: &PostgresConfig) -> Result<Client, ComponentError> {
@@ -70,7 +64,6 @@ async fn connect(config: &PostgresConfig) -> Result<Client, ComponentError> {
             tracing::warn!(error = %e, "postgres connection closed");
         }
     });
-    // Staging tables live as long as the session; ON COMMIT DELETE ROWS keeps them empty between batches.
     let schema = &config.schema;
     client
         .batch_execute(&format!(
@@ -121,6 +114,8 @@ impl PostgresSink {
     }
 }
 
+/// Staging tables live as long as the session; ON COMMIT DELETE ROWS keeps
+/// them empty between batches.
 async fn create_staging(client: &Client) -> Result<(), ComponentError> {
     client
         .batch_execute(
@@ -218,7 +213,7 @@ async fn copy_upsert(
 type Values<'a> = Vec<Box<dyn ToSql + Sync + Send + 'a>>;
 
 fn post_values<'a>(post: &'a PostPayload, envelope: &'a Envelope) -> Values<'a> {
-    let count = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
+    let count = |v: Option<u64>| v.map(as_i64);
     let m = &post.metrics;
     vec![
         Box::new(envelope.id.as_str()),
@@ -245,7 +240,7 @@ fn post_values<'a>(post: &'a PostPayload, envelope: &'a Envelope) -> Values<'a> 
 }
 
 fn author_values(post: &PostPayload) -> Values<'_> {
-    let count = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
+    let count = |v: Option<u64>| v.map(as_i64);
     let a = &post.author;
     vec![
         Box::new(post.author_id()),
@@ -265,7 +260,7 @@ async fn write_rows(tx: &Transaction<'_>, decoded: &Decoded<'_>) -> Result<(), t
     let post_upsert = upsert_from_staging("posts", POST_COLUMNS, "version", ", deliveries = posts.deliveries + 1");
     copy_upsert(tx, "posts", POST_COLUMNS, POST_TYPES, posts, &post_upsert).await?;
 
-    let authors: Vec<Values> = decoded.newest_authors().into_iter().map(author_values).collect();
+    let authors: Vec<Values> = decoded.newest_authors().into_iter().map(|(_, post)| author_values(post)).collect();
     // An author's fields unknown in this post keep their stored value.
     let author_upsert = format!(
         "WITH moved AS (DELETE FROM staging_authors RETURNING *)
@@ -288,7 +283,7 @@ async fn write_rows(tx: &Transaction<'_>, decoded: &Decoded<'_>) -> Result<(), t
                 Box::new(row.file_name.as_str()),
                 Box::new(row.sheet.as_str()),
                 Box::new(row.row_key.as_str()),
-                Box::new(i64::try_from(row.row_number).unwrap_or(i64::MAX)),
+                Box::new(as_i64(row.row_number)),
                 Box::new(Json(&row.cells)),
                 Box::new(row.content_hash.as_str()),
                 Box::new(envelope.version),

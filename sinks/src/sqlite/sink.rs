@@ -29,13 +29,7 @@ fn classify(e: &rusqlite::Error) -> ErrorDomain {
 }
 
 fn sink_error(e: &rusqlite::Error) -> ComponentError {
-    ComponentError {
-        domain: match classify(e) {
-            ErrorDomain::Invalid => ErrorDomain::Fatal,
-            other => other,
-        },
-        reason: format!("sqlite: {e}"),
-    }
+    crate::store_error(classify(e), format!("sqlite: {e}"))
 }
 
 fn create_parent(config: &SqliteConfig) -> Result<(), ComponentError> {
@@ -208,7 +202,7 @@ impl Sink for SqliteSink {
             for (index, error) in refused {
                 decoded.reject(index, error);
             }
-            for post in decoded.newest_authors() {
+            for (_, post) in decoded.newest_authors() {
                 write_author(&tx, post).map_err(|e| sink_error(&e))?;
             }
             tx.commit().map_err(|e| sink_error(&e))?;
