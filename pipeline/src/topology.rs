@@ -6,7 +6,9 @@ use serde::Deserialize;
 use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
 use socialpipe_processors::entities::{EntitiesConfig, EntitiesStage};
 use socialpipe_processors::key_counter::{KeyCounterConfig, KeyCounterStage};
+use socialpipe_processors::language::{LanguageConfig, LanguageStage};
 use socialpipe_processors::passthrough::{PassthroughConfig, PassthroughStage};
+use socialpipe_processors::sentiment::{SentimentConfig, SentimentStage};
 use socialpipe_schemas::{ComponentError, Processor, Sink, Source};
 use socialpipe_sinks::blackhole::{BlackholeConfig, BlackholeSink};
 use socialpipe_sinks::clickhouse::{ClickhouseConfig, ClickhouseSink};
@@ -47,6 +49,8 @@ impl SourceKind {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StageKind {
     Entities(EntitiesConfig),
+    Language(LanguageConfig),
+    Sentiment(SentimentConfig),
     KeyCounter(KeyCounterConfig),
     Passthrough(PassthroughConfig),
 }
@@ -55,6 +59,8 @@ impl StageKind {
     pub fn type_name(&self) -> &'static str {
         match self {
             StageKind::Entities(_) => "entities",
+            StageKind::Language(_) => "language",
+            StageKind::Sentiment(_) => "sentiment",
             StageKind::KeyCounter(_) => "key_counter",
             StageKind::Passthrough(_) => "passthrough",
         }
@@ -62,15 +68,25 @@ impl StageKind {
 
     /// Whether the stage keeps per-key state (see `Processor::keeps_state`).
     pub fn keeps_state(&self) -> bool {
+        matches!(self, StageKind::KeyCounter(_))
+    }
+
+    /// Checks the stage's settings (a dictionary that does not build, a
+    /// threshold out of range) before anything runs.
+    pub fn check(&self) -> Result<(), String> {
         match self {
-            StageKind::Entities(_) | StageKind::Passthrough(_) => false,
-            StageKind::KeyCounter(_) => true,
+            StageKind::Entities(c) => c.check(),
+            StageKind::Language(c) => c.check(),
+            StageKind::Sentiment(c) => c.check(),
+            StageKind::KeyCounter(_) | StageKind::Passthrough(_) => Ok(()),
         }
     }
 
     pub fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
         Ok(match self {
-            StageKind::Entities(c) => Box::new(EntitiesStage::new(c.clone())),
+            StageKind::Entities(c) => Box::new(EntitiesStage::new(c.clone()).map_err(ComponentError::fatal)?),
+            StageKind::Language(c) => Box::new(LanguageStage::new(c)),
+            StageKind::Sentiment(c) => Box::new(SentimentStage::new(c)),
             StageKind::KeyCounter(_) => Box::new(KeyCounterStage),
             StageKind::Passthrough(_) => Box::new(PassthroughStage),
         })

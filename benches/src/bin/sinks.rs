@@ -41,7 +41,7 @@ async fn enriched_posts(records: usize, platform_suffix: &str) -> Vec<Envelope> 
             posts.push(post.into_envelope("bench"));
         }
     }
-    let mut stage = EntitiesStage::new(EntitiesConfig::default());
+    let mut stage = EntitiesStage::new(EntitiesConfig::default()).unwrap();
     let mut enriched = Vec::with_capacity(records);
     for chunk in posts.chunks(10_000) {
         for result in stage.process(chunk.to_vec()).await {

@@ -335,6 +335,9 @@ impl Config {
                 ));
             }
         }
+        for (i, stage) in self.stages.iter().enumerate() {
+            stage.kind.check().map_err(|m| (format!("stages[{i}]"), m))?;
+        }
         for (name, source) in &self.sources {
             if source.batch_records == 0 {
                 return Err((format!("sources.{name}.batch_records"), "must be at least 1".into()));

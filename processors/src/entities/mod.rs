@@ -7,11 +7,13 @@ mod extract;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
+use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use socialpipe_schemas::{ComponentError, Envelope, Failed, Processor, RecordKind};
+use serde_json::{Map, Value};
+
+use crate::dictionary::{Dictionary, fold};
+use crate::{TextEnricher, TextStage};
 
 pub use extract::extract_entities;
 
@@ -21,6 +23,10 @@ pub struct EntitiesConfig {
     /// Drop tracking parameters (utm_*, fbclid, gclid, …) from URLs.
     #[serde(default = "yes")]
     pub strip_tracking_params: bool,
+    /// Brand or product name → the phrases that mention it, matched on whole
+    /// words ignoring case and accents (`Nike = ["nike", "air jordan"]`).
+    #[serde(default)]
+    pub brands: BTreeMap<String, Vec<String>>,
 }
 
 fn yes() -> bool {
@@ -29,7 +35,18 @@ fn yes() -> bool {
 
 impl Default for EntitiesConfig {
     fn default() -> Self {
-        EntitiesConfig { strip_tracking_params: true }
+        EntitiesConfig { strip_tracking_params: true, brands: BTreeMap::new() }
+    }
+}
+
+impl EntitiesConfig {
+    pub fn check(&self) -> Result<(), String> {
+        self.brand_dictionary().map(drop)
+    }
+
+    fn brand_dictionary(&self) -> Result<Dictionary, String> {
+        Dictionary::new(self.brands.iter().map(|(name, phrases)| (name.clone(), phrases)))
+            .map_err(|e| format!("brands: {e}"))
     }
 }
 
@@ -44,48 +61,39 @@ pub struct Entities {
     pub cashtags: Vec<String>,
     pub urls: Vec<String>,
     pub emoji: Vec<String>,
+    /// The configured brand names mentioned (not only as hashtags).
+    #[serde(default)]
+    pub brands: Vec<String>,
 }
 
-pub struct EntitiesStage {
-    config: EntitiesConfig,
+pub struct EntitiesEnricher {
+    strip_tracking_params: bool,
+    brands: Dictionary,
 }
 
-/// The key this stage writes under `enrichments`.
-pub const ENRICHMENT_KEY: &str = "entities";
+pub type EntitiesStage = TextStage<EntitiesEnricher>;
 
 impl EntitiesStage {
-    pub fn new(config: EntitiesConfig) -> Self {
-        EntitiesStage { config }
-    }
-
-    fn enrich(&self, record: &mut Envelope) -> Result<(), ComponentError> {
-        if record.kind() != Some(RecordKind::Post) {
-            return Ok(());
-        }
-        // Only the text is read; the rest of the payload is skipped, not built.
-        #[derive(Deserialize)]
-        struct Text<'a> {
-            #[serde(borrow)]
-            text: Cow<'a, str>,
-        }
-        let Text { text } = record.payload_as().map_err(|e| ComponentError::invalid(format!("payload.text: {e}")))?;
-        let entities = extract_entities(&text, self.config.strip_tracking_params);
-        record
-            .enrichments
-            .insert(ENRICHMENT_KEY.to_owned(), serde_json::to_value(entities).expect("entities always serialise"));
-        Ok(())
+    pub fn new(config: EntitiesConfig) -> Result<Self, String> {
+        let brands = config.brand_dictionary()?;
+        Ok(TextStage(EntitiesEnricher { strip_tracking_params: config.strip_tracking_params, brands }))
     }
 }
 
-#[async_trait]
-impl Processor for EntitiesStage {
-    async fn process(&mut self, batch: Vec<Envelope>) -> Vec<Result<Envelope, Failed>> {
-        batch
-            .into_iter()
-            .map(|mut record| match self.enrich(&mut record) {
-                Ok(()) => Ok(record),
-                Err(error) => Err(Failed { record: Box::new(record), error }),
-            })
-            .collect()
+impl EntitiesEnricher {
+    pub fn entities(&self, text: &str) -> Entities {
+        let mut entities = extract_entities(text, self.strip_tracking_params);
+        if !self.brands.is_empty() {
+            entities.brands = self.brands.names_in(&fold(text)).into_iter().map(str::to_owned).collect();
+        }
+        entities
+    }
+}
+
+impl TextEnricher for EntitiesEnricher {
+    const KEY: &'static str = "entities";
+
+    fn enrich(&self, text: &str, _: &Map<String, Value>) -> Value {
+        serde_json::to_value(self.entities(text)).expect("entities always serialise")
     }
 }

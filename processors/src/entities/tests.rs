@@ -61,9 +61,28 @@ async fn the_stage_writes_entities_into_enrichments_of_posts() {
         br##"{"platform":"x","id":"1","author":{"id":"2"},"text":"#a @b","created_at":"2026-11-20T10:15:00Z"}"##,
     )
     .unwrap();
-    let mut stage = EntitiesStage::new(EntitiesConfig::default());
+    let mut stage = EntitiesStage::new(EntitiesConfig::default()).unwrap();
     let out = stage.process(vec![post.into_envelope("posts")]).await;
     let record = out.into_iter().next().unwrap().unwrap();
     assert_eq!(record.enrichments["entities"]["hashtags"][0], "a");
     assert_eq!(record.enrichments["entities"]["mentions"][0], "b");
+}
+
+#[tokio::test]
+async fn configured_brands_are_found_in_any_case_or_accent_and_a_post_without_text_is_invalid() {
+    let config: EntitiesConfig =
+        toml::from_str("[brands]\n\"L'Oréal\" = [\"l'oréal\", \"loreal\"]\nNike = [\"nike\", \"air jordan\"]").unwrap();
+    let mut stage = EntitiesStage::new(config).unwrap();
+    let good = parse_raw_post(
+        br##"{"platform":"x","id":"1","author":{"id":"2"},"text":"AIR JORDAN > anything from L'OREAL. nikes?","created_at":"2026-11-20T10:15:00Z"}"##,
+    )
+    .unwrap()
+    .into_envelope("posts");
+    let mut bad = good.clone();
+    bad.payload = socialpipe_schemas::Envelope::encode_payload(&serde_json::json!({"id": "1"}));
+    let mut out = stage.process(vec![good, bad]).await.into_iter();
+    let record = out.next().unwrap().unwrap();
+    assert_eq!(record.enrichments["entities"]["brands"], serde_json::json!(["Nike", "L'Oréal"]));
+    let failed = out.next().unwrap().unwrap_err();
+    assert!(failed.error.to_string().contains("payload.text"), "{}", failed.error);
 }

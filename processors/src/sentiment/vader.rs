@@ -1,0 +1,500 @@
+//! A literal port of vaderSentiment 3.3.2 (Hutto & Gilbert, ICWSM 2014;
+//! MIT, data/LICENSE-vaderSentiment.txt). The goal is the package's output,
+//! quirks included (the "but" rule rescales the first equal score, "no"
+//! looks three words back, idioms are checked only three words after a
+//! modifier), so the code follows the Python function by function; words
+//! are lower-cased once instead of once per rule, which changes nothing.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use super::pystr;
+
+const B_INCR: f64 = 0.293;
+const B_DECR: f64 = -0.293;
+const C_INCR: f64 = 0.733;
+const N_SCALAR: f64 = -0.74;
+
+const NEGATE: &[&str] = &[
+    "aint",
+    "arent",
+    "cannot",
+    "cant",
+    "couldnt",
+    "darent",
+    "didnt",
+    "doesnt",
+    "ain't",
+    "aren't",
+    "can't",
+    "couldn't",
+    "daren't",
+    "didn't",
+    "doesn't",
+    "dont",
+    "hadnt",
+    "hasnt",
+    "havent",
+    "isnt",
+    "mightnt",
+    "mustnt",
+    "neither",
+    "don't",
+    "hadn't",
+    "hasn't",
+    "haven't",
+    "isn't",
+    "mightn't",
+    "mustn't",
+    "neednt",
+    "needn't",
+    "never",
+    "none",
+    "nope",
+    "nor",
+    "not",
+    "nothing",
+    "nowhere",
+    "oughtnt",
+    "shant",
+    "shouldnt",
+    "uhuh",
+    "wasnt",
+    "werent",
+    "oughtn't",
+    "shan't",
+    "shouldn't",
+    "uh-uh",
+    "wasn't",
+    "weren't",
+    "without",
+    "wont",
+    "wouldnt",
+    "won't",
+    "wouldn't",
+    "rarely",
+    "seldom",
+    "despite",
+];
+
+const BOOSTERS_UP: &[&str] = &[
+    "absolutely",
+    "amazingly",
+    "awfully",
+    "completely",
+    "considerable",
+    "considerably",
+    "decidedly",
+    "deeply",
+    "effing",
+    "enormous",
+    "enormously",
+    "entirely",
+    "especially",
+    "exceptional",
+    "exceptionally",
+    "extreme",
+    "extremely",
+    "fabulously",
+    "flipping",
+    "flippin",
+    "frackin",
+    "fracking",
+    "fricking",
+    "frickin",
+    "frigging",
+    "friggin",
+    "fully",
+    "fuckin",
+    "fucking",
+    "fuggin",
+    "fugging",
+    "greatly",
+    "hella",
+    "highly",
+    "hugely",
+    "incredible",
+    "incredibly",
+    "intensely",
+    "major",
+    "majorly",
+    "more",
+    "most",
+    "particularly",
+    "purely",
+    "quite",
+    "really",
+    "remarkably",
+    "so",
+    "substantially",
+    "thoroughly",
+    "total",
+    "totally",
+    "tremendous",
+    "tremendously",
+    "uber",
+    "unbelievably",
+    "unusually",
+    "utter",
+    "utterly",
+    "very",
+];
+
+const BOOSTERS_DOWN: &[&str] = &[
+    "almost",
+    "barely",
+    "hardly",
+    "just enough",
+    "kind of",
+    "kinda",
+    "kindof",
+    "kind-of",
+    "less",
+    "little",
+    "marginal",
+    "marginally",
+    "occasional",
+    "occasionally",
+    "partly",
+    "scarce",
+    "scarcely",
+    "slight",
+    "slightly",
+    "somewhat",
+    "sort of",
+    "sorta",
+    "sortof",
+    "sort-of",
+];
+
+const SPECIAL_CASES: &[(&str, f64)] = &[
+    ("the shit", 3.0),
+    ("the bomb", 3.0),
+    ("bad ass", 1.5),
+    ("badass", 1.5),
+    ("bus stop", 0.0),
+    ("yeah right", -2.0),
+    ("kiss of death", -1.5),
+    ("to die for", 3.0),
+    ("beating heart", 3.5),
+];
+
+/// neg/neu/pos/compound, rounded as vaderSentiment rounds (3 and 4 digits).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Polarity {
+    pub neg: f64,
+    pub neu: f64,
+    pub pos: f64,
+    pub compound: f64,
+}
+
+pub struct Vader {
+    lexicon: HashMap<&'static str, f64>,
+    emoji: HashMap<char, &'static str>,
+    boosters: HashMap<&'static str, f64>,
+}
+
+static LEXICON: &str = include_str!("data/vader_lexicon.txt");
+static EMOJI_LEXICON: &str = include_str!("data/emoji_utf8_lexicon.txt");
+
+static SHARED: LazyLock<Vader> = LazyLock::new(Vader::load);
+
+impl Vader {
+    /// The analyzer with the bundled lexicons, loaded once per process.
+    pub fn shared() -> &'static Vader {
+        &SHARED
+    }
+
+    fn load() -> Vader {
+        // As make_lex_dict / make_emoji_dict: strip, split on tabs, later
+        // lines win; only single code point emoji keys can ever match.
+        let mut lexicon = HashMap::new();
+        for line in LEXICON.trim_end_matches('\n').split('\n').filter(|l| !l.is_empty()) {
+            let mut fields = pystr::strip(line).split('\t');
+            let (Some(word), Some(measure)) = (fields.next(), fields.next()) else { continue };
+            lexicon.insert(word, measure.parse().expect("the bundled lexicon's measures are numbers"));
+        }
+        let mut emoji = HashMap::new();
+        for line in EMOJI_LEXICON.trim_end_matches('\n').split('\n') {
+            let mut fields = pystr::strip(line).split('\t');
+            let (Some(key), Some(description)) = (fields.next(), fields.next()) else { continue };
+            let mut chars = key.chars();
+            if let (Some(ch), None) = (chars.next(), chars.next()) {
+                emoji.insert(ch, description);
+            }
+        }
+        let boosters =
+            BOOSTERS_UP.iter().map(|&w| (w, B_INCR)).chain(BOOSTERS_DOWN.iter().map(|&w| (w, B_DECR))).collect();
+        Vader { lexicon, emoji, boosters }
+    }
+
+    /// `SentimentIntensityAnalyzer().polarity_scores(text)`.
+    pub fn polarity_scores(&self, text: &str) -> Polarity {
+        let text = self.describe_emoji(text);
+        let text = pystr::strip(&text);
+        let words: Vec<&str> = pystr::split(text).map(strip_punc_if_word).collect();
+        let lowers: Vec<String> = words.iter().map(|w| pystr::lower(w)).collect();
+        let sentence = Sentence { words: &words, lowers: &lowers, is_cap_diff: allcap_differential(&words) };
+
+        let mut sentiments = Vec::with_capacity(words.len());
+        for i in 0..words.len() {
+            let lower = lowers[i].as_str();
+            let kind_of = i + 1 < words.len() && lower == "kind" && lowers[i + 1] == "of";
+            if self.boosters.contains_key(lower) || kind_of {
+                sentiments.push(0.0);
+                continue;
+            }
+            sentiments.push(self.sentiment_valence(&sentence, i));
+        }
+        but_check(&lowers, &mut sentiments);
+        score_valence(&sentiments, text)
+    }
+
+    /// Emoji are replaced by their description, one code point at a time.
+    fn describe_emoji(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut prev_space = true;
+        for ch in text.chars() {
+            if let Some(description) = self.emoji.get(&ch) {
+                if !prev_space {
+                    out.push(' ');
+                }
+                out.push_str(description);
+                prev_space = false;
+            } else {
+                out.push(ch);
+                prev_space = ch == ' ';
+            }
+        }
+        out
+    }
+
+    fn in_lexicon(&self, lower: &str) -> bool {
+        self.lexicon.contains_key(lower)
+    }
+
+    fn sentiment_valence(&self, s: &Sentence, i: usize) -> f64 {
+        let l = s.lowers;
+        let Some(&measure) = self.lexicon.get(l[i].as_str()) else { return 0.0 };
+        let mut valence = measure;
+        // "no" before another lexicon word negates it instead of counting.
+        if l[i] == "no" && i != l.len() - 1 && self.in_lexicon(&l[i + 1]) {
+            valence = 0.0;
+        }
+        if (i > 0 && l[i - 1] == "no")
+            || (i > 1 && l[i - 2] == "no")
+            || (i > 2 && l[i - 3] == "no" && (l[i - 1] == "or" || l[i - 1] == "nor"))
+        {
+            valence = measure * N_SCALAR;
+        }
+        if pystr::is_upper(s.words[i]) && s.is_cap_diff {
+            if valence > 0.0 {
+                valence += C_INCR;
+            } else {
+                valence -= C_INCR;
+            }
+        }
+        for start_i in 0..3 {
+            if i > start_i && !self.in_lexicon(&l[i - (start_i + 1)]) {
+                let mut scalar = self.scalar_inc_dec(s, i - (start_i + 1), valence);
+                if start_i == 1 && scalar != 0.0 {
+                    scalar *= 0.95;
+                }
+                if start_i == 2 && scalar != 0.0 {
+                    scalar *= 0.9;
+                }
+                valence += scalar;
+                valence = negation_check(valence, l, start_i, i);
+                if start_i == 2 {
+                    valence = self.special_idioms_check(valence, l, i);
+                }
+            }
+        }
+        self.least_check(valence, l, i)
+    }
+
+    fn scalar_inc_dec(&self, s: &Sentence, j: usize, valence: f64) -> f64 {
+        let Some(&booster) = self.boosters.get(s.lowers[j].as_str()) else { return 0.0 };
+        let mut scalar = if valence < 0.0 { -booster } else { booster };
+        if pystr::is_upper(s.words[j]) && s.is_cap_diff {
+            if valence > 0.0 {
+                scalar += C_INCR;
+            } else {
+                scalar -= C_INCR;
+            }
+        }
+        scalar
+    }
+
+    fn least_check(&self, valence: f64, l: &[String], i: usize) -> f64 {
+        if i > 1 && !self.in_lexicon(&l[i - 1]) && l[i - 1] == "least" {
+            if l[i - 2] != "at" && l[i - 2] != "very" {
+                return valence * N_SCALAR;
+            }
+        } else if i > 0 && !self.in_lexicon(&l[i - 1]) && l[i - 1] == "least" {
+            return valence * N_SCALAR;
+        }
+        valence
+    }
+
+    /// Only reached with i ≥ 3.
+    fn special_idioms_check(&self, mut valence: f64, l: &[String], i: usize) -> f64 {
+        let join = |words: &[&String]| words.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(" ");
+        let onezero = join(&[&l[i - 1], &l[i]]);
+        let twoonezero = join(&[&l[i - 2], &l[i - 1], &l[i]]);
+        let twoone = join(&[&l[i - 2], &l[i - 1]]);
+        let threetwoone = join(&[&l[i - 3], &l[i - 2], &l[i - 1]]);
+        let threetwo = join(&[&l[i - 3], &l[i - 2]]);
+        for seq in [&onezero, &twoonezero, &twoone, &threetwoone, &threetwo] {
+            if let Some(v) = special_case(seq) {
+                valence = v;
+                break;
+            }
+        }
+        if l.len() - 1 > i
+            && let Some(v) = special_case(&join(&[&l[i], &l[i + 1]]))
+        {
+            valence = v;
+        }
+        if l.len() - 1 > i + 1
+            && let Some(v) = special_case(&join(&[&l[i], &l[i + 1], &l[i + 2]]))
+        {
+            valence = v;
+        }
+        for n_gram in [&threetwoone, &threetwo, &twoone] {
+            if let Some(b) = self.boosters.get(n_gram.as_str()) {
+                valence += b;
+            }
+        }
+        valence
+    }
+}
+
+struct Sentence<'a> {
+    words: &'a [&'a str],
+    lowers: &'a [String],
+    is_cap_diff: bool,
+}
+
+fn special_case(seq: &str) -> Option<f64> {
+    SPECIAL_CASES.iter().find(|(k, _)| *k == seq).map(|&(_, v)| v)
+}
+
+/// Leading and trailing ASCII punctuation goes unless that leaves two
+/// characters or fewer (then it was probably an emoticon).
+fn strip_punc_if_word(token: &str) -> &str {
+    let stripped = token.trim_matches(|c: char| c.is_ascii_punctuation());
+    if stripped.chars().count() <= 2 { token } else { stripped }
+}
+
+/// Some but not all words are ALL CAPS.
+fn allcap_differential(words: &[&str]) -> bool {
+    let allcap = words.iter().filter(|w| pystr::is_upper(w)).count();
+    let differential = words.len() - allcap;
+    0 < differential && differential < words.len()
+}
+
+fn negated(lower: &str) -> bool {
+    NEGATE.contains(&lower) || lower.contains("n't")
+}
+
+fn negation_check(valence: f64, l: &[String], start_i: usize, i: usize) -> f64 {
+    let so_or_this = |w: &str| w == "so" || w == "this";
+    match start_i {
+        0 if negated(&l[i - 1]) => valence * N_SCALAR,
+        1 => {
+            if l[i - 2] == "never" && so_or_this(&l[i - 1]) {
+                valence * 1.25
+            } else if l[i - 2] == "without" && l[i - 1] == "doubt" {
+                valence
+            } else if negated(&l[i - 2]) {
+                valence * N_SCALAR
+            } else {
+                valence
+            }
+        }
+        2 => {
+            // Python's `a and b or c`: the second clause stands alone.
+            if (l[i - 3] == "never" && so_or_this(&l[i - 2])) || so_or_this(&l[i - 1]) {
+                valence * 1.25
+            } else if l[i - 3] == "without" && (l[i - 2] == "doubt" || l[i - 1] == "doubt") {
+                valence
+            } else if negated(&l[i - 3]) {
+                valence * N_SCALAR
+            } else {
+                valence
+            }
+        }
+        _ => valence,
+    }
+}
+
+/// The contrastive "but": scores before the first one count half, after it
+/// one and a half. As in the Python, each score is looked up by value, so
+/// the first of several equal scores is the one rescaled, repeatedly.
+fn but_check(lowers: &[String], sentiments: &mut [f64]) {
+    let Some(bi) = lowers.iter().position(|w| w == "but") else { return };
+    for k in 0..sentiments.len() {
+        let sentiment = sentiments[k];
+        let si = sentiments.iter().position(|&s| s == sentiment).expect("the score is in the list");
+        if si < bi {
+            sentiments[si] = sentiment * 0.5;
+        } else if si > bi {
+            sentiments[si] = sentiment * 1.5;
+        }
+    }
+}
+
+fn punctuation_emphasis(text: &str) -> f64 {
+    let ep_count = text.matches('!').count().min(4);
+    let qm_count = text.matches('?').count();
+    let qm = match qm_count {
+        0 | 1 => 0.0,
+        2 | 3 => qm_count as f64 * 0.18,
+        _ => 0.96,
+    };
+    ep_count as f64 * 0.292 + qm
+}
+
+fn normalize(score: f64) -> f64 {
+    (score / (score * score + 15.0).sqrt()).clamp(-1.0, 1.0)
+}
+
+fn score_valence(sentiments: &[f64], text: &str) -> Polarity {
+    if sentiments.is_empty() {
+        return Polarity { neg: 0.0, neu: 0.0, pos: 0.0, compound: 0.0 };
+    }
+    // Python sums from the integer 0, so an all -0.0 list sums to 0.0.
+    let mut sum_s = sentiments.iter().fold(0.0, |sum, s| sum + s);
+    let punct = punctuation_emphasis(text);
+    if sum_s > 0.0 {
+        sum_s += punct;
+    } else if sum_s < 0.0 {
+        sum_s -= punct;
+    }
+    let compound = normalize(sum_s);
+    let (mut pos_sum, mut neg_sum, mut neu_count) = (0.0, 0.0, 0u32);
+    for &s in sentiments {
+        if s > 0.0 {
+            pos_sum += s + 1.0;
+        }
+        if s < 0.0 {
+            neg_sum += s - 1.0;
+        }
+        if s == 0.0 {
+            neu_count += 1;
+        }
+    }
+    if pos_sum > f64::abs(neg_sum) {
+        pos_sum += punct;
+    } else if pos_sum < f64::abs(neg_sum) {
+        neg_sum -= punct;
+    }
+    let total = pos_sum + f64::abs(neg_sum) + f64::from(neu_count);
+    Polarity {
+        neg: pystr::round((neg_sum / total).abs(), 3),
+        neu: pystr::round((f64::from(neu_count) / total).abs(), 3),
+        pos: pystr::round((pos_sum / total).abs(), 3),
+        compound: pystr::round(compound, 4),
+    }
+}
