@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
+use socialpipe_processors::emotion::{EmotionConfig, EmotionStage};
 use socialpipe_processors::entities::{EntitiesConfig, EntitiesStage};
 use socialpipe_processors::key_counter::{KeyCounterConfig, KeyCounterStage};
 use socialpipe_processors::language::{LanguageConfig, LanguageStage};
@@ -51,6 +52,7 @@ pub enum StageKind {
     Entities(EntitiesConfig),
     Language(LanguageConfig),
     Sentiment(SentimentConfig),
+    Emotion(EmotionConfig),
     KeyCounter(KeyCounterConfig),
     Passthrough(PassthroughConfig),
 }
@@ -61,6 +63,7 @@ impl StageKind {
             StageKind::Entities(_) => "entities",
             StageKind::Language(_) => "language",
             StageKind::Sentiment(_) => "sentiment",
+            StageKind::Emotion(_) => "emotion",
             StageKind::KeyCounter(_) => "key_counter",
             StageKind::Passthrough(_) => "passthrough",
         }
@@ -78,6 +81,7 @@ impl StageKind {
             StageKind::Entities(c) => c.check(),
             StageKind::Language(c) => c.check(),
             StageKind::Sentiment(c) => c.check(),
+            StageKind::Emotion(c) => c.check(),
             StageKind::KeyCounter(_) | StageKind::Passthrough(_) => Ok(()),
         }
     }
@@ -87,6 +91,7 @@ impl StageKind {
             StageKind::Entities(c) => Box::new(EntitiesStage::new(c.clone()).map_err(ComponentError::fatal)?),
             StageKind::Language(c) => Box::new(LanguageStage::new(c)),
             StageKind::Sentiment(c) => Box::new(SentimentStage::new(c)),
+            StageKind::Emotion(c) => Box::new(EmotionStage::new(c).map_err(|e| ComponentError::fatal(e.to_string()))?),
             StageKind::KeyCounter(_) => Box::new(KeyCounterStage),
             StageKind::Passthrough(_) => Box::new(PassthroughStage),
         })

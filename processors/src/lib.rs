@@ -2,6 +2,7 @@
 //! and its tests. A stage writes its result under `enrichments.<stage type>`.
 
 pub mod dictionary;
+pub mod emotion;
 pub mod entities;
 pub mod key_counter;
 pub mod language;

@@ -1,0 +1,245 @@
+//! Stage `emotion`: Plutchik-8 intensities in [0, 1] from the emotion
+//! model of nade 0.3.1 (MIT; Wegmann et al.), reproduced exactly: nade's
+//! preprocessing, its fastText emoji classifier (151 emoji probabilities)
+//! and its eight LightGBM regressors over those probabilities. The model
+//! files come from the nade wheel (`scripts/fetch-models.sh`).
+//!
+//! Scores are kept unrounded internally and written rounded as nade rounds
+//! them (Arrow's half-to-even on x·1000). `dominant` is the strongest
+//! emotion, or `neutral` when every score is below `neutral_below`; `ekman`
+//! is the same view over Ekman's six basic emotions (Plutchik's eight
+//! without anticipation and trust).
+
+mod fasttext;
+mod lightgbm;
+mod preprocess;
+#[cfg(test)]
+mod tests;
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+pub use preprocess::preprocess;
+
+use crate::{TextEnricher, TextStage};
+
+/// nade's label order (and the order of the regressors).
+pub const EMOTIONS: [&str; 8] = ["anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust"];
+/// Ekman's six, as indices into `EMOTIONS`.
+const EKMAN: [usize; 6] = [0, 2, 3, 4, 5, 6];
+
+/// What `validate` and the errors tell an operator to run.
+pub const FETCH_COMMAND: &str = "scripts/fetch-models.sh";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmotionConfig {
+    /// The directory with nade's model files (from the nade wheel).
+    #[serde(default = "default_models_dir")]
+    pub models_dir: PathBuf,
+    /// `dominant` is `neutral` when every score is below this. nade's
+    /// intensities are modest: over varied posts the strongest score has a
+    /// median near 0.3, and 0.2 leaves about one post in ten neutral.
+    #[serde(default = "default_neutral_below")]
+    pub neutral_below: f64,
+    /// Threads a batch is spread over (0: one per core).
+    #[serde(default)]
+    pub threads: usize,
+}
+
+fn default_models_dir() -> PathBuf {
+    PathBuf::from("models/nade")
+}
+
+fn default_neutral_below() -> f64 {
+    0.2
+}
+
+impl Default for EmotionConfig {
+    fn default() -> Self {
+        EmotionConfig { models_dir: default_models_dir(), neutral_below: default_neutral_below(), threads: 0 }
+    }
+}
+
+impl EmotionConfig {
+    /// The model files are there (their contents are checked on load).
+    pub fn check(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.neutral_below) {
+            return Err(format!("neutral_below must be within [0, 1], not {}", self.neutral_below));
+        }
+        for file in Nade::files() {
+            let path = self.models_dir.join(&file);
+            if !path.is_file() {
+                return Err(format!("model file {} is missing: run `{FETCH_COMMAND}`", path.display()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NadeError {
+    #[error("{path}: {error} (run `{FETCH_COMMAND}` to fetch the model)")]
+    Open { path: PathBuf, error: std::io::Error },
+    #[error("{path}: {error}")]
+    FastText { path: PathBuf, error: fasttext::ModelError },
+    #[error("{path}: {error}")]
+    LightGbm { path: PathBuf, error: lightgbm::LightGbmError },
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+pub struct Nade {
+    classifier: fasttext::FastText,
+    /// Feature i is the probability of model label `feature_order[i]`:
+    /// nade sorts the labels by their number.
+    feature_order: Vec<usize>,
+    regressors: Vec<lightgbm::Booster>,
+}
+
+impl Nade {
+    fn files() -> impl Iterator<Item = String> {
+        std::iter::once("nade_250k_hp.ftz".to_owned()).chain(EMOTIONS.iter().map(|e| format!("reg_{e}.txt.gz")))
+    }
+
+    pub fn load(dir: &Path) -> Result<Nade, NadeError> {
+        let open = |name: &str| {
+            let path = dir.join(name);
+            File::open(&path).map(BufReader::new).map_err(|error| NadeError::Open { path, error })
+        };
+        let ftz = dir.join("nade_250k_hp.ftz");
+        let classifier = fasttext::FastText::read(&mut open("nade_250k_hp.ftz")?)
+            .map_err(|error| NadeError::FastText { path: ftz, error })?;
+        let mut feature_order: Vec<usize> = (0..classifier.label_ids().len()).collect();
+        feature_order.sort_by_key(|&i| classifier.label_ids()[i]);
+        let mut regressors = Vec::new();
+        for emotion in EMOTIONS {
+            let name = format!("reg_{emotion}.txt.gz");
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(open(&name)?)
+                .read_to_string(&mut text)
+                .map_err(|error| NadeError::Open { path: dir.join(&name), error })?;
+            let booster = lightgbm::Booster::parse(&text)
+                .map_err(|error| NadeError::LightGbm { path: dir.join(&name), error })?;
+            if booster.features() != feature_order.len() {
+                return Err(NadeError::Mismatch(format!(
+                    "{name} expects {} features, the classifier has {} labels",
+                    booster.features(),
+                    feature_order.len()
+                )));
+            }
+            regressors.push(booster);
+        }
+        Ok(Nade { classifier, feature_order, regressors })
+    }
+
+    /// The regressors' input: emoji probabilities in label-number order.
+    fn features(&self, text: &str) -> Vec<f64> {
+        let probabilities = self.classifier.probabilities(&preprocess(text));
+        self.feature_order.iter().map(|&i| probabilities[i]).collect()
+    }
+
+    /// Unrounded intensities, clipped to [0, 1], in `EMOTIONS` order.
+    pub fn predict(&self, texts: &[&str]) -> Vec<[f64; 8]> {
+        let features: Vec<Vec<f64>> = texts.iter().map(|t| self.features(t)).collect();
+        let rows: Vec<&[f64]> = features.iter().map(Vec::as_slice).collect();
+        let mut scores = vec![[0.0; 8]; texts.len()];
+        let mut raw = vec![0.0; texts.len()];
+        for (e, booster) in self.regressors.iter().enumerate() {
+            raw.iter_mut().for_each(|r| *r = 0.0);
+            booster.predict_into(&rows, &mut raw);
+            for (s, r) in scores.iter_mut().zip(&raw) {
+                s[e] = r.clamp(0.0, 1.0);
+            }
+        }
+        scores
+    }
+}
+
+/// Arrow's `round(x, ndigits=3)` with its default half-to-even mode.
+pub fn round3(x: f64) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    let scaled = x * 1000.0;
+    let frac = scaled - scaled.floor();
+    if frac == 0.0 {
+        return x;
+    }
+    let rounded = if frac != 0.5 { scaled.round() } else { (scaled * 0.5).round() * 2.0 };
+    rounded / 1000.0
+}
+
+pub struct EmotionEnricher {
+    model: Arc<Nade>,
+    neutral_below: f64,
+    threads: usize,
+}
+
+pub type EmotionStage = TextStage<EmotionEnricher>;
+
+impl EmotionStage {
+    pub fn new(config: &EmotionConfig) -> Result<Self, NadeError> {
+        let model = Arc::new(Nade::load(&config.models_dir)?);
+        let threads = match config.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        Ok(TextStage(EmotionEnricher { model, neutral_below: config.neutral_below, threads }))
+    }
+}
+
+impl EmotionEnricher {
+    fn value(&self, scores: &[f64; 8]) -> Value {
+        let strongest = |among: &mut dyn Iterator<Item = usize>| {
+            // The first of equal scores wins, in nade's label order.
+            let best = among.fold(None, |best: Option<usize>, i| match best {
+                Some(b) if scores[b] >= scores[i] => Some(b),
+                _ => Some(i),
+            });
+            match best {
+                Some(b) if scores[b] >= self.neutral_below => EMOTIONS[b],
+                _ => "neutral",
+            }
+        };
+        let rounded: Map<String, Value> =
+            EMOTIONS.iter().zip(scores).map(|(e, s)| ((*e).to_owned(), json!(round3(*s)))).collect();
+        let ekman: Map<String, Value> =
+            EKMAN.iter().map(|&i| (EMOTIONS[i].to_owned(), json!(round3(scores[i])))).collect();
+        json!({
+            "scores": rounded,
+            "dominant": strongest(&mut (0..8)),
+            "ekman": {"scores": ekman, "dominant": strongest(&mut EKMAN.iter().copied())},
+        })
+    }
+}
+
+impl TextEnricher for EmotionEnricher {
+    const KEY: &'static str = "emotion";
+
+    fn enrich(&self, text: &str, _: &Map<String, Value>) -> Value {
+        self.value(&self.model.predict(&[text])[0])
+    }
+
+    /// The batch is cut into one chunk per thread.
+    fn enrich_all(&self, texts: &[&str], _: &[&Map<String, Value>]) -> Vec<Value> {
+        let chunk = texts.len().div_ceil(self.threads.max(1)).max(1);
+        if texts.len() <= chunk {
+            return self.model.predict(texts).iter().map(|s| self.value(s)).collect();
+        }
+        std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                texts.chunks(chunk).map(|part| scope.spawn(move || self.model.predict(part))).collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("emotion scoring does not panic"))
+                .map(|s| self.value(&s))
+                .collect()
+        })
+    }
+}
