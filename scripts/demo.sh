@@ -19,7 +19,7 @@ query() {
 }
 
 echo
-echo "== socialpipe demo: examples/data/posts.jsonl -> embedded log -> entities -> sqlite"
+echo "== socialpipe demo: examples/data/posts.jsonl -> embedded log -> language, entities, sentiment, emotion, intent, topics, brand safety -> sqlite"
 echo "posts stored:   $(query 'SELECT count(*) FROM posts')"
 echo "authors stored: $(query 'SELECT count(*) FROM authors')"
 echo
@@ -28,6 +28,20 @@ query "SELECT platform, count(*) FROM posts GROUP BY platform ORDER BY 2 DESC" |
 echo
 echo "top hashtags:"
 query "SELECT lower(j.value), count(*) FROM posts, json_each(posts.enrichments, '\$.entities.hashtags') j GROUP BY 1 ORDER BY 2 DESC LIMIT 5" | sed 's/^/  /'
+echo
+echo "sentiment (VADER; unreliable = confidently not English):"
+query "SELECT sentiment_label, count(*), sum(NOT sentiment_reliable) FROM posts GROUP BY 1 ORDER BY 2 DESC" | sed 's/^/  /'
+echo
+echo "dominant emotion:"
+query "SELECT emotion, count(*), round(avg(emotion_joy), 3) FROM posts GROUP BY 1 ORDER BY 2 DESC LIMIT 5" | sed 's/^/  /'
+echo
+echo "intent:"
+query "SELECT intent, count(*) FROM posts GROUP BY 1 ORDER BY 2 DESC" | sed 's/^/  /'
+echo
+echo "brands by mentions, with average sentiment:"
+query "SELECT j.value, count(*), round(avg(sentiment_compound), 3) FROM posts, json_each(posts.enrichments, '\$.entities.brands') j GROUP BY 1 ORDER BY 2 DESC LIMIT 5" | sed 's/^/  /'
+echo
+echo "posts not brand safe: $(query 'SELECT count(*) FROM posts WHERE NOT brand_safe')"
 echo
 echo "dead letters by reason (malformed input lines):"
 "$BIN" dlq show --config "$CONFIG" posts --limit 1000 | python3 -c '
@@ -39,6 +53,8 @@ print(f"  {sum(reasons.values()):>4}  in total")'
 echo
 echo "explore:"
 echo "  sqlite3 $DB \"SELECT author_id, count(*), sum(likes) FROM posts GROUP BY 1 ORDER BY 3 DESC LIMIT 10\""
+echo "  sqlite3 $DB \"SELECT text, sentiment_compound, emotion, intent FROM posts WHERE intent = 'complaint' LIMIT 5\""
+echo "  echo 'where can I buy the acme x2?' | $BIN analyze --config $CONFIG --text"
 echo "  $BIN topics --config $CONFIG"
 echo "  $BIN dlq show --config $CONFIG posts"
 echo "  $BIN tail --config $CONFIG enriched.posts --limit 3"

@@ -2,6 +2,7 @@
 //! runner with its delivery guarantees, dead letters, metrics and health.
 
 pub mod admin;
+pub mod analyze;
 pub mod config;
 pub mod http;
 pub mod runner;

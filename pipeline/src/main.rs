@@ -47,6 +47,15 @@ enum Command {
         #[arg(long)]
         sink: Option<String>,
     },
+    /// Run the configured stages on posts from standard input, without
+    /// transport or sinks: one enriched envelope (or error) per line, as JSON.
+    Analyze {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Each input line is a plain text, not a JSON post.
+        #[arg(long)]
+        text: bool,
+    },
     /// Check a configuration without running it.
     Validate {
         #[arg(long, short)]
@@ -213,6 +222,14 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
                     Some(done) => writeln!(stdout, "{name}: {done}")?,
                     None => writeln!(stdout, "{name}: nothing to migrate")?,
                 }
+            }
+        }
+        Command::Analyze { config, text } => {
+            let config = load(&config)?;
+            let mut out = std::io::BufWriter::new(stdout);
+            let counts = socialpipe::analyze::analyze(&config, std::io::stdin().lock(), text, &mut out).await?;
+            if counts.errors > 0 {
+                eprintln!("{} line(s) enriched, {} with errors", counts.enriched, counts.errors);
             }
         }
         Command::Topics { config } => admin::topics(&load(&config)?, stdout).await?,

@@ -4,12 +4,15 @@
 
 use serde::Deserialize;
 use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
+use socialpipe_processors::brand_safety::{BrandSafetyConfig, BrandSafetyStage};
 use socialpipe_processors::emotion::{EmotionConfig, EmotionStage};
 use socialpipe_processors::entities::{EntitiesConfig, EntitiesStage};
+use socialpipe_processors::intent::{IntentConfig, IntentStage};
 use socialpipe_processors::key_counter::{KeyCounterConfig, KeyCounterStage};
 use socialpipe_processors::language::{LanguageConfig, LanguageStage};
 use socialpipe_processors::passthrough::{PassthroughConfig, PassthroughStage};
 use socialpipe_processors::sentiment::{SentimentConfig, SentimentStage};
+use socialpipe_processors::topics::{TopicsConfig, TopicsStage};
 use socialpipe_schemas::{ComponentError, Processor, Sink, Source};
 use socialpipe_sinks::blackhole::{BlackholeConfig, BlackholeSink};
 use socialpipe_sinks::clickhouse::{ClickhouseConfig, ClickhouseSink};
@@ -53,6 +56,9 @@ pub enum StageKind {
     Language(LanguageConfig),
     Sentiment(SentimentConfig),
     Emotion(EmotionConfig),
+    Intent(IntentConfig),
+    Topics(TopicsConfig),
+    BrandSafety(BrandSafetyConfig),
     KeyCounter(KeyCounterConfig),
     Passthrough(PassthroughConfig),
 }
@@ -64,6 +70,9 @@ impl StageKind {
             StageKind::Language(_) => "language",
             StageKind::Sentiment(_) => "sentiment",
             StageKind::Emotion(_) => "emotion",
+            StageKind::Intent(_) => "intent",
+            StageKind::Topics(_) => "topics",
+            StageKind::BrandSafety(_) => "brand_safety",
             StageKind::KeyCounter(_) => "key_counter",
             StageKind::Passthrough(_) => "passthrough",
         }
@@ -82,6 +91,9 @@ impl StageKind {
             StageKind::Language(c) => c.check(),
             StageKind::Sentiment(c) => c.check(),
             StageKind::Emotion(c) => c.check(),
+            StageKind::Intent(c) => c.check(),
+            StageKind::Topics(c) => c.check(),
+            StageKind::BrandSafety(c) => c.check(),
             StageKind::KeyCounter(_) | StageKind::Passthrough(_) => Ok(()),
         }
     }
@@ -92,6 +104,9 @@ impl StageKind {
             StageKind::Language(c) => Box::new(LanguageStage::new(c)),
             StageKind::Sentiment(c) => Box::new(SentimentStage::new(c)),
             StageKind::Emotion(c) => Box::new(EmotionStage::new(c).map_err(|e| ComponentError::fatal(e.to_string()))?),
+            StageKind::Intent(c) => Box::new(IntentStage::new(c)),
+            StageKind::Topics(c) => Box::new(TopicsStage::new(c).map_err(ComponentError::fatal)?),
+            StageKind::BrandSafety(c) => Box::new(BrandSafetyStage::new(c).map_err(ComponentError::fatal)?),
             StageKind::KeyCounter(_) => Box::new(KeyCounterStage),
             StageKind::Passthrough(_) => Box::new(PassthroughStage),
         })

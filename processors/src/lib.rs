@@ -1,13 +1,16 @@
 //! socialpipe enrichment stages. One folder per stage: its config, its logic
 //! and its tests. A stage writes its result under `enrichments.<stage type>`.
 
+pub mod brand_safety;
 pub mod dictionary;
 pub mod emotion;
 pub mod entities;
+pub mod intent;
 pub mod key_counter;
 pub mod language;
 pub mod passthrough;
 pub mod sentiment;
+pub mod topics;
 
 use std::borrow::Cow;
 

@@ -196,6 +196,33 @@ pub fn embedding(envelope: &Envelope) -> Option<Vec<f32>> {
     items.iter().map(|v| v.as_f64().map(|x| x as f32)).collect()
 }
 
+/// `enrichments.<stage>.<field>…`, for the scores stores keep in columns
+/// of their own (docs/record-schema.md names them).
+pub fn enrichment<'a>(envelope: &'a Envelope, path: &[&str]) -> Option<&'a Value> {
+    let mut value = envelope.enrichments.get(path[0])?;
+    for key in &path[1..] {
+        value = value.get(key)?;
+    }
+    Some(value)
+}
+
+/// The combined sentiment label.
+pub fn sentiment_label(envelope: &Envelope) -> Option<&str> {
+    enrichment(envelope, &["sentiment", "label"])?.as_str()
+}
+
+/// VADER's compound score (or a flat `compound` of another sentiment stage).
+pub fn sentiment_compound(envelope: &Envelope) -> Option<f64> {
+    enrichment(envelope, &["sentiment", "vader", "compound"])
+        .or_else(|| enrichment(envelope, &["sentiment", "compound"]))?
+        .as_f64()
+}
+
+/// The dominant emotion (or `neutral`).
+pub fn emotion_label(envelope: &Envelope) -> Option<&str> {
+    enrichment(envelope, &["emotion", "dominant"])?.as_str()
+}
+
 /// Enrichments as JSON text.
 pub fn enrichments_json(envelope: &Envelope) -> String {
     serde_json::to_string(&envelope.enrichments).expect("enrichments always serialise")

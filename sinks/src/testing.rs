@@ -35,9 +35,17 @@ pub fn post(platform: &str, n: u32, likes: u64, version: i64) -> Envelope {
                "cashtags": [], "urls": [], "emoji": []}),
     );
     envelope.enrichments.insert("embedding".into(), json!([0.25, -0.5, 0.125, 1.0]));
-    envelope
-        .enrichments
-        .insert("sentiment".into(), json!({"label": "positive", "compound": 0.6, "neg": 0.0, "neu": 0.5, "pos": 0.5}));
+    // The shapes the sentiment and emotion stages write (docs/record-schema.md).
+    envelope.enrichments.insert(
+        "sentiment".into(),
+        json!({"vader": {"label": "positive", "compound": 0.6, "neg": 0.0, "neu": 0.5, "pos": 0.5},
+               "label": "positive", "reliable": true}),
+    );
+    envelope.enrichments.insert(
+        "emotion".into(),
+        json!({"scores": {"anger": 0.0, "anticipation": 0.2, "disgust": 0.0, "fear": 0.0, "joy": 0.7,
+                          "sadness": 0.0, "surprise": 0.1, "trust": 0.3}, "dominant": "joy"}),
+    );
     envelope
 }
 

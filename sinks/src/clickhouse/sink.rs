@@ -9,8 +9,8 @@ use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink, SinkReport
 
 use super::{ClickhouseConfig, Dialect, MIGRATIONS, statements};
 use crate::rows::{
-    self, Decoded, PartError, PartWriter, Row, embedding, enrichments_json_except_embedding, entity_list,
-    write_bisecting,
+    self, Decoded, PartError, PartWriter, Row, embedding, emotion_label, enrichments_json_except_embedding,
+    entity_list, sentiment_compound, sentiment_label, write_bisecting,
 };
 
 pub struct ClickhouseSink {
@@ -101,15 +101,6 @@ fn datetime(t: &chrono::DateTime<chrono::Utc>, field: &str) -> Result<(u32, u64)
 fn version(envelope: &Envelope) -> Result<u64, ComponentError> {
     u64::try_from(envelope.version)
         .map_err(|_| ComponentError::invalid(format!("clickhouse: version {} is negative", envelope.version)))
-}
-
-/// `enrichments.<stage>.<field>` as text, or `enrichments.<stage>.<nested>.<field>`.
-fn enrichment<'a>(envelope: &'a Envelope, path: &[&str]) -> Option<&'a serde_json::Value> {
-    let mut value = envelope.enrichments.get(path[0])?;
-    for key in &path[1..] {
-        value = value.get(key)?;
-    }
-    Some(value)
 }
 
 /// What the server said, by its `Code: N` (HTTP answers carry it in the text).
@@ -263,11 +254,7 @@ fn encode<'a>(row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(), ComponentEr
     match row {
         Row::Post { post, envelope } => {
             let (created_at, created_at_ms) = datetime(&post.created_at, "created_at")?;
-            let text = |path: &[&str]| enrichment(envelope, path).and_then(|v| v.as_str()).unwrap_or("");
-            let compound = enrichment(envelope, &["sentiment", "compound"])
-                .or_else(|| enrichment(envelope, &["sentiment", "vader", "compound"]))
-                .and_then(|v| v.as_f64())
-                .map(|v| v as f32);
+            let compound = sentiment_compound(envelope).map(|v| v as f32);
             out.posts.push(PostRow {
                 id: &envelope.id,
                 platform: &post.platform,
@@ -285,9 +272,9 @@ fn encode<'a>(row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(), ComponentEr
                 hashtags: entity_list(envelope, "hashtags"),
                 mentions: entity_list(envelope, "mentions"),
                 brands: entity_list(envelope, "brands"),
-                sentiment_label: text(&["sentiment", "label"]),
+                sentiment_label: sentiment_label(envelope).unwrap_or(""),
                 sentiment_compound: compound,
-                emotion: text(&["emotion", "label"]),
+                emotion: emotion_label(envelope).unwrap_or(""),
                 embedding: embedding(envelope).unwrap_or_default(),
                 payload: envelope.payload.get(),
                 enrichments: enrichments_json_except_embedding(envelope),

@@ -8,7 +8,8 @@ use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sin
 
 use super::Neo4jConfig;
 use crate::rows::{
-    Decoded, PartError, PartWriter, as_i64, counts_fit_i64, entity_list, rfc3339, size_bounded, write_bisecting,
+    Decoded, PartError, PartWriter, as_i64, counts_fit_i64, emotion_label, entity_list, rfc3339, sentiment_label,
+    size_bounded, write_bisecting,
 };
 
 /// Constraints and indexes, created idempotently before the first write.
@@ -130,8 +131,8 @@ fn count(v: Option<u64>) -> BoltType {
     v.map(as_i64).into()
 }
 
-fn enrichment_text(envelope: &Envelope, stage: &str) -> BoltType {
-    envelope.enrichments.get(stage).and_then(|v| v.get("label")).and_then(|v| v.as_str()).map(str::to_owned).into()
+fn label(value: Option<&str>) -> BoltType {
+    value.map(str::to_owned).into()
 }
 
 /// About the bytes a row takes in a Bolt message.
@@ -183,8 +184,8 @@ fn statements(part: &Decoded<'_>, max_bytes: usize) -> Vec<Query> {
             ("views", count(m.views)),
             ("lang", post.lang.clone().into()),
             ("url", post.url.clone().into()),
-            ("sentiment", enrichment_text(envelope, "sentiment")),
-            ("emotion", enrichment_text(envelope, "emotion")),
+            ("sentiment", label(sentiment_label(envelope))),
+            ("emotion", label(emotion_label(envelope))),
             ("enrichments", crate::rows::enrichments_json_except_embedding(envelope).into()),
             ("version", envelope.version.into()),
         ]));

@@ -3,7 +3,10 @@
 use rusqlite::{Connection, params};
 
 /// (version, name, SQL), in order. Append only: never edit a released one.
-pub const MIGRATIONS: &[crate::Migration] = &[(1, "initial", include_str!("migrations/001_initial.sql"))];
+pub const MIGRATIONS: &[crate::Migration] = &[
+    (1, "initial", include_str!("migrations/001_initial.sql")),
+    (2, "text scores", include_str!("migrations/002_text_scores.sql")),
+];
 
 /// Applies the migrations the database lacks; each in its own transaction.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Vec<i64>> {

@@ -94,3 +94,89 @@ async fn migrations_apply_once() {
     let versions: i64 = db.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
     assert_eq!(versions, super::MIGRATIONS.len() as i64);
 }
+
+fn enriched(id: u32) -> Envelope {
+    let mut p = post(id, 10, "2026-11-20T10:00:00Z", "great");
+    p.enrichments = serde_json::from_value(serde_json::json!({
+        "language": {"code": "en", "confidence": 0.97, "reliable": true},
+        "sentiment": {"vader": {"neg": 0.0, "neu": 0.2, "pos": 0.8, "compound": 0.6249, "label": "positive"},
+                      "label": "positive", "reliable": true},
+        "emotion": {"scores": {"anger": 0.0, "anticipation": 0.2, "disgust": 0.01, "fear": 0.0, "joy": 0.71,
+                               "sadness": 0.0, "surprise": 0.1, "trust": 0.3}, "dominant": "joy"},
+        "intent": {"label": "recommendation", "confidence": 0.9},
+        "brand_safety": {"score": 1.0, "safe": true, "flags": []}
+    }))
+    .unwrap();
+    p
+}
+
+#[tokio::test]
+async fn the_text_stages_scores_are_typed_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sink, db) = open(&dir);
+    sink.write(&[enriched(1), post(2, 10, "2026-11-20T10:00:00Z", "not enriched")]).await.unwrap();
+    let row: (String, String, f64, i64, String, f64, String, f64, i64, String) = db
+        .query_row(
+            "SELECT language, sentiment_label, sentiment_compound, sentiment_reliable, emotion, emotion_joy, intent,
+                    brand_safety_score, brand_safe, typeof(emotion_joy) FROM posts WHERE id = 'twitter:1'",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        row,
+        ("en".into(), "positive".into(), 0.6249, 1, "joy".into(), 0.71, "recommendation".into(), 1.0, 1, "real".into())
+    );
+    let missing: Option<String> =
+        db.query_row("SELECT sentiment_label FROM posts WHERE id = 'twitter:2'", [], |r| r.get(0)).unwrap();
+    assert_eq!(missing, None, "no stage, no score");
+}
+
+#[tokio::test]
+async fn rows_written_before_the_scores_migration_get_the_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        // A database as the first release left it, with a row in it.
+        let mut db = Connection::open(&path).unwrap();
+        let tx = db.transaction().unwrap();
+        tx.execute_batch(include_str!("migrations/001_initial.sql")).unwrap();
+        tx.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);
+             INSERT INTO schema_migrations VALUES (1, 'initial', '2026-11-01T00:00:00Z');
+             INSERT INTO posts (id, platform, author_id, text, created_at, payload, enrichments, version, ingest_time)
+             VALUES ('twitter:9', 'twitter', 'twitter:7', 'x', '2026-11-01T00:00:00.000Z', '{}',
+                     '{\"emotion\": {\"dominant\": \"fear\"}}', 1, '2026-11-01T00:00:00.000Z');",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let mut sink = SqliteSink::open(&SqliteConfig::new(&path)).unwrap();
+    let db = Connection::open(&path).unwrap();
+    let before: Vec<i64> = db
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(before, [1, 2]);
+    let old: String = db.query_row("SELECT emotion FROM posts WHERE id = 'twitter:9'", [], |r| r.get(0)).unwrap();
+    assert_eq!(old, "fear");
+    sink.write(&[enriched(3)]).await.unwrap();
+    let label: String = db.query_row("SELECT emotion FROM posts WHERE id = 'twitter:3'", [], |r| r.get(0)).unwrap();
+    assert_eq!(label, "joy");
+}

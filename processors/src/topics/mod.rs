@@ -1,0 +1,155 @@
+//! Stage `topics`: what a post is about, three ways: its hashtags, its key
+//! phrases by RAKE (Rose et al. 2010, "Automatic keyword extraction from
+//! individual documents": candidate phrases are the runs of words between
+//! stopwords and punctuation; a word scores degree / frequency; a phrase
+//! the sum of its words), and the configured taxonomy's topics whose
+//! keywords it mentions. Deterministic: ties keep the order of appearance.
+
+mod stopwords;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::dictionary::{Dictionary, fold};
+use crate::entities::extract_entities;
+use crate::{TextEnricher, TextStage};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicsConfig {
+    /// Key phrases kept per post.
+    #[serde(default = "default_max_keywords")]
+    pub max_keywords: usize,
+    /// Topic → keywords (whole words, case and accents ignored; a hashtag
+    /// counts as its word): `skincare = ["serum", "moisturizer", "spf"]`.
+    #[serde(default)]
+    pub taxonomy: BTreeMap<String, Vec<String>>,
+}
+
+fn default_max_keywords() -> usize {
+    5
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig { max_keywords: default_max_keywords(), taxonomy: BTreeMap::new() }
+    }
+}
+
+impl TopicsConfig {
+    pub fn check(&self) -> Result<(), String> {
+        if self.max_keywords > 50 {
+            return Err(format!("max_keywords is at most 50, not {}", self.max_keywords));
+        }
+        self.dictionary().map(drop)
+    }
+
+    fn dictionary(&self) -> Result<Dictionary, String> {
+        Dictionary::new(self.taxonomy.iter().map(|(topic, words)| (topic.clone(), words)))
+            .map_err(|e| format!("taxonomy: {e}"))
+    }
+}
+
+pub struct TopicsEnricher {
+    max_keywords: usize,
+    taxonomy: Dictionary,
+}
+
+pub type TopicsStage = TextStage<TopicsEnricher>;
+
+impl TopicsStage {
+    pub fn new(config: &TopicsConfig) -> Result<Self, String> {
+        Ok(TextStage(TopicsEnricher { max_keywords: config.max_keywords, taxonomy: config.dictionary()? }))
+    }
+}
+
+/// A key phrase and its RAKE score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Keyword {
+    pub phrase: String,
+    pub score: f64,
+}
+
+/// RAKE over the words of `text` (mentions, hashtags, URLs and numbers
+/// are not candidates).
+pub fn rake(text: &str, max: usize) -> Vec<Keyword> {
+    let mut phrases: Vec<Vec<String>> = vec![Vec::new()];
+    for token in text.split_whitespace() {
+        let lower = token.to_lowercase();
+        if token.starts_with(['@', '#', '$']) || lower.starts_with("http") || lower.starts_with("www.") {
+            phrases.push(Vec::new());
+            continue;
+        }
+        // Punctuation inside a token ends a phrase ("great, cheap").
+        let mut word = String::new();
+        let flush = |word: &mut String, phrases: &mut Vec<Vec<String>>, boundary: bool| {
+            if !word.is_empty() {
+                let w = std::mem::take(word);
+                let last = phrases.last_mut().expect("never empty");
+                if stopwords::is_stopword(&w) || w.chars().all(|c| c.is_numeric()) || w.chars().count() < 2 {
+                    phrases.push(Vec::new());
+                } else {
+                    last.push(w);
+                }
+            }
+            if boundary {
+                phrases.push(Vec::new());
+            }
+        };
+        for c in lower.chars() {
+            if c.is_alphanumeric() || c == '\'' || c == '-' {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut phrases, true);
+            }
+        }
+        flush(&mut word, &mut phrases, false);
+    }
+    let phrases: Vec<Vec<String>> = phrases.into_iter().filter(|p| !p.is_empty() && p.len() <= 4).collect();
+    let mut frequency: HashMap<&str, f64> = HashMap::new();
+    let mut degree: HashMap<&str, f64> = HashMap::new();
+    for phrase in &phrases {
+        for w in phrase {
+            *frequency.entry(w).or_default() += 1.0;
+            *degree.entry(w).or_default() += phrase.len() as f64;
+        }
+    }
+    let mut seen = Vec::new();
+    let mut keywords = Vec::new();
+    for phrase in &phrases {
+        let joined = phrase.join(" ");
+        if seen.contains(&joined) {
+            continue;
+        }
+        let score = phrase.iter().map(|w| degree[w.as_str()] / frequency[w.as_str()]).sum();
+        seen.push(joined.clone());
+        keywords.push(Keyword { phrase: joined, score });
+    }
+    // Stable: equal scores keep the order of appearance.
+    keywords.sort_by(|a, b| b.score.total_cmp(&a.score));
+    keywords.truncate(max);
+    keywords
+}
+
+impl TextEnricher for TopicsEnricher {
+    const KEY: &'static str = "topics";
+
+    fn enrich(&self, text: &str, enrichments: &Map<String, Value>) -> Value {
+        // The entities stage's hashtags when it ran, else found here.
+        let hashtags = match enrichments.get("entities").and_then(|e| e.get("hashtags")) {
+            Some(tags) => tags.clone(),
+            None => json!(extract_entities(text, false).hashtags),
+        };
+        let keywords: Vec<Value> =
+            rake(text, self.max_keywords).into_iter().map(|k| json!({"phrase": k.phrase, "score": k.score})).collect();
+        json!({
+            "hashtags": hashtags,
+            "keywords": keywords,
+            "categories": self.taxonomy.names_in(&fold(text)),
+        })
+    }
+}
