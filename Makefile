@@ -6,7 +6,7 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: models reference demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks full-stack scale-demo test-kafka-soak bench-kafka clean-demo
+.PHONY: models reference demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp full-stack scale-demo test-kafka-soak bench-kafka clean-demo
 
 demo: models build
 	@scripts/demo.sh "$(BIN)"
@@ -69,6 +69,10 @@ bench-kafka: build
 bench: build
 	$(CARGO) run --release -p socialpipe-benches --bin e2e -- --records 1000000
 	$(CARGO) bench -p socialpipe-benches
+
+# The text stages against vaderSentiment and nade on the same 10k sentences.
+bench-nlp: models
+	$(CARGO) run --release -p socialpipe-benches --bin nlp -- --sentences $${BENCH_SENTENCES:-10000}
 
 # Each store-backed sink's rows/s next to a raw client baseline on the same
 # server (BENCH_RECORDS=100000 enriched posts by default; BENCH_SINKS=a,b).

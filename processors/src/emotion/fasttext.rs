@@ -210,7 +210,7 @@ impl FastText {
     /// The probability of every label, in model order, as Python's
     /// `predict(text, k=all)` returns them (the line gets its newline, so
     /// the end-of-sentence token is always an input).
-    pub fn probabilities(&self, text: &str) -> Vec<f64> {
+    pub fn probabilities(&self, text: &str) -> Vec<f32> {
         let ids = self.input_ids(text);
         let mut hidden = vec![0f32; self.dim];
         for &id in &ids {
@@ -228,7 +228,7 @@ impl FastText {
                     dot += w * h;
                 }
                 let log = (f64::from(self.sigmoid_of(dot)) + 1e-5).ln() as f32;
-                f64::from(log.exp())
+                log.exp()
             })
             .collect()
     }

@@ -114,7 +114,9 @@ impl Booster {
     }
 
     /// Raw scores of `rows` (each `features()` long), added to `out`.
-    pub fn predict_into(&self, rows: &[&[f64]], out: &mut [f64]) {
+    /// Features are f32 and compared widened to f64, as LightGBM does with
+    /// the f32 probabilities it is given as doubles.
+    pub fn predict_into(&self, rows: &[&[f32]], out: &mut [f64]) {
         for (t, tree) in self.trees.iter().enumerate() {
             let next_nodes = self.trees.get(t + 1).map_or(self.nodes.len(), |n| n.nodes);
             let nodes = &self.nodes[tree.nodes..next_nodes];
@@ -126,14 +128,14 @@ impl Booster {
     }
 }
 
-fn leaf_of(nodes: &[Node], row: &[f64]) -> usize {
+fn leaf_of(nodes: &[Node], row: &[f32]) -> usize {
     if nodes.is_empty() {
         return 0;
     }
     let mut at = 0i32;
     while at >= 0 {
         let node = nodes[at as usize];
-        at = if row[node.feature as usize] <= node.threshold { node.left } else { node.right };
+        at = if f64::from(row[node.feature as usize]) <= node.threshold { node.left } else { node.right };
     }
     (!at) as usize
 }
@@ -149,7 +151,7 @@ Tree=1\nnum_leaves=1\nnum_cat=0\nleaf_value=0.5\nis_linear=0\nshrinkage=1\n\n\ne
     #[test]
     fn leaves_are_summed_going_left_at_or_below_the_threshold() {
         let b = Booster::parse(MODEL).unwrap();
-        let rows: [&[f64]; 4] = [&[0.5, 9.0], &[0.6, 0.25], &[0.6, 0.3], &[0.0, 0.0]];
+        let rows: [&[f32]; 4] = [&[0.5, 9.0], &[0.6, 0.25], &[0.6, 0.3], &[0.0, 0.0]];
         let mut out = [0.0; 4];
         b.predict_into(&rows, &mut out);
         assert_eq!(out, [1.5, 2.5, 3.5, 1.5]);

@@ -92,11 +92,19 @@ pub fn lower(s: &str) -> String {
 }
 
 /// `round(x, digits)`: the exact binary value rounded half-to-even to
-/// `digits` decimals, read back (Rust's fixed-precision formatting is exact
+/// `digits` decimals, read back. When x·10^digits is clearly not near a
+/// tie, rounding it and dividing (both exact or correctly rounded) gives
+/// the same double as CPython's decimal route; near a tie, the exact
+/// decimal expansion decides (Rust's fixed-precision formatting is exact
 /// and rounds ties to even, like CPython's dtoa).
 pub fn round(x: f64, digits: usize) -> f64 {
     if !x.is_finite() {
         return x;
+    }
+    let scale = 10f64.powi(digits as i32);
+    let scaled = x * scale;
+    if scaled.abs() < 1e15 && ((scaled - scaled.trunc()).abs() - 0.5).abs() > 1e-6 {
+        return scaled.round() / scale;
     }
     format!("{x:.digits$}").parse().expect("a formatted float parses")
 }

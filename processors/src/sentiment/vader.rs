@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use foldhash::fast::FixedState;
+
 use super::pystr;
 
 const B_INCR: f64 = 0.293;
@@ -188,10 +190,14 @@ pub struct Polarity {
     pub compound: f64,
 }
 
+/// Lookups are most of VADER's work: a fast fixed hasher (the keys are
+/// the bundled lexicon's, not attacker-chosen).
+type Map<K, V> = HashMap<K, V, FixedState>;
+
 pub struct Vader {
-    lexicon: HashMap<&'static str, f64>,
-    emoji: HashMap<char, &'static str>,
-    boosters: HashMap<&'static str, f64>,
+    lexicon: Map<&'static str, f64>,
+    emoji: Map<char, &'static str>,
+    boosters: Map<&'static str, f64>,
 }
 
 static LEXICON: &str = include_str!("data/vader_lexicon.txt");
@@ -208,13 +214,13 @@ impl Vader {
     fn load() -> Vader {
         // As make_lex_dict / make_emoji_dict: strip, split on tabs, later
         // lines win; only single code point emoji keys can ever match.
-        let mut lexicon = HashMap::new();
+        let mut lexicon = Map::default();
         for line in LEXICON.trim_end_matches('\n').split('\n').filter(|l| !l.is_empty()) {
             let mut fields = pystr::strip(line).split('\t');
             let (Some(word), Some(measure)) = (fields.next(), fields.next()) else { continue };
             lexicon.insert(word, measure.parse().expect("the bundled lexicon's measures are numbers"));
         }
-        let mut emoji = HashMap::new();
+        let mut emoji = Map::default();
         for line in EMOJI_LEXICON.trim_end_matches('\n').split('\n') {
             let mut fields = pystr::strip(line).split('\t');
             let (Some(key), Some(description)) = (fields.next(), fields.next()) else { continue };
@@ -337,32 +343,32 @@ impl Vader {
         valence
     }
 
-    /// Only reached with i ≥ 3.
+    /// Only reached with i ≥ 3. The Python joins the words with spaces and
+    /// looks the strings up; words never contain a space, so comparing the
+    /// word sequences is the same test without building strings.
     fn special_idioms_check(&self, mut valence: f64, l: &[String], i: usize) -> f64 {
-        let join = |words: &[&String]| words.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(" ");
-        let onezero = join(&[&l[i - 1], &l[i]]);
-        let twoonezero = join(&[&l[i - 2], &l[i - 1], &l[i]]);
-        let twoone = join(&[&l[i - 2], &l[i - 1]]);
-        let threetwoone = join(&[&l[i - 3], &l[i - 2], &l[i - 1]]);
-        let threetwo = join(&[&l[i - 3], &l[i - 2]]);
-        for seq in [&onezero, &twoonezero, &twoone, &threetwoone, &threetwo] {
-            if let Some(v) = special_case(seq) {
-                valence = v;
-                break;
-            }
+        let w = |k: usize| l[k].as_str();
+        let onezero = [w(i - 1), w(i)];
+        let twoonezero = [w(i - 2), w(i - 1), w(i)];
+        let twoone = [w(i - 2), w(i - 1)];
+        let threetwoone = [w(i - 3), w(i - 2), w(i - 1)];
+        let threetwo = [w(i - 3), w(i - 2)];
+        let sequences: [&[&str]; 5] = [&onezero, &twoonezero, &twoone, &threetwoone, &threetwo];
+        if let Some(v) = sequences.iter().find_map(|seq| special_case(seq)) {
+            valence = v;
         }
         if l.len() - 1 > i
-            && let Some(v) = special_case(&join(&[&l[i], &l[i + 1]]))
+            && let Some(v) = special_case(&[w(i), w(i + 1)])
         {
             valence = v;
         }
         if l.len() - 1 > i + 1
-            && let Some(v) = special_case(&join(&[&l[i], &l[i + 1], &l[i + 2]]))
+            && let Some(v) = special_case(&[w(i), w(i + 1), w(i + 2)])
         {
             valence = v;
         }
-        for n_gram in [&threetwoone, &threetwo, &twoone] {
-            if let Some(b) = self.boosters.get(n_gram.as_str()) {
+        for n_gram in [&threetwoone[..], &threetwo, &twoone] {
+            if let Some(b) = multiword_booster(n_gram) {
                 valence += b;
             }
         }
@@ -376,8 +382,26 @@ struct Sentence<'a> {
     is_cap_diff: bool,
 }
 
-fn special_case(seq: &str) -> Option<f64> {
-    SPECIAL_CASES.iter().find(|(k, _)| *k == seq).map(|&(_, v)| v)
+/// The special cases and the boosters of more than one word ("kind of"),
+/// as word sequences.
+static SPECIAL_CASE_WORDS: LazyLock<Vec<(Vec<&str>, f64)>> =
+    LazyLock::new(|| SPECIAL_CASES.iter().map(|&(k, v)| (k.split(' ').collect(), v)).collect());
+static MULTIWORD_BOOSTERS: LazyLock<Vec<(Vec<&str>, f64)>> = LazyLock::new(|| {
+    let up = BOOSTERS_UP.iter().map(|&w| (w, B_INCR));
+    let down = BOOSTERS_DOWN.iter().map(|&w| (w, B_DECR));
+    up.chain(down).filter(|(k, _)| k.contains(' ')).map(|(k, v)| (k.split(' ').collect(), v)).collect()
+});
+
+fn find_words(table: &[(Vec<&str>, f64)], words: &[&str]) -> Option<f64> {
+    table.iter().find(|(k, _)| k.as_slice() == words).map(|&(_, v)| v)
+}
+
+fn special_case(words: &[&str]) -> Option<f64> {
+    find_words(&SPECIAL_CASE_WORDS, words)
+}
+
+fn multiword_booster(words: &[&str]) -> Option<f64> {
+    find_words(&MULTIWORD_BOOSTERS, words)
 }
 
 /// Leading and trailing ASCII punctuation goes unless that leaves two
