@@ -182,7 +182,7 @@ fn main() -> Result<()> {
     let detected: Vec<Map<String, Value>> =
         refs.iter().map(|t| Map::from_iter([("language".to_owned(), language.0.enrich(t, &Map::new()))])).collect();
     let alone = |enricher: &dyn Fn(&str, &Map<String, Value>) -> Value| {
-        best_of(runs, || refs.iter().zip(&detected).map(|(t, e)| enricher(t, e)).count())
+        best_of(runs, || refs.iter().zip(&detected).map(|(t, e)| enricher(t, e)).collect::<Vec<_>>())
     };
     let each: [(&str, Duration); 6] = [
         ("language", alone(&|t, e| language.0.enrich(t, e))),
