@@ -19,6 +19,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use socialpipe_schemas::{ComponentError, Envelope, Failed, Processor, RecordKind};
 
+/// A setting that is a fraction: within [0, 1] (NaN is not).
+pub fn check_fraction(name: &str, value: f64) -> Result<(), String> {
+    if (0.0..=1.0).contains(&value) { Ok(()) } else { Err(format!("{name} must be within [0, 1], not {value}")) }
+}
+
 /// A stateless stage that reads a post's text (and what earlier stages
 /// wrote) and adds one enrichment. Records that are not posts pass
 /// untouched; a post without a text is invalid (it goes to the DLQ).
@@ -51,30 +56,32 @@ pub fn post_text(record: &Envelope) -> Result<Cow<'_, str>, ComponentError> {
 #[async_trait]
 impl<E: TextEnricher> Processor for TextStage<E> {
     async fn process(&mut self, batch: Vec<Envelope>) -> Vec<Result<Envelope, Failed>> {
+        // Per record: None (not a post: passed on), its text, or why it has none.
         let texts: Vec<Option<Result<Cow<'_, str>, ComponentError>>> =
             batch.iter().map(|r| (r.kind() == Some(RecordKind::Post)).then(|| post_text(r))).collect();
-        let wanted: Vec<usize> = (0..batch.len()).filter(|&i| matches!(texts[i], Some(Ok(_)))).collect();
         let values = {
-            let ok_texts: Vec<&str> =
-                wanted.iter().map(|&i| texts[i].as_ref().and_then(|t| t.as_ref().ok()).map_or("", |t| t)).collect();
-            let enrichments: Vec<&Map<String, Value>> = wanted.iter().map(|&i| &batch[i].enrichments).collect();
-            self.0.enrich_all(&ok_texts, &enrichments)
+            let (mut posts, mut enrichments) = (Vec::new(), Vec::new());
+            for (record, text) in batch.iter().zip(&texts) {
+                if let Some(Ok(text)) = text {
+                    posts.push(text.as_ref());
+                    enrichments.push(&record.enrichments);
+                }
+            }
+            self.0.enrich_all(&posts, &enrichments)
         };
-        let errors: Vec<Option<ComponentError>> = texts.into_iter().map(|t| t.and_then(|t| t.err())).collect();
-        let mut values = wanted.into_iter().zip(values).peekable();
+        let outcomes: Vec<Option<Result<(), ComponentError>>> =
+            texts.into_iter().map(|t| t.map(|text| text.map(drop))).collect();
+        let mut values = values.into_iter();
         batch
             .into_iter()
-            .zip(errors)
-            .enumerate()
-            .map(|(i, (mut record, error))| {
-                if let Some(error) = error {
-                    return Err(Failed { record: Box::new(record), error });
+            .zip(outcomes)
+            .map(|(mut record, outcome)| match outcome {
+                None => Ok(record),
+                Some(Err(error)) => Err(Failed { record: Box::new(record), error }),
+                Some(Ok(())) => {
+                    record.enrichments.insert(E::KEY.to_owned(), values.next().expect("one value per post"));
+                    Ok(record)
                 }
-                if values.peek().is_some_and(|(at, _)| *at == i) {
-                    let (_, value) = values.next().expect("peeked");
-                    record.enrichments.insert(E::KEY.to_owned(), value);
-                }
-                Ok(record)
             })
             .collect()
     }

@@ -79,9 +79,7 @@ impl BrandSafetyConfig {
         if let Some((c, w)) = self.weights.iter().find(|(_, w)| !(**w > 0.0 && **w <= 1.0)) {
             return Err(format!("weights.{c:?}: {w} is not within (0, 1]").to_lowercase());
         }
-        if !(0.0..=1.0).contains(&self.unsafe_below) {
-            return Err(format!("unsafe_below must be within [0, 1], not {}", self.unsafe_below));
-        }
+        crate::check_fraction("unsafe_below", self.unsafe_below)?;
         self.dictionary().map(drop)
     }
 

@@ -69,9 +69,7 @@ impl Default for EmotionConfig {
 impl EmotionConfig {
     /// The model files are there (their contents are checked on load).
     pub fn check(&self) -> Result<(), String> {
-        if !(0.0..=1.0).contains(&self.neutral_below) {
-            return Err(format!("neutral_below must be within [0, 1], not {}", self.neutral_below));
-        }
+        crate::check_fraction("neutral_below", self.neutral_below)?;
         for file in Nade::files() {
             let path = self.models_dir.join(&file);
             if !path.is_file() {

@@ -57,11 +57,7 @@ impl Default for IntentConfig {
 
 impl IntentConfig {
     pub fn check(&self) -> Result<(), String> {
-        if (0.0..=1.0).contains(&self.min_confidence) {
-            Ok(())
-        } else {
-            Err(format!("min_confidence must be within [0, 1], not {}", self.min_confidence))
-        }
+        crate::check_fraction("min_confidence", self.min_confidence)
     }
 }
 

@@ -48,9 +48,7 @@ impl Default for LanguageConfig {
 
 impl LanguageConfig {
     pub fn check(&self) -> Result<(), String> {
-        if !(0.0..=1.0).contains(&self.min_confidence) {
-            return Err(format!("min_confidence must be within [0, 1], not {}", self.min_confidence));
-        }
+        crate::check_fraction("min_confidence", self.min_confidence)?;
         if self.languages.is_empty() {
             return Err("languages must not be empty".into());
         }

@@ -40,11 +40,7 @@ impl Default for SentimentConfig {
 
 impl SentimentConfig {
     pub fn check(&self) -> Result<(), String> {
-        if (0.0..=1.0).contains(&self.non_english_confidence) {
-            Ok(())
-        } else {
-            Err(format!("non_english_confidence must be within [0, 1], not {}", self.non_english_confidence))
-        }
+        crate::check_fraction("non_english_confidence", self.non_english_confidence)
     }
 }
 
