@@ -9,13 +9,22 @@
 #[error("LightGBM model: {0}")]
 pub struct LightGbmError(String);
 
+/// 12 bytes, so a tree's nodes share a cache line or two.
 #[derive(Clone, Copy)]
 struct Node {
-    feature: u32,
-    threshold: f64,
+    /// The largest f32 not above the model's f64 threshold: for an f32
+    /// feature x, `x <= it` exactly when `f64::from(x) <= threshold`.
+    threshold: f32,
+    feature: u16,
     /// ≥ 0: a node index (within the tree); < 0: !leaf.
-    left: i32,
-    right: i32,
+    left: i16,
+    right: i16,
+}
+
+/// The largest f32 that is ≤ `t`.
+fn f32_at_or_below(t: f64) -> f32 {
+    let near = t as f32;
+    if f64::from(near) <= t { near } else { near.next_down() }
 }
 
 struct Tree {
@@ -97,8 +106,16 @@ impl Booster {
             {
                 return Err("a split refers to a feature, node or leaf that does not exist".into());
             }
+            if n > i16::MAX as usize || self.features > u16::MAX as usize {
+                return Err(format!("{n} nodes or {} features is more than this evaluator packs", self.features));
+            }
             (0..n)
-                .map(|i| Node { feature: features[i], threshold: thresholds[i], left: lefts[i], right: rights[i] })
+                .map(|i| Node {
+                    threshold: f32_at_or_below(thresholds[i]),
+                    feature: features[i] as u16,
+                    left: lefts[i] as i16,
+                    right: rights[i] as i16,
+                })
                 .collect()
         } else {
             Vec::new()
@@ -132,10 +149,10 @@ fn leaf_of(nodes: &[Node], row: &[f32]) -> usize {
     if nodes.is_empty() {
         return 0;
     }
-    let mut at = 0i32;
+    let mut at = 0i16;
     while at >= 0 {
         let node = nodes[at as usize];
-        at = if f64::from(row[node.feature as usize]) <= node.threshold { node.left } else { node.right };
+        at = if row[node.feature as usize] <= node.threshold { node.left } else { node.right };
     }
     (!at) as usize
 }
@@ -155,6 +172,17 @@ Tree=1\nnum_leaves=1\nnum_cat=0\nleaf_value=0.5\nis_linear=0\nshrinkage=1\n\n\ne
         let mut out = [0.0; 4];
         b.predict_into(&rows, &mut out);
         assert_eq!(out, [1.5, 2.5, 3.5, 1.5]);
+    }
+
+    #[test]
+    fn f32_thresholds_decide_exactly_as_the_f64_ones() {
+        for t in [0.1f64, 0.0022975050378590827, 1.0000003385357559e-05, 0.5, -0.3, 1e-40] {
+            let t32 = super::f32_at_or_below(t);
+            let x = t as f32;
+            for x in [x.next_down(), x, x.next_up(), t32, t32.next_up()] {
+                assert_eq!(x <= t32, f64::from(x) <= t, "x {x:e} t {t:e}");
+            }
+        }
     }
 
     #[test]
