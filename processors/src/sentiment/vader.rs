@@ -197,6 +197,9 @@ type Map<K, V> = HashMap<K, V, FixedState>;
 pub struct Vader {
     lexicon: Map<&'static str, f64>,
     emoji: Map<char, &'static str>,
+    /// Whether any emoji key is ASCII (not in the bundled lexicon): if
+    /// not, ASCII characters skip the lookup.
+    ascii_emoji: bool,
     boosters: Map<&'static str, f64>,
 }
 
@@ -231,7 +234,8 @@ impl Vader {
         }
         let boosters =
             BOOSTERS_UP.iter().map(|&w| (w, B_INCR)).chain(BOOSTERS_DOWN.iter().map(|&w| (w, B_DECR))).collect();
-        Vader { lexicon, emoji, boosters }
+        let ascii_emoji = emoji.keys().any(char::is_ascii);
+        Vader { lexicon, emoji, ascii_emoji, boosters }
     }
 
     /// `SentimentIntensityAnalyzer().polarity_scores(text)`.
@@ -240,13 +244,21 @@ impl Vader {
         let text = pystr::strip(&text);
         let words: Vec<&str> = pystr::split(text).map(strip_punc_if_word).collect();
         let lowers: Vec<String> = words.iter().map(|w| pystr::lower(w)).collect();
-        let sentence = Sentence { words: &words, lowers: &lowers, is_cap_diff: allcap_differential(&words) };
+        // What the rules ask of each word, looked up once.
+        let upper: Vec<bool> = words.iter().map(|w| pystr::is_upper(w)).collect();
+        let sentence = Sentence {
+            lowers: &lowers,
+            measure: lowers.iter().map(|l| self.lexicon.get(l.as_str()).copied()).collect(),
+            booster: lowers.iter().map(|l| self.boosters.get(l.as_str()).copied()).collect(),
+            is_cap_diff: allcap_differential(&upper),
+            upper,
+        };
 
         let mut sentiments = Vec::with_capacity(words.len());
         for i in 0..words.len() {
             let lower = lowers[i].as_str();
             let kind_of = i + 1 < words.len() && lower == "kind" && lowers[i + 1] == "of";
-            if self.boosters.contains_key(lower) || kind_of {
+            if sentence.booster[i].is_some() || kind_of {
                 sentiments.push(0.0);
                 continue;
             }
@@ -256,12 +268,19 @@ impl Vader {
         score_valence(&sentiments, text)
     }
 
+    fn emoji_description(&self, ch: char) -> Option<&'static str> {
+        if ch.is_ascii() && !self.ascii_emoji { None } else { self.emoji.get(&ch).copied() }
+    }
+
     /// Emoji are replaced by their description, one code point at a time.
-    fn describe_emoji(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
+    fn describe_emoji<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        if !text.chars().any(|ch| self.emoji_description(ch).is_some()) {
+            return text.into();
+        }
+        let mut out = String::with_capacity(text.len() + 32);
         let mut prev_space = true;
         for ch in text.chars() {
-            if let Some(description) = self.emoji.get(&ch) {
+            if let Some(description) = self.emoji_description(ch) {
                 if !prev_space {
                     out.push(' ');
                 }
@@ -272,19 +291,15 @@ impl Vader {
                 prev_space = ch == ' ';
             }
         }
-        out
-    }
-
-    fn in_lexicon(&self, lower: &str) -> bool {
-        self.lexicon.contains_key(lower)
+        out.into()
     }
 
     fn sentiment_valence(&self, s: &Sentence, i: usize) -> f64 {
         let l = s.lowers;
-        let Some(&measure) = self.lexicon.get(l[i].as_str()) else { return 0.0 };
+        let Some(measure) = s.measure[i] else { return 0.0 };
         let mut valence = measure;
         // "no" before another lexicon word negates it instead of counting.
-        if l[i] == "no" && i != l.len() - 1 && self.in_lexicon(&l[i + 1]) {
+        if l[i] == "no" && i != l.len() - 1 && s.measure[i + 1].is_some() {
             valence = 0.0;
         }
         if (i > 0 && l[i - 1] == "no")
@@ -293,7 +308,7 @@ impl Vader {
         {
             valence = measure * N_SCALAR;
         }
-        if pystr::is_upper(s.words[i]) && s.is_cap_diff {
+        if s.upper[i] && s.is_cap_diff {
             if valence > 0.0 {
                 valence += C_INCR;
             } else {
@@ -301,8 +316,8 @@ impl Vader {
             }
         }
         for start_i in 0..3 {
-            if i > start_i && !self.in_lexicon(&l[i - (start_i + 1)]) {
-                let mut scalar = self.scalar_inc_dec(s, i - (start_i + 1), valence);
+            if i > start_i && s.measure[i - (start_i + 1)].is_none() {
+                let mut scalar = scalar_inc_dec(s, i - (start_i + 1), valence);
                 if start_i == 1 && scalar != 0.0 {
                     scalar *= 0.95;
                 }
@@ -316,31 +331,7 @@ impl Vader {
                 }
             }
         }
-        self.least_check(valence, l, i)
-    }
-
-    fn scalar_inc_dec(&self, s: &Sentence, j: usize, valence: f64) -> f64 {
-        let Some(&booster) = self.boosters.get(s.lowers[j].as_str()) else { return 0.0 };
-        let mut scalar = if valence < 0.0 { -booster } else { booster };
-        if pystr::is_upper(s.words[j]) && s.is_cap_diff {
-            if valence > 0.0 {
-                scalar += C_INCR;
-            } else {
-                scalar -= C_INCR;
-            }
-        }
-        scalar
-    }
-
-    fn least_check(&self, valence: f64, l: &[String], i: usize) -> f64 {
-        if i > 1 && !self.in_lexicon(&l[i - 1]) && l[i - 1] == "least" {
-            if l[i - 2] != "at" && l[i - 2] != "very" {
-                return valence * N_SCALAR;
-            }
-        } else if i > 0 && !self.in_lexicon(&l[i - 1]) && l[i - 1] == "least" {
-            return valence * N_SCALAR;
-        }
-        valence
+        least_check(valence, s, i)
     }
 
     /// Only reached with i ≥ 3. The Python joins the words with spaces and
@@ -377,9 +368,37 @@ impl Vader {
 }
 
 struct Sentence<'a> {
-    words: &'a [&'a str],
     lowers: &'a [String],
+    /// Per word: its lexicon measure, its booster value, `isupper()`.
+    measure: Vec<Option<f64>>,
+    booster: Vec<Option<f64>>,
+    upper: Vec<bool>,
     is_cap_diff: bool,
+}
+
+fn scalar_inc_dec(s: &Sentence, j: usize, valence: f64) -> f64 {
+    let Some(booster) = s.booster[j] else { return 0.0 };
+    let mut scalar = if valence < 0.0 { -booster } else { booster };
+    if s.upper[j] && s.is_cap_diff {
+        if valence > 0.0 {
+            scalar += C_INCR;
+        } else {
+            scalar -= C_INCR;
+        }
+    }
+    scalar
+}
+
+fn least_check(valence: f64, s: &Sentence, i: usize) -> f64 {
+    let l = s.lowers;
+    if i > 1 && s.measure[i - 1].is_none() && l[i - 1] == "least" {
+        if l[i - 2] != "at" && l[i - 2] != "very" {
+            return valence * N_SCALAR;
+        }
+    } else if i > 0 && s.measure[i - 1].is_none() && l[i - 1] == "least" {
+        return valence * N_SCALAR;
+    }
+    valence
 }
 
 /// The special cases and the boosters of more than one word ("kind of"),
@@ -411,11 +430,11 @@ fn strip_punc_if_word(token: &str) -> &str {
     if stripped.chars().count() <= 2 { token } else { stripped }
 }
 
-/// Some but not all words are ALL CAPS.
-fn allcap_differential(words: &[&str]) -> bool {
-    let allcap = words.iter().filter(|w| pystr::is_upper(w)).count();
-    let differential = words.len() - allcap;
-    0 < differential && differential < words.len()
+/// Some but not all words are ALL CAPS (`upper`: each word's `isupper()`).
+fn allcap_differential(upper: &[bool]) -> bool {
+    let allcap = upper.iter().filter(|&&u| u).count();
+    let differential = upper.len() - allcap;
+    0 < differential && differential < upper.len()
 }
 
 fn negated(lower: &str) -> bool {
