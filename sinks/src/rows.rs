@@ -285,6 +285,19 @@ pub async fn write_bisecting(writer: &mut impl PartWriter, decoded: &mut Decoded
 mod tests {
     use super::*;
 
+    /// The column values come from the keys the text stages write
+    /// (docs/record-schema.md#enrichments).
+    #[test]
+    fn score_columns_read_the_documented_enrichment_keys() {
+        let post = crate::testing::post("x", 1, 1, 1);
+        assert_eq!(sentiment_label(&post), Some("positive"));
+        assert_eq!(sentiment_compound(&post), Some(0.6));
+        assert_eq!(emotion_label(&post), Some("joy"));
+        let mut bare = post.clone();
+        bare.enrichments.clear();
+        assert_eq!((sentiment_label(&bare), sentiment_compound(&bare), emotion_label(&bare)), (None, None, None));
+    }
+
     /// Refuses any part holding one of `bad`; records what it wrote.
     struct Picky {
         bad: Vec<String>,
