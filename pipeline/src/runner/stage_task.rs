@@ -127,6 +127,20 @@ fn decode(
     records
 }
 
+/// Stages are CPU work (the emotion model takes tens of milliseconds a
+/// batch): on the multi-threaded runtime the batch runs in place of a
+/// blocking task, so the runtime moves its other tasks (HTTP, sinks,
+/// commits) to another worker meanwhile.
+async fn compute<T>(work: impl std::future::Future<Output = T>) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let handle = Handle::current();
+    if handle.runtime_flavor() == RuntimeFlavor::MultiThread {
+        tokio::task::block_in_place(|| handle.block_on(work))
+    } else {
+        work.await
+    }
+}
+
 /// Runs one stage over the batch (with its keyed state, when it keeps one),
 /// retrying transient failures, keeping order.
 async fn apply(
@@ -152,10 +166,13 @@ async fn apply(
         let started = Instant::now();
         let (meta, batch): (Vec<_>, Vec<_>) =
             todo.drain(..).map(|(i, f, attempts, first)| ((i, f.origin, attempts, first), f.record)).unzip();
-        let outcomes = match state.as_deref_mut() {
-            Some(state) => processor.process_keyed(batch, state).await,
-            None => processor.process(batch).await,
-        };
+        let outcomes = compute(async {
+            match state.as_deref_mut() {
+                Some(state) => processor.process_keyed(batch, state).await,
+                None => processor.process(batch).await,
+            }
+        })
+        .await;
         ctx.metrics.processing.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
         if outcomes.len() != meta.len() {
             return Err(Stop::Failed(format!(
