@@ -86,29 +86,17 @@ pub fn rake(text: &str, max: usize) -> Vec<Keyword> {
         }
         // Punctuation inside a token ends a phrase ("great, cheap").
         let mut word = String::new();
-        let flush = |word: &mut String, phrases: &mut Vec<Vec<String>>, boundary: bool| {
-            if !word.is_empty() {
-                let w = std::mem::take(word);
-                let last = phrases.last_mut().expect("never empty");
-                if stopwords::is_stopword(&w) || w.chars().all(|c| c.is_numeric()) || w.chars().count() < 2 {
-                    phrases.push(Vec::new());
-                } else {
-                    last.push(w);
-                }
-            }
-            if boundary {
-                phrases.push(Vec::new());
-            }
-        };
         for c in lower.chars() {
             if c.is_alphanumeric() || c == '\'' || c == '-' {
                 word.push(c);
             } else {
-                flush(&mut word, &mut phrases, true);
+                end_word(&mut word, &mut phrases);
+                phrases.push(Vec::new());
             }
         }
-        flush(&mut word, &mut phrases, false);
+        end_word(&mut word, &mut phrases);
     }
+    // Longer runs are sentences without stopwords, not key phrases.
     let phrases: Vec<Vec<String>> = phrases.into_iter().filter(|p| !p.is_empty() && p.len() <= 4).collect();
     let mut frequency: HashMap<&str, f64> = HashMap::new();
     let mut degree: HashMap<&str, f64> = HashMap::new();
@@ -133,6 +121,20 @@ pub fn rake(text: &str, max: usize) -> Vec<Keyword> {
     keywords.sort_by(|a, b| b.score.total_cmp(&a.score));
     keywords.truncate(max);
     keywords
+}
+
+/// Adds a finished word to the current phrase; a stopword, a number or a
+/// single character ends the phrase instead.
+fn end_word(word: &mut String, phrases: &mut Vec<Vec<String>>) {
+    if word.is_empty() {
+        return;
+    }
+    let word = std::mem::take(word);
+    if stopwords::is_stopword(&word) || word.chars().all(char::is_numeric) || word.chars().count() < 2 {
+        phrases.push(Vec::new());
+    } else {
+        phrases.last_mut().expect("never empty").push(word);
+    }
 }
 
 impl TextEnricher for TopicsEnricher {
