@@ -19,6 +19,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use socialpipe_schemas::{ComponentError, Envelope, Failed, Processor, RecordKind};
 
+/// A mention, hashtag, cashtag or URL token: not prose, for the stages
+/// that look at the words (language, topics).
+pub(crate) fn is_markup(token: &str) -> bool {
+    let starts = |prefix: &str| token.get(..prefix.len()).is_some_and(|t| t.eq_ignore_ascii_case(prefix));
+    token.starts_with(['@', '#', '$', '＠', '＃']) || starts("http://") || starts("https://") || starts("www.")
+}
+
 /// A setting that is a fraction: within [0, 1] (NaN is not).
 pub fn check_fraction(name: &str, value: f64) -> Result<(), String> {
     if (0.0..=1.0).contains(&value) { Ok(()) } else { Err(format!("{name} must be within [0, 1], not {value}")) }

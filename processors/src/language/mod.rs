@@ -52,7 +52,7 @@ impl LanguageConfig {
         if self.languages.is_empty() {
             return Err("languages must not be empty".into());
         }
-        match self.languages.iter().find(|c| !Lang::all().iter().any(|l| iso_639_1(*l) == c.as_str())) {
+        match self.languages.iter().find(|c| lang_of(c).is_none()) {
             Some(unknown) => Err(format!("languages: {unknown:?} is not an ISO 639-1 code the detector knows")),
             None => Ok(()),
         }
@@ -84,8 +84,7 @@ pub type LanguageStage = TextStage<LanguageEnricher>;
 
 impl LanguageStage {
     pub fn new(config: &LanguageConfig) -> Self {
-        let allowlist =
-            Lang::all().iter().copied().filter(|l| config.languages.iter().any(|c| c == iso_639_1(*l))).collect();
+        let allowlist = config.languages.iter().filter_map(|c| lang_of(c)).collect();
         TextStage(LanguageEnricher {
             min_confidence: config.min_confidence,
             detector: whatlang::Detector::with_allowlist(allowlist),
@@ -111,7 +110,7 @@ impl LanguageEnricher {
 /// asked as a choice between the two only: a Spanish post is easily told
 /// from English even when Spanish and Portuguese are close.
 pub fn confidence_over_english(text: &str, code: &str) -> f64 {
-    let Some(lang) = Lang::all().iter().copied().find(|l| iso_639_1(*l) == code) else { return 0.0 };
+    let Some(lang) = lang_of(code) else { return 0.0 };
     if lang == Lang::Eng {
         return 0.0;
     }
@@ -132,21 +131,18 @@ impl TextEnricher for LanguageEnricher {
 /// The words of a post, without @mentions, #hashtags, URLs and emoji.
 fn prose(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for word in text.split_whitespace() {
-        let lower = word.to_ascii_lowercase();
-        if word.starts_with(['@', '#', '$', '＠', '＃'])
-            || lower.starts_with("http://")
-            || lower.starts_with("https://")
-            || lower.starts_with("www.")
-        {
-            continue;
-        }
+    for word in text.split_whitespace().filter(|w| !crate::is_markup(w)) {
         if !out.is_empty() {
             out.push(' ');
         }
         out.extend(word.chars().filter(|c| c.is_alphanumeric() || c.is_ascii_punctuation() || *c == '\''));
     }
     out
+}
+
+/// The detector's language for an ISO 639-1 code.
+fn lang_of(code: &str) -> Option<Lang> {
+    Lang::all().iter().copied().find(|l| iso_639_1(*l) == code)
 }
 
 /// whatlang knows 70 languages by their ISO 639-3 codes.

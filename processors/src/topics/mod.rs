@@ -79,11 +79,11 @@ pub struct Keyword {
 pub fn rake(text: &str, max: usize) -> Vec<Keyword> {
     let mut phrases: Vec<Vec<String>> = vec![Vec::new()];
     for token in text.split_whitespace() {
-        let lower = token.to_lowercase();
-        if token.starts_with(['@', '#', '$']) || lower.starts_with("http") || lower.starts_with("www.") {
+        if crate::is_markup(token) {
             phrases.push(Vec::new());
             continue;
         }
+        let lower = token.to_lowercase();
         // Punctuation inside a token ends a phrase ("great, cheap").
         let mut word = String::new();
         for c in lower.chars() {
