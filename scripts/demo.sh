@@ -19,7 +19,7 @@ query() {
 }
 
 echo
-echo "== socialpipe demo: examples/data/posts.jsonl -> embedded log -> language, entities, sentiment, emotion, intent, topics, brand safety -> sqlite"
+echo "== socialpipe demo: examples/data/posts.jsonl -> embedded log -> language, entities, embed, sentiment, emotion, intent, topics, brand safety -> sqlite"
 echo "posts stored:   $(query 'SELECT count(*) FROM posts')"
 echo "authors stored: $(query 'SELECT count(*) FROM authors')"
 echo
@@ -29,8 +29,9 @@ echo
 echo "top hashtags:"
 query "SELECT lower(j.value), count(*) FROM posts, json_each(posts.enrichments, '\$.entities.hashtags') j GROUP BY 1 ORDER BY 2 DESC LIMIT 5" | sed 's/^/  /'
 echo
-echo "sentiment (VADER; unreliable = confidently not English):"
-query "SELECT sentiment_label, count(*), sum(NOT sentiment_reliable) FROM posts GROUP BY 1 ORDER BY 2 DESC" | sed 's/^/  /'
+echo "sentiment (combined label | posts | labelled by the learned model | by VADER | unreliable = confidently not English):"
+query "SELECT sentiment_label, count(*), sum(sentiment_label_source = 'model'), sum(sentiment_label_source = 'vader'), sum(NOT sentiment_reliable) FROM posts GROUP BY 1 ORDER BY 2 DESC" | sed 's/^/  /'
+echo "  model and VADER agree on $(query "SELECT count(*) FROM posts WHERE sentiment_model_label = json_extract(enrichments, '\$.sentiment.vader.label')") of $(query 'SELECT count(*) FROM posts WHERE sentiment_model_label IS NOT NULL') posts"
 echo
 echo "dominant emotion:"
 query "SELECT emotion, count(*), round(avg(emotion_joy), 3) FROM posts GROUP BY 1 ORDER BY 2 DESC LIMIT 5" | sed 's/^/  /'
@@ -42,6 +43,21 @@ echo "brands by mentions, with average sentiment:"
 query "SELECT j.value, count(*), round(avg(sentiment_compound), 3) FROM posts, json_each(posts.enrichments, '\$.entities.brands') j GROUP BY 1 ORDER BY 2 DESC LIMIT 5" | sed 's/^/  /'
 echo
 echo "posts not brand safe: $(query 'SELECT count(*) FROM posts WHERE NOT brand_safe')"
+echo
+echo "nearest neighbours by embedding (cosine) of the first complaint:"
+python3 - "$DB" <<'PY'
+import sqlite3, struct, sys
+db = sqlite3.connect(sys.argv[1])
+rows = [(t, struct.unpack("<384f", e)) for t, e in db.execute("SELECT text, embedding FROM posts WHERE embedding IS NOT NULL")]
+query = db.execute("SELECT text, embedding FROM posts WHERE intent = 'complaint' AND embedding IS NOT NULL LIMIT 1").fetchone()
+if query:
+    q = struct.unpack("<384f", query[1])
+    print(f"  {query[0][:90]}")
+    # Vectors are unit length: the dot product is the cosine.
+    best = sorted(((sum(a * b for a, b in zip(q, v)), t) for t, v in rows if t != query[0]), reverse=True)[:3]
+    for score, text in best:
+        print(f"    {score:.3f}  {text[:86]}")
+PY
 echo
 echo "dead letters by reason (malformed input lines):"
 "$BIN" dlq show --config "$CONFIG" posts --limit 1000 | python3 -c '

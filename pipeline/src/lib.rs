@@ -9,4 +9,5 @@ pub mod runner;
 pub mod synth;
 pub mod telemetry;
 pub mod topology;
+pub mod train;
 pub mod transport;

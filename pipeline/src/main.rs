@@ -56,6 +56,20 @@ enum Command {
         #[arg(long)]
         text: bool,
     },
+    /// Fit the learned sentiment head on labelled sentences (JSON lines
+    /// {"text", "label", "split"}; `make train-sentiment` makes them) and
+    /// write it as JSON with its provenance and held-out scores.
+    TrainSentiment {
+        /// The labelled sentences.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to write the head.
+        #[arg(long)]
+        out: PathBuf,
+        /// The all-MiniLM-L6-v2 files (scripts/fetch-models.sh).
+        #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
+        models_dir: PathBuf,
+    },
     /// Check a configuration without running it.
     Validate {
         #[arg(long, short)]
@@ -223,6 +237,15 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
                     None => writeln!(stdout, "{name}: nothing to migrate")?,
                 }
             }
+        }
+        Command::TrainSentiment { data, out, models_dir } => {
+            let bytes = std::fs::read(&data).with_context(|| format!("reading {}", data.display()))?;
+            let embed = socialpipe_processors::embed::EmbedConfig { models_dir, ..Default::default() };
+            let command = format!("socialpipe train-sentiment --data {} --out {}", data.display(), out.display());
+            let head = socialpipe::train::train(&bytes[..], &socialpipe_schemas::sha256_hex(&bytes), &embed, &command)?;
+            std::fs::write(&out, serde_json::to_string_pretty(&head)? + "\n")
+                .with_context(|| format!("writing {}", out.display()))?;
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&head.provenance["test"])?)?;
         }
         Command::Analyze { config, text } => {
             let config = load(&config)?;

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
 use socialpipe_processors::brand_safety::{BrandSafetyConfig, BrandSafetyStage};
+use socialpipe_processors::embed::{EmbedConfig, EmbedStage};
 use socialpipe_processors::emotion::{EmotionConfig, EmotionStage};
 use socialpipe_processors::entities::{EntitiesConfig, EntitiesStage};
 use socialpipe_processors::intent::{IntentConfig, IntentStage};
@@ -56,6 +57,7 @@ pub enum StageKind {
     Language(LanguageConfig),
     Sentiment(SentimentConfig),
     Emotion(EmotionConfig),
+    Embed(EmbedConfig),
     Intent(IntentConfig),
     Topics(TopicsConfig),
     BrandSafety(BrandSafetyConfig),
@@ -70,6 +72,7 @@ impl StageKind {
             StageKind::Language(_) => "language",
             StageKind::Sentiment(_) => "sentiment",
             StageKind::Emotion(_) => "emotion",
+            StageKind::Embed(_) => "embed",
             StageKind::Intent(_) => "intent",
             StageKind::Topics(_) => "topics",
             StageKind::BrandSafety(_) => "brand_safety",
@@ -91,6 +94,7 @@ impl StageKind {
             StageKind::Language(c) => c.check(),
             StageKind::Sentiment(c) => c.check(),
             StageKind::Emotion(c) => c.check(),
+            StageKind::Embed(c) => c.check(),
             StageKind::Intent(c) => c.check(),
             StageKind::Topics(c) => c.check(),
             StageKind::BrandSafety(c) => c.check(),
@@ -102,8 +106,11 @@ impl StageKind {
         Ok(match self {
             StageKind::Entities(c) => Box::new(EntitiesStage::new(c.clone()).map_err(ComponentError::fatal)?),
             StageKind::Language(c) => Box::new(LanguageStage::new(c)),
-            StageKind::Sentiment(c) => Box::new(SentimentStage::new(c)),
+            StageKind::Sentiment(c) => {
+                Box::new(SentimentStage::new(c).map_err(|e| ComponentError::fatal(e.to_string()))?)
+            }
             StageKind::Emotion(c) => Box::new(EmotionStage::new(c).map_err(|e| ComponentError::fatal(e.to_string()))?),
+            StageKind::Embed(c) => Box::new(EmbedStage::new(c).map_err(|e| ComponentError::fatal(e.to_string()))?),
             StageKind::Intent(c) => Box::new(IntentStage::new(c)),
             StageKind::Topics(c) => Box::new(TopicsStage::new(c).map_err(ComponentError::fatal)?),
             StageKind::BrandSafety(c) => Box::new(BrandSafetyStage::new(c).map_err(ComponentError::fatal)?),

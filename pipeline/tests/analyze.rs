@@ -60,11 +60,25 @@ fn every_input_line_gives_one_output_line_in_order_with_errors_in_place() {
     }
     assert!(stderr.contains("2 line(s) enriched, 3 with errors"), "{stderr}");
     let e = &out[0]["enrichments"];
-    for key in ["language", "entities", "sentiment", "emotion", "intent", "topics", "brand_safety"] {
+    for key in ["language", "entities", "embedding", "sentiment", "emotion", "intent", "topics", "brand_safety"] {
         assert!(e.get(key).is_some(), "no {key} in {e}");
     }
+    // The embedding is 384 plain floats of a unit vector in the JSON a user sees.
+    let embedding: Vec<f64> = e["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(embedding.len(), 384);
+    assert!((embedding.iter().map(|x| x * x).sum::<f64>() - 1.0).abs() < 1e-4);
     assert_eq!(e["sentiment"]["vader"]["label"], "positive");
+    assert_eq!(e["sentiment"]["model"]["label"], "positive", "{}", e["sentiment"]);
+    let p = &e["sentiment"]["model"]["probabilities"];
+    let total: f64 = ["negative", "neutral", "positive"].iter().map(|l| p[l].as_f64().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-9, "{p}");
     assert_eq!(e["sentiment"]["label"], "positive");
+    assert!(matches!(e["sentiment"]["label_source"].as_str(), Some("model" | "vader")));
+    assert_eq!(
+        out[2]["enrichments"]["sentiment"]["model"]["label"], "negative",
+        "{}",
+        out[2]["enrichments"]["sentiment"]
+    );
     assert!(e["emotion"]["scores"]["joy"].is_f64());
     assert_eq!(e["entities"]["brands"][0], "Acme");
     assert_eq!(e["topics"]["categories"][0], "tech");

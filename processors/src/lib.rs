@@ -3,6 +3,7 @@
 
 pub mod brand_safety;
 pub mod dictionary;
+pub mod embed;
 pub mod emotion;
 pub mod entities;
 pub mod intent;

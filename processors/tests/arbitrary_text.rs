@@ -107,7 +107,7 @@ fn no_text_stage_panics_on_arbitrary_text() {
         .unwrap_or_else(|e| panic!("{e}"));
     let language = LanguageStage::new(&LanguageConfig::default());
     let entities = EntitiesStage::new(EntitiesConfig::default()).unwrap();
-    let sentiment = SentimentStage::new(&SentimentConfig::default());
+    let sentiment = SentimentStage::new(&SentimentConfig::default()).unwrap();
     let intent = IntentStage::new(&IntentConfig::default());
     let topics = TopicsStage::new(&TopicsConfig::default()).unwrap();
     let safety = BrandSafetyStage::new(&BrandSafetyConfig::default()).unwrap();

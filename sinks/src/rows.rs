@@ -223,11 +223,6 @@ pub fn emotion_label(envelope: &Envelope) -> Option<&str> {
     enrichment(envelope, &["emotion", "dominant"])?.as_str()
 }
 
-/// Enrichments as JSON text.
-pub fn enrichments_json(envelope: &Envelope) -> String {
-    serde_json::to_string(&envelope.enrichments).expect("enrichments always serialise")
-}
-
 /// Enrichments as JSON text without the embedding, for stores that keep the
 /// vector in a column of its own (it is most of the bytes of a post).
 pub fn enrichments_json_except_embedding(envelope: &Envelope) -> String {

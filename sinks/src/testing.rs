@@ -39,7 +39,8 @@ pub fn post(platform: &str, n: u32, likes: u64, version: i64) -> Envelope {
     envelope.enrichments.insert(
         "sentiment".into(),
         json!({"vader": {"label": "positive", "compound": 0.6, "neg": 0.0, "neu": 0.5, "pos": 0.5},
-               "label": "positive", "reliable": true}),
+               "model": {"label": "positive", "probabilities": {"negative": 0.05, "neutral": 0.15, "positive": 0.8}},
+               "label": "positive", "label_source": "model", "reliable": true}),
     );
     envelope.enrichments.insert(
         "emotion".into(),

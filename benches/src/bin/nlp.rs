@@ -157,7 +157,7 @@ fn main() -> Result<()> {
     pin(&[0]);
     let language = LanguageStage::new(&LanguageConfig::default());
     let entities = EntitiesStage::new(EntitiesConfig::default()).map_err(anyhow::Error::msg)?;
-    let sentiment = SentimentStage::new(&SentimentConfig::default());
+    let sentiment = SentimentStage::new(&SentimentConfig::default())?;
     let intent = IntentStage::new(&IntentConfig::default());
     let topics = TopicsStage::new(&TopicsConfig::default()).map_err(anyhow::Error::msg)?;
     let safety = BrandSafetyStage::new(&BrandSafetyConfig::default()).map_err(anyhow::Error::msg)?;

@@ -338,6 +338,20 @@ impl Config {
         for (i, stage) in self.stages.iter().enumerate() {
             stage.kind.check().map_err(|m| (format!("stages[{i}]"), m))?;
         }
+        // The sentiment head reads the embedding: an embed stage after the
+        // sentiment stage would leave it unused without a word.
+        let position = |wanted: &str| self.stages.iter().position(|s| s.kind.type_name() == wanted);
+        if let (Some(sentiment), Some(embed)) = (position("sentiment"), position("embed"))
+            && embed > sentiment
+            && matches!(&self.stages[sentiment].kind, StageKind::Sentiment(c) if c.model)
+        {
+            return Err((
+                format!("stages[{sentiment}]"),
+                format!(
+                    "the sentiment model reads the embedding, but the embed stage comes later (stages[{embed}]): put embed first, or set model = false"
+                ),
+            ));
+        }
         for (name, source) in &self.sources {
             if source.batch_records == 0 {
                 return Err((format!("sources.{name}.batch_records"), "must be at least 1".into()));

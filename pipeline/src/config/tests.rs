@@ -104,3 +104,16 @@ fn values_from_the_environment_never_appear_in_errors() {
     assert!(e.starts_with("app.toml:2: runtime.poll_wait_ms: invalid type: string"), "{e}");
     assert!(!e.contains("sk-live-123456"), "{e}");
 }
+
+#[test]
+fn a_sentiment_model_before_the_embed_stage_it_reads_is_an_error() {
+    let models = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/all-MiniLM-L6-v2");
+    let stages = |first: &str, second: &str| {
+        GOOD.replace("[[stages]]\ntype = \"entities\"", &format!("[[stages]]\n{first}\n[[stages]]\n{second}"))
+    };
+    let embed = format!("type = \"embed\"\nmodels_dir = \"{models}\"");
+    let e = error(&stages("type = \"sentiment\"", &embed));
+    assert!(e.contains("stages[0]") && e.contains("put embed first"), "{e}");
+    parse(&stages(&embed, "type = \"sentiment\"")).unwrap();
+    parse(&stages("type = \"sentiment\"\nmodel = false", &embed)).unwrap();
+}

@@ -2,7 +2,7 @@ use serde::Deserialize;
 use serde_json::{Map, json};
 
 use super::pystr;
-use super::{Label, SentimentConfig, SentimentStage, Vader};
+use super::{Label, SentimentConfig, SentimentHead, SentimentStage, Vader, head};
 use crate::TextEnricher;
 
 #[derive(Deserialize)]
@@ -86,7 +86,7 @@ fn rounding_is_pythons_half_to_even_on_the_exact_binary_value() {
 }
 
 fn sentiment(text: &str, enrichments: serde_json::Value) -> serde_json::Value {
-    let stage = SentimentStage::new(&SentimentConfig::default());
+    let stage = SentimentStage::new(&SentimentConfig::default()).unwrap();
     stage.0.enrich(text, enrichments.as_object().unwrap())
 }
 
@@ -118,4 +118,125 @@ fn confidently_non_english_posts_are_scored_but_marked_unreliable() {
     assert_eq!(s["reliable"], true);
     let s = sentiment("great phone", json!({"language": {"code": "fr", "confidence": 0.3, "reliable": false}}));
     assert_eq!(s["reliable"], true, "an unsure detection does not discard the score");
+}
+
+/// A head whose probabilities do not depend on the text: `bias` alone.
+fn fixed_head(bias: [f32; 3], model_confidence: f64) -> tempfile::NamedTempFile {
+    let head = SentimentHead {
+        format: "socialpipe-sentiment-head/1".into(),
+        weights: vec![vec![0.0; crate::embed::DIMENSIONS]; 3],
+        bias: bias.to_vec(),
+        model_confidence,
+        provenance: json!("test"),
+    };
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_string(&head).unwrap()).unwrap();
+    file
+}
+
+fn with_head(head: &tempfile::NamedTempFile, text: &str, enrichments: serde_json::Value) -> serde_json::Value {
+    let config = SentimentConfig { head: Some(head.path().to_owned()), ..SentimentConfig::default() };
+    config.check().unwrap();
+    SentimentStage::new(&config).unwrap().0.enrich(text, enrichments.as_object().unwrap())
+}
+
+fn any_embedding() -> serde_json::Value {
+    crate::embed::to_json(&[0.05; crate::embed::DIMENSIONS])
+}
+
+#[test]
+fn without_an_embedding_the_label_is_vaders_and_there_is_no_model_score() {
+    let s = sentiment("Today SUX!", json!({}));
+    assert_eq!((s["label"].as_str(), s["label_source"].as_str()), (Some("negative"), Some("vader")));
+    assert!(s.get("model").is_none(), "{s}");
+}
+
+#[test]
+fn the_model_label_wins_when_its_top_probability_reaches_the_heads_threshold() {
+    // Probabilities 1/6, 1/6, 4/6: positive at 0.667.
+    let bias = [0.0, 0.0, 4f32.ln()];
+    let sure = fixed_head(bias, 0.6);
+    let s = with_head(&sure, "Today SUX!", json!({"embedding": any_embedding()}));
+    assert_eq!(s["model"]["label"], "positive");
+    let p = &s["model"]["probabilities"];
+    assert!((p["positive"].as_f64().unwrap() - 4.0 / 6.0).abs() < 1e-6, "{p}");
+    assert!(
+        (p["negative"].as_f64().unwrap() + p["neutral"].as_f64().unwrap() + p["positive"].as_f64().unwrap() - 1.0)
+            .abs()
+            < 1e-9
+    );
+    assert_eq!((s["label"].as_str(), s["label_source"].as_str()), (Some("positive"), Some("model")));
+    assert_eq!(s["vader"]["label"], "negative", "VADER's own label is kept");
+
+    let unsure = fixed_head(bias, 0.7);
+    let s = with_head(&unsure, "Today SUX!", json!({"embedding": any_embedding()}));
+    assert_eq!(s["model"]["label"], "positive");
+    assert_eq!((s["label"].as_str(), s["label_source"].as_str()), (Some("negative"), Some("vader")));
+}
+
+#[test]
+fn model_false_leaves_the_head_out() {
+    let config = SentimentConfig { model: false, ..SentimentConfig::default() };
+    let s = SentimentStage::new(&config)
+        .unwrap()
+        .0
+        .enrich("great", json!({"embedding": any_embedding()}).as_object().unwrap());
+    assert!(s.get("model").is_none() && s["label_source"] == "vader", "{s}");
+}
+
+#[test]
+fn an_embedding_of_the_wrong_length_is_not_scored() {
+    let s = sentiment("great", json!({"embedding": [0.1, 0.2]}));
+    assert!(s.get("model").is_none(), "{s}");
+}
+
+#[test]
+fn a_head_file_of_the_wrong_shape_is_refused_with_its_path() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        file.path(),
+        r#"{"format": "socialpipe-sentiment-head/1", "weights": [[0.0]], "bias": [0.0], "model_confidence": 0.5}"#,
+    )
+    .unwrap();
+    let error =
+        SentimentConfig { head: Some(file.path().to_owned()), ..SentimentConfig::default() }.check().unwrap_err();
+    assert!(error.contains(&file.path().display().to_string()) && error.contains("384"), "{error}");
+}
+
+#[test]
+fn the_committed_head_is_trained_and_records_how() {
+    let head = SentimentHead::builtin();
+    assert!(head.weights.iter().flatten().any(|w| *w != 0.0), "the committed head has weights");
+    let provenance = &head.provenance;
+    assert!(provenance["command"].as_str().unwrap().starts_with("socialpipe train-sentiment"), "{provenance}");
+    assert_eq!(provenance["data_sha256"].as_str().map(str::len), Some(64));
+    for scorer in ["model", "vader", "combined"] {
+        assert!(provenance["test"][scorer]["macro_f1"].as_f64().is_some(), "{scorer}: {provenance}");
+    }
+}
+
+#[test]
+fn training_recovers_three_separable_classes() {
+    // Three clusters around different axes, with deterministic noise.
+    let mut rng = fastrand::Rng::with_seed(7);
+    let (mut features, mut labels) = (Vec::new(), Vec::new());
+    for i in 0..600 {
+        let class = i % 3;
+        let mut x: Vec<f32> = (0..crate::embed::DIMENSIONS).map(|_| (rng.f32() - 0.5) * 0.02).collect();
+        x[class * 10] += 0.5;
+        features.push(x);
+        labels.push(class);
+    }
+    let (weights, bias) = head::train(&features, &labels, head::TrainOptions { steps: 200, ..Default::default() });
+    let head = SentimentHead { format: String::new(), weights, bias, model_confidence: 0.0, provenance: json!(null) };
+    let predicted: Vec<usize> = features.iter().map(|x| head::argmax(&head.probabilities(x))).collect();
+    assert_eq!(head::scores(&predicted, &labels), (1.0, 1.0));
+}
+
+#[test]
+fn macro_f1_averages_the_three_classes() {
+    // Class 0: P 1/2 R 1 (F1 2/3); class 1: P 1 R 1/2 (F1 2/3); class 2: F1 1.
+    let (accuracy, f1) = head::scores(&[0, 0, 1, 2], &[0, 1, 1, 2]);
+    assert_eq!(accuracy, 0.75);
+    assert!((f1 - (2.0 / 3.0 + 2.0 / 3.0 + 1.0) / 3.0).abs() < 1e-12);
 }

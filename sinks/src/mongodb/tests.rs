@@ -126,6 +126,16 @@ async fn documents_carry_enrichments_and_authors_and_indexes_exist() {
         post.get_document("enrichments").unwrap().get_document("sentiment").unwrap().get_str("label"),
         Ok("positive")
     );
+    // The embedding is a BSON array of doubles, queryable as such.
+    let embedding: Vec<f64> = post
+        .get_document("enrichments")
+        .unwrap()
+        .get_array("embedding")
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(embedding, vec![0.25, -0.5, 0.125, 1.0]);
     assert_eq!(post.get_str("author_id"), Ok("youtube:a3"));
     assert_eq!(post.get_str("native_id"), Ok("3"));
     assert!(post.get_datetime("created_at").is_ok());

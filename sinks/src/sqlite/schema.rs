@@ -6,6 +6,7 @@ use rusqlite::{Connection, params};
 pub const MIGRATIONS: &[crate::Migration] = &[
     (1, "initial", include_str!("migrations/001_initial.sql")),
     (2, "text scores", include_str!("migrations/002_text_scores.sql")),
+    (3, "embeddings", include_str!("migrations/003_embeddings.sql")),
 ];
 
 /// Applies the migrations the database lacks; each in its own transaction.

@@ -8,7 +8,7 @@ use rusqlite::{Connection, ErrorCode, Transaction, params};
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
 
 use super::{SqliteConfig, migrate};
-use crate::rows::{Decoded, Row, enrichments_json, rfc3339};
+use crate::rows::{Decoded, Row, embedding, enrichments_json_except_embedding, rfc3339};
 
 pub struct SqliteSink {
     conn: Arc<Mutex<Connection>>,
@@ -97,17 +97,20 @@ fn write_author(tx: &Transaction<'_>, post: &PostPayload) -> rusqlite::Result<()
 fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
     match row {
         Row::Post { post, envelope } => {
-            let enrichments = enrichments_json(envelope);
+            let enrichments = enrichments_json_except_embedding(envelope);
+            // Little-endian f32, as docs/record-schema.md documents.
+            let vector: Option<Vec<u8>> = embedding(envelope).map(|v| v.iter().flat_map(|x| x.to_le_bytes()).collect());
             let payload = envelope.payload.get();
             let author_id = post.author_id();
             tx.prepare_cached(
-                "INSERT INTO posts (id, platform, author_id, text, created_at, likes, comments, shares, views, lang, url, payload, enrichments, version, ingest_time)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                "INSERT INTO posts (id, platform, author_id, text, created_at, likes, comments, shares, views, lang, url, payload, enrichments, version, ingest_time, embedding)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
                  ON CONFLICT (id) DO UPDATE SET
                    platform = excluded.platform, author_id = excluded.author_id, text = excluded.text, created_at = excluded.created_at,
                    likes = excluded.likes, comments = excluded.comments, shares = excluded.shares, views = excluded.views,
                    lang = excluded.lang, url = excluded.url, payload = excluded.payload, enrichments = excluded.enrichments,
-                   version = excluded.version, ingest_time = excluded.ingest_time, deliveries = posts.deliveries + 1
+                   version = excluded.version, ingest_time = excluded.ingest_time, embedding = excluded.embedding,
+                   deliveries = posts.deliveries + 1
                  WHERE excluded.version >= posts.version",
             )?
             .execute(params![
@@ -126,6 +129,7 @@ fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
                 enrichments,
                 envelope.version,
                 rfc3339(&envelope.ingest_time),
+                vector,
             ])?;
         }
         Row::Sheet { row, envelope } => {

@@ -146,6 +146,36 @@ async fn the_text_stages_scores_are_typed_columns() {
 }
 
 #[tokio::test]
+async fn the_embedding_is_a_blob_of_little_endian_f32_and_stays_out_of_the_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sink, db) = open(&dir);
+    let vector: Vec<f32> = (0..384).map(|i| (i as f32 - 192.0) / 1000.0).collect();
+    let mut with = enriched(1);
+    with.enrichments.insert("embedding".into(), serde_json::json!(vector));
+    with.enrichments.insert(
+        "sentiment".into(),
+        serde_json::json!({"vader": {"neg": 0.0, "neu": 0.2, "pos": 0.8, "compound": 0.6249, "label": "positive"},
+                           "model": {"label": "neutral", "probabilities": {"negative": 0.1, "neutral": 0.6, "positive": 0.3}},
+                           "label": "neutral", "label_source": "model", "reliable": true}),
+    );
+    sink.write(&[with, post(2, 10, "2026-11-20T10:00:00Z", "no embedding")]).await.unwrap();
+    let (blob, json, model, source): (Vec<u8>, String, String, String) = db
+        .query_row(
+            "SELECT embedding, enrichments, sentiment_model_label, sentiment_label_source FROM posts WHERE id = 'twitter:1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    let read: Vec<f32> = blob.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    assert_eq!(read, vector);
+    assert!(!json.contains("embedding") && json.contains("sentiment"), "{json}");
+    assert_eq!((model.as_str(), source.as_str()), ("neutral", "model"));
+    let missing: Option<Vec<u8>> =
+        db.query_row("SELECT embedding FROM posts WHERE id = 'twitter:2'", [], |r| r.get(0)).unwrap();
+    assert_eq!(missing, None);
+}
+
+#[tokio::test]
 async fn rows_written_before_the_scores_migration_get_the_columns() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
@@ -173,7 +203,7 @@ async fn rows_written_before_the_scores_migration_get_the_columns() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(before, [1, 2]);
+    assert_eq!(before, [1, 2, 3]);
     let old: String = db.query_row("SELECT emotion FROM posts WHERE id = 'twitter:9'", [], |r| r.get(0)).unwrap();
     assert_eq!(old, "fear");
     sink.write(&[enriched(3)]).await.unwrap();
