@@ -12,6 +12,7 @@
 //! cycled to `--posts`. Python runs in scripts/reference/venv.sh embed.
 //!
 //! usage: embed [--posts N] [--runs N] [--e2e-posts N] [--bin path/to/socialpipe]
+//!              [--rust-only: skip Python and end to end, to iterate on the stage]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -144,7 +145,9 @@ fn end_to_end(bin: &Path, posts: usize) -> Result<f64> {
 }
 
 fn main() -> Result<()> {
-    let (mut count, mut runs, mut e2e_posts) = (2000, 3, 20_000);
+    // SAFETY: no other thread exists yet.
+    unsafe { socialpipe_processors::embed::one_core_per_matmul() };
+    let (mut count, mut runs, mut e2e_posts, mut rust_only) = (2000, 3, 20_000, false);
     let mut bin =
         PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("release/socialpipe");
     let mut args = std::env::args().skip(1);
@@ -154,6 +157,7 @@ fn main() -> Result<()> {
             "--runs" => runs = args.next().context("--runs N")?.parse()?,
             "--e2e-posts" => e2e_posts = args.next().context("--e2e-posts N")?.parse()?,
             "--bin" => bin = args.next().context("--bin PATH")?.into(),
+            "--rust-only" => rust_only = true,
             other => bail!("unknown argument {other}"),
         }
     }
@@ -166,26 +170,34 @@ fn main() -> Result<()> {
     let cores = std::thread::available_parallelism()?.get();
     println!("all-MiniLM-L6-v2 on {count} sample posts, {cores} cores, best of {runs}");
 
-    let python_seconds = python(&texts_file, &vectors_file, runs)?;
-    let python_vectors: Vec<f32> =
-        std::fs::read(&vectors_file)?.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
     let models_dir = root().join("models/all-MiniLM-L6-v2");
     let embedder = |batch_size: usize, threads: usize| {
         Embedder::load(&EmbedConfig { models_dir: models_dir.clone(), batch_size, threads, ..EmbedConfig::default() })
     };
-    let (rust_seconds, vectors) = rust(&embedder(32, 0)?, &refs, runs);
-    let worst =
-        vectors.iter().zip(python_vectors.chunks_exact(384)).map(|(a, b)| cosine(a, b)).fold(f64::INFINITY, f64::min);
     let rate = |s: f64| count as f64 / s;
-    println!("python sentence-transformers (2 threads, batch 32) {:>8.1} sentences/s", rate(python_seconds));
+    let (rust_seconds, vectors) = rust(&embedder(32, 0)?, &refs, runs);
+    if !rust_only {
+        let python_seconds = python(&texts_file, &vectors_file, runs)?;
+        let python_vectors: Vec<f32> =
+            std::fs::read(&vectors_file)?.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        let worst = vectors
+            .iter()
+            .zip(python_vectors.chunks_exact(384))
+            .map(|(a, b)| cosine(a, b))
+            .fold(f64::INFINITY, f64::min);
+        println!("python sentence-transformers (2 threads, batch 32) {:>8.1} sentences/s", rate(python_seconds));
+        println!("ratio rust/python {:.2}x, lowest cosine {worst:.6}", python_seconds / rust_seconds);
+    }
     println!("rust embed stage ({cores} threads, batch 32)           {:>8.1} sentences/s", rate(rust_seconds));
-    println!("ratio rust/python {:.2}x, lowest cosine {worst:.6}", python_seconds / rust_seconds);
     for (batch, threads) in [(32, 1), (8, 0), (64, 0), (128, 0)] {
         let (seconds, _) = rust(&embedder(batch, threads)?, &refs, runs);
         println!(
             "rust embed stage (batch {batch}, threads {threads}: 0 is one per core) {:>8.1} sentences/s",
             rate(seconds)
         );
+    }
+    if rust_only {
+        return Ok(());
     }
     if bin.exists() {
         let per_second = end_to_end(&bin, e2e_posts)?;

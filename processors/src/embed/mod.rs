@@ -8,7 +8,8 @@
 //! tokenised, sorted by token count and cut into buckets of similar length
 //! (at most `batch_size` texts and `max_batch_tokens` padded tokens each),
 //! so a tweet never pays for a long post's padding, and the buckets run on
-//! `threads` threads.
+//! `threads` threads. Those threads' matmuls should each stay on one core:
+//! binaries call [`one_core_per_matmul`] first thing.
 
 mod bert;
 #[cfg(test)]
@@ -47,7 +48,8 @@ pub struct EmbedConfig {
     /// holds 12 × tokens × longest floats, 48 MiB at 4096 tokens of 256.
     #[serde(default = "default_max_batch_tokens")]
     pub max_batch_tokens: usize,
-    /// Threads a batch's buckets are spread over (0: one per core).
+    /// Threads a batch's buckets are spread over (0: one per core); see
+    /// [`one_core_per_matmul`].
     #[serde(default)]
     pub threads: usize,
 }
@@ -101,6 +103,22 @@ impl EmbedConfig {
 #[derive(Debug, thiserror::Error)]
 #[error("{0} (run `{fetch}` to fetch the model)", fetch = crate::emotion::FETCH_COMMAND)]
 pub struct EmbedError(String);
+
+/// Makes candle's matmuls single-threaded unless `RAYON_NUM_THREADS` is
+/// set. The stage already runs one bucket per core; a matmul splitting
+/// itself over the cores as well makes the threads contend (on 2 cores:
+/// 334 sentences/s this way against 262, docs/performance.md). candle
+/// reads the thread count from this variable only.
+///
+/// # Safety
+/// Sets an environment variable: call it before the process starts any
+/// other thread.
+pub unsafe fn one_core_per_matmul() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // SAFETY: the caller guarantees no other thread is running.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    }
+}
 
 /// The tokenizer and the encoder, shared by the stage's threads.
 pub struct Embedder {
