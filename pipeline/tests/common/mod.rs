@@ -212,6 +212,11 @@ pub fn metric(port: u16, sample: &str) -> u64 {
 }
 
 pub fn sigterm(child: &Daemon) {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
+    signal(child, "TERM");
+}
+
+/// Sends the named signal (`TERM`, `STOP`, ...) to the process.
+pub fn signal(child: &Daemon, name: &str) {
+    let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
+    assert!(status.success(), "kill -{name}");
 }
