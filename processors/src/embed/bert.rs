@@ -12,6 +12,8 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use serde::Deserialize;
 
+use super::fused::{AddNorm, BiasGelu, SplitHeads};
+
 pub type Result<T> = std::result::Result<T, candle_core::Error>;
 
 /// The fields of the model's `config.json` the encoder needs.
@@ -25,32 +27,29 @@ pub struct BertConfig {
     pub hidden_act: String,
 }
 
+/// A projection; its bias is added by the fused step that follows it.
 struct Linear {
     /// [in, out], so a row-major input multiplies it directly.
     weight: Tensor,
-    bias: Tensor,
+    bias: Vec<f32>,
 }
 
 impl Linear {
-    /// From PyTorch's [out, in] weight.
-    fn new(weight: Tensor, bias: Tensor) -> Result<Linear> {
-        Ok(Linear { weight: weight.t()?.contiguous()?, bias })
-    }
-
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.weight)?.broadcast_add(&self.bias)
+    fn matmul(&self, x: &Tensor) -> Result<Tensor> {
+        x.matmul(&self.weight)
     }
 }
 
 struct Norm {
-    gamma: Tensor,
-    beta: Tensor,
+    gamma: Vec<f32>,
+    beta: Vec<f32>,
     eps: f32,
 }
 
 impl Norm {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        candle_nn::ops::layer_norm(x, &self.gamma, &self.beta, self.eps)
+    /// LayerNorm(x + bias + residual), in one pass.
+    fn add_norm(&self, x: &Tensor, bias: &[f32], residual: &Tensor) -> Result<Tensor> {
+        x.apply_op2_no_bwd(residual, &AddNorm { bias, gamma: &self.gamma, beta: &self.beta, eps: self.eps })
     }
 }
 
@@ -78,20 +77,24 @@ impl Weights {
             .to_dtype(DType::F32)
     }
 
-    /// A projection's weight and bias, both multiplied by `scale`.
+    fn take_vec(&mut self, name: &str) -> Result<Vec<f32>> {
+        self.take(name)?.to_vec1()
+    }
+
+    /// A projection's [out, in] weight and its bias, both multiplied by `scale`.
     fn linear(&mut self, prefix: &str, scale: f64) -> Result<(Tensor, Tensor)> {
         Ok(((self.take(&format!("{prefix}.weight"))? * scale)?, (self.take(&format!("{prefix}.bias"))? * scale)?))
     }
 
-    fn dense(&mut self, prefix: &str) -> Result<Linear> {
-        let (weight, bias) = self.linear(prefix, 1.0)?;
-        Linear::new(weight, bias)
+    /// A projection from PyTorch's [out, in] weight and its bias.
+    fn dense(weight: Tensor, bias: Tensor) -> Result<Linear> {
+        Ok(Linear { weight: weight.t()?.contiguous()?, bias: bias.to_vec1()? })
     }
 
     fn norm(&mut self, prefix: &str) -> Result<Norm> {
         Ok(Norm {
-            gamma: self.take(&format!("{prefix}.weight"))?,
-            beta: self.take(&format!("{prefix}.bias"))?,
+            gamma: self.take_vec(&format!("{prefix}.weight"))?,
+            beta: self.take_vec(&format!("{prefix}.bias"))?,
             eps: self.eps,
         })
     }
@@ -101,7 +104,7 @@ pub struct MiniLm {
     word: Tensor,
     position: Tensor,
     /// Token type 0's embedding: every sentence is a single segment.
-    segment: Tensor,
+    segment: Vec<f32>,
     embedding_norm: Norm,
     layers: Vec<Layer>,
     hidden: usize,
@@ -136,19 +139,25 @@ impl MiniLm {
             let (wq, bq) = w.linear(&format!("{p}.attention.self.query"), scale)?;
             let (wk, bk) = w.linear(&format!("{p}.attention.self.key"), 1.0)?;
             let (wv, bv) = w.linear(&format!("{p}.attention.self.value"), 1.0)?;
+            let mut dense = |name: &str| {
+                let (weight, bias) = w.linear(&format!("{p}.{name}"), 1.0)?;
+                Weights::dense(weight, bias)
+            };
+            let (attention_out, intermediate, output) =
+                (dense("attention.output.dense")?, dense("intermediate.dense")?, dense("output.dense")?);
             layers.push(Layer {
-                qkv: Linear::new(Tensor::cat(&[wq, wk, wv], 0)?, Tensor::cat(&[bq, bk, bv], 0)?)?,
-                attention_out: w.dense(&format!("{p}.attention.output.dense"))?,
+                qkv: Weights::dense(Tensor::cat(&[wq, wk, wv], 0)?, Tensor::cat(&[bq, bk, bv], 0)?)?,
+                attention_out,
                 attention_norm: w.norm(&format!("{p}.attention.output.LayerNorm"))?,
-                intermediate: w.dense(&format!("{p}.intermediate.dense"))?,
-                output: w.dense(&format!("{p}.output.dense"))?,
+                intermediate,
+                output,
                 output_norm: w.norm(&format!("{p}.output.LayerNorm"))?,
             });
         }
         Ok(MiniLm {
             word: w.take("embeddings.word_embeddings.weight")?,
             position: w.take("embeddings.position_embeddings.weight")?,
-            segment: w.take("embeddings.token_type_embeddings.weight")?.get(0)?,
+            segment: w.take("embeddings.token_type_embeddings.weight")?.get(0)?.to_vec1()?,
             embedding_norm,
             layers,
             hidden: config.hidden_size,
@@ -179,14 +188,9 @@ impl MiniLm {
             row[..sequence.len()].copy_from_slice(sequence);
         }
         let ids = Tensor::from_vec(ids, batch * longest, &Device::Cpu)?;
-        let positions = self.position.narrow(0, 0, longest)?;
-        let x = self
-            .word
-            .index_select(&ids, 0)?
-            .reshape((batch, longest, self.hidden))?
-            .broadcast_add(&positions)?
-            .broadcast_add(&self.segment)?;
-        let mut x = self.embedding_norm.forward(&x)?.reshape((batch * longest, self.hidden))?;
+        let positions = self.position.narrow(0, 0, longest)?.repeat((batch, 1))?;
+        // LayerNorm(word + segment + position), the segment as the "bias".
+        let mut x = self.embedding_norm.add_norm(&self.word.index_select(&ids, 0)?, &self.segment, &positions)?;
         let mask = if sequences.iter().all(|s| s.len() == longest) {
             None
         } else {
@@ -219,23 +223,19 @@ impl MiniLm {
     }
 
     fn layer(&self, layer: &Layer, x: &Tensor, batch: usize, len: usize, mask: Option<&Tensor>) -> Result<Tensor> {
-        let head_dim = self.hidden / self.heads;
-        let qkv = layer.qkv.forward(x)?;
-        let split = |i: usize| {
-            qkv.narrow(1, i * self.hidden, self.hidden)?
-                .reshape((batch, len, self.heads, head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let (q, k, v) = (split(0)?, split(1)?, split(2)?);
+        let split = SplitHeads { bias: &layer.qkv.bias, batch, len, heads: self.heads };
+        let qkv = layer.qkv.matmul(x)?.apply_op1_no_bwd(&split)?;
+        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
         let mut scores = q.matmul(&k.t()?)?;
         if let Some(mask) = mask {
             scores = scores.broadcast_add(mask)?;
         }
         let weights = candle_nn::ops::softmax_last_dim(&scores)?;
         let context = weights.matmul(&v)?.transpose(1, 2)?.reshape((batch * len, self.hidden))?;
-        let attended = layer.attention_norm.forward(&(layer.attention_out.forward(&context)? + x)?)?;
-        let inner = layer.intermediate.forward(&attended)?.gelu_erf()?;
-        layer.output_norm.forward(&(layer.output.forward(&inner)? + &attended)?)
+        let projected = layer.attention_out.matmul(&context)?;
+        let attended = layer.attention_norm.add_norm(&projected, &layer.attention_out.bias, x)?;
+        let inner =
+            layer.intermediate.matmul(&attended)?.apply_op1_no_bwd(&BiasGelu { bias: &layer.intermediate.bias })?;
+        layer.output_norm.add_norm(&layer.output.matmul(&inner)?, &layer.output.bias, &attended)
     }
 }

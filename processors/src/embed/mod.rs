@@ -12,6 +12,7 @@
 //! binaries call [`one_core_per_matmul`] first thing.
 
 mod bert;
+mod fused;
 #[cfg(test)]
 mod tests;
 
