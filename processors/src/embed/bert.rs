@@ -3,8 +3,9 @@
 //! normalisation. The encoder is written out here over candle's tensors
 //! rather than taken from candle-transformers so that it can fuse the
 //! query, key and value projections into one matmul, fold the attention
-//! scale into the query weights and skip the mask for buckets without
-//! padding (docs/decisions/006-embeddings.md).
+//! scale into the query weights, skip the mask for buckets without padding
+//! and run the element-wise steps as single passes (`fused.rs`;
+//! docs/decisions/006-embeddings.md).
 
 use std::collections::HashMap;
 use std::path::Path;
