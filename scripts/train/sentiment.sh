@@ -12,6 +12,8 @@ cd "$(dirname "$0")/../.."
 bin="${1:-${CARGO_TARGET_DIR:-$HOME/.cache/socialpipe-target}/release/socialpipe}"
 cache="${SOCIALPIPE_REFERENCE_CACHE:-$HOME/.cache/socialpipe-reference}"
 scripts/fetch-models.sh
+mkdir -p "$cache"
 data="$cache/sentiment-data.jsonl"
-python3 scripts/train/sentiment_data.py "$cache" >"$data.tmp" && mv "$data.tmp" "$data"
+python3 scripts/train/sentiment_data.py "$cache" >"$data.tmp"
+mv "$data.tmp" "$data"
 "$bin" train-sentiment --data "$data" --out processors/src/sentiment/model/head.json
