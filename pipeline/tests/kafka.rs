@@ -182,16 +182,12 @@ fn kill_when_between_10_and_90_percent(db: &Path, total: u64, workers: [&mut Dae
 
 /// Two workers in one group on a 6-partition topic, one killed with kill -9
 /// mid-stream: the survivor takes its partitions and the sink ends exact.
-///
-/// The victim is frozen (SIGSTOP), a few records are produced, then it is
-/// killed: a stopped process does nothing, so this is a kill -9 at the
-/// instant of the stop, and it dies with unread records on its own
-/// partitions, which only a takeover can deliver. (Waiting for the running
-/// victim to still show unread records raced against how fast it drained
-/// them.)
 fn the_survivor_of_a_kill_9_finishes_exactly(broker: Broker, posts: usize) {
     // See the two tests below for why each broker checks what it checks.
-    let exact_state = broker.storage == Storage::Sqlite;
+    let (exact_state, observed_takeover) = match broker.storage {
+        Storage::Sqlite => (true, false),
+        Storage::Memory => (false, true),
+    };
     let setup = setup(&broker.address(), "");
     let db = setup.scratch.db();
     let mut ids = produce(&setup, 21, posts / 10);
@@ -204,30 +200,43 @@ fn the_survivor_of_a_kill_9_finishes_exactly(broker: Broker, posts: usize) {
         stage_received(port_a) > 0 && sink_received(port_a) > 0
     });
     let mut b = worker(&setup, port_b);
-    ids.extend(produce(&setup, 22, posts / 2 - posts / 10));
-    // The survivor's lag gauges name the partitions it reads (published
-    // about once a second).
+    // Most of the input arrives as the group takes the survivor in, so both
+    // are busy when the victim dies.
+    ids.extend(produce(&setup, 22, posts - posts / 10));
     wait_until("both workers to receive records and 10 % stored", Duration::from_secs(120), Some(&mut b), || {
-        stage_received(port_b) > 0
-            && !partitions_with_lag(port_b, &sink_group).is_empty()
-            && post_count(&db) * 10 >= posts as u64
+        stage_received(port_b) > 0 && sink_received(port_b) > 0 && post_count(&db) * 10 >= posts as u64
     });
-    let share = partitions_with_lag(port_b, &sink_group);
-    assert!(share.len() < 6, "the survivor reads only its share before the kill: {share:?}");
-    signal(&a, "STOP");
-    // Enough to reach every partition (~100 each), the victim's included.
-    ids.extend(produce(&setup, 23, 600));
+    if observed_takeover {
+        // The survivor's lag gauges (published about once a second) name
+        // the partitions it reads; it joined second and never lost one, so
+        // the victim owns the rest.
+        wait_until("the survivor's lag gauges", Duration::from_secs(60), Some(&mut b), || {
+            !partitions_with_lag(port_b, &sink_group).is_empty()
+        });
+        let share = partitions_with_lag(port_b, &sink_group);
+        assert!(share.len() < 6, "the survivor reads only its share before the kill: {share:?}");
+        // The memory build serves the victim faster than a test can watch
+        // its partitions drain, so it is frozen (SIGSTOP) and records are
+        // added to every partition (~100 each) before the kill: a stopped
+        // process does nothing, so this is a kill -9 at the instant of the
+        // stop, with unread records of its own that only a takeover can
+        // deliver. (tansu-SQLite reads so slowly that its victim always has
+        // some.)
+        signal(&a, "STOP");
+        ids.extend(produce(&setup, 23, 600));
+    }
+    let total = ids.len() as u64;
     a.kill().unwrap();
     a.wait().unwrap();
     let at_kill = post_count(&db);
-    eprintln!("killed at {at_kill} of the {} produced so far", ids.len());
-    assert!(at_kill < ids.len() as u64, "the victim died with records unread ({at_kill}/{})", ids.len());
-    ids.extend(produce(&setup, 24, posts - posts / 2 - 600));
-    let total = ids.len() as u64;
+    eprintln!("killed at {at_kill} of {total} ({} %)", at_kill * 100 / total);
+    assert!(at_kill < total, "the victim died mid-stream ({at_kill}/{total})");
     wait_until("the survivor to store everything", Duration::from_secs(300), Some(&mut b), || post_count(&db) >= total);
-    wait_until("the survivor to read every partition", Duration::from_secs(60), Some(&mut b), || {
-        partitions_with_lag(port_b, &sink_group).len() == 6
-    });
+    if observed_takeover {
+        wait_until("the survivor to read every partition", Duration::from_secs(60), Some(&mut b), || {
+            partitions_with_lag(port_b, &sink_group).len() == 6
+        });
+    }
     assert_sink_holds_exactly(&db, &ids);
     if exact_state {
         assert_counts_are_exact(&db);
@@ -254,7 +263,10 @@ fn two_workers_share_the_partitions_and_the_survivor_of_a_kill_9_finishes_exactl
 /// The same on SQLite storage, with exact keyed-state counts, behind `make
 /// test-kafka-soak` (feature `broker-soak`): in about one run in four tansu
 /// 0.6's SQLite group coordinator never completes the sink group's
-/// rebalance after the kill, or panics (docs/decisions/003).
+/// rebalance after the kill, or panics (docs/decisions/003). The takeover is
+/// not observed here: this broker hands a worker a partition's whole tail
+/// per fetch, so whether the survivor fetches from every partition depends
+/// on what the victim had committed.
 #[cfg(feature = "broker-soak")]
 #[test]
 fn on_sqlite_storage_the_survivor_of_a_kill_9_finishes_exactly() {
@@ -302,7 +314,7 @@ struct Broker {
     storage: Storage,
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Storage {
     /// tansu with SQLite storage (`scripts/services.sh which kafka`).
     Sqlite,
