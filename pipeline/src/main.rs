@@ -293,7 +293,7 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
 
 fn main() -> ExitCode {
     // SAFETY: no other thread exists yet.
-    unsafe { socialpipe_processors::embed::one_core_per_matmul() };
+    unsafe { socialpipe_processors::embed::set_process_defaults() };
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(main_inner(cli)) {

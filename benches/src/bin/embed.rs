@@ -146,7 +146,7 @@ fn end_to_end(bin: &Path, posts: usize) -> Result<f64> {
 
 fn main() -> Result<()> {
     // SAFETY: no other thread exists yet.
-    unsafe { socialpipe_processors::embed::one_core_per_matmul() };
+    unsafe { socialpipe_processors::embed::set_process_defaults() };
     let (mut count, mut runs, mut e2e_posts, mut rust_only) = (2000, 3, 20_000, false);
     let mut bin =
         PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("release/socialpipe");

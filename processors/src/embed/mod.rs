@@ -9,7 +9,7 @@
 //! (at most `batch_size` texts and `max_batch_tokens` padded tokens each),
 //! so a tweet never pays for a long post's padding, and the buckets run on
 //! `threads` threads. Those threads' matmuls should each stay on one core:
-//! binaries call [`one_core_per_matmul`] first thing.
+//! binaries call [`set_process_defaults`] first thing.
 
 mod bert;
 mod fused;
@@ -50,7 +50,7 @@ pub struct EmbedConfig {
     #[serde(default = "default_max_batch_tokens")]
     pub max_batch_tokens: usize,
     /// Threads a batch's buckets are spread over (0: one per core); see
-    /// [`one_core_per_matmul`].
+    /// [`set_process_defaults`].
     #[serde(default)]
     pub threads: usize,
 }
@@ -105,19 +105,29 @@ impl EmbedConfig {
 #[error("{0} (run `{fetch}` to fetch the model)", fetch = crate::emotion::FETCH_COMMAND)]
 pub struct EmbedError(String);
 
-/// Makes candle's matmuls single-threaded unless `RAYON_NUM_THREADS` is
-/// set. The stage already runs one bucket per core; a matmul splitting
-/// itself over the cores as well makes the threads contend (on 2 cores:
-/// 334 sentences/s this way against 262, docs/performance.md). candle
-/// reads the thread count from this variable only.
+/// Sets the two process-wide defaults the stage's speed depends on, each
+/// only where the operator has not set it (docs/performance.md):
+/// - `RAYON_NUM_THREADS=1`: candle's matmuls stay on one core. The stage
+///   already runs one bucket per core; a matmul splitting itself over the
+///   cores as well makes the threads contend (334 sentences/s this way
+///   against 262 on 2 cores). candle reads the thread count from this
+///   variable only.
+/// - `MIMALLOC_PURGE_DELAY=1000`: mimalloc, the allocator of our binaries,
+///   gives freed pages back to the OS after 10 ms by default. Every bucket
+///   frees and allocates tensors of several MiB, so each one faulted its
+///   pages in again and the kernel zeroed them: 420–440 sentences/s
+///   against 600–650 with a second's delay. Freed memory still goes back,
+///   a second later. (mimalloc reads the option when it first purges.)
 ///
 /// # Safety
-/// Sets an environment variable: call it before the process starts any
+/// Sets environment variables: call it before the process starts any
 /// other thread.
-pub unsafe fn one_core_per_matmul() {
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        // SAFETY: the caller guarantees no other thread is running.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+pub unsafe fn set_process_defaults() {
+    for (name, value) in [("RAYON_NUM_THREADS", "1"), ("MIMALLOC_PURGE_DELAY", "1000")] {
+        if std::env::var_os(name).is_none() {
+            // SAFETY: the caller guarantees no other thread is running.
+            unsafe { std::env::set_var(name, value) };
+        }
     }
 }
 
