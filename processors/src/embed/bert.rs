@@ -36,6 +36,11 @@ struct Linear {
 }
 
 impl Linear {
+    /// From PyTorch's [out, in] weight.
+    fn new(weight: Tensor, bias: Tensor) -> Result<Linear> {
+        Ok(Linear { weight: weight.t()?.contiguous()?, bias: bias.to_vec1()? })
+    }
+
     fn matmul(&self, x: &Tensor) -> Result<Tensor> {
         x.matmul(&self.weight)
     }
@@ -87,9 +92,9 @@ impl Weights {
         Ok(((self.take(&format!("{prefix}.weight"))? * scale)?, (self.take(&format!("{prefix}.bias"))? * scale)?))
     }
 
-    /// A projection from PyTorch's [out, in] weight and its bias.
-    fn dense(weight: Tensor, bias: Tensor) -> Result<Linear> {
-        Ok(Linear { weight: weight.t()?.contiguous()?, bias: bias.to_vec1()? })
+    fn dense(&mut self, prefix: &str) -> Result<Linear> {
+        let (weight, bias) = self.linear(prefix, 1.0)?;
+        Linear::new(weight, bias)
     }
 
     fn norm(&mut self, prefix: &str) -> Result<Norm> {
@@ -140,18 +145,12 @@ impl MiniLm {
             let (wq, bq) = w.linear(&format!("{p}.attention.self.query"), scale)?;
             let (wk, bk) = w.linear(&format!("{p}.attention.self.key"), 1.0)?;
             let (wv, bv) = w.linear(&format!("{p}.attention.self.value"), 1.0)?;
-            let mut dense = |name: &str| {
-                let (weight, bias) = w.linear(&format!("{p}.{name}"), 1.0)?;
-                Weights::dense(weight, bias)
-            };
-            let (attention_out, intermediate, output) =
-                (dense("attention.output.dense")?, dense("intermediate.dense")?, dense("output.dense")?);
             layers.push(Layer {
-                qkv: Weights::dense(Tensor::cat(&[wq, wk, wv], 0)?, Tensor::cat(&[bq, bk, bv], 0)?)?,
-                attention_out,
+                qkv: Linear::new(Tensor::cat(&[wq, wk, wv], 0)?, Tensor::cat(&[bq, bk, bv], 0)?)?,
+                attention_out: w.dense(&format!("{p}.attention.output.dense"))?,
                 attention_norm: w.norm(&format!("{p}.attention.output.LayerNorm"))?,
-                intermediate,
-                output,
+                intermediate: w.dense(&format!("{p}.intermediate.dense"))?,
+                output: w.dense(&format!("{p}.output.dense"))?,
                 output_norm: w.norm(&format!("{p}.output.LayerNorm"))?,
             });
         }
