@@ -2,9 +2,9 @@
 //! storage: a bias added and GELU applied together, a bias, a residual and
 //! LayerNorm together, and the query/key/value split with its bias straight
 //! into head-major order. Done as separate candle ops these were a pass
-//! each (five for the feed-forward half of a layer), and candle's GELU calls
-//! libm's scalar `erff` per element, which cost more than the matmuls on
-//! short posts (docs/performance.md, embeddings).
+//! each, and candle's GELU calls libm's scalar `erff` per element, which
+//! cost about as much as the matmuls on short posts (docs/performance.md,
+//! embeddings).
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape};
 
@@ -18,8 +18,9 @@ fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]>
     Ok(&storage.as_slice::<f32>()?[start..end])
 }
 
-/// erf to within 6e-7 (absolute, a few f32 ulps) without branches, so that it vectorises:
-/// x·P(x²)/Q(x²) on x clamped to [−4, 4] (beyond that erf is ±1 in f32).
+/// erf to within 6e-7 (absolute, a few f32 ulps) without branches, so that
+/// it vectorises: x·P(x²)/Q(x²) on x clamped to [−4, 4] (beyond that erf is
+/// ±1 in f32).
 /// The rational approximation is the one Eigen and XLA use for f32.
 #[inline(always)]
 fn erf(x: f32) -> f32 {
