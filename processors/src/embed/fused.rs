@@ -201,7 +201,21 @@ mod tests {
         bias_gelu_rows(&x, &bias, &mut plain);
         let storage = CpuStorage::F32(x.clone());
         let (out, _) = BiasGelu { bias: &bias }.cpu_fwd(&storage, &Layout::contiguous((64, 64))).unwrap();
-        assert_eq!(out.as_slice::<f32>().unwrap(), plain.as_slice());
+        assert_eq!(out.as_slice::<f32>().unwrap(), plain.as_slice(), "the path picked at run time");
+        #[cfg(target_arch = "x86_64")]
+        {
+            type Rows = unsafe fn(&[f32], &[f32], &mut [f32]);
+            let paths: [(&str, bool, Rows); 2] = [
+                ("avx512f", std::arch::is_x86_feature_detected!("avx512f"), bias_gelu_rows_avx512),
+                ("avx2", std::arch::is_x86_feature_detected!("avx2"), bias_gelu_rows_avx2),
+            ];
+            for (feature, _, rows) in paths.into_iter().filter(|(_, present, _)| *present) {
+                let mut out = vec![0f32; x.len()];
+                // SAFETY: the CPU has the feature (the filter above).
+                unsafe { rows(&x, &bias, &mut out) };
+                assert_eq!(out, plain, "the {feature} path");
+            }
+        }
         let exact = |v: f32| 0.5 * v * (1.0 + libm::erff(v * std::f32::consts::FRAC_1_SQRT_2));
         for (i, &y) in plain.iter().enumerate() {
             let want = exact(x[i] + bias[i % 64]);
