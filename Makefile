@@ -6,7 +6,7 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp full-stack scale-demo test-kafka-soak bench-kafka clean-demo
+.PHONY: models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp bench-kol full-stack scale-demo test-kafka-soak bench-kafka clean-demo
 
 demo: models build
 	@scripts/demo.sh "$(BIN)"
@@ -78,6 +78,11 @@ bench: build
 # The text stages against vaderSentiment and nade on the same 10k sentences.
 bench-nlp: models
 	$(CARGO) run --release -p socialpipe-benches --bin nlp -- --sentences $${BENCH_SENTENCES:-10000}
+
+# The kol stage on one core: score updates/s for 1M posts over 50k authors,
+# and memory per tracked author (docs/performance.md).
+bench-kol:
+	$(CARGO) run --release -p socialpipe-benches --bin kol -- --posts $${BENCH_POSTS:-1000000} --authors $${BENCH_AUTHORS:-50000}
 
 # The embed stage vs Python sentence-transformers on the same 2,000 posts,
 # then the quickstart's stages end to end (installs torch in a cached venv).

@@ -108,6 +108,11 @@ enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// KOL scores.
+    Kol {
+        #[command(subcommand)]
+        command: KolCommand,
+    },
     /// Write synthetic raw posts as JSON lines to standard output.
     Generate {
         #[arg(long, default_value_t = 2000)]
@@ -119,6 +124,17 @@ enum Command {
         /// Mix in a few malformed lines (they must end in the DLQ).
         #[arg(long)]
         malformed: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KolCommand {
+    /// An author's latest score with its factors and why.
+    Show {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// `platform:id` (e.g. twitter:42) or `platform:@handle` (e.g. twitter:@alice).
+        author: admin::AuthorRef,
     },
 }
 
@@ -282,6 +298,9 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
                 writeln!(stdout, "{} replayed, {} failed again (back in {dlq})", r.replayed, r.failed_again)?;
             }
         },
+        Command::Kol { command: KolCommand::Show { config, author } } => {
+            admin::kol_show(&load(&config)?, &author, stdout).await?
+        }
         Command::Generate { count, seed, authors, malformed } => {
             let mut out = std::io::BufWriter::new(stdout);
             synth::write_posts(&mut out, seed, count, authors, malformed)?;

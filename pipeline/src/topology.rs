@@ -10,6 +10,7 @@ use socialpipe_processors::emotion::{EmotionConfig, EmotionStage};
 use socialpipe_processors::entities::{EntitiesConfig, EntitiesStage};
 use socialpipe_processors::intent::{IntentConfig, IntentStage};
 use socialpipe_processors::key_counter::{KeyCounterConfig, KeyCounterStage};
+use socialpipe_processors::kol::{KolConfig, KolStage};
 use socialpipe_processors::language::{LanguageConfig, LanguageStage};
 use socialpipe_processors::passthrough::{PassthroughConfig, PassthroughStage};
 use socialpipe_processors::sentiment::{SentimentConfig, SentimentStage};
@@ -62,6 +63,7 @@ pub enum StageKind {
     Topics(TopicsConfig),
     BrandSafety(BrandSafetyConfig),
     KeyCounter(KeyCounterConfig),
+    Kol(Box<KolConfig>),
     Passthrough(PassthroughConfig),
 }
 
@@ -77,13 +79,19 @@ impl StageKind {
             StageKind::Topics(_) => "topics",
             StageKind::BrandSafety(_) => "brand_safety",
             StageKind::KeyCounter(_) => "key_counter",
+            StageKind::Kol(_) => "kol",
             StageKind::Passthrough(_) => "passthrough",
         }
     }
 
     /// Whether the stage keeps per-key state (see `Processor::keeps_state`).
     pub fn keeps_state(&self) -> bool {
-        matches!(self, StageKind::KeyCounter(_))
+        matches!(self, StageKind::KeyCounter(_) | StageKind::Kol(_))
+    }
+
+    /// Whether the stage emits `kol_score` records (to `topics.kol_scores`).
+    pub fn emits_scores(&self) -> bool {
+        matches!(self, StageKind::Kol(_))
     }
 
     /// Checks the stage's settings (a dictionary that does not build, a
@@ -98,6 +106,7 @@ impl StageKind {
             StageKind::Intent(c) => c.check(),
             StageKind::Topics(c) => c.check(),
             StageKind::BrandSafety(c) => c.check(),
+            StageKind::Kol(c) => c.check(),
             StageKind::KeyCounter(_) | StageKind::Passthrough(_) => Ok(()),
         }
     }
@@ -115,6 +124,7 @@ impl StageKind {
             StageKind::Topics(c) => Box::new(TopicsStage::new(c).map_err(ComponentError::fatal)?),
             StageKind::BrandSafety(c) => Box::new(BrandSafetyStage::new(c).map_err(ComponentError::fatal)?),
             StageKind::KeyCounter(_) => Box::new(KeyCounterStage),
+            StageKind::Kol(c) => Box::new(KolStage::new(c).map_err(|e| ComponentError::fatal(e.to_string()))?),
             StageKind::Passthrough(_) => Box::new(PassthroughStage),
         })
     }

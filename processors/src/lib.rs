@@ -8,6 +8,7 @@ pub mod emotion;
 pub mod entities;
 pub mod intent;
 pub mod key_counter;
+pub mod kol;
 pub mod language;
 pub mod passthrough;
 pub mod sentiment;

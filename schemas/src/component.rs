@@ -5,7 +5,10 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::envelope::Envelope;
 use crate::error::ComponentError;
@@ -79,26 +82,52 @@ pub trait Processor: Send {
         let _ = state;
         self.process(batch).await
     }
+
+    /// Records the stage made besides its outcomes since the last call (a
+    /// KOL stage's scores). The runner takes them after every batch and
+    /// writes them, with the batch, to the topic of their kind.
+    fn take_emitted(&mut self) -> Vec<Envelope> {
+        Vec::new()
+    }
+
+    /// The input is done (the end of a `--once` run, or a shutdown): a
+    /// stateful stage emits what it was holding back (`take_emitted` then
+    /// returns it) and records that in `state`.
+    fn finish(&mut self, state: &mut KeyedState) {
+        let _ = state;
+    }
 }
 
-/// A stateful stage's values by record key. The runner loads the keys of a
-/// partition when the partition is assigned, drops them when it is revoked,
-/// and persists what changed after each batch (so the state a restarted or
-/// rebalanced worker sees reflects exactly the records whose output is durable).
+/// A stateful stage's values by record key, each kept as the JSON text the
+/// stage wrote (compact in memory, and what the changelog stores). The
+/// runner loads the keys of a partition when the partition is assigned,
+/// drops them when it is revoked, and persists what changed after each batch
+/// (so the state a restarted or rebalanced worker sees reflects exactly the
+/// records whose output is durable).
 #[derive(Debug, Default)]
 pub struct KeyedState {
-    values: HashMap<String, Value>,
+    values: HashMap<String, Box<RawValue>>,
     changed: HashSet<String>,
 }
 
 impl KeyedState {
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.values.get(key)
+    pub fn get(&self, key: &str) -> Option<&RawValue> {
+        self.values.get(key).map(|v| &**v)
     }
 
-    pub fn set(&mut self, key: &str, value: Value) {
+    /// The key's value decoded as `T` (None: the key has no value).
+    pub fn decode<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, serde_json::Error> {
+        self.get(key).map(|raw| serde_json::from_str(raw.get())).transpose()
+    }
+
+    pub fn set(&mut self, key: &str, value: Box<RawValue>) {
         self.changed.insert(key.to_owned());
         self.values.insert(key.to_owned(), value);
+    }
+
+    /// Stores `value` as JSON.
+    pub fn encode(&mut self, key: &str, value: &impl Serialize) {
+        self.set(key, serde_json::value::to_raw_value(value).expect("state values always serialise"));
     }
 
     pub fn remove(&mut self, key: &str) {
@@ -108,7 +137,7 @@ impl KeyedState {
     }
 
     /// Restores a value (not a change).
-    pub fn load(&mut self, key: String, value: Option<Value>) {
+    pub fn load(&mut self, key: String, value: Option<Box<RawValue>>) {
         match value {
             Some(value) => self.values.insert(key, value),
             None => self.values.remove(&key),
@@ -122,11 +151,21 @@ impl KeyedState {
     }
 
     /// The changes since the last call: key and new value (None: removed).
-    pub fn take_changes(&mut self) -> Vec<(String, Option<Value>)> {
-        let mut changes: Vec<(String, Option<Value>)> =
+    pub fn take_changes(&mut self) -> Vec<(String, Option<Box<RawValue>>)> {
+        let mut changes: Vec<(String, Option<Box<RawValue>>)> =
             self.changed.drain().map(|key| (key.clone(), self.values.get(&key).cloned())).collect();
         changes.sort_by(|a, b| a.0.cmp(&b.0));
         changes
+    }
+
+    /// Every key with a value, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+
+    /// Bytes of JSON text held (keys and values), for memory reports.
+    pub fn text_bytes(&self) -> usize {
+        self.values.iter().map(|(k, v)| k.len() + v.get().len()).sum()
     }
 
     pub fn len(&self) -> usize {

@@ -1,6 +1,6 @@
 //! `kol_score/v1`: an author's explainable multi-factor KOL score.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -9,13 +9,21 @@ pub struct KolScoreRecord {
     /// `<platform>:<author id>`.
     pub author_id: String,
     pub platform: String,
-    /// Total score, 0–100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<String>,
+    /// Total score, 0–100: the weighted mean of the available factors.
     pub score: f64,
-    /// nano, micro, mid, macro or mega.
+    /// nano, micro, mid, macro or mega (by followers); unknown without a count.
     pub tier: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers: Option<u64>,
+    /// Posts in the window the score covers.
+    pub posts: u32,
     pub factors: Vec<KolFactor>,
-    /// Event time up to which the score is computed.
-    pub as_of: DateTime<Utc>,
+    /// The event time of the newest post the score includes.
+    pub computed_at: DateTime<Utc>,
+    /// When the stage emitted it (wall clock; a replay changes only this).
+    pub emitted_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,14 +31,19 @@ pub struct KolFactor {
     pub name: String,
     /// In [0, 1]; absent when the factor's inputs are unavailable.
     pub value: Option<f64>,
+    /// The configured weight.
     pub weight: f64,
+    /// The weight it had in the total: renormalised over the available factors.
+    pub effective_weight: f64,
     pub inputs: Value,
+    /// One line a person reads, e.g. "engagement 4.1 % vs 1.9 % micro-tier benchmark".
     pub explanation: String,
 }
 
 impl KolScoreRecord {
-    /// One row per author and score time, so history is kept.
+    /// `<author_id>@<computed_at>`: one row per author and score time, so
+    /// history is kept and a re-emitted score upserts onto itself.
     pub fn record_id(&self) -> String {
-        format!("kol:{}:{}", self.author_id, self.as_of.timestamp_millis())
+        format!("{}@{}", self.author_id, self.computed_at.to_rfc3339_opts(SecondsFormat::Millis, true))
     }
 }

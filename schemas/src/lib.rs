@@ -15,6 +15,6 @@ pub use component::{Failed, KeyedState, Processor, Rejected, Sink, SinkReport, S
 pub use dead_letter::{DeadLetter, OriginalBytes, OriginalKind, sha256_hex};
 pub use envelope::{Envelope, EnvelopeError, RecordKind};
 pub use error::{ComponentError, ErrorDomain};
-pub use kol::KolScoreRecord;
+pub use kol::{KolFactor, KolScoreRecord};
 pub use post::{Author, Metrics, PostPayload, RawPostError, parse_raw_post};
 pub use sheet::SheetRowRecord;

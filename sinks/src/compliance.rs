@@ -6,7 +6,7 @@
 //! tests call these with a [`Store`] of their own.
 
 use async_trait::async_trait;
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, KolScoreRecord, RecordKind, SheetRowRecord, Sink};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, RecordKind, SheetRowRecord, Sink};
 
 use crate::testing::{PrivateServer, posts};
 
@@ -117,14 +117,7 @@ pub async fn outage_loses_nothing(store: &dyn Store, server: &PrivateServer, pla
 
 /// A KOL score and a sheet row (each written twice) are stored once each.
 pub async fn every_record_type_is_stored_once(store: &dyn Store, platform: &str) {
-    let score = KolScoreRecord {
-        author_id: format!("{platform}:a1"),
-        platform: platform.to_owned(),
-        score: 64.5,
-        tier: "micro".into(),
-        factors: vec![],
-        as_of: "2026-11-20T00:00:00Z".parse().unwrap(),
-    };
+    let (score, score_envelope) = crate::testing::kol_score(platform, "2026-11-20T00:00:00Z", 64.5);
     let mut cells = serde_json::Map::new();
     cells.insert("handle".into(), "ann".into());
     cells.insert("followers".into(), 1200.into());
@@ -137,9 +130,10 @@ pub async fn every_record_type_is_stored_once(store: &dyn Store, platform: &str)
         cells,
         content_hash: "abc".into(),
     };
-    let record = |kind, id: String, key: String, payload| Envelope::new(kind, id, key, "test", score.as_of, payload);
+    let record =
+        |kind, id: String, key: String, payload| Envelope::new(kind, id, key, "test", score.computed_at, payload);
     let batch = vec![
-        record(RecordKind::KolScore, score.record_id(), score.author_id.clone(), Envelope::encode_payload(&score)),
+        score_envelope,
         record(RecordKind::SheetRow, sheet.record_id(), sheet.file_id.clone(), Envelope::encode_payload(&sheet)),
         crate::testing::post(platform, 1, 1, 10),
     ];

@@ -119,3 +119,29 @@ impl Drop for PrivateServer {
         self.run("stop");
     }
 }
+
+/// A KOL score of author `<platform>:a1` at `computed_at`, and its envelope.
+pub fn kol_score(platform: &str, computed_at: &str, score: f64) -> (socialpipe_schemas::KolScoreRecord, Envelope) {
+    let computed_at = computed_at.parse().expect("an RFC 3339 time");
+    let score = socialpipe_schemas::KolScoreRecord {
+        author_id: format!("{platform}:a1"),
+        platform: platform.to_owned(),
+        handle: Some("ann".into()),
+        score,
+        tier: "micro".into(),
+        followers: Some(12_000),
+        posts: 3,
+        factors: vec![],
+        computed_at,
+        emitted_at: computed_at,
+    };
+    let envelope = Envelope::new(
+        socialpipe_schemas::RecordKind::KolScore,
+        score.record_id(),
+        score.author_id.clone(),
+        "kol",
+        computed_at,
+        Envelope::encode_payload(&score),
+    );
+    (score, envelope)
+}

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value, json};
+use socialpipe_benches::pin;
 use socialpipe_processors::TextEnricher;
 use socialpipe_processors::brand_safety::{BrandSafetyConfig, BrandSafetyStage};
 use socialpipe_processors::emotion::{EmotionConfig, EmotionStage, Nade};
@@ -89,18 +90,6 @@ fn python(which: &str, texts_file: &Path, runs: usize, cores: Option<&str>) -> R
         bail!("python {which}: {}", String::from_utf8_lossy(&out.stderr));
     }
     Ok(String::from_utf8(out.stdout)?.trim().parse()?)
-}
-
-/// Pins this thread (and what it spawns later) to the given cores.
-fn pin(cores: &[usize]) {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays in bounds.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for &c in cores {
-            libc::CPU_SET(c, &mut set);
-        }
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
 }
 
 fn main() -> Result<()> {

@@ -2,12 +2,14 @@
 //! log directly: the embedded log admits other processes while `run` holds it.
 
 mod dlq;
+mod kol;
 mod produce;
 mod tail;
 
 use std::io::Write;
 
 pub use dlq::{Replayed, dlq_list, dlq_replay, dlq_show};
+pub use kol::{AuthorRef, kol_show, write_score};
 pub use produce::{PRODUCE, Produced, produce};
 pub use tail::tail;
 

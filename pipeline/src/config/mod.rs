@@ -95,6 +95,8 @@ pub struct TopicsConfig {
     pub raw_posts: String,
     /// Where the stage chain writes enriched records.
     pub enriched_posts: String,
+    /// Where the kol stage writes its `kol_score` records.
+    pub kol_scores: String,
     /// Dead letters of component NAME go to `<dlq_prefix>NAME`.
     pub dlq_prefix: String,
 }
@@ -105,6 +107,7 @@ impl Default for TopicsConfig {
             partitions: 4,
             raw_posts: "raw.posts".into(),
             enriched_posts: "enriched.posts".into(),
+            kol_scores: "enriched.kol_scores".into(),
             dlq_prefix: "dlq.".into(),
         }
     }
@@ -401,11 +404,29 @@ impl Config {
         topics
     }
 
+    /// A sink reads what the stage chain writes unless told otherwise.
     pub fn sink_inputs(&self, sink: &SinkSpec) -> Vec<String> {
         match &sink.inputs {
             Some(inputs) => inputs.clone(),
             None if self.stages.is_empty() => self.stage_inputs(),
-            None => vec![self.topics.enriched_posts.clone()],
+            None => self.stage_outputs(),
+        }
+    }
+
+    /// Topics the stage chain writes: enriched posts, and KOL scores when a kol stage runs.
+    pub fn stage_outputs(&self) -> Vec<String> {
+        let mut topics = vec![self.topics.enriched_posts.clone()];
+        if self.stages.iter().any(|s| s.kind.emits_scores()) {
+            topics.push(self.topics.kol_scores.clone());
+        }
+        topics
+    }
+
+    /// Where a record a stage emitted besides its outcomes goes, by kind.
+    pub fn emitted_topic(&self, kind: Option<socialpipe_schemas::RecordKind>) -> String {
+        match kind {
+            Some(socialpipe_schemas::RecordKind::KolScore) => self.topics.kol_scores.clone(),
+            _ => self.topics.enriched_posts.clone(),
         }
     }
 
@@ -413,7 +434,7 @@ impl Config {
     pub fn produced_topics(&self) -> Vec<String> {
         let mut topics = self.stage_inputs();
         if !self.stages.is_empty() {
-            topics.push(self.topics.enriched_posts.clone());
+            topics.extend(self.stage_outputs());
         }
         topics
     }

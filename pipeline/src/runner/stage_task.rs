@@ -54,6 +54,11 @@ pub(crate) async fn run(
         state.unload(&consumer.take_revoked());
         if messages.is_empty() {
             if upstream.is_done() && ctx.observe_lag(&group, consumer.as_mut()).await? == 0 {
+                // What stateful stages held back (each author's last KOL
+                // score) is written before the state that says it was.
+                let emitted = state.finish(&mut chain);
+                send_emitted(ctx, emitted).await?;
+                state.persist_finish(ctx).await?;
                 return Ok(());
             }
             ctx.publish_lag(&group, consumer.as_mut(), &mut lag_seen).await?;
@@ -71,6 +76,7 @@ pub(crate) async fn run(
         let out: Vec<Outgoing> =
             records.iter().map(|f| Outgoing::record(&f.record, f.origin.trace_id.as_deref())).collect();
         ctx.send(&output, out).await?;
+        send_emitted(ctx, chain.iter_mut().flat_map(|(_, p)| p.take_emitted()).collect()).await?;
         for (stage, letters) in dead {
             ctx.send(&ctx.config.topics.dlq_topic(&stage), letters).await?;
         }
@@ -78,6 +84,23 @@ pub(crate) async fn run(
         log_op!(ctx, "committing", consumer.commit(&positions))?;
         ctx.publish_lag(&group, consumer.as_mut(), &mut lag_seen).await?;
     }
+}
+
+/// Writes records stages made besides their outcomes to their kind's topic.
+async fn send_emitted(ctx: &Context, emitted: Vec<Envelope>) -> Result<(), Stop> {
+    let mut by_topic: Vec<(String, Vec<Outgoing>)> = Vec::new();
+    for record in &emitted {
+        let topic = ctx.config.emitted_topic(record.kind());
+        let message = Outgoing::record(record, None);
+        match by_topic.iter_mut().find(|(t, _)| *t == topic) {
+            Some((_, list)) => list.push(message),
+            None => by_topic.push((topic, vec![message])),
+        }
+    }
+    for (topic, messages) in by_topic {
+        ctx.send(&topic, messages).await?;
+    }
+    Ok(())
 }
 
 /// Adds a dead letter under its stage, keeping one list per stage.

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use socialpipe_schemas::{KeyedState, Processor};
 
 use super::{Context, Stop};
@@ -21,13 +21,20 @@ use crate::transport::{Message, Outgoing, Position, partition_for};
 /// Messages per changelog read.
 const RESTORE_BATCH: usize = 10_000;
 
+/// A changelog message: a key's value in a stage (`value: null` removes
+/// it), or a marker: input of this partition before `done` is processed and
+/// its state is above. One flat shape (not an untagged enum), so a value
+/// stays the stage's JSON text, never parsed by the runner.
 #[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum Entry {
-    /// A key's value in a stage (`value: null` removes it).
-    Value { stage: String, key: String, value: Option<Value> },
-    /// Input of this partition before `done` is processed and its state is above.
-    Marker { done: u64 },
+struct Entry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    value: Option<Box<RawValue>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    done: Option<u64>,
 }
 
 pub(crate) struct ChainState {
@@ -35,7 +42,7 @@ pub(crate) struct ChainState {
     stages: Vec<Option<(String, KeyedState)>>,
     changelog: String,
     partitions: u32,
-    /// Loaded input partitions and the offset their previous owners finished.
+    /// Loaded input partitions and the input offset their last marker says is done.
     loaded: HashMap<u32, u64>,
 }
 
@@ -105,7 +112,7 @@ impl ChainState {
     /// means the changelog read was incomplete: said loudly, not hidden.
     async fn restore(&mut self, ctx: &Context, partition: u32, committed: u64) -> Result<u64, Stop> {
         let mut done = 0;
-        let mut pending: Vec<(String, String, Option<Value>)> = Vec::new();
+        let mut pending: Vec<(String, String, Option<Box<RawValue>>)> = Vec::new();
         let mut offset = 0;
         let mut restored = 0usize;
         loop {
@@ -118,8 +125,10 @@ impl ChainState {
             offset = last.offset + 1;
             for m in &messages {
                 match serde_json::from_slice::<Entry>(&m.value) {
-                    Ok(Entry::Value { stage, key, value }) => pending.push((stage, key, value)),
-                    Ok(Entry::Marker { done: marker }) => {
+                    Ok(Entry { stage: Some(stage), key: Some(key), value, done: None }) => {
+                        pending.push((stage, key, value))
+                    }
+                    Ok(Entry { stage: None, key: None, value: None, done: Some(marker) }) => {
                         for (stage, key, value) in pending.drain(..) {
                             if let Some((_, state)) = self.stages.iter_mut().flatten().find(|(name, _)| *name == stage)
                             {
@@ -128,6 +137,12 @@ impl ChainState {
                             }
                         }
                         done = marker;
+                    }
+                    Ok(_) => {
+                        return Err(Stop::Failed(format!(
+                            "state changelog {}[{partition}] offset {}: neither a value nor a marker",
+                            self.changelog, m.offset
+                        )));
                     }
                     Err(e) => {
                         return Err(Stop::Failed(format!(
@@ -156,26 +171,65 @@ impl ChainState {
         if self.is_stateless() {
             return Ok(());
         }
+        for p in positions {
+            self.loaded.insert(p.partition, p.next_offset);
+        }
+        let markers: Vec<(u32, u64)> = positions.iter().map(|p| (p.partition, p.next_offset)).collect();
+        self.write_changes(ctx, &markers).await
+    }
+
+    /// The input is done: each stateful stage emits what it held back and
+    /// records that; the changes go to the changelog under a marker that
+    /// repeats where each loaded partition stands (no new input is done).
+    pub fn finish(&mut self, chain: &mut [(String, Box<dyn Processor>)]) -> Vec<socialpipe_schemas::Envelope> {
+        let mut emitted = Vec::new();
+        for ((_, processor), state) in chain.iter_mut().zip(&mut self.stages) {
+            if let Some((_, state)) = state {
+                processor.finish(state);
+                emitted.extend(processor.take_emitted());
+            }
+        }
+        emitted
+    }
+
+    /// Writes the changes of `finish` (after its records are durable).
+    pub async fn persist_finish(&mut self, ctx: &Context) -> Result<(), Stop> {
+        if self.is_stateless() {
+            return Ok(());
+        }
+        let markers: Vec<(u32, u64)> = self.loaded.iter().map(|(&p, &done)| (p, done)).collect();
+        self.write_changes(ctx, &markers).await
+    }
+
+    async fn write_changes(&mut self, ctx: &Context, markers: &[(u32, u64)]) -> Result<(), Stop> {
         let mut by_partition: BTreeMap<u32, Vec<Outgoing>> = BTreeMap::new();
         for (stage, state) in self.stages.iter_mut().flatten() {
             for (key, value) in state.take_changes() {
                 let partition = partition_for(&key, self.partitions);
-                let entry = Entry::Value { stage: stage.clone(), key, value };
-                by_partition.entry(partition).or_default().push(changelog_message(&entry, partition));
+                let message = Outgoing {
+                    partition: Some(partition),
+                    ..Outgoing::new(format!("{stage}/{key}"), changelog_bytes(Some(stage), Some(key), value, None))
+                };
+                by_partition.entry(partition).or_default().push(message);
             }
         }
-        for p in positions {
-            let marker = changelog_message(&Entry::Marker { done: p.next_offset }, p.partition);
-            by_partition.entry(p.partition).or_default().push(marker);
+        for &(partition, done) in markers {
+            let marker = Outgoing {
+                partition: Some(partition),
+                ..Outgoing::new("done".to_owned(), changelog_bytes(None, None, None, Some(done)))
+            };
+            by_partition.entry(partition).or_default().push(marker);
         }
         ctx.send(&self.changelog, by_partition.into_values().flatten().collect()).await
     }
 }
 
-fn changelog_message(entry: &Entry, partition: u32) -> Outgoing {
-    let key = match entry {
-        Entry::Value { stage, key, .. } => format!("{stage}/{key}"),
-        Entry::Marker { .. } => "done".to_owned(),
-    };
-    Outgoing { partition: Some(partition), ..Outgoing::new(key, serde_json::to_vec(entry).expect("json")) }
+fn changelog_bytes(
+    stage: Option<&str>,
+    key: Option<String>,
+    value: Option<Box<RawValue>>,
+    done: Option<u64>,
+) -> Vec<u8> {
+    let entry = Entry { stage: stage.map(str::to_owned), key, value, done };
+    serde_json::to_vec(&entry).expect("json")
 }

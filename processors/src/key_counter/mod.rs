@@ -37,8 +37,9 @@ impl Processor for KeyCounterStage {
         batch
             .into_iter()
             .map(|mut record| {
-                let count = state.get(&record.key).and_then(|v| v.as_u64()).unwrap_or(0) + 1;
-                state.set(&record.key, json!(count));
+                // A value that is not a count (never written by this stage) restarts it.
+                let count = state.decode::<u64>(&record.key).ok().flatten().unwrap_or(0) + 1;
+                state.encode(&record.key, &count);
                 record.enrichments.insert(ENRICHMENT_KEY.to_owned(), json!({ "count": count }));
                 Ok(record)
             })

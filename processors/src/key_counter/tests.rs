@@ -24,7 +24,10 @@ async fn counts_records_per_key_across_batches_and_reports_the_changes() {
     assert_eq!(changes.len(), 2, "one change per key, however often it changed: {changes:?}");
     let second = stage.process_keyed(vec![post("4", "a")], &mut state).await;
     assert_eq!(counts(&second), [3]);
-    assert_eq!(state.take_changes(), [(second[0].as_ref().unwrap().key.clone(), Some(json!(3)))]);
+    let changes = state.take_changes();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].0, second[0].as_ref().unwrap().key);
+    assert_eq!(changes[0].1.as_ref().map(|v| v.get()), Some("3"));
 }
 
 #[tokio::test]
@@ -32,7 +35,7 @@ async fn a_restored_count_continues_and_an_unloaded_key_starts_over() {
     let mut stage = KeyCounterStage;
     let mut state = KeyedState::default();
     let record = post("1", "a");
-    state.load(record.key.clone(), Some(json!(41)));
+    state.load(record.key.clone(), Some(serde_json::value::to_raw_value(&41).unwrap()));
     assert_eq!(counts(&stage.process_keyed(vec![record.clone()], &mut state).await), [42]);
     state.unload(|_| true);
     assert!(state.is_empty() && state.take_changes().is_empty());

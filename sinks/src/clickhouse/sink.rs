@@ -283,7 +283,7 @@ fn encode<'a>(row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(), ComponentEr
             });
         }
         Row::Kol { score, envelope } => {
-            let (as_of, as_of_ms) = datetime(&score.as_of, "as_of")?;
+            let (as_of, as_of_ms) = datetime(&score.computed_at, "as_of")?;
             out.scores.push(KolRow {
                 id: &envelope.id,
                 author_id: &score.author_id,
@@ -319,7 +319,7 @@ fn storable(row: &Row) -> Result<(), ComponentError> {
     datetime(&envelope.ingest_time, "ingest_time")?;
     match row {
         Row::Post { post, .. } => datetime(&post.created_at, "created_at").map(drop),
-        Row::Kol { score, .. } => datetime(&score.as_of, "as_of").map(drop),
+        Row::Kol { score, .. } => datetime(&score.computed_at, "as_of").map(drop),
         Row::Sheet { .. } => Ok(()),
     }
 }

@@ -286,7 +286,7 @@ impl Sink for MongodbSink {
             let (list, set, count_delivery) = match row {
                 Row::Post { post, envelope } => (&mut posts, post_document(post, envelope), true),
                 Row::Kol { score, envelope } => {
-                    (&mut scores, record_document(score, envelope, &[("as_of", &score.as_of)]), false)
+                    (&mut scores, record_document(score, envelope, &[("as_of", &score.computed_at)]), false)
                 }
                 Row::Sheet { row, envelope } => {
                     (&mut sheets, record_document(row, envelope, &[("ingest_time", &envelope.ingest_time)]), false)

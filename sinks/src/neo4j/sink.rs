@@ -210,8 +210,8 @@ fn statements(part: &Decoded<'_>, max_bytes: usize) -> Vec<Query> {
                 ("score", score.score.into()),
                 ("tier", score.tier.clone().into()),
                 ("factors", serde_json::to_string(&score.factors).expect("factors serialise").into()),
-                ("as_of", rfc3339(&score.as_of).into()),
-                ("as_of_ms", score.as_of.timestamp_millis().into()),
+                ("as_of", rfc3339(&score.computed_at).into()),
+                ("as_of_ms", score.computed_at.timestamp_millis().into()),
             ])
         })
         .collect();

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use neo4rs::{Graph, query};
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, KolScoreRecord, RecordKind, Sink};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, RecordKind, Sink};
 
 use super::{Neo4jConfig, Neo4jSink};
 use crate::compliance::{self, Store};
@@ -87,7 +87,7 @@ impl Store for Bolt {
     async fn stored(&self, kind: RecordKind, id: &str) -> u64 {
         let cypher = match kind {
             RecordKind::KolScore => {
-                "MATCH (a:Author) WHERE a.kol_as_of_ms IS NOT NULL AND $platform STARTS WITH ('kol:' + a.id + ':') RETURN count(a) AS n"
+                "MATCH (a:Author) WHERE a.kol_as_of_ms IS NOT NULL AND $platform STARTS WITH (a.id + '@') RETURN count(a) AS n"
             }
             _ => "MATCH (s:SheetRow) WHERE s.id = $platform RETURN count(s) AS n",
         };
@@ -135,22 +135,7 @@ async fn the_graph_links_authors_posts_hashtags_brands_and_mentions_once() {
     sink.write(&batch[..7]).await.unwrap();
     sink.write(&batch[7..]).await.unwrap();
     sink.write(&batch).await.unwrap();
-    let score = KolScoreRecord {
-        author_id: format!("{platform}:a1"),
-        platform: platform.clone(),
-        score: 64.0,
-        tier: "micro".into(),
-        factors: vec![],
-        as_of: "2026-11-20T00:00:00Z".parse().unwrap(),
-    };
-    let envelope = Envelope::new(
-        RecordKind::KolScore,
-        score.record_id(),
-        score.author_id.clone(),
-        "kol",
-        score.as_of,
-        Envelope::encode_payload(&score),
-    );
+    let (_, envelope) = crate::testing::kol_score(&platform, "2026-11-20T00:00:00Z", 64.0);
     sink.write(&[envelope]).await.unwrap();
     let n = |cypher: &'static str| {
         let bolt = &bolt;

@@ -304,7 +304,7 @@ async fn write_rows(tx: &Transaction<'_>, decoded: &Decoded<'_>) -> Result<(), t
                 Box::new(score.score),
                 Box::new(score.tier.as_str()),
                 Box::new(Json(&score.factors)),
-                Box::new(score.as_of),
+                Box::new(score.computed_at),
                 Box::new(envelope.version),
             ]
         })

@@ -116,24 +116,8 @@ async fn every_table_gets_its_rows_with_typed_columns() {
     let pg = Pg::new(machine_url());
     let mut sink = pg.sink().await.unwrap();
     let mut batch = crate::testing::posts("instagram", 0..14, 10);
-    let score = socialpipe_schemas::KolScoreRecord {
-        author_id: "instagram:a1".into(),
-        platform: "instagram".into(),
-        score: 71.5,
-        tier: "micro".into(),
-        factors: vec![],
-        as_of: "2026-11-20T00:00:00Z".parse().unwrap(),
-    };
-    for (as_of, value) in [("2026-11-20T00:00:00Z", 71.5), ("2026-11-21T00:00:00Z", 73.0)] {
-        let score = socialpipe_schemas::KolScoreRecord { as_of: as_of.parse().unwrap(), score: value, ..score.clone() };
-        batch.push(Envelope::new(
-            socialpipe_schemas::RecordKind::KolScore,
-            score.record_id(),
-            score.author_id.clone(),
-            "kol",
-            score.as_of,
-            Envelope::encode_payload(&score),
-        ));
+    for (computed_at, value) in [("2026-11-20T00:00:00Z", 71.5), ("2026-11-21T00:00:00Z", 73.0)] {
+        batch.push(crate::testing::kol_score("instagram", computed_at, value).1);
     }
     assert!(sink.write(&batch).await.unwrap().rejected.is_empty());
     let authors = pg.query("SELECT count(*) FROM authors WHERE platform = 'instagram'", "").await;

@@ -7,6 +7,7 @@ pub const MIGRATIONS: &[crate::Migration] = &[
     (1, "initial", include_str!("migrations/001_initial.sql")),
     (2, "text scores", include_str!("migrations/002_text_scores.sql")),
     (3, "embeddings", include_str!("migrations/003_embeddings.sql")),
+    (4, "kol scores", include_str!("migrations/004_kol_scores.sql")),
 ];
 
 /// Applies the migrations the database lacks; each in its own transaction.

@@ -157,21 +157,28 @@ fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
         }
         Row::Kol { score, envelope } => {
             tx.prepare_cached(
-                "INSERT INTO kol_scores (id, author_id, platform, score, tier, factors, as_of, version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO kol_scores (id, author_id, platform, handle, score, tier, followers, posts, factors,
+                   computed_at, emitted_at, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (id) DO UPDATE SET
-                   author_id = excluded.author_id, platform = excluded.platform, score = excluded.score, tier = excluded.tier,
-                   factors = excluded.factors, as_of = excluded.as_of, version = excluded.version
+                   author_id = excluded.author_id, platform = excluded.platform, handle = excluded.handle,
+                   score = excluded.score, tier = excluded.tier, followers = excluded.followers, posts = excluded.posts,
+                   factors = excluded.factors, computed_at = excluded.computed_at, emitted_at = excluded.emitted_at,
+                   version = excluded.version
                  WHERE excluded.version >= kol_scores.version",
             )?
             .execute(params![
                 envelope.id,
                 score.author_id,
                 score.platform,
+                score.handle,
                 score.score,
                 score.tier,
+                score.followers,
+                score.posts,
                 serde_json::to_string(&score.factors).expect("json"),
-                rfc3339(&score.as_of),
+                rfc3339(&score.computed_at),
+                rfc3339(&score.emitted_at),
                 envelope.version,
             ])?;
         }

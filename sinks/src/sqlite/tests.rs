@@ -189,7 +189,9 @@ async fn rows_written_before_the_scores_migration_get_the_columns() {
              INSERT INTO schema_migrations VALUES (1, 'initial', '2026-11-01T00:00:00Z');
              INSERT INTO posts (id, platform, author_id, text, created_at, payload, enrichments, version, ingest_time)
              VALUES ('twitter:9', 'twitter', 'twitter:7', 'x', '2026-11-01T00:00:00.000Z', '{}',
-                     '{\"emotion\": {\"dominant\": \"fear\"}}', 1, '2026-11-01T00:00:00.000Z');",
+                     '{\"emotion\": {\"dominant\": \"fear\"}}', 1, '2026-11-01T00:00:00.000Z');
+             INSERT INTO kol_scores (id, author_id, platform, score, tier, factors, as_of, version)
+             VALUES ('kol:twitter:7:1761955200000', 'twitter:7', 'twitter', 55.5, 'nano', '[]', '2026-11-01T00:00:00.000Z', 1);",
         )
         .unwrap();
         tx.commit().unwrap();
@@ -203,7 +205,13 @@ async fn rows_written_before_the_scores_migration_get_the_columns() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(before, [1, 2, 3]);
+    assert_eq!(before, [1, 2, 3, 4]);
+    let score: (f64, String) = db
+        .query_row("SELECT score, computed_at FROM kol_latest WHERE author_id = 'twitter:7'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(score, (55.5, "2026-11-01T00:00:00.000Z".to_owned()), "an old score, its as_of now computed_at");
     let old: String = db.query_row("SELECT emotion FROM posts WHERE id = 'twitter:9'", [], |r| r.get(0)).unwrap();
     assert_eq!(old, "fear");
     sink.write(&[enriched(3)]).await.unwrap();

@@ -1,0 +1,270 @@
+//! The kol stage's settings. Every default is documented in the README;
+//! the benchmark rates are round figures of the range industry reports
+//! publish, meant to be replaced by the operator's own.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::factors::Tier;
+use crate::check_fraction;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KolConfig {
+    /// The rolling window, in days of event time, before an author's newest post.
+    pub window_days: u32,
+    /// Posts kept per author (the oldest go first): bounds memory per author.
+    pub max_posts_per_author: usize,
+    /// How far behind the author's newest post a post may arrive and still
+    /// count (default: the whole window).
+    pub allowed_lateness_hours: Option<u32>,
+    /// At most one score per author per this much event time; the last one
+    /// is always emitted when the input ends.
+    pub emit_interval_minutes: u32,
+    pub weights: Weights,
+    /// Engagement-rate benchmarks by platform (`default` for the others) and tier.
+    pub benchmarks: BTreeMap<String, TierRates>,
+    /// Category or campaign briefs, by name: a text (embedded with the
+    /// model in `models_dir`) and/or keywords.
+    pub briefs: BTreeMap<String, Brief>,
+    /// all-MiniLM-L6-v2, to embed the briefs' texts.
+    pub models_dir: PathBuf,
+    /// Centroid similarity at or below which relevance is 0, and at or above which it is 1.
+    pub relevance_floor: f64,
+    pub relevance_full: f64,
+    /// A post is strongly negative at or below this VADER compound.
+    pub strongly_negative_at: f64,
+    /// Posting frequency that earns full marks.
+    pub target_posts_per_week: f64,
+    pub follower_quality: FollowerQualityConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Weights {
+    pub engagement: f64,
+    pub follower_quality: f64,
+    pub content_relevance: f64,
+    pub brand_safety: f64,
+    pub posting_consistency: f64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights {
+            engagement: 0.30,
+            follower_quality: 0.25,
+            content_relevance: 0.20,
+            brand_safety: 0.15,
+            posting_consistency: 0.10,
+        }
+    }
+}
+
+impl Weights {
+    pub fn all(&self) -> [(&'static str, f64); 5] {
+        [
+            ("engagement", self.engagement),
+            ("follower_quality", self.follower_quality),
+            ("content_relevance", self.content_relevance),
+            ("brand_safety", self.brand_safety),
+            ("posting_consistency", self.posting_consistency),
+        ]
+    }
+}
+
+/// Engagement rate ((likes + comments + shares) / followers) a typical
+/// post of each tier reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierRates {
+    pub nano: f64,
+    pub micro: f64,
+    pub mid: f64,
+    pub r#macro: f64,
+    pub mega: f64,
+}
+
+impl TierRates {
+    pub fn of(&self, tier: Tier) -> f64 {
+        match tier {
+            Tier::Nano => self.nano,
+            Tier::Micro => self.micro,
+            Tier::Mid => self.mid,
+            Tier::Macro => self.r#macro,
+            Tier::Mega => self.mega,
+        }
+    }
+
+    fn all(&self) -> [f64; 5] {
+        [self.nano, self.micro, self.mid, self.r#macro, self.mega]
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Brief {
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+}
+
+/// Thresholds of the fake-follower checks (see `factors.rs` for sources).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FollowerQualityConfig {
+    /// The following-ratio check applies from this many followed accounts.
+    pub min_following: u64,
+    /// Engagement below benchmark / this or above benchmark × this is implausible.
+    pub implausible_engagement_factor: f64,
+    /// Follower growth per day between snapshots that counts as a jump.
+    pub max_daily_growth: f64,
+    /// Snapshots below this many followers are not checked for jumps.
+    pub jump_min_followers: u64,
+    /// An account younger than this with `new_account_followers` is suspect.
+    pub new_account_days: u32,
+    pub new_account_followers: u64,
+}
+
+impl Default for FollowerQualityConfig {
+    fn default() -> Self {
+        FollowerQualityConfig {
+            min_following: 1_000,
+            implausible_engagement_factor: 10.0,
+            max_daily_growth: 0.20,
+            jump_min_followers: 1_000,
+            new_account_days: 90,
+            new_account_followers: 100_000,
+        }
+    }
+}
+
+/// Built-in benchmarks: a `default` row and rows for the platforms whose
+/// typical rates differ most (TikTok higher, X/Twitter lower).
+pub fn default_benchmarks() -> BTreeMap<String, TierRates> {
+    let rates = |nano, micro, mid, r#macro, mega| TierRates { nano, micro, mid, r#macro, mega };
+    BTreeMap::from([
+        ("default".to_owned(), rates(0.040, 0.025, 0.018, 0.015, 0.012)),
+        ("tiktok".to_owned(), rates(0.080, 0.060, 0.050, 0.045, 0.040)),
+        ("twitter".to_owned(), rates(0.010, 0.008, 0.006, 0.005, 0.004)),
+    ])
+}
+
+impl Default for KolConfig {
+    fn default() -> Self {
+        KolConfig {
+            window_days: 30,
+            max_posts_per_author: 200,
+            allowed_lateness_hours: None,
+            emit_interval_minutes: 60,
+            weights: Weights::default(),
+            benchmarks: default_benchmarks(),
+            briefs: BTreeMap::new(),
+            models_dir: PathBuf::from("models/all-MiniLM-L6-v2"),
+            relevance_floor: 0.15,
+            relevance_full: 0.50,
+            strongly_negative_at: -0.6,
+            target_posts_per_week: 3.0,
+            follower_quality: FollowerQualityConfig::default(),
+        }
+    }
+}
+
+/// Briefs are told apart in state by their position: at most this many.
+pub const MAX_BRIEFS: usize = 64;
+
+impl KolConfig {
+    /// The settings, and the model the briefs' texts need.
+    pub fn check(&self) -> Result<(), String> {
+        self.check_settings()?;
+        if self.needs_model() {
+            crate::embed::EmbedConfig { models_dir: self.models_dir.clone(), ..Default::default() }
+                .check()
+                .map_err(|e| format!("the briefs' texts need the embedding model: {e}"))?;
+        }
+        Ok(())
+    }
+
+    pub fn check_settings(&self) -> Result<(), String> {
+        let weights = self.weights.all();
+        for (name, weight) in weights {
+            check_fraction(&format!("weights.{name}"), weight)?;
+        }
+        let sum: f64 = weights.iter().map(|(_, w)| w).sum();
+        if (sum - 1.0).abs() > 1e-9 {
+            return Err(format!("weights must sum to 1, not {sum}"));
+        }
+        if self.window_days == 0 {
+            return Err("window_days must be at least 1".into());
+        }
+        if self.max_posts_per_author < 2 {
+            return Err("max_posts_per_author must be at least 2".into());
+        }
+        if self.emit_interval_minutes == 0 {
+            return Err("emit_interval_minutes must be at least 1".into());
+        }
+        for (platform, rates) in &self.benchmarks {
+            if !rates.all().iter().all(|r| r.is_finite() && *r > 0.0) {
+                return Err(format!("benchmarks.{platform}: every rate must be above 0"));
+            }
+        }
+        if self.briefs.len() > MAX_BRIEFS {
+            return Err(format!("at most {MAX_BRIEFS} briefs, not {}", self.briefs.len()));
+        }
+        for (name, brief) in &self.briefs {
+            if brief.text.as_deref().is_none_or(|t| t.trim().is_empty()) && brief.keywords.is_empty() {
+                return Err(format!("briefs.{name} needs a text or keywords"));
+            }
+        }
+        if !(-1.0..=1.0).contains(&self.relevance_floor)
+            || !(-1.0..=1.0).contains(&self.relevance_full)
+            || self.relevance_floor >= self.relevance_full
+        {
+            return Err("relevance_floor must be below relevance_full, both within [-1, 1]".into());
+        }
+        if !(-1.0..=1.0).contains(&self.strongly_negative_at) {
+            return Err("strongly_negative_at must be a VADER compound, within [-1, 1]".into());
+        }
+        if !(self.target_posts_per_week.is_finite() && self.target_posts_per_week > 0.0) {
+            return Err("target_posts_per_week must be above 0".into());
+        }
+        let q = &self.follower_quality;
+        if !(q.implausible_engagement_factor > 1.0 && q.max_daily_growth > 0.0 && q.new_account_days > 0) {
+            return Err(
+                "follower_quality: implausible_engagement_factor must exceed 1, max_daily_growth and new_account_days be above 0"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Some brief has a text to embed.
+    pub fn needs_model(&self) -> bool {
+        self.briefs.values().any(|b| b.text.is_some())
+    }
+
+    pub fn window_ms(&self) -> i64 {
+        i64::from(self.window_days) * 86_400_000
+    }
+
+    /// Posts older than the author's newest by more than this are not counted.
+    pub fn lateness_ms(&self) -> i64 {
+        self.allowed_lateness_hours.map_or(self.window_ms(), |h| (i64::from(h) * 3_600_000).min(self.window_ms()))
+    }
+
+    pub fn emit_interval_ms(&self) -> i64 {
+        i64::from(self.emit_interval_minutes) * 60_000
+    }
+
+    /// The benchmark rate of a platform and tier.
+    pub fn benchmark(&self, platform: &str, tier: Tier) -> f64 {
+        let table = self.benchmarks.get(platform).or_else(|| self.benchmarks.get("default"));
+        match table {
+            Some(rates) => rates.of(tier),
+            None => default_benchmarks()["default"].of(tier),
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! Stage `kol`: an explainable KOL score per author over a rolling window
+//! of event time. The stage keeps each author's window as keyed state (the
+//! runner stores it in the changelog, restores it after a crash and moves
+//! it with the author's partition), counts each post once, and emits a
+//! `kol_score` record at most once per `emit_interval_minutes` of event
+//! time per author, plus every author's last score when the input ends.
+//! Every post passes on with `enrichments.kol` saying whether it counted.
+//!
+//! Time is event time only (the posts' `created_at`): a replay of the same
+//! input emits the same scores.
+
+mod config;
+mod factors;
+mod window;
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use socialpipe_schemas::{ComponentError, Envelope, Failed, KeyedState, KolScoreRecord, Processor, RecordKind};
+
+pub use config::{Brief, FollowerQualityConfig, KolConfig, TierRates, Weights, default_benchmarks};
+use factors::BriefInfo;
+pub use factors::Tier;
+use window::{
+    AuthorState, FLAG_SAFETY_KNOWN, FLAG_SENTIMENT_KNOWN, FLAG_STRONGLY_NEGATIVE, FLAG_UNSAFE, Observed, Profile,
+    WindowPost,
+};
+
+/// The key this stage writes under `enrichments`.
+pub const KEY: &str = "kol";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KolError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Model(#[from] crate::embed::EmbedError),
+}
+
+/// A brief ready to compare posts with.
+struct PreparedBrief {
+    info: BriefInfo,
+    /// Unit-length embedding of the text.
+    vector: Option<Vec<f32>>,
+    /// Lower-cased.
+    keywords: Vec<String>,
+}
+
+pub struct KolStage {
+    config: KolConfig,
+    briefs: Vec<PreparedBrief>,
+    infos: Vec<BriefInfo>,
+    fingerprint: u64,
+    emitted: Vec<Envelope>,
+}
+
+impl KolStage {
+    pub fn new(config: &KolConfig) -> Result<Self, KolError> {
+        config.check().map_err(KolError::Config)?;
+        let embedder = match config.needs_model() {
+            true => Some(crate::embed::Embedder::load(&crate::embed::EmbedConfig {
+                models_dir: config.models_dir.clone(),
+                threads: 1,
+                ..Default::default()
+            })?),
+            false => None,
+        };
+        let briefs = config
+            .briefs
+            .iter()
+            .map(|(name, brief)| PreparedBrief {
+                info: BriefInfo {
+                    name: name.clone(),
+                    has_text: brief.text.is_some(),
+                    has_keywords: !brief.keywords.is_empty(),
+                },
+                vector: brief.text.as_deref().zip(embedder.as_ref()).map(|(text, e)| unit(&e.embed(&[text])[0])),
+                keywords: brief.keywords.iter().map(|k| k.trim().to_lowercase()).collect(),
+            })
+            .collect();
+        Ok(Self::with_briefs(config.clone(), briefs))
+    }
+
+    /// Briefs whose vectors are given (tests, benches: no model needed).
+    pub fn with_brief_vectors(config: &KolConfig, vectors: &[Vec<f32>]) -> Result<Self, KolError> {
+        config.check_settings().map_err(KolError::Config)?;
+        let briefs = config
+            .briefs
+            .iter()
+            .enumerate()
+            .map(|(i, (name, brief))| PreparedBrief {
+                info: BriefInfo {
+                    name: name.clone(),
+                    has_text: brief.text.is_some(),
+                    has_keywords: !brief.keywords.is_empty(),
+                },
+                vector: brief.text.as_ref().and(vectors.get(i)).map(|v| unit(v)),
+                keywords: brief.keywords.iter().map(|k| k.trim().to_lowercase()).collect(),
+            })
+            .collect();
+        Ok(Self::with_briefs(config.clone(), briefs))
+    }
+
+    fn with_briefs(config: KolConfig, briefs: Vec<PreparedBrief>) -> Self {
+        // Stored similarities are positions in this list: a changed list
+        // (or brief) makes the stored ones meaningless.
+        let mut hash = Sha256::new();
+        for (name, brief) in &config.briefs {
+            hash.update(serde_json::to_vec(&json!([name, brief.text, brief.keywords])).expect("json"));
+        }
+        let fingerprint = u64::from_le_bytes(hash.finalize()[..8].try_into().expect("8 bytes"));
+        let infos = briefs
+            .iter()
+            .map(|b| BriefInfo {
+                name: b.info.name.clone(),
+                has_text: b.vector.is_some(),
+                has_keywords: b.info.has_keywords,
+            })
+            .collect();
+        KolStage { config, briefs, infos, fingerprint, emitted: Vec::new() }
+    }
+
+    /// Reads what the window keeps of a post, and the author's profile.
+    fn window_post(&self, record: &Envelope) -> Result<(WindowPost, Profile, String), ComponentError> {
+        let post: PostView =
+            record.payload_as().map_err(|e| ComponentError::invalid(format!("kol: not a post payload: {e}")))?;
+        let metrics = &post.metrics;
+        let interactions = match (metrics.likes, metrics.comments, metrics.shares) {
+            (None, None, None) => None,
+            (l, c, s) => Some(l.unwrap_or(0).saturating_add(c.unwrap_or(0)).saturating_add(s.unwrap_or(0))),
+        };
+        let e = &record.enrichments;
+        let mut flags = 0;
+        if let Some(safe) = e.get("brand_safety").and_then(|b| b.get("safe")).and_then(Value::as_bool) {
+            flags |= FLAG_SAFETY_KNOWN | if safe { 0 } else { FLAG_UNSAFE };
+        }
+        let compound = e.get("sentiment").and_then(|s| s.get("vader")).and_then(|v| v.get("compound"));
+        if let Some(compound) = compound.and_then(Value::as_f64) {
+            flags |= FLAG_SENTIMENT_KNOWN;
+            if compound <= self.config.strongly_negative_at {
+                flags |= FLAG_STRONGLY_NEGATIVE;
+            }
+        }
+        let similarities = match e.get(crate::embed::KEY).and_then(crate::embed::from_json) {
+            Some(vector) => {
+                let vector = unit(&vector);
+                self.briefs
+                    .iter()
+                    .map(|b| b.vector.as_ref().map_or(0, |brief| (10_000.0 * dot(&vector, brief)).round() as i16))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let keyword_hits = self.keyword_hits(&post.text, e);
+        let account_created = post
+            .author
+            .created_at
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp_millis());
+        let profile = Profile {
+            handle: post.author.handle.map(Cow::into_owned),
+            followers: post.author.followers,
+            following: post.author.following,
+            account_created,
+        };
+        let entry = WindowPost(
+            record.id.clone(),
+            post.created_at.timestamp_millis(),
+            record.version,
+            interactions,
+            post.author.followers,
+            flags,
+            similarities,
+            keyword_hits,
+        );
+        Ok((entry, profile, post.platform.into_owned()))
+    }
+
+    /// Bit i set: brief i's keywords occur in the text (as whole words), the
+    /// hashtags or the topic categories earlier stages found.
+    fn keyword_hits(&self, text: &str, enrichments: &Map<String, Value>) -> u64 {
+        if self.briefs.iter().all(|b| b.keywords.is_empty()) {
+            return 0;
+        }
+        let text = text.to_lowercase();
+        let listed = |stage: &str, field: &str| -> Vec<String> {
+            let items = enrichments.get(stage).and_then(|s| s.get(field)).and_then(Value::as_array);
+            items.into_iter().flatten().filter_map(Value::as_str).map(str::to_lowercase).collect()
+        };
+        let tags = [listed("entities", "hashtags"), listed("topics", "categories")].concat();
+        let mut hits = 0;
+        for (i, brief) in self.briefs.iter().enumerate() {
+            let found = brief
+                .keywords
+                .iter()
+                .any(|k| contains_word(&text, k) || tags.iter().any(|t| t == k || t.strip_prefix('#') == Some(k)));
+            if found {
+                hits |= 1 << i;
+            }
+        }
+        hits
+    }
+
+    /// Queues the author's current score.
+    fn emit(&mut self, author_id: &str, platform: &str, state: &mut AuthorState) {
+        let score = factors::score(state, platform, &self.infos, &self.config);
+        let computed_at = Utc.timestamp_millis_opt(state.newest).single().unwrap_or_default();
+        let record = KolScoreRecord {
+            author_id: author_id.to_owned(),
+            platform: platform.to_owned(),
+            handle: state.handle.clone(),
+            score: score.total,
+            tier: score.tier.map_or("unknown", Tier::name).to_owned(),
+            followers: state.latest().map(|s| s.1),
+            posts: state.posts.len() as u32,
+            factors: score.factors,
+            computed_at,
+            emitted_at: Utc::now(),
+        };
+        let envelope = Envelope::new(
+            RecordKind::KolScore,
+            record.record_id(),
+            author_id.to_owned(),
+            KEY,
+            computed_at,
+            Envelope::encode_payload(&record),
+        );
+        self.emitted.push(envelope);
+        state.emitted = Some(state.newest);
+        state.dirty = false;
+    }
+
+    /// Adds a post to its author's window; emits a score when the interval is up.
+    fn observe(&mut self, record: &mut Envelope, authors: &mut Authors) -> Result<(), ComponentError> {
+        let (post, profile, platform) = self.window_post(record)?;
+        let author = authors.get(&record.key)?;
+        author.state.use_briefs(self.fingerprint);
+        let outcome = author.state.observe(post, profile, &self.config);
+        author.platform = platform;
+        author.changed |= outcome == Observed::Counted;
+        let mut note = json!({ "author_id": record.key, "counted": outcome == Observed::Counted });
+        match outcome {
+            Observed::Counted => {
+                let due =
+                    author.state.emitted.is_none_or(|e| author.state.newest >= e + self.config.emit_interval_ms());
+                if due {
+                    self.emit(&record.key, &author.platform, &mut author.state);
+                }
+            }
+            Observed::Duplicate => note["reason"] = json!("duplicate: this post is already counted"),
+            Observed::Late { behind_ms } => {
+                note["reason"] = json!(format!(
+                    "late: {:.1} h behind the author's newest post (allowed lateness {} h)",
+                    behind_ms as f64 / 3_600_000.0,
+                    self.config.lateness_ms() / 3_600_000
+                ))
+            }
+        }
+        record.enrichments.insert(KEY.to_owned(), note);
+        Ok(())
+    }
+}
+
+/// The windows a batch touches, decoded once and written back once.
+struct Authors<'a> {
+    state: &'a mut KeyedState,
+    open: HashMap<String, OpenAuthor>,
+}
+
+struct OpenAuthor {
+    state: AuthorState,
+    platform: String,
+    changed: bool,
+}
+
+impl Authors<'_> {
+    fn get(&mut self, key: &str) -> Result<&mut OpenAuthor, ComponentError> {
+        if !self.open.contains_key(key) {
+            let state: AuthorState = self
+                .state
+                .decode(key)
+                .map_err(|e| ComponentError::fatal(format!("kol: the stored window of {key} is unreadable: {e}")))?
+                .unwrap_or_default();
+            let platform = key.split_once(':').map_or("", |(p, _)| p).to_owned();
+            self.open.insert(key.to_owned(), OpenAuthor { state, platform, changed: false });
+        }
+        Ok(self.open.get_mut(key).expect("just inserted"))
+    }
+
+    fn write_back(self) {
+        for (key, author) in self.open {
+            if author.changed {
+                self.state.encode(&key, &author.state);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Processor for KolStage {
+    /// Without state a window cannot be right: the runner always calls `process_keyed`.
+    async fn process(&mut self, batch: Vec<Envelope>) -> Vec<Result<Envelope, Failed>> {
+        self.process_keyed(batch, &mut KeyedState::default()).await
+    }
+
+    fn keeps_state(&self) -> bool {
+        true
+    }
+
+    async fn process_keyed(&mut self, batch: Vec<Envelope>, state: &mut KeyedState) -> Vec<Result<Envelope, Failed>> {
+        let mut authors = Authors { state, open: HashMap::new() };
+        let outcomes = batch
+            .into_iter()
+            .map(|mut record| {
+                if record.kind() != Some(RecordKind::Post) {
+                    return Ok(record);
+                }
+                match self.observe(&mut record, &mut authors) {
+                    Ok(()) => Ok(record),
+                    Err(error) => Err(Failed { record: Box::new(record), error }),
+                }
+            })
+            .collect();
+        authors.write_back();
+        outcomes
+    }
+
+    fn take_emitted(&mut self) -> Vec<Envelope> {
+        std::mem::take(&mut self.emitted)
+    }
+
+    fn finish(&mut self, state: &mut KeyedState) {
+        let mut keys: Vec<String> = state.keys().map(str::to_owned).collect();
+        keys.sort();
+        for key in keys {
+            let Ok(Some(mut author)) = state.decode::<AuthorState>(&key) else { continue };
+            if author.dirty {
+                let platform = key.split_once(':').map_or("", |(p, _)| p).to_owned();
+                self.emit(&key, &platform, &mut author);
+                state.encode(&key, &author);
+            }
+        }
+    }
+}
+
+/// The parts of a `post/v1` payload the stage reads.
+#[derive(Deserialize)]
+struct PostView<'a> {
+    #[serde(borrow)]
+    platform: Cow<'a, str>,
+    #[serde(borrow)]
+    author: AuthorView<'a>,
+    #[serde(borrow)]
+    text: Cow<'a, str>,
+    created_at: DateTime<Utc>,
+    #[serde(default)]
+    metrics: MetricsView,
+}
+
+#[derive(Deserialize)]
+struct AuthorView<'a> {
+    #[serde(default, borrow)]
+    handle: Option<Cow<'a, str>>,
+    #[serde(default)]
+    followers: Option<u64>,
+    #[serde(default)]
+    following: Option<u64>,
+    /// The account's creation time, when the connector passes it on.
+    #[serde(default, borrow)]
+    created_at: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+struct MetricsView {
+    #[serde(default)]
+    likes: Option<u64>,
+    #[serde(default)]
+    comments: Option<u64>,
+    #[serde(default)]
+    shares: Option<u64>,
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
+}
+
+fn unit(v: &[f32]) -> Vec<f32> {
+    let norm = dot(v, v).sqrt();
+    if norm == 0.0 { v.to_vec() } else { v.iter().map(|x| (f64::from(*x) / norm) as f32).collect() }
+}
+
+/// `word` occurs in `text` not inside a longer word.
+fn contains_word(text: &str, word: &str) -> bool {
+    if word.is_empty() {
+        return false;
+    }
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}

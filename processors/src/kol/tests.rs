@@ -1,0 +1,376 @@
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use socialpipe_schemas::{Envelope, KeyedState, KolScoreRecord, Processor, parse_raw_post};
+
+use super::{Brief, KolConfig, KolStage, Tier};
+
+const DAY: i64 = 86_400_000;
+
+/// A post by `author` on twitter, `day` days (fractions allowed) after 2026-01-01.
+struct P {
+    id: u32,
+    author: &'static str,
+    day: f64,
+    likes: u64,
+    followers: Option<u64>,
+    following: Option<u64>,
+    text: &'static str,
+    enrichments: Value,
+}
+
+impl P {
+    fn new(id: u32, author: &'static str, day: f64) -> P {
+        P {
+            id,
+            author,
+            day,
+            likes: 100,
+            followers: Some(20_000),
+            following: Some(300),
+            text: "hello",
+            enrichments: json!({}),
+        }
+    }
+
+    fn envelope(&self) -> Envelope {
+        let at = chrono::DateTime::from_timestamp_millis(1_767_225_600_000 + (self.day * DAY as f64) as i64).unwrap();
+        let line = json!({
+            "platform": "twitter", "id": self.id.to_string(), "text": self.text, "created_at": at.to_rfc3339(),
+            "author": { "id": self.author, "handle": self.author, "followers": self.followers, "following": self.following },
+            "metrics": { "likes": self.likes, "comments": 10, "shares": 0 },
+        });
+        let mut e = parse_raw_post(line.to_string().as_bytes()).unwrap().into_envelope("posts");
+        e.version = 1;
+        e.enrichments = self.enrichments.as_object().cloned().unwrap_or_default();
+        e
+    }
+}
+
+fn stage(config: &KolConfig) -> KolStage {
+    let vectors: Vec<Vec<f32>> = (0..config.briefs.len()).map(|i| basis(i, 1.0)).collect();
+    KolStage::with_brief_vectors(config, &vectors).unwrap()
+}
+
+/// A 384-float vector along axis `i` (with `rest` spread on axis 383).
+fn basis(i: usize, along: f32) -> Vec<f32> {
+    let mut v = vec![0.0; 384];
+    v[i] = along;
+    v[383] += (1.0 - along * along).max(0.0).sqrt();
+    v
+}
+
+async fn run(stage: &mut KolStage, state: &mut KeyedState, posts: &[P]) -> Vec<Envelope> {
+    let out = stage.process_keyed(posts.iter().map(P::envelope).collect(), state).await;
+    out.into_iter().map(|r| r.map_err(|f| f.error).unwrap()).collect()
+}
+
+fn scores(envelopes: Vec<Envelope>) -> Vec<KolScoreRecord> {
+    envelopes.iter().map(|e| e.payload_as::<KolScoreRecord>().unwrap()).collect()
+}
+
+fn factor<'a>(score: &'a KolScoreRecord, name: &str) -> &'a socialpipe_schemas::KolFactor {
+    score.factors.iter().find(|f| f.name == name).unwrap()
+}
+
+fn with_brief() -> KolConfig {
+    KolConfig {
+        briefs: BTreeMap::from([(
+            "skincare".to_owned(),
+            Brief { text: Some("skincare routines".into()), keywords: vec!["serum".into()] },
+        )]),
+        ..Default::default()
+    }
+}
+
+fn enriched(safe: bool, compound: f64, similarity: f32) -> Value {
+    json!({
+        "brand_safety": { "safe": safe },
+        "sentiment": { "vader": { "compound": compound } },
+        "embedding": basis(0, similarity),
+    })
+}
+
+#[tokio::test]
+async fn a_score_has_five_explained_factors_in_range_and_a_tier() {
+    let config = with_brief();
+    let mut stage = stage(&config);
+    let mut state = KeyedState::default();
+    let posts: Vec<P> = (0..6)
+        .map(|i| P {
+            text: if i % 2 == 0 { "my serum routine" } else { "a day out" },
+            enrichments: enriched(i != 5, if i == 4 { -0.9 } else { 0.3 }, 0.6),
+            likes: 150,
+            ..P::new(i, "alice", f64::from(i) * 2.0)
+        })
+        .collect();
+    run(&mut stage, &mut state, &posts).await;
+    stage.finish(&mut state);
+    let score = scores(stage.take_emitted()).pop().unwrap();
+    assert_eq!(score.author_id, "twitter:alice");
+    assert_eq!(score.tier, "micro");
+    assert_eq!(score.posts, 6);
+    assert_eq!(score.record_id(), format!("twitter:alice@{}", "2026-01-11T00:00:00.000Z"));
+    let names: Vec<&str> = score.factors.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["engagement", "follower_quality", "content_relevance", "brand_safety", "posting_consistency"]);
+    for f in &score.factors {
+        let v = f.value.unwrap_or_else(|| panic!("{} unavailable: {}", f.name, f.explanation));
+        assert!((0.0..=1.0).contains(&v), "{}: {v}", f.name);
+        assert!((f.effective_weight - f.weight).abs() < 1e-12, "all available: weights as configured");
+    }
+    // (150 + 10) / 20,000 = 0.8 %, twitter's micro benchmark: 1 − 2^−1.
+    let engagement = factor(&score, "engagement");
+    assert_eq!(engagement.explanation, "engagement 0.8 % vs 0.8 % micro-tier benchmark (median of 6 posts, 1.0×)");
+    assert!((engagement.value.unwrap() - 0.5).abs() < 1e-9);
+    assert_eq!(factor(&score, "brand_safety").explanation, "1 of 6 posts flagged unsafe, 1 of 6 strongly negative");
+    let relevance = factor(&score, "content_relevance");
+    assert_eq!(relevance.explanation, "best brief \"skincare\": centroid similarity 0.60, keywords in 3 of 6 posts");
+    // 0.75 × ramp(0.6) + 0.25 × 0.5 = 0.75 + 0.125.
+    assert!((relevance.value.unwrap() - 0.875).abs() < 1e-9);
+    let expected: f64 = score.factors.iter().map(|f| f.weight * f.value.unwrap()).sum::<f64>() * 100.0;
+    assert!((score.score - expected).abs() < 1e-9, "{} vs {expected}", score.score);
+}
+
+#[tokio::test]
+async fn a_missing_input_makes_its_factor_unavailable_and_renormalises_the_rest() {
+    let config = with_brief();
+    let mut stage = stage(&config);
+    let mut state = KeyedState::default();
+    // Keywords only on a brief with a text, no embedding, no safety or sentiment.
+    run(&mut stage, &mut state, &[P { text: "no match", ..P::new(1, "bob", 0.0) }]).await;
+    let score = scores(stage.take_emitted()).pop().unwrap();
+    let safety = factor(&score, "brand_safety");
+    assert_eq!((safety.value, safety.effective_weight), (None, 0.0));
+    assert_eq!(safety.explanation, "unavailable: no brand_safety or sentiment stage before kol");
+    let relevance = factor(&score, "content_relevance");
+    assert_eq!(
+        relevance.explanation,
+        "best brief \"skincare\": keywords in 0 of 1 posts (no embeddings: keywords only)"
+    );
+    let total: f64 = score.factors.iter().map(|f| f.effective_weight).sum();
+    assert!((total - 1.0).abs() < 1e-12, "renormalised weights sum to 1: {total}");
+    assert!((factor(&score, "engagement").effective_weight - 0.30 / 0.85).abs() < 1e-12);
+
+    let mut no_briefs = KolStage::with_brief_vectors(&KolConfig::default(), &[]).unwrap();
+    run(&mut no_briefs, &mut KeyedState::default(), &[P::new(1, "bob", 0.0)]).await;
+    let score = scores(no_briefs.take_emitted()).pop().unwrap();
+    assert_eq!(factor(&score, "content_relevance").explanation, "unavailable: no briefs configured");
+}
+
+#[tokio::test]
+async fn a_post_counts_once_and_a_fresher_copy_replaces_it() {
+    let mut stage = stage(&KolConfig::default());
+    let mut state = KeyedState::default();
+    run(&mut stage, &mut state, &[P::new(1, "carol", 0.0), P::new(2, "carol", 1.0)]).await;
+    let again = run(&mut stage, &mut state, &[P::new(1, "carol", 0.0)]).await;
+    assert_eq!(again[0].enrichments["kol"]["counted"], false);
+    assert_eq!(again[0].enrichments["kol"]["reason"], "duplicate: this post is already counted");
+    let mut fresher = P { likes: 10_000, ..P::new(1, "carol", 0.0) }.envelope();
+    fresher.version = 2;
+    let out = stage.process_keyed(vec![fresher], &mut state).await;
+    assert_eq!(out[0].as_ref().unwrap().enrichments["kol"]["counted"], true);
+    stage.take_emitted();
+    stage.finish(&mut state);
+    let score = scores(stage.take_emitted()).pop().unwrap();
+    assert_eq!(score.posts, 2, "two distinct posts however often they came");
+    // Median of 10,010 / 20,000 and 110 / 20,000.
+    let rate = factor(&score, "engagement").inputs["median_rate"].as_f64().unwrap();
+    assert!((rate - (10_010.0 + 110.0) / 2.0 / 20_000.0).abs() < 1e-12, "{rate}");
+}
+
+#[tokio::test]
+async fn scores_come_at_most_once_per_interval_of_event_time_and_the_last_at_finish() {
+    let config = KolConfig { emit_interval_minutes: 24 * 60, ..Default::default() };
+    let mut stage = stage(&config);
+    let mut state = KeyedState::default();
+    // Posts every 6 hours for 3 days: emitted at day 0, 1, 2 (the first post
+    // of each day), and the last (day 2.75) only when the input ends.
+    let posts: Vec<P> = (0..12).map(|i| P::new(i, "dave", f64::from(i) / 4.0)).collect();
+    run(&mut stage, &mut state, &posts).await;
+    let times: Vec<String> = scores(stage.take_emitted()).iter().map(|s| s.computed_at.to_rfc3339()).collect();
+    assert_eq!(times, ["2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00", "2026-01-03T00:00:00+00:00"]);
+    stage.finish(&mut state);
+    let last = scores(stage.take_emitted());
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].computed_at.to_rfc3339(), "2026-01-03T18:00:00+00:00");
+    assert_eq!(last[0].posts, 12);
+    stage.finish(&mut state);
+    assert!(stage.take_emitted().is_empty(), "nothing changed since: nothing to emit");
+}
+
+#[tokio::test]
+async fn posts_later_than_the_allowed_lateness_do_not_count_and_the_window_moves_with_the_newest() {
+    let config = KolConfig { allowed_lateness_hours: Some(48), ..Default::default() };
+    let mut stage = stage(&config);
+    let mut state = KeyedState::default();
+    let out =
+        run(&mut stage, &mut state, &[P::new(1, "erin", 10.0), P::new(2, "erin", 9.0), P::new(3, "erin", 7.0)]).await;
+    let counted: Vec<&Value> = out.iter().map(|e| &e.enrichments["kol"]["counted"]).collect();
+    assert_eq!(counted, [true, true, false]);
+    assert_eq!(
+        out[2].enrichments["kol"]["reason"],
+        "late: 72.0 h behind the author's newest post (allowed lateness 48 h)"
+    );
+    // Day 45: the posts of days 9 and 10 are more than 30 days older.
+    run(&mut stage, &mut state, &[P::new(4, "erin", 45.0)]).await;
+    assert_eq!(scores(stage.take_emitted()).last().unwrap().posts, 1);
+}
+
+#[tokio::test]
+async fn a_window_restored_from_its_saved_text_continues_as_if_never_stopped() {
+    let config = with_brief();
+    let posts: Vec<P> = (0..40)
+        .map(|i| P {
+            likes: u64::from(i * 37 % 200),
+            followers: Some(9_000 + u64::from(i) * 400),
+            enrichments: enriched(i % 7 != 0, f64::from(i % 5) / 2.0 - 1.0, 0.2 + (i % 4) as f32 / 10.0),
+            ..P::new(i, if i % 3 == 0 { "fay" } else { "gus" }, f64::from(i) * 0.7)
+        })
+        .collect();
+    let uninterrupted = {
+        let mut stage = stage(&config);
+        let mut state = KeyedState::default();
+        run(&mut stage, &mut state, &posts).await;
+        stage.finish(&mut state);
+        scores(stage.take_emitted())
+    };
+    let mut stage = stage(&config);
+    let mut state = KeyedState::default();
+    run(&mut stage, &mut state, &posts[..17]).await;
+    let mut emitted = scores(stage.take_emitted());
+    // What the changelog would hold, restored into a new worker.
+    let mut restored = KeyedState::default();
+    for (key, value) in state.take_changes() {
+        restored.load(key, value.map(|v| serde_json::value::RawValue::from_string(v.get().to_owned()).unwrap()));
+    }
+    let mut stage = self::stage(&config);
+    run(&mut stage, &mut restored, &posts[17..]).await;
+    stage.finish(&mut restored);
+    emitted.extend(scores(stage.take_emitted()));
+    let strip = |s: Vec<KolScoreRecord>| -> Vec<KolScoreRecord> {
+        s.into_iter().map(|s| KolScoreRecord { emitted_at: Default::default(), ..s }).collect()
+    };
+    let (mut a, mut b) = (strip(uninterrupted), strip(emitted));
+    a.sort_by_key(KolScoreRecord::record_id);
+    b.sort_by_key(KolScoreRecord::record_id);
+    assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn follower_jumps_and_young_accounts_with_large_audiences_are_flagged() {
+    let mut stage = stage(&KolConfig::default());
+    let mut state = KeyedState::default();
+    let mut posts = vec![P { followers: Some(50_000), ..P::new(1, "hal", 0.0) }];
+    posts.push(P { followers: Some(90_000), ..P::new(2, "hal", 1.0) });
+    run(&mut stage, &mut state, &posts).await;
+    stage.finish(&mut state);
+    let score = scores(stage.take_emitted()).pop().unwrap();
+    let quality = factor(&score, "follower_quality");
+    assert!(quality.explanation.contains("followers jumped 80.0 % in a day"), "{}", quality.explanation);
+    assert!(quality.value.unwrap() < 1.0);
+
+    let mut young = P::new(3, "ivy", 100.0).envelope();
+    let mut payload: Value = serde_json::from_str(young.payload.get()).unwrap();
+    payload["author"]["created_at"] = json!("2026-03-01T00:00:00Z");
+    payload["author"]["followers"] = json!(400_000);
+    young.payload = Envelope::encode_payload(&payload);
+    stage.process_keyed(vec![young], &mut state).await;
+    let score = scores(stage.take_emitted()).pop().unwrap();
+    let quality = factor(&score, "follower_quality");
+    assert!(quality.explanation.contains("400000 followers on an account 41 days old"), "{}", quality.explanation);
+    assert_eq!(score.tier, "mid");
+}
+
+#[test]
+fn tiers_follow_the_follower_bounds() {
+    let tiers: Vec<&str> =
+        [0, 9_999, 10_000, 99_999, 100_000, 499_999, 500_000, 999_999, 1_000_000].map(|f| Tier::of(f).name()).to_vec();
+    assert_eq!(tiers, ["nano", "nano", "micro", "micro", "mid", "mid", "macro", "macro", "mega"]);
+}
+
+#[test]
+fn weights_must_be_fractions_that_sum_to_one() {
+    let mut config = KolConfig::default();
+    config.weights.engagement = 0.5;
+    assert!(config.check().unwrap_err().contains("weights must sum to 1"));
+    config.weights.engagement = -0.1;
+    assert!(config.check().unwrap_err().contains("weights.engagement"));
+    let parsed: Result<KolConfig, _> = toml::from_str("[weights]\nengagment = 0.3");
+    assert!(parsed.unwrap_err().to_string().contains("unknown field"));
+}
+
+/// id, day, likes, followers, following, safe, compound, similarity.
+type RawPost = (u32, f64, u64, Option<u64>, Option<u64>, bool, f64, f32);
+
+/// Posts of one author with any metrics, audience and enrichments.
+fn arbitrary_posts() -> impl Strategy<Value = Vec<RawPost>> {
+    prop::collection::vec(
+        (
+            0..50u32,
+            0.0..90.0f64,
+            0..5_000_000u64,
+            prop::option::of(0..20_000_000u64),
+            prop::option::of(0..20_000_000u64),
+            any::<bool>(),
+            -1.0..1.0f64,
+            -1.0..1.0f32,
+        ),
+        1..40,
+    )
+}
+
+fn posts_of(raw: &[RawPost]) -> Vec<P> {
+    raw.iter()
+        .map(|&(id, day, likes, followers, following, safe, compound, similarity)| P {
+            likes,
+            followers,
+            following,
+            enrichments: enriched(safe, compound, similarity),
+            ..P::new(id, "kim", day)
+        })
+        .collect()
+}
+
+fn final_score(config: &KolConfig, posts: &[P]) -> KolScoreRecord {
+    let mut stage = stage(config);
+    let mut state = KeyedState::default();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    runtime.block_on(run(&mut stage, &mut state, posts));
+    stage.finish(&mut state);
+    let mut emitted = scores(stage.take_emitted());
+    emitted.sort_by_key(|s| s.computed_at);
+    emitted.pop().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn every_score_and_factor_stays_in_range(raw in arbitrary_posts()) {
+        let score = final_score(&with_brief(), &posts_of(&raw));
+        prop_assert!((0.0..=100.0).contains(&score.score), "score {}", score.score);
+        for f in &score.factors {
+            if let Some(v) = f.value {
+                prop_assert!((0.0..=1.0).contains(&v), "{} = {v}: {}", f.name, f.explanation);
+            }
+        }
+        let weights: f64 = score.factors.iter().map(|f| f.effective_weight).sum();
+        prop_assert!((weights - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn more_engagement_never_lowers_the_engagement_factor(raw in arbitrary_posts(), which in any::<prop::sample::Index>(), more in 1..1_000_000u64) {
+        let posts = posts_of(&raw);
+        let before = final_score(&with_brief(), &posts);
+        let mut posts = posts;
+        let i = which.index(posts.len());
+        posts[i].likes += more;
+        let after = final_score(&with_brief(), &posts);
+        let value = |s: &KolScoreRecord| factor(s, "engagement").value;
+        match (value(&before), value(&after)) {
+            (Some(b), Some(a)) => prop_assert!(a >= b, "{b} -> {a}"),
+            (b, a) => prop_assert_eq!(b.is_some(), a.is_some()),
+        }
+    }
+}
