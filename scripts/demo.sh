@@ -19,7 +19,7 @@ query() {
 }
 
 echo
-echo "== socialpipe demo: examples/data/posts.jsonl -> embedded log -> language, entities, embed, sentiment, emotion, intent, topics, brand safety -> sqlite"
+echo "== socialpipe demo: examples/data/posts.jsonl -> embedded log -> language, entities, embed, sentiment, emotion, intent, topics, brand safety, kol -> sqlite"
 echo "posts stored:   $(query 'SELECT count(*) FROM posts')"
 echo "authors stored: $(query 'SELECT count(*) FROM authors')"
 echo
@@ -43,6 +43,13 @@ echo "brands by mentions, with average sentiment:"
 query "SELECT j.value, count(*), round(avg(sentiment_compound), 3) FROM posts, json_each(posts.enrichments, '\$.entities.brands') j GROUP BY 1 ORDER BY 2 DESC LIMIT 5" | sed 's/^/  /'
 echo
 echo "posts not brand safe: $(query 'SELECT count(*) FROM posts WHERE NOT brand_safe')"
+echo
+echo "top KOLs (author | handle | tier | score 0-100 | posts in window), from $(query 'SELECT count(*) FROM kol_scores') scores kept as history:"
+query "SELECT author_id, handle, tier, round(score, 1), posts FROM kol_latest ORDER BY score DESC LIMIT 5" | sed 's/^/  /'
+TOP=$(query "SELECT author_id FROM kol_latest ORDER BY score DESC LIMIT 1")
+echo
+echo "why $TOP scores what it does:"
+"$BIN" kol show --config "$CONFIG" "$TOP" | sed 's/^/  /'
 echo
 echo "nearest neighbours by embedding (cosine) of the first complaint:"
 python3 - "$DB" <<'PY'
@@ -71,6 +78,8 @@ echo "explore:"
 echo "  sqlite3 $DB \"SELECT author_id, count(*), sum(likes) FROM posts GROUP BY 1 ORDER BY 3 DESC LIMIT 10\""
 echo "  sqlite3 $DB \"SELECT text, sentiment_compound, emotion, intent FROM posts WHERE intent = 'complaint' LIMIT 5\""
 echo "  echo 'where can I buy the acme x2?' | $BIN analyze --config $CONFIG --text"
+echo "  sqlite3 $DB \"SELECT author_id, handle, tier, round(score, 1) FROM kol_latest ORDER BY score DESC LIMIT 10\""
+echo "  $BIN kol show --config $CONFIG $TOP"
 echo "  $BIN topics --config $CONFIG"
 echo "  $BIN dlq show --config $CONFIG posts"
 echo "  $BIN tail --config $CONFIG enriched.posts --limit 3"

@@ -82,7 +82,9 @@ async fn run_batch(
     // Each slot ends as the record or the reason it failed.
     let mut slots: Vec<(u64, Result<Envelope, String>)> =
         lines.iter().map(|(n, line)| (*n, envelope(*n, line, text_lines))).collect();
-    for stage in stages.iter_mut() {
+    // A plain text has no author: stages that keep state per author (kol,
+    // key_counter) have nothing to key it by, and are skipped.
+    for stage in stages.iter_mut().filter(|s| !(text_lines && s.state.is_some())) {
         let live: Vec<usize> = (0..slots.len()).filter(|&i| slots[i].1.is_ok()).collect();
         let records: Vec<Envelope> = live
             .iter()
@@ -92,6 +94,9 @@ async fn run_batch(
             Some(state) => stage.processor.process_keyed(records, state).await,
             None => stage.processor.process(records).await,
         };
+        // Records a stage makes besides its outcomes (KOL scores) are not
+        // one per input line: analyze leaves them out (and holds none).
+        drop(stage.processor.take_emitted());
         for (&i, outcome) in live.iter().zip(outcomes) {
             slots[i].1 = outcome.map_err(|failed| format!("stage {}: {}", stage.name, failed.error));
         }

@@ -60,7 +60,8 @@ fn every_input_line_gives_one_output_line_in_order_with_errors_in_place() {
     }
     assert!(stderr.contains("2 line(s) enriched, 3 with errors"), "{stderr}");
     let e = &out[0]["enrichments"];
-    for key in ["language", "entities", "embedding", "sentiment", "emotion", "intent", "topics", "brand_safety"] {
+    for key in ["language", "entities", "embedding", "sentiment", "emotion", "intent", "topics", "brand_safety", "kol"]
+    {
         assert!(e.get(key).is_some(), "no {key} in {e}");
     }
     // The embedding is 384 plain floats of a unit vector in the JSON a user sees.
@@ -93,6 +94,7 @@ fn text_lines_are_posts_numbered_from_one() {
     assert_eq!(sentiment["model"]["label"], "negative", "{sentiment}");
     assert_eq!(sentiment["label"], "negative", "{sentiment}");
     assert_eq!(out[1]["enrichments"]["sentiment"]["vader"]["compound"], 0.0);
+    assert!(out[0]["enrichments"].get("kol").is_none(), "a text has no author to score");
 }
 
 #[test]

@@ -68,6 +68,23 @@ fn kol_rows(db: &Path) -> u64 {
     conn.query_row("SELECT count(*) FROM kol_scores", [], |r| r.get(0)).unwrap_or(0)
 }
 
+/// Authors whose newest stored score misses their newest post or any of
+/// their posts (the input spans 30 days, the window): empty when every
+/// final score was emitted.
+fn stale_authors(db: &Path) -> Vec<(String, String, String, i64, i64)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.prepare(
+        "SELECT p.author_id, max(p.created_at), k.computed_at, count(*), k.posts
+         FROM posts p JOIN kol_latest k ON k.author_id = p.author_id
+         GROUP BY p.author_id HAVING max(p.created_at) <> k.computed_at OR count(*) <> k.posts",
+    )
+    .unwrap()
+    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
 fn input(scratch: &Scratch) -> u64 {
     write_posts(&scratch.path("posts.jsonl"), 8, 12_000, 300).len() as u64
 }
@@ -80,21 +97,9 @@ fn a_run_killed_twice_ends_with_the_scores_of_an_uninterrupted_run_and_every_aut
     run_ok(&["run", "--config", config.to_str().unwrap(), "--once"]);
     let expected = history(&reference.db());
 
-    // Every author's newest row covers its newest post and all its posts
-    // (the input spans 30 days, the window): the final scores were emitted.
-    let conn = rusqlite::Connection::open(reference.db()).unwrap();
-    let stale: Vec<(String, String, String, i64, i64)> = conn
-        .prepare(
-            "SELECT p.author_id, max(p.created_at), k.computed_at, count(*), k.posts
-             FROM posts p JOIN kol_latest k ON k.author_id = p.author_id
-             GROUP BY p.author_id HAVING max(p.created_at) <> k.computed_at OR count(*) <> k.posts",
-        )
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let stale = stale_authors(&reference.db());
     assert!(stale.is_empty(), "authors whose latest score misses posts: {stale:?}");
+    let conn = rusqlite::Connection::open(reference.db()).unwrap();
     let (authors, scored): (i64, i64) = conn
         .query_row("SELECT (SELECT count(DISTINCT author_id) FROM posts), (SELECT count(*) FROM kol_latest)", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -128,6 +133,26 @@ fn a_run_killed_twice_ends_with_the_scores_of_an_uninterrupted_run_and_every_aut
         "{} scores differ or are missing, e.g. {:?}",
         differing.len(),
         &differing[..differing.len().min(3)]
+    );
+}
+
+#[test]
+fn a_daemon_stopped_with_sigterm_emits_every_authors_final_score_first() {
+    let scratch = Scratch::new();
+    let unique = input(&scratch);
+    let config = scratch.config("app.toml", TOPOLOGY);
+    let mut daemon = spawn(&["run", "--config", config.to_str().unwrap()]);
+    wait_until("every post stored", Duration::from_secs(300), Some(&mut daemon), || {
+        post_count(&scratch.db()) >= unique
+    });
+    sigterm(&daemon);
+    let (status, stderr) = stderr_of(daemon);
+    assert!(status.success(), "{stderr}");
+    let stale = stale_authors(&scratch.db());
+    assert!(
+        stale.is_empty(),
+        "authors whose final score was not emitted at shutdown: {:?}",
+        &stale[..stale.len().min(3)]
     );
 }
 
