@@ -62,6 +62,7 @@ impl Tier {
 /// A brief as the scorer sees it.
 pub struct BriefInfo {
     pub name: String,
+    /// The brief's text is embedded (its vector is known).
     pub has_text: bool,
     pub has_keywords: bool,
 }

@@ -47,7 +47,6 @@ pub enum KolError {
 
 /// A brief ready to compare posts with.
 struct PreparedBrief {
-    info: BriefInfo,
     /// Unit-length embedding of the text.
     vector: Option<Vec<f32>>,
     /// Lower-cased.
@@ -57,12 +56,14 @@ struct PreparedBrief {
 pub struct KolStage {
     config: KolConfig,
     briefs: Vec<PreparedBrief>,
+    /// What the scorer needs to know of each brief, in the same order.
     infos: Vec<BriefInfo>,
     fingerprint: u64,
     emitted: Vec<Envelope>,
 }
 
 impl KolStage {
+    /// Embeds the briefs' texts with the model in `models_dir`.
     pub fn new(config: &KolConfig) -> Result<Self, KolError> {
         config.check().map_err(KolError::Config)?;
         let embedder = match config.needs_model() {
@@ -73,43 +74,24 @@ impl KolStage {
             })?),
             false => None,
         };
-        let briefs = config
+        let vectors = config
             .briefs
-            .iter()
-            .map(|(name, brief)| PreparedBrief {
-                info: BriefInfo {
-                    name: name.clone(),
-                    has_text: brief.text.is_some(),
-                    has_keywords: !brief.keywords.is_empty(),
-                },
-                vector: brief.text.as_deref().zip(embedder.as_ref()).map(|(text, e)| unit(&e.embed(&[text])[0])),
-                keywords: brief.keywords.iter().map(|k| k.trim().to_lowercase()).collect(),
-            })
+            .values()
+            .map(|brief| brief.text.as_deref().zip(embedder.as_ref()).map(|(text, e)| e.embed(&[text]).remove(0)))
             .collect();
-        Ok(Self::with_briefs(config.clone(), briefs))
+        Ok(Self::with_vectors(config.clone(), vectors))
     }
 
-    /// Briefs whose vectors are given (tests, benches: no model needed).
+    /// Briefs whose vectors are given, in name order (tests, benches: no model needed).
     pub fn with_brief_vectors(config: &KolConfig, vectors: &[Vec<f32>]) -> Result<Self, KolError> {
         config.check_settings().map_err(KolError::Config)?;
-        let briefs = config
-            .briefs
-            .iter()
-            .enumerate()
-            .map(|(i, (name, brief))| PreparedBrief {
-                info: BriefInfo {
-                    name: name.clone(),
-                    has_text: brief.text.is_some(),
-                    has_keywords: !brief.keywords.is_empty(),
-                },
-                vector: brief.text.as_ref().and(vectors.get(i)).map(|v| unit(v)),
-                keywords: brief.keywords.iter().map(|k| k.trim().to_lowercase()).collect(),
-            })
-            .collect();
-        Ok(Self::with_briefs(config.clone(), briefs))
+        let vectors =
+            config.briefs.values().zip(vectors).map(|(brief, v)| brief.text.as_ref().map(|_| v.clone())).collect();
+        Ok(Self::with_vectors(config.clone(), vectors))
     }
 
-    fn with_briefs(config: KolConfig, briefs: Vec<PreparedBrief>) -> Self {
+    /// `vectors`: per brief in name order, the embedding of its text.
+    fn with_vectors(config: KolConfig, vectors: Vec<Option<Vec<f32>>>) -> Self {
         // Stored similarities are positions in this list: a changed list
         // (or brief) makes the stored ones meaningless.
         let mut hash = Sha256::new();
@@ -117,14 +99,20 @@ impl KolStage {
             hash.update(serde_json::to_vec(&json!([name, brief.text, brief.keywords])).expect("json"));
         }
         let fingerprint = u64::from_le_bytes(hash.finalize()[..8].try_into().expect("8 bytes"));
-        let infos = briefs
-            .iter()
-            .map(|b| BriefInfo {
-                name: b.info.name.clone(),
-                has_text: b.vector.is_some(),
-                has_keywords: b.info.has_keywords,
-            })
-            .collect();
+        let mut vectors = vectors.into_iter();
+        let (mut briefs, mut infos) = (Vec::new(), Vec::new());
+        for (name, brief) in &config.briefs {
+            let vector = vectors.next().flatten().map(|v| unit(&v));
+            infos.push(BriefInfo {
+                name: name.clone(),
+                has_text: vector.is_some(),
+                has_keywords: !brief.keywords.is_empty(),
+            });
+            briefs.push(PreparedBrief {
+                vector,
+                keywords: brief.keywords.iter().map(|k| k.trim().to_lowercase()).collect(),
+            });
+        }
         KolStage { config, briefs, infos, fingerprint, emitted: Vec::new() }
     }
 
