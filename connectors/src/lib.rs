@@ -1,4 +1,7 @@
 //! socialpipe sources. One folder per source: its config (what a user writes),
 //! its reader, and its tests. The runtime registers each by its `type` name.
+//! `http` holds what the HTTP API sources share (clock, secrets, rate limits).
 
+pub mod http;
 pub mod jsonl;
+pub mod twitter;

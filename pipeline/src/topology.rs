@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
+use socialpipe_connectors::twitter::{TwitterConfig, TwitterSource};
 use socialpipe_processors::brand_safety::{BrandSafetyConfig, BrandSafetyStage};
 use socialpipe_processors::embed::{EmbedConfig, EmbedStage};
 use socialpipe_processors::emotion::{EmotionConfig, EmotionStage};
@@ -28,12 +29,14 @@ use socialpipe_sinks::stdout::{StdoutConfig, StdoutSink};
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SourceKind {
     Jsonl(JsonlConfig),
+    Twitter(TwitterConfig),
 }
 
 impl SourceKind {
     pub fn check(&self) -> Result<(), String> {
         match self {
             SourceKind::Jsonl(c) => c.check(),
+            SourceKind::Twitter(c) => c.check(),
         }
     }
 
@@ -41,12 +44,14 @@ impl SourceKind {
     pub fn is_unbounded(&self) -> bool {
         match self {
             SourceKind::Jsonl(c) => c.follow,
+            SourceKind::Twitter(_) => false,
         }
     }
 
     pub fn build(&self, name: &str) -> Result<Box<dyn Source>, ComponentError> {
         Ok(match self {
             SourceKind::Jsonl(c) => Box::new(JsonlSource::new(name, c.clone())),
+            SourceKind::Twitter(c) => Box::new(TwitterSource::new(name, c.clone())?),
         })
     }
 }

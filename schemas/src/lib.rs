@@ -16,5 +16,5 @@ pub use dead_letter::{DeadLetter, OriginalBytes, OriginalKind, sha256_hex};
 pub use envelope::{Envelope, EnvelopeError, RecordKind};
 pub use error::{ComponentError, ErrorDomain};
 pub use kol::{KolFactor, KolScoreRecord};
-pub use post::{Author, Metrics, PostPayload, RawPostError, parse_raw_post};
+pub use post::{Author, Metrics, PostPayload, RawPostError, parse_raw_post, validate_raw_post};
 pub use sheet::SheetRowRecord;

@@ -1,0 +1,107 @@
+//! A local HTTP server for the API sources' tests: it answers each request
+//! with the next canned response of its path (status, headers, body) and
+//! records what it was asked, so a test can check the query a source sent.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// One canned answer.
+#[derive(Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(body: serde_json::Value) -> Self {
+        Reply { status: 200, headers: vec![], body: body.to_string() }
+    }
+
+    pub fn status(status: u16, body: &str) -> Self {
+        Reply { status, headers: vec![], body: body.to_owned() }
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.headers.push((name, value.to_string()));
+        self
+    }
+}
+
+/// A request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub path: String,
+    /// Query parameters, decoded.
+    pub query: HashMap<String, String>,
+    pub authorization: Option<String>,
+    pub body: Bytes,
+}
+
+#[derive(Default)]
+struct Script {
+    replies: HashMap<String, VecDeque<Reply>>,
+    seen: Vec<Seen>,
+}
+
+pub struct FixtureServer {
+    pub base_url: String,
+    script: Arc<Mutex<Script>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FixtureServer {
+    pub async fn start() -> Self {
+        let script = Arc::new(Mutex::new(Script::default()));
+        let app = axum::Router::new().fallback(answer).with_state(Arc::clone(&script));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        FixtureServer { base_url, script, task }
+    }
+
+    /// Queues the answers to the next requests for `path`, in order.
+    pub fn reply(&self, path: &str, replies: impl IntoIterator<Item = Reply>) {
+        self.script.lock().unwrap().replies.entry(path.to_owned()).or_default().extend(replies);
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.script.lock().unwrap().seen.clone()
+    }
+}
+
+impl Drop for FixtureServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn answer(State(script): State<Arc<Mutex<Script>>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let query = parts.uri.query().map(url_decode_pairs).unwrap_or_default();
+    let path = parts.uri.path().to_owned();
+    let authorization = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut script = script.lock().unwrap();
+    script.seen.push(Seen { path: path.clone(), query, authorization, body });
+    let Some(reply) = script.replies.get_mut(&path).and_then(VecDeque::pop_front) else {
+        return (StatusCode::NOT_FOUND, format!("no reply scripted for {path}")).into_response();
+    };
+    let mut response = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
+    response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    for (name, value) in reply.headers {
+        response.headers_mut().insert(HeaderName::from_static(name), HeaderValue::from_str(&value).unwrap());
+    }
+    response
+}
+
+fn url_decode_pairs(query: &str) -> HashMap<String, String> {
+    url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+}

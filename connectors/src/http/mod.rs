@@ -1,0 +1,256 @@
+//! What every HTTP API source shares: an injectable clock, secrets that
+//! never print, and a client that honours the providers' rate-limit
+//! headers, retries 429 and 5xx with backoff, and refreshes a rejected
+//! token once before it gives up.
+
+mod clock;
+#[cfg(any(test, feature = "testing"))]
+pub mod fixture;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use socialpipe_schemas::ComponentError;
+
+#[cfg(test)]
+pub use clock::ManualClock;
+pub use clock::{Clock, SystemClock};
+
+/// A credential from the configuration: usable, never shown.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
+/// Retry and timeout settings shared by the API sources.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryPolicy {
+    /// Attempts per request (429 and 5xx are retried; the first attempt counts).
+    pub max_attempts: u32,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// Longest wait a rate-limit header may ask for; a longer one is a transient error.
+    pub max_rate_limit_wait_secs: u64,
+    pub request_timeout_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            initial_backoff_ms: 1_000,
+            max_backoff_ms: 60_000,
+            max_rate_limit_wait_secs: 900,
+            request_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// Where a bearer token comes from.
+#[async_trait::async_trait]
+pub trait TokenSource: Send + Sync {
+    /// The token to send.
+    async fn token(&self) -> Result<Secret, ComponentError>;
+    /// The provider refused the token: get a new one (false: cannot).
+    async fn refresh(&self, client: &reqwest::Client) -> Result<bool, ComponentError>;
+}
+
+/// A fixed token: a refusal cannot be repaired.
+pub struct StaticToken(pub Secret);
+
+#[async_trait::async_trait]
+impl TokenSource for StaticToken {
+    async fn token(&self) -> Result<Secret, ComponentError> {
+        Ok(self.0.clone())
+    }
+
+    async fn refresh(&self, _: &reqwest::Client) -> Result<bool, ComponentError> {
+        Ok(false)
+    }
+}
+
+pub struct ApiClient {
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    token: Arc<dyn TokenSource>,
+    policy: RetryPolicy,
+    /// Which provider, for messages ("twitter").
+    provider: &'static str,
+    /// Unix seconds before which the provider said no more requests.
+    blocked_until: Option<i64>,
+}
+
+impl ApiClient {
+    pub fn new(
+        provider: &'static str,
+        token: Arc<dyn TokenSource>,
+        clock: Arc<dyn Clock>,
+        policy: RetryPolicy,
+    ) -> Result<Self, ComponentError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(policy.request_timeout_ms))
+            .user_agent(concat!("socialpipe/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ComponentError::fatal(format!("{provider}: HTTP client: {e}")))?;
+        Ok(ApiClient { http, clock, token, policy, provider, blocked_until: None })
+    }
+
+    /// GETs `url` with `query` and the bearer token; returns the JSON body.
+    /// Waits out an exhausted rate limit first; retries 429 and 5xx with
+    /// backoff (honouring `Retry-After` and `x-rate-limit-reset`); on 401
+    /// refreshes the token once. Errors: transient when retries run out,
+    /// fatal when the token is refused for good or the request is wrong.
+    pub async fn get_json(&mut self, url: &str, query: &[(&str, String)]) -> Result<Value, ComponentError> {
+        let mut refreshed = false;
+        let mut backoff = self.policy.initial_backoff_ms;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.wait_for_rate_limit().await?;
+            let token = self.token.token().await?;
+            let sent = self.http.get(url).query(query).bearer_auth(token.expose()).send().await;
+            let response = match sent {
+                Ok(response) => response,
+                Err(e) if attempt < self.policy.max_attempts => {
+                    tracing::warn!(provider = self.provider, error = %without_url(e), "request failed; retrying");
+                    self.clock.sleep(jittered(backoff)).await;
+                    backoff = (backoff * 2).min(self.policy.max_backoff_ms);
+                    continue;
+                }
+                Err(e) => {
+                    return Err(ComponentError::transient(format!("{}: {}", self.provider, without_url(e))));
+                }
+            };
+            let status = response.status();
+            let headers = response.headers().clone();
+            self.note_rate_limit(&headers, status.as_u16());
+            let body = response.bytes().await.map_err(|e| {
+                ComponentError::transient(format!("{}: reading the response: {}", self.provider, without_url(e)))
+            })?;
+            match status.as_u16() {
+                200..=299 => {
+                    return serde_json::from_slice(&body).map_err(|e| {
+                        ComponentError::transient(format!("{}: the response is not JSON: {e}", self.provider))
+                    });
+                }
+                401 if !refreshed => {
+                    refreshed = true;
+                    if self.token.refresh(&self.http).await? {
+                        tracing::info!(provider = self.provider, "token refused; refreshed it, retrying");
+                        continue;
+                    }
+                    return Err(self.refused(status.as_u16(), &body));
+                }
+                401 | 403 => return Err(self.refused(status.as_u16(), &body)),
+                429 | 500..=599 if attempt < self.policy.max_attempts => {
+                    let wait = retry_after(&headers, self.clock.now_unix())
+                        .map(|d| d.min(Duration::from_secs(self.policy.max_rate_limit_wait_secs)))
+                        .unwrap_or_else(|| jittered(backoff));
+                    tracing::warn!(
+                        provider = self.provider,
+                        status = status.as_u16(),
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying"
+                    );
+                    self.clock.sleep(wait).await;
+                    backoff = (backoff * 2).min(self.policy.max_backoff_ms);
+                }
+                429 | 500..=599 => {
+                    return Err(ComponentError::transient(format!(
+                        "{}: HTTP {status} after {attempt} attempts: {}",
+                        self.provider,
+                        excerpt(&body)
+                    )));
+                }
+                _ => {
+                    return Err(ComponentError::fatal(format!(
+                        "{}: HTTP {status} (the request is wrong; check the configuration): {}",
+                        self.provider,
+                        excerpt(&body)
+                    )));
+                }
+            }
+        }
+    }
+
+    fn refused(&self, status: u16, body: &[u8]) -> ComponentError {
+        ComponentError::fatal(format!(
+            "{}: HTTP {status}: the credentials were refused{}: {}",
+            self.provider,
+            if status == 401 { " (and could not be refreshed)" } else { "" },
+            excerpt(body)
+        ))
+    }
+
+    /// Remembers a limit the provider says is spent (`x-rate-limit-remaining: 0`).
+    fn note_rate_limit(&mut self, headers: &reqwest::header::HeaderMap, status: u16) {
+        let number =
+            |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<i64>().ok());
+        let spent = number("x-rate-limit-remaining") == Some(0) && status != 429;
+        self.blocked_until = if spent { number("x-rate-limit-reset") } else { None };
+    }
+
+    async fn wait_for_rate_limit(&mut self) -> Result<(), ComponentError> {
+        let Some(until) = self.blocked_until.take() else { return Ok(()) };
+        let wait = until - self.clock.now_unix();
+        if wait <= 0 {
+            return Ok(());
+        }
+        if wait as u64 > self.policy.max_rate_limit_wait_secs {
+            self.blocked_until = Some(until);
+            return Err(ComponentError::transient(format!(
+                "{}: rate limit spent for {wait} s more (over max_rate_limit_wait_secs)",
+                self.provider
+            )));
+        }
+        tracing::info!(provider = self.provider, wait_secs = wait, "rate limit spent; waiting for its reset");
+        self.clock.sleep(Duration::from_secs(wait as u64)).await;
+        Ok(())
+    }
+}
+
+/// How long a 429 or 503 asks to wait: `Retry-After` seconds, else the
+/// rate-limit reset time.
+fn retry_after(headers: &reqwest::header::HeaderMap, now_unix: i64) -> Option<Duration> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(seconds) = header("retry-after").and_then(|v| v.parse::<u64>().ok()) {
+        return Some(Duration::from_secs(seconds));
+    }
+    let reset = header("x-rate-limit-reset").and_then(|v| v.parse::<i64>().ok())?;
+    Some(Duration::from_secs((reset - now_unix).max(1) as u64))
+}
+
+/// ±25 % around `ms`, so many sources do not retry in step.
+fn jittered(ms: u64) -> Duration {
+    Duration::from_millis(ms * 3 / 4 + fastrand::u64(0..=ms / 2))
+}
+
+/// A transport error without its URL (query strings can hold secrets).
+fn without_url(e: reqwest::Error) -> String {
+    e.without_url().to_string()
+}
+
+/// The start of a body, for messages.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,90 @@
+//! A v2 tweet (with its author from `includes.users`) as a raw post of
+//! the record contract, validated like any other input.
+
+use serde_json::{Map, Value, json};
+use socialpipe_schemas::{PostPayload, Rejected, sha256_hex, validate_raw_post};
+
+/// Bytes of a rejected tweet kept in its dead letter.
+const MAX_REJECTED_BYTES: usize = 64 * 1024;
+
+/// Maps a page's tweets; a tweet that does not map becomes a rejection
+/// carrying its JSON.
+pub fn map_page(page: &Value, location: &str) -> (Vec<PostPayload>, Vec<Rejected>) {
+    let users: Map<String, Value> = page["includes"]["users"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| Some((u["id"].as_str()?.to_owned(), u.clone())))
+        .collect();
+    let (mut posts, mut rejected) = (Vec::new(), Vec::new());
+    for tweet in page["data"].as_array().into_iter().flatten() {
+        match map_tweet(tweet, &users) {
+            Ok(post) => posts.push(post),
+            Err(reason) => rejected.push(reject(tweet, reason, location)),
+        }
+    }
+    (posts, rejected)
+}
+
+pub fn reject(raw: &Value, reason: String, location: &str) -> Rejected {
+    let bytes = raw.to_string().into_bytes();
+    Rejected {
+        length: bytes.len() as u64,
+        sha256: sha256_hex(&bytes),
+        prefix: bytes[..bytes.len().min(MAX_REJECTED_BYTES)].to_vec(),
+        reason,
+        location: Some(location.to_owned()),
+    }
+}
+
+fn map_tweet(tweet: &Value, users: &Map<String, Value>) -> Result<PostPayload, String> {
+    let author_id = tweet["author_id"].as_str().ok_or("tweet.author_id: missing (request expansions=author_id)")?;
+    let user = users.get(author_id);
+    let user_field = |name: &str| user.map_or(Value::Null, |u| u[name].clone());
+    let public = |from: &Value, name: &str| from["public_metrics"][name].clone();
+    let metrics = &tweet["public_metrics"];
+    let count = |name: &str| metrics[name].as_u64();
+    let shares = match (count("retweet_count"), count("quote_count")) {
+        (None, None) => Value::Null,
+        (r, q) => json!(r.unwrap_or(0) + q.unwrap_or(0)),
+    };
+    let username = user_field("username");
+    let url = match (username.as_str(), tweet["id"].as_str()) {
+        (Some(handle), Some(id)) => json!(format!("https://x.com/{handle}/status/{id}")),
+        _ => Value::Null,
+    };
+    let user_public = user.cloned().unwrap_or(Value::Null);
+    let mut raw = json!({
+        "platform": "twitter",
+        "id": tweet["id"],
+        "text": tweet["text"],
+        "created_at": tweet["created_at"],
+        "author": {
+            "id": author_id,
+            "handle": username,
+            "name": user_field("name"),
+            "followers": public(&user_public, "followers_count"),
+            "following": public(&user_public, "following_count"),
+            "verified": user_field("verified"),
+            "created_at": user_field("created_at"),
+        },
+        "metrics": {
+            "likes": metrics["like_count"],
+            "comments": metrics["reply_count"],
+            "shares": shares,
+            "views": metrics["impression_count"],
+        },
+        "lang": tweet["lang"],
+        "url": url,
+    });
+    strip_nulls(&mut raw);
+    validate_raw_post(raw).map_err(|e| format!("tweet does not map to a post: {e}"))
+}
+
+/// Absent fields are left out rather than sent as null.
+fn strip_nulls(value: &mut Value) {
+    if let Value::Object(map) = value {
+        map.retain(|_, v| !v.is_null());
+        map.values_mut().for_each(strip_nulls);
+    }
+}

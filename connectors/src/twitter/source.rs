@@ -1,0 +1,143 @@
+//! The recent-search sweep and its checkpoint.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use socialpipe_schemas::{ComponentError, Source, SourceBatch, SourceMode};
+
+use super::TwitterConfig;
+use super::mapping::{map_page, reject};
+use crate::http::{ApiClient, Clock, StaticToken, SystemClock};
+
+const FIELDS: [(&str, &str); 3] = [
+    ("expansions", "author_id"),
+    ("tweet.fields", "created_at,public_metrics,lang,entities,author_id"),
+    ("user.fields", "public_metrics,verified,created_at,username,name"),
+];
+
+/// Longest idle wait of a daemon between calls, so the runner sees a shutdown.
+const IDLE_STEP: Duration = Duration::from_secs(1);
+
+/// What is committed with durable output.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Every tweet up to this id has been read (the next sweep's `since_id`).
+    since_id: Option<String>,
+    /// A sweep in progress.
+    sweep: Option<Sweep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Sweep {
+    /// The page to ask for next.
+    next_token: String,
+    /// The newest id this sweep has seen (its first page's newest).
+    newest_id: Option<String>,
+}
+
+pub struct TwitterSource {
+    name: String,
+    config: TwitterConfig,
+    client: ApiClient,
+    clock: Arc<dyn Clock>,
+    cursor: Cursor,
+    mode: SourceMode,
+    /// Unix seconds before which a daemon does not start the next sweep.
+    next_sweep_at: i64,
+}
+
+impl TwitterSource {
+    pub fn new(name: &str, config: TwitterConfig) -> Result<Self, ComponentError> {
+        Self::with_clock(name, config, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(name: &str, config: TwitterConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
+        let token = Arc::new(StaticToken(config.bearer_token.clone()));
+        let client = ApiClient::new("twitter", token, Arc::clone(&clock), config.retry)?;
+        Ok(TwitterSource {
+            name: name.to_owned(),
+            config,
+            client,
+            clock,
+            cursor: Cursor::default(),
+            mode: SourceMode::Once,
+            next_sweep_at: 0,
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("{}/2/tweets/search/recent", self.config.base_url.trim_end_matches('/'))
+    }
+}
+
+/// Tweet ids are decimal strings of growing numbers: longer is newer.
+fn newer(a: &str, b: &str) -> bool {
+    (a.len(), a) > (b.len(), b)
+}
+
+#[async_trait]
+impl Source for TwitterSource {
+    async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError> {
+        self.cursor = match checkpoint {
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| ComponentError::fatal(format!("twitter: unreadable checkpoint: {e}")))?,
+            None => Cursor::default(),
+        };
+        self.mode = mode;
+        Ok(())
+    }
+
+    async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
+        if self.cursor.sweep.is_none() {
+            let wait = self.next_sweep_at - self.clock.now_unix();
+            if wait > 0 {
+                self.clock.sleep(Duration::from_secs(wait as u64).min(IDLE_STEP)).await;
+                return Ok(SourceBatch::default());
+            }
+        }
+        let page_size = (max_records as u32).clamp(10, self.config.max_results);
+        let mut query: Vec<(&str, String)> = vec![("query", self.config.query.clone())];
+        query.push(("max_results", page_size.to_string()));
+        query.extend(FIELDS.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        if let Some(since) = &self.cursor.since_id {
+            query.push(("since_id", since.clone()));
+        }
+        if let Some(sweep) = &self.cursor.sweep {
+            query.push(("next_token", sweep.next_token.clone()));
+        }
+        let url = self.url();
+        let page = self.client.get_json(&url, &query).await?;
+        let location = format!("{url}?next_token={}", self.cursor.sweep.as_ref().map_or("", |s| &s.next_token));
+        let mut batch = SourceBatch::default();
+        if page.get("data").is_some_and(|d| !d.is_array()) || page.get("meta").is_none() {
+            batch.rejected.push(reject(&page, "twitter: a search page without data[] and meta".into(), &location));
+        } else {
+            let (posts, rejected) = map_page(&page, &location);
+            batch.records = posts.into_iter().map(|p| p.into_envelope(&self.name)).collect();
+            batch.rejected = rejected;
+        }
+        let meta = &page["meta"];
+        let page_newest = meta["newest_id"].as_str().map(str::to_owned);
+        let newest_id = match (self.cursor.sweep.as_ref().and_then(|s| s.newest_id.clone()), page_newest) {
+            (Some(a), Some(b)) => Some(if newer(&b, &a) { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        match meta["next_token"].as_str() {
+            Some(token) => self.cursor.sweep = Some(Sweep { next_token: token.to_owned(), newest_id }),
+            None => {
+                // The sweep reached the previous one: everything up to its newest is read.
+                if let Some(newest) = newest_id {
+                    self.cursor.since_id = Some(newest);
+                }
+                self.cursor.sweep = None;
+                self.next_sweep_at = self.clock.now_unix() + self.config.poll_interval_secs as i64;
+                batch.caught_up = self.mode == SourceMode::Once;
+            }
+        }
+        batch.checkpoint = Some(serde_json::to_value(&self.cursor).expect("json"));
+        Ok(batch)
+    }
+}
