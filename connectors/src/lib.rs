@@ -2,6 +2,7 @@
 //! its reader, and its tests. The runtime registers each by its `type` name.
 //! `http` holds what the HTTP API sources share (clock, secrets, rate limits).
 
+pub mod facebook;
 pub mod http;
 pub mod jsonl;
 pub mod twitter;

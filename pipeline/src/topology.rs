@@ -3,6 +3,7 @@
 //! arm in each `match`), nothing else outside its own folder.
 
 use serde::Deserialize;
+use socialpipe_connectors::facebook::{FacebookConfig, FacebookSource};
 use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
 use socialpipe_connectors::twitter::{TwitterConfig, TwitterSource};
 use socialpipe_processors::brand_safety::{BrandSafetyConfig, BrandSafetyStage};
@@ -30,6 +31,7 @@ use socialpipe_sinks::stdout::{StdoutConfig, StdoutSink};
 pub enum SourceKind {
     Jsonl(JsonlConfig),
     Twitter(TwitterConfig),
+    Facebook(FacebookConfig),
 }
 
 impl SourceKind {
@@ -37,6 +39,7 @@ impl SourceKind {
         match self {
             SourceKind::Jsonl(c) => c.check(),
             SourceKind::Twitter(c) => c.check(),
+            SourceKind::Facebook(c) => c.check(),
         }
     }
 
@@ -44,7 +47,7 @@ impl SourceKind {
     pub fn is_unbounded(&self) -> bool {
         match self {
             SourceKind::Jsonl(c) => c.follow,
-            SourceKind::Twitter(_) => false,
+            SourceKind::Twitter(_) | SourceKind::Facebook(_) => false,
         }
     }
 
@@ -52,6 +55,7 @@ impl SourceKind {
         Ok(match self {
             SourceKind::Jsonl(c) => Box::new(JsonlSource::new(name, c.clone())),
             SourceKind::Twitter(c) => Box::new(TwitterSource::new(name, c.clone())?),
+            SourceKind::Facebook(c) => Box::new(FacebookSource::new(name, c.clone())?),
         })
     }
 }

@@ -74,6 +74,44 @@ pub trait TokenSource: Send + Sync {
     async fn refresh(&self, client: &reqwest::Client) -> Result<bool, ComponentError>;
 }
 
+/// What an answer means, beyond its status code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Ok,
+    /// The credentials were refused: refreshing them may help.
+    TokenRefused,
+    /// Slow down or try later; wait this long when the provider says.
+    Retry(Option<Duration>),
+    /// The credentials lack a permission, or the request is wrong.
+    Refused,
+}
+
+/// How a provider signals errors. The default reads HTTP semantics
+/// (401 refused token, 403 forbidden, 429 and 5xx retried with
+/// `Retry-After` or the `x-rate-limit-reset` time).
+pub trait Dialect: Send + Sync {
+    fn verdict(
+        &self,
+        status: u16,
+        headers: &reqwest::header::HeaderMap,
+        body: Option<&Value>,
+        now_unix: i64,
+    ) -> Verdict {
+        let _ = body;
+        match status {
+            200..=299 => Verdict::Ok,
+            401 => Verdict::TokenRefused,
+            429 | 500..=599 => Verdict::Retry(retry_after(headers, now_unix)),
+            _ => Verdict::Refused,
+        }
+    }
+}
+
+/// Plain HTTP semantics.
+pub struct HttpDialect;
+
+impl Dialect for HttpDialect {}
+
 /// A fixed token: a refusal cannot be repaired.
 pub struct StaticToken(pub Secret);
 
@@ -92,6 +130,7 @@ pub struct ApiClient {
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
     token: Arc<dyn TokenSource>,
+    dialect: Arc<dyn Dialect>,
     policy: RetryPolicy,
     /// Which provider, for messages ("twitter").
     provider: &'static str,
@@ -103,6 +142,7 @@ impl ApiClient {
     pub fn new(
         provider: &'static str,
         token: Arc<dyn TokenSource>,
+        dialect: Arc<dyn Dialect>,
         clock: Arc<dyn Clock>,
         policy: RetryPolicy,
     ) -> Result<Self, ComponentError> {
@@ -111,7 +151,7 @@ impl ApiClient {
             .user_agent(concat!("socialpipe/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ComponentError::fatal(format!("{provider}: HTTP client: {e}")))?;
-        Ok(ApiClient { http, clock, token, policy, provider, blocked_until: None })
+        Ok(ApiClient { http, clock, token, dialect, policy, provider, blocked_until: None })
     }
 
     /// GETs `url` with `query` and the bearer token; returns the JSON body.
@@ -146,13 +186,18 @@ impl ApiClient {
             let body = response.bytes().await.map_err(|e| {
                 ComponentError::transient(format!("{}: reading the response: {}", self.provider, without_url(e)))
             })?;
-            match status.as_u16() {
-                200..=299 => {
-                    return serde_json::from_slice(&body).map_err(|e| {
-                        ComponentError::transient(format!("{}: the response is not JSON: {e}", self.provider))
+            let json: Option<Value> = serde_json::from_slice(&body).ok();
+            match self.dialect.verdict(status.as_u16(), &headers, json.as_ref(), self.clock.now_unix()) {
+                Verdict::Ok => {
+                    return json.ok_or_else(|| {
+                        ComponentError::transient(format!(
+                            "{}: the response is not JSON: {}",
+                            self.provider,
+                            excerpt(&body)
+                        ))
                     });
                 }
-                401 if !refreshed => {
+                Verdict::TokenRefused if !refreshed => {
                     refreshed = true;
                     if self.token.refresh(&self.http).await? {
                         tracing::info!(provider = self.provider, "token refused; refreshed it, retrying");
@@ -160,9 +205,10 @@ impl ApiClient {
                     }
                     return Err(self.refused(status.as_u16(), &body));
                 }
-                401 | 403 => return Err(self.refused(status.as_u16(), &body)),
-                429 | 500..=599 if attempt < self.policy.max_attempts => {
-                    let wait = retry_after(&headers, self.clock.now_unix())
+                Verdict::TokenRefused => return Err(self.refused(status.as_u16(), &body)),
+                Verdict::Refused if status.as_u16() == 403 => return Err(self.refused(status.as_u16(), &body)),
+                Verdict::Retry(wait) if attempt < self.policy.max_attempts => {
+                    let wait = wait
                         .map(|d| d.min(Duration::from_secs(self.policy.max_rate_limit_wait_secs)))
                         .unwrap_or_else(|| jittered(backoff));
                     tracing::warn!(
@@ -174,14 +220,14 @@ impl ApiClient {
                     self.clock.sleep(wait).await;
                     backoff = (backoff * 2).min(self.policy.max_backoff_ms);
                 }
-                429 | 500..=599 => {
+                Verdict::Retry(_) => {
                     return Err(ComponentError::transient(format!(
                         "{}: HTTP {status} after {attempt} attempts: {}",
                         self.provider,
                         excerpt(&body)
                     )));
                 }
-                _ => {
+                Verdict::Refused => {
                     return Err(ComponentError::fatal(format!(
                         "{}: HTTP {status} (the request is wrong; check the configuration): {}",
                         self.provider,
@@ -196,7 +242,7 @@ impl ApiClient {
         ComponentError::fatal(format!(
             "{}: HTTP {status}: the credentials were refused{}: {}",
             self.provider,
-            if status == 401 { " (and could not be refreshed)" } else { "" },
+            if status == 403 { " (missing permission)" } else { " (and could not be refreshed)" },
             excerpt(body)
         ))
     }
@@ -230,7 +276,7 @@ impl ApiClient {
 
 /// How long a 429 or 503 asks to wait: `Retry-After` seconds, else the
 /// rate-limit reset time.
-fn retry_after(headers: &reqwest::header::HeaderMap, now_unix: i64) -> Option<Duration> {
+pub fn retry_after(headers: &reqwest::header::HeaderMap, now_unix: i64) -> Option<Duration> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(seconds) = header("retry-after").and_then(|v| v.parse::<u64>().ok()) {
         return Some(Duration::from_secs(seconds));
@@ -247,6 +293,30 @@ fn jittered(ms: u64) -> Duration {
 /// A transport error without its URL (query strings can hold secrets).
 fn without_url(e: reqwest::Error) -> String {
     e.without_url().to_string()
+}
+
+/// Bytes of a rejected item kept in its dead letter.
+const MAX_REJECTED_BYTES: usize = 64 * 1024;
+
+/// An item of a provider's answer that does not map to a post, for the DLQ
+/// with its JSON.
+pub fn reject(raw: &Value, reason: String, location: &str) -> socialpipe_schemas::Rejected {
+    let bytes = raw.to_string().into_bytes();
+    socialpipe_schemas::Rejected {
+        length: bytes.len() as u64,
+        sha256: socialpipe_schemas::sha256_hex(&bytes),
+        prefix: bytes[..bytes.len().min(MAX_REJECTED_BYTES)].to_vec(),
+        reason,
+        location: Some(location.to_owned()),
+    }
+}
+
+/// Absent fields are left out of a mapped post rather than sent as null.
+pub fn strip_nulls(value: &mut Value) {
+    if let Value::Object(map) = value {
+        map.retain(|_, v| !v.is_null());
+        map.values_mut().for_each(strip_nulls);
+    }
 }
 
 /// The start of a body, for messages.

@@ -2,10 +2,9 @@
 //! the record contract, validated like any other input.
 
 use serde_json::{Map, Value, json};
-use socialpipe_schemas::{PostPayload, Rejected, sha256_hex, validate_raw_post};
+use socialpipe_schemas::{PostPayload, Rejected, validate_raw_post};
 
-/// Bytes of a rejected tweet kept in its dead letter.
-const MAX_REJECTED_BYTES: usize = 64 * 1024;
+use crate::http::{reject, strip_nulls};
 
 /// Maps a page's tweets; a tweet that does not map becomes a rejection
 /// carrying its JSON.
@@ -24,17 +23,6 @@ pub fn map_page(page: &Value, location: &str) -> (Vec<PostPayload>, Vec<Rejected
         }
     }
     (posts, rejected)
-}
-
-pub fn reject(raw: &Value, reason: String, location: &str) -> Rejected {
-    let bytes = raw.to_string().into_bytes();
-    Rejected {
-        length: bytes.len() as u64,
-        sha256: sha256_hex(&bytes),
-        prefix: bytes[..bytes.len().min(MAX_REJECTED_BYTES)].to_vec(),
-        reason,
-        location: Some(location.to_owned()),
-    }
 }
 
 fn map_tweet(tweet: &Value, users: &Map<String, Value>) -> Result<PostPayload, String> {
@@ -79,12 +67,4 @@ fn map_tweet(tweet: &Value, users: &Map<String, Value>) -> Result<PostPayload, S
     });
     strip_nulls(&mut raw);
     validate_raw_post(raw).map_err(|e| format!("tweet does not map to a post: {e}"))
-}
-
-/// Absent fields are left out rather than sent as null.
-fn strip_nulls(value: &mut Value) {
-    if let Value::Object(map) = value {
-        map.retain(|_, v| !v.is_null());
-        map.values_mut().for_each(strip_nulls);
-    }
 }

@@ -9,8 +9,8 @@ use serde_json::Value;
 use socialpipe_schemas::{ComponentError, Source, SourceBatch, SourceMode};
 
 use super::TwitterConfig;
-use super::mapping::{map_page, reject};
-use crate::http::{ApiClient, Clock, StaticToken, SystemClock};
+use super::mapping::map_page;
+use crate::http::{ApiClient, Clock, HttpDialect, StaticToken, SystemClock, reject};
 
 const FIELDS: [(&str, &str); 3] = [
     ("expansions", "author_id"),
@@ -56,7 +56,7 @@ impl TwitterSource {
 
     pub fn with_clock(name: &str, config: TwitterConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
         let token = Arc::new(StaticToken(config.bearer_token.clone()));
-        let client = ApiClient::new("twitter", token, Arc::clone(&clock), config.retry)?;
+        let client = ApiClient::new("twitter", token, Arc::new(HttpDialect), Arc::clone(&clock), config.retry)?;
         Ok(TwitterSource {
             name: name.to_owned(),
             config,

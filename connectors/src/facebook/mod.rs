@@ -1,0 +1,82 @@
+//! Source `facebook`: a Page's posts from the Graph API
+//! (`GET /{version}/{page-id}/posts`), with reaction, comment and share
+//! counts, newest first, paged by `after` cursors and resumed by `since`.
+//! A refused token (error code 190) is exchanged once for a fresh
+//! long-lived one when the app's id and secret are configured.
+
+mod source;
+mod token;
+
+#[cfg(test)]
+mod tests;
+
+use serde::Deserialize;
+
+use crate::http::{RetryPolicy, Secret};
+pub use source::FacebookSource;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FacebookConfig {
+    pub page_id: String,
+    /// A Page (or user) access token (`${FB_ACCESS_TOKEN}`).
+    pub access_token: Secret,
+    /// With `app_secret`: a refused token is exchanged for a new long-lived one.
+    #[serde(default)]
+    pub app_id: Option<String>,
+    #[serde(default)]
+    pub app_secret: Option<Secret>,
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    #[serde(default = "default_api_version")]
+    pub api_version: String,
+    /// Posts per page (the API caps it at 100).
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+    #[serde(default = "default_poll_interval_secs")]
+    pub poll_interval_secs: u64,
+    #[serde(default)]
+    pub retry: RetryPolicy,
+}
+
+fn default_base_url() -> String {
+    "https://graph.facebook.com".into()
+}
+
+fn default_api_version() -> String {
+    "v21.0".into()
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+fn default_poll_interval_secs() -> u64 {
+    300
+}
+
+impl FacebookConfig {
+    pub fn check(&self) -> Result<(), String> {
+        if self.page_id.trim().is_empty() {
+            return Err("page_id must not be empty".into());
+        }
+        if self.access_token.expose().trim().is_empty() {
+            return Err("access_token is empty".into());
+        }
+        if self.app_id.is_some() != self.app_secret.is_some() {
+            return Err("app_id and app_secret go together (both refresh the token)".into());
+        }
+        if !(1..=100).contains(&self.limit) {
+            return Err(format!("limit must be within 1..=100, not {}", self.limit));
+        }
+        url::Url::parse(&self.base_url).map_err(|e| format!("base_url: {e}"))?;
+        if self.retry.max_attempts == 0 {
+            return Err("retry.max_attempts must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}/{path}", self.base_url.trim_end_matches('/'), self.api_version)
+    }
+}
