@@ -6,7 +6,7 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp bench-kol full-stack scale-demo test-kafka-soak bench-kafka clean-demo
+.PHONY: models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp bench-kol fuzz-webhook full-stack scale-demo test-kafka-soak bench-kafka clean-demo
 
 demo: models build
 	@scripts/demo.sh "$(BIN)"
@@ -83,6 +83,12 @@ bench-nlp: models
 # and memory per tracked author (docs/performance.md).
 bench-kol:
 	$(CARGO) run --release -p socialpipe-benches --bin kol -- --posts $${BENCH_POSTS:-1000000} --authors $${BENCH_AUTHORS:-50000}
+
+# The webhook payload parser under libFuzzer for FUZZ_SECONDS (default 600):
+# cargo-fuzz on the stable toolchain (RUSTC_BOOTSTRAP=1), installed once.
+fuzz-webhook:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer none webhook_payload -- -max_total_time=$${FUZZ_SECONDS:-600} -max_len=65536
 
 # The embed stage vs Python sentence-transformers on the same 2,000 posts,
 # then the quickstart's stages end to end (installs torch in a cached venv).

@@ -6,3 +6,4 @@ pub mod facebook;
 pub mod http;
 pub mod jsonl;
 pub mod twitter;
+pub mod webhook;

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use socialpipe_connectors::facebook::{FacebookConfig, FacebookSource};
 use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
 use socialpipe_connectors::twitter::{TwitterConfig, TwitterSource};
+use socialpipe_connectors::webhook::{WebhookConfig, WebhookSource};
 use socialpipe_processors::brand_safety::{BrandSafetyConfig, BrandSafetyStage};
 use socialpipe_processors::embed::{EmbedConfig, EmbedStage};
 use socialpipe_processors::emotion::{EmotionConfig, EmotionStage};
@@ -32,6 +33,7 @@ pub enum SourceKind {
     Jsonl(JsonlConfig),
     Twitter(TwitterConfig),
     Facebook(FacebookConfig),
+    Webhook(WebhookConfig),
 }
 
 impl SourceKind {
@@ -40,6 +42,7 @@ impl SourceKind {
             SourceKind::Jsonl(c) => c.check(),
             SourceKind::Twitter(c) => c.check(),
             SourceKind::Facebook(c) => c.check(),
+            SourceKind::Webhook(c) => c.check(),
         }
     }
 
@@ -48,6 +51,7 @@ impl SourceKind {
         match self {
             SourceKind::Jsonl(c) => c.follow,
             SourceKind::Twitter(_) | SourceKind::Facebook(_) => false,
+            SourceKind::Webhook(_) => true,
         }
     }
 
@@ -56,6 +60,7 @@ impl SourceKind {
             SourceKind::Jsonl(c) => Box::new(JsonlSource::new(name, c.clone())),
             SourceKind::Twitter(c) => Box::new(TwitterSource::new(name, c.clone())?),
             SourceKind::Facebook(c) => Box::new(FacebookSource::new(name, c.clone())?),
+            SourceKind::Webhook(c) => Box::new(WebhookSource::new(name, c.clone())?),
         })
     }
 }

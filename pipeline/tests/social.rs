@@ -138,3 +138,87 @@ async fn a_refused_token_stops_only_that_source_and_readiness_says_why() {
     assert!(body.contains("HTTP 401: the credentials were refused"), "{body}");
     assert!(!body.contains("secret-bearer-value"));
 }
+
+#[test]
+fn a_webhook_post_answered_200_survives_a_kill_9_right_after() {
+    let scratch = Scratch::new();
+    let port = free_port();
+    let config = scratch.config(
+        "hook.toml",
+        &format!(
+            r#"
+[transport]
+type = "embedded"
+path = "{{dir}}/log"
+
+[http]
+enabled = false
+
+[runtime]
+poll_wait_ms = 50
+
+[sources.hook]
+type = "webhook"
+listen = "127.0.0.1:{port}"
+app_secret = "${{HOOK_SECRET}}"
+
+[sinks.db]
+type = "sqlite"
+path = "{{dir}}/out.db"
+batch_timeout_ms = 50
+"#
+        ),
+    );
+    let config = config.to_str().unwrap();
+    let start = || -> Daemon {
+        socialpipe()
+            .args(["run", "--config", config])
+            .env("HOOK_SECRET", "s3cret")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+            .into()
+    };
+    let mut daemon = start();
+    let body = serde_json::to_vec(&json!([
+        {"platform": "tiktok", "id": "77", "text": "durable?", "created_at": "2026-11-20T10:00:00Z", "author": {"id": "5"}}
+    ]))
+    .unwrap();
+    let signature = {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(&body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let mut status = 0;
+    wait_until("the webhook to answer", Duration::from_secs(60), Some(&mut daemon), || {
+        status = post(port, "/webhook", &signature, &body).unwrap_or(0);
+        status != 0
+    });
+    assert_eq!(status, 200);
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    let mut restarted = start();
+    wait_until("the acknowledged post in the sink", Duration::from_secs(60), Some(&mut restarted), || {
+        post_ids(&scratch.db()).contains("tiktok:77")
+    });
+    sigterm(&restarted);
+    assert!(stderr_of(restarted).0.success());
+}
+
+/// POSTs over plain HTTP/1.1; the status, None while nothing listens.
+fn post(port: u16, path: &str, signature: &str, body: &[u8]) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Hub-Signature-256: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .ok()?;
+    stream.write_all(body).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}

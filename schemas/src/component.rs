@@ -44,6 +44,18 @@ pub struct SourceBatch {
     pub checkpoint: Option<Value>,
     /// In `Once` mode: the input available at start is exhausted.
     pub caught_up: bool,
+    /// Called once the batch's records and rejects are durable (e.g. a
+    /// webhook answers its caller only then).
+    pub on_durable: Vec<DurableCallback>,
+}
+
+/// A callback run when a batch is durable.
+pub struct DurableCallback(pub Box<dyn FnOnce() + Send>);
+
+impl std::fmt::Debug for DurableCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DurableCallback")
+    }
 }
 
 #[async_trait]

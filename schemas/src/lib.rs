@@ -11,7 +11,9 @@ pub mod kol;
 pub mod post;
 pub mod sheet;
 
-pub use component::{Failed, KeyedState, Processor, Rejected, Sink, SinkReport, Source, SourceBatch, SourceMode};
+pub use component::{
+    DurableCallback, Failed, KeyedState, Processor, Rejected, Sink, SinkReport, Source, SourceBatch, SourceMode,
+};
 pub use dead_letter::{DeadLetter, OriginalBytes, OriginalKind, sha256_hex};
 pub use envelope::{Envelope, EnvelopeError, RecordKind};
 pub use error::{ComponentError, ErrorDomain};

@@ -68,6 +68,9 @@ pub(crate) async fn run(
                 let text = serde_json::to_string(&checkpoint).expect("json");
                 log_op!(ctx, "writing the checkpoint", ctx.transport.write_checkpoint(&checkpoint_name(name), &text))?;
             }
+            for callback in batch.on_durable {
+                (callback.0)();
+            }
             ctx.metrics.sent.with_label_values(&labels).inc_by(records);
             if records + rejected > 0 {
                 ctx.metrics.processing.with_label_values(&labels).observe(started.elapsed().as_secs_f64());

@@ -1,0 +1,72 @@
+//! Source `webhook`: an HTTP endpoint that receives posts. A POST carries
+//! raw posts (the record contract: one object or an array) or a Meta
+//! webhook notification (Page feed changes). When `app_secret` is set,
+//! every POST must carry a valid `X-Hub-Signature-256` (HMAC-SHA256 of the
+//! body, compared in constant time); the `hub.challenge` handshake answers
+//! a GET with the right `hub.verify_token`. A request is answered 200 only
+//! once its records are durable in the log; a bad signature gets 401 and a
+//! dead letter (so it is counted); a body over `max_body_bytes` gets 413.
+
+pub mod payload;
+mod server;
+mod source;
+
+#[cfg(test)]
+mod tests;
+
+use serde::Deserialize;
+
+use crate::http::Secret;
+pub use source::WebhookSource;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Address to listen on, e.g. `0.0.0.0:8088`.
+    pub listen: String,
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// The Meta app secret: when set, POSTs must be signed with it.
+    #[serde(default)]
+    pub app_secret: Option<Secret>,
+    /// Answers the subscription handshake (`hub.verify_token`).
+    #[serde(default)]
+    pub verify_token: Option<Secret>,
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// How long a request waits for its records to be durable before 503.
+    #[serde(default = "default_ack_timeout_ms")]
+    pub ack_timeout_ms: u64,
+    /// Requests waiting to be written: more get 503 (backpressure).
+    #[serde(default = "default_queue")]
+    pub max_pending_requests: usize,
+}
+
+fn default_path() -> String {
+    "/webhook".into()
+}
+
+fn default_max_body_bytes() -> usize {
+    1 << 20
+}
+
+fn default_ack_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_queue() -> usize {
+    64
+}
+
+impl WebhookConfig {
+    pub fn check(&self) -> Result<(), String> {
+        self.listen.parse::<std::net::SocketAddr>().map_err(|e| format!("listen {:?}: {e}", self.listen))?;
+        if !self.path.starts_with('/') {
+            return Err(format!("path {:?} must start with /", self.path));
+        }
+        if self.max_body_bytes == 0 || self.max_pending_requests == 0 || self.ack_timeout_ms == 0 {
+            return Err("max_body_bytes, max_pending_requests and ack_timeout_ms must be at least 1".into());
+        }
+        Ok(())
+    }
+}
