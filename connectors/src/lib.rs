@@ -7,3 +7,4 @@ pub mod http;
 pub mod jsonl;
 pub mod twitter;
 pub mod webhook;
+pub mod youtube;

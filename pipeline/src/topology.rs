@@ -7,6 +7,7 @@ use socialpipe_connectors::facebook::{FacebookConfig, FacebookSource};
 use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
 use socialpipe_connectors::twitter::{TwitterConfig, TwitterSource};
 use socialpipe_connectors::webhook::{WebhookConfig, WebhookSource};
+use socialpipe_connectors::youtube::{YoutubeConfig, YoutubeSource};
 use socialpipe_processors::brand_safety::{BrandSafetyConfig, BrandSafetyStage};
 use socialpipe_processors::embed::{EmbedConfig, EmbedStage};
 use socialpipe_processors::emotion::{EmotionConfig, EmotionStage};
@@ -34,6 +35,7 @@ pub enum SourceKind {
     Twitter(TwitterConfig),
     Facebook(FacebookConfig),
     Webhook(WebhookConfig),
+    Youtube(YoutubeConfig),
 }
 
 impl SourceKind {
@@ -43,6 +45,7 @@ impl SourceKind {
             SourceKind::Twitter(c) => c.check(),
             SourceKind::Facebook(c) => c.check(),
             SourceKind::Webhook(c) => c.check(),
+            SourceKind::Youtube(c) => c.check(),
         }
     }
 
@@ -50,7 +53,7 @@ impl SourceKind {
     pub fn is_unbounded(&self) -> bool {
         match self {
             SourceKind::Jsonl(c) => c.follow,
-            SourceKind::Twitter(_) | SourceKind::Facebook(_) => false,
+            SourceKind::Twitter(_) | SourceKind::Facebook(_) | SourceKind::Youtube(_) => false,
             SourceKind::Webhook(_) => true,
         }
     }
@@ -61,6 +64,7 @@ impl SourceKind {
             SourceKind::Twitter(c) => Box::new(TwitterSource::new(name, c.clone())?),
             SourceKind::Facebook(c) => Box::new(FacebookSource::new(name, c.clone())?),
             SourceKind::Webhook(c) => Box::new(WebhookSource::new(name, c.clone())?),
+            SourceKind::Youtube(c) => Box::new(YoutubeSource::new(name, c.clone())?),
         })
     }
 }

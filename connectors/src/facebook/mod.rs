@@ -69,11 +69,7 @@ impl FacebookConfig {
         if !(1..=100).contains(&self.limit) {
             return Err(format!("limit must be within 1..=100, not {}", self.limit));
         }
-        url::Url::parse(&self.base_url).map_err(|e| format!("base_url: {e}"))?;
-        if self.retry.max_attempts == 0 {
-            return Err("retry.max_attempts must be at least 1".into());
-        }
-        Ok(())
+        self.retry.check_with(&self.base_url)
     }
 
     fn url(&self, path: &str) -> String {

@@ -97,7 +97,7 @@ async fn a_sweep_pages_by_cursor_a_restart_resumes_it_and_the_next_skips_what_it
     assert_eq!(ids(&first), ["facebook:123_9", "facebook:123_8"]);
     assert_eq!(ids(&second), ["facebook:123_7"]);
     assert!(third.caught_up);
-    assert_eq!(third.checkpoint, Some(json!({"since": 900, "seen_at_since": ["123_9"], "sweep": null})));
+    assert_eq!(third.checkpoint, Some(json!({"read": {"at": 900, "ids": ["123_9"]}, "sweep": null})));
     let post: Value = serde_json::from_str(first.records[0].payload.get()).unwrap();
     assert_eq!(post["created_at"], "1970-01-01T00:15:00Z");
     assert_eq!(post["author"], json!({"id": "123", "handle": "beancafe", "name": "Bean Cafe", "followers": 48200}));

@@ -6,6 +6,7 @@
 mod clock;
 #[cfg(any(test, feature = "testing"))]
 pub mod fixture;
+mod sweep;
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use socialpipe_schemas::ComponentError;
 #[cfg(test)]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
+pub use sweep::{Pause, Seen, decode_checkpoint};
 
 /// A credential from the configuration: usable, never shown.
 #[derive(Clone, Deserialize)]
@@ -51,6 +53,17 @@ pub struct RetryPolicy {
     /// Longest wait a rate-limit header may ask for; a longer one is a transient error.
     pub max_rate_limit_wait_secs: u64,
     pub request_timeout_ms: u64,
+}
+
+impl RetryPolicy {
+    /// The checks every API source makes of its address and retry settings.
+    pub fn check_with(&self, base_url: &str) -> Result<(), String> {
+        url::Url::parse(base_url).map_err(|e| format!("base_url: {e}"))?;
+        if self.max_attempts == 0 {
+            return Err("retry.max_attempts must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 impl Default for RetryPolicy {
@@ -136,6 +149,8 @@ pub struct ApiClient {
     provider: &'static str,
     /// Unix seconds before which the provider said no more requests.
     blocked_until: Option<i64>,
+    /// The token goes in this query parameter instead of `Authorization: Bearer`.
+    token_parameter: Option<&'static str>,
 }
 
 impl ApiClient {
@@ -151,7 +166,13 @@ impl ApiClient {
             .user_agent(concat!("socialpipe/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ComponentError::fatal(format!("{provider}: HTTP client: {e}")))?;
-        Ok(ApiClient { http, clock, token, dialect, policy, provider, blocked_until: None })
+        Ok(ApiClient { http, clock, token, dialect, policy, provider, blocked_until: None, token_parameter: None })
+    }
+
+    /// Sends the token as query parameter `name` (an API key) instead of a bearer header.
+    pub fn token_in_query(mut self, name: &'static str) -> Self {
+        self.token_parameter = Some(name);
+        self
     }
 
     /// GETs `url` with `query` and the bearer token; returns the JSON body.
@@ -167,7 +188,12 @@ impl ApiClient {
             attempt += 1;
             self.wait_for_rate_limit().await?;
             let token = self.token.token().await?;
-            let sent = self.http.get(url).query(query).bearer_auth(token.expose()).send().await;
+            let request = self.http.get(url).query(query);
+            let request = match self.token_parameter {
+                Some(name) => request.query(&[(name, token.expose())]),
+                None => request.bearer_auth(token.expose()),
+            };
+            let sent = request.send().await;
             let response = match sent {
                 Ok(response) => response,
                 Err(e) if attempt < self.policy.max_attempts => {
@@ -309,6 +335,13 @@ pub fn reject(raw: &Value, reason: String, location: &str) -> socialpipe_schemas
         reason,
         location: Some(location.to_owned()),
     }
+}
+
+/// A provider's item mapped to a raw post, validated like any input
+/// (absent fields left out rather than sent as null).
+pub fn to_post(mut raw: Value, what: &str) -> Result<socialpipe_schemas::PostPayload, String> {
+    strip_nulls(&mut raw);
+    socialpipe_schemas::validate_raw_post(raw).map_err(|e| format!("{what} does not map to a post: {e}"))
 }
 
 /// Absent fields are left out of a mapped post rather than sent as null.

@@ -2,9 +2,9 @@
 //! the record contract, validated like any other input.
 
 use serde_json::{Map, Value, json};
-use socialpipe_schemas::{PostPayload, Rejected, validate_raw_post};
+use socialpipe_schemas::{PostPayload, Rejected};
 
-use crate::http::{reject, strip_nulls};
+use crate::http::{reject, to_post};
 
 /// Maps a page's tweets; a tweet that does not map becomes a rejection
 /// carrying its JSON.
@@ -42,7 +42,7 @@ fn map_tweet(tweet: &Value, users: &Map<String, Value>) -> Result<PostPayload, S
         _ => Value::Null,
     };
     let user_public = user.cloned().unwrap_or(Value::Null);
-    let mut raw = json!({
+    let raw = json!({
         "platform": "twitter",
         "id": tweet["id"],
         "text": tweet["text"],
@@ -65,6 +65,5 @@ fn map_tweet(tweet: &Value, users: &Map<String, Value>) -> Result<PostPayload, S
         "lang": tweet["lang"],
         "url": url,
     });
-    strip_nulls(&mut raw);
-    validate_raw_post(raw).map_err(|e| format!("tweet does not map to a post: {e}"))
+    to_post(raw, "tweet")
 }

@@ -58,10 +58,6 @@ impl TwitterConfig {
         if self.bearer_token.expose().trim().is_empty() {
             return Err("bearer_token is empty".into());
         }
-        url::Url::parse(&self.base_url).map_err(|e| format!("base_url: {e}"))?;
-        if self.retry.max_attempts == 0 {
-            return Err("retry.max_attempts must be at least 1".into());
-        }
-        Ok(())
+        self.retry.check_with(&self.base_url)
     }
 }

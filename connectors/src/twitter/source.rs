@@ -1,7 +1,6 @@
 //! The recent-search sweep and its checkpoint.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -10,16 +9,13 @@ use socialpipe_schemas::{ComponentError, Source, SourceBatch, SourceMode};
 
 use super::TwitterConfig;
 use super::mapping::map_page;
-use crate::http::{ApiClient, Clock, HttpDialect, StaticToken, SystemClock, reject};
+use crate::http::{ApiClient, Clock, HttpDialect, Pause, StaticToken, SystemClock, decode_checkpoint, reject};
 
 const FIELDS: [(&str, &str); 3] = [
     ("expansions", "author_id"),
     ("tweet.fields", "created_at,public_metrics,lang,entities,author_id"),
     ("user.fields", "public_metrics,verified,created_at,username,name"),
 ];
-
-/// Longest idle wait of a daemon between calls, so the runner sees a shutdown.
-const IDLE_STEP: Duration = Duration::from_secs(1);
 
 /// What is committed with durable output.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -46,7 +42,7 @@ pub struct TwitterSource {
     cursor: Cursor,
     mode: SourceMode,
     /// Unix seconds before which a daemon does not start the next sweep.
-    next_sweep_at: i64,
+    pause: Pause,
 }
 
 impl TwitterSource {
@@ -64,7 +60,7 @@ impl TwitterSource {
             clock,
             cursor: Cursor::default(),
             mode: SourceMode::Once,
-            next_sweep_at: 0,
+            pause: Pause::default(),
         })
     }
 
@@ -81,22 +77,14 @@ fn newer(a: &str, b: &str) -> bool {
 #[async_trait]
 impl Source for TwitterSource {
     async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError> {
-        self.cursor = match checkpoint {
-            Some(value) => serde_json::from_value(value)
-                .map_err(|e| ComponentError::fatal(format!("twitter: unreadable checkpoint: {e}")))?,
-            None => Cursor::default(),
-        };
+        self.cursor = decode_checkpoint("twitter", checkpoint)?;
         self.mode = mode;
         Ok(())
     }
 
     async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
-        if self.cursor.sweep.is_none() {
-            let wait = self.next_sweep_at - self.clock.now_unix();
-            if wait > 0 {
-                self.clock.sleep(Duration::from_secs(wait as u64).min(IDLE_STEP)).await;
-                return Ok(SourceBatch::default());
-            }
+        if self.cursor.sweep.is_none() && self.pause.wait(&*self.clock).await {
+            return Ok(SourceBatch::default());
         }
         let page_size = (max_records as u32).clamp(10, self.config.max_results);
         let mut query: Vec<(&str, String)> = vec![("query", self.config.query.clone())];
@@ -133,7 +121,7 @@ impl Source for TwitterSource {
                     self.cursor.since_id = Some(newest);
                 }
                 self.cursor.sweep = None;
-                self.next_sweep_at = self.clock.now_unix() + self.config.poll_interval_secs as i64;
+                self.pause.after_sweep(&*self.clock, self.config.poll_interval_secs);
                 batch.caught_up = self.mode == SourceMode::Once;
             }
         }

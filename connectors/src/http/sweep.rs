@@ -1,0 +1,77 @@
+//! Where the last sweep of a newest-first, time-ordered listing ended: a
+//! time and the ids read at it, so the next sweep skips exactly those
+//! (the APIs' time filters are inclusive, and several items can share a
+//! second).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Seen {
+    /// The newest time read (the source's unit: seconds or milliseconds).
+    pub at: Option<i64>,
+    /// The ids read at that time.
+    #[serde(default)]
+    pub ids: Vec<String>,
+}
+
+impl Seen {
+    /// Read already: older than the bound, or at it and listed.
+    pub fn covers(&self, at: i64, id: &str) -> bool {
+        self.at.is_some_and(|bound| at < bound || (at == bound && self.ids.iter().any(|i| i == id)))
+    }
+
+    /// Notes an item a sweep read, keeping the newest time and its ids.
+    pub fn note(&mut self, at: i64, id: &str) {
+        match self.at {
+            Some(newest) if at < newest => {}
+            Some(newest) if at == newest => self.ids.push(id.to_owned()),
+            _ => (self.at, self.ids) = (Some(at), vec![id.to_owned()]),
+        }
+    }
+
+    /// A finished sweep's newest becomes the bound (merged when it is the same time).
+    pub fn advance(&mut self, sweep: Seen) {
+        match (self.at, sweep.at) {
+            (_, None) => {}
+            (Some(bound), Some(at)) if bound == at => self.ids.extend(sweep.ids),
+            _ => *self = sweep,
+        }
+    }
+}
+
+/// When a daemon's next sweep may start.
+#[derive(Debug, Default)]
+pub struct Pause {
+    next_sweep_at: i64,
+}
+
+/// Longest idle wait between calls, so the runner sees a shutdown.
+const IDLE_STEP: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Pause {
+    /// A sweep ended: the next one starts `interval_secs` later.
+    pub fn after_sweep(&mut self, clock: &dyn super::Clock, interval_secs: u64) {
+        self.next_sweep_at = clock.now_unix() + interval_secs as i64;
+    }
+
+    /// Waits (at most a second) while the next sweep is not due; true when it waited.
+    pub async fn wait(&self, clock: &dyn super::Clock) -> bool {
+        let wait = self.next_sweep_at - clock.now_unix();
+        if wait > 0 {
+            clock.sleep(std::time::Duration::from_secs(wait as u64).min(IDLE_STEP)).await;
+        }
+        wait > 0
+    }
+}
+
+/// A source's checkpoint, or its start when there is none.
+pub fn decode_checkpoint<T: serde::de::DeserializeOwned + Default>(
+    provider: &str,
+    checkpoint: Option<serde_json::Value>,
+) -> Result<T, socialpipe_schemas::ComponentError> {
+    match checkpoint {
+        Some(value) => serde_json::from_value(value)
+            .map_err(|e| socialpipe_schemas::ComponentError::fatal(format!("{provider}: unreadable checkpoint: {e}"))),
+        None => Ok(T::default()),
+    }
+}
