@@ -5,6 +5,7 @@
 pub mod facebook;
 pub mod http;
 pub mod jsonl;
+pub mod tiktok;
 pub mod twitter;
 pub mod webhook;
 pub mod youtube;

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use socialpipe_connectors::facebook::{FacebookConfig, FacebookSource};
 use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
+use socialpipe_connectors::tiktok::{TiktokConfig, TiktokSource};
 use socialpipe_connectors::twitter::{TwitterConfig, TwitterSource};
 use socialpipe_connectors::webhook::{WebhookConfig, WebhookSource};
 use socialpipe_connectors::youtube::{YoutubeConfig, YoutubeSource};
@@ -36,6 +37,7 @@ pub enum SourceKind {
     Facebook(FacebookConfig),
     Webhook(WebhookConfig),
     Youtube(YoutubeConfig),
+    Tiktok(TiktokConfig),
 }
 
 impl SourceKind {
@@ -46,6 +48,7 @@ impl SourceKind {
             SourceKind::Facebook(c) => c.check(),
             SourceKind::Webhook(c) => c.check(),
             SourceKind::Youtube(c) => c.check(),
+            SourceKind::Tiktok(c) => c.check(),
         }
     }
 
@@ -53,7 +56,7 @@ impl SourceKind {
     pub fn is_unbounded(&self) -> bool {
         match self {
             SourceKind::Jsonl(c) => c.follow,
-            SourceKind::Twitter(_) | SourceKind::Facebook(_) | SourceKind::Youtube(_) => false,
+            SourceKind::Twitter(_) | SourceKind::Facebook(_) | SourceKind::Youtube(_) | SourceKind::Tiktok(_) => false,
             SourceKind::Webhook(_) => true,
         }
     }
@@ -65,6 +68,7 @@ impl SourceKind {
             SourceKind::Facebook(c) => Box::new(FacebookSource::new(name, c.clone())?),
             SourceKind::Webhook(c) => Box::new(WebhookSource::new(name, c.clone())?),
             SourceKind::Youtube(c) => Box::new(YoutubeSource::new(name, c.clone())?),
+            SourceKind::Tiktok(c) => Box::new(TiktokSource::new(name, c.clone())?),
         })
     }
 }

@@ -85,6 +85,10 @@ pub trait TokenSource: Send + Sync {
     async fn token(&self) -> Result<Secret, ComponentError>;
     /// The provider refused the token: get a new one (false: cannot).
     async fn refresh(&self, client: &reqwest::Client) -> Result<bool, ComponentError>;
+    /// There is no token yet: `refresh` must get one before the first request.
+    fn is_empty(&self) -> bool {
+        false
+    }
 }
 
 /// What an answer means, beyond its status code.
@@ -175,20 +179,48 @@ impl ApiClient {
         self
     }
 
-    /// GETs `url` with `query` and the bearer token; returns the JSON body.
+    /// GETs `url` with `query` and the token; returns the JSON body.
     /// Waits out an exhausted rate limit first; retries 429 and 5xx with
     /// backoff (honouring `Retry-After` and `x-rate-limit-reset`); on 401
     /// refreshes the token once. Errors: transient when retries run out,
     /// fatal when the token is refused for good or the request is wrong.
     pub async fn get_json(&mut self, url: &str, query: &[(&str, String)]) -> Result<Value, ComponentError> {
+        self.send_json(url, query, None).await
+    }
+
+    /// POSTs `body` as JSON, with the same waits, retries and refresh as `get_json`.
+    pub async fn post_json(
+        &mut self,
+        url: &str,
+        query: &[(&str, String)],
+        body: &Value,
+    ) -> Result<Value, ComponentError> {
+        self.send_json(url, query, Some(body)).await
+    }
+
+    async fn send_json(
+        &mut self,
+        url: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, ComponentError> {
         let mut refreshed = false;
         let mut backoff = self.policy.initial_backoff_ms;
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.wait_for_rate_limit().await?;
+            if self.token.is_empty() && !self.token.refresh(&self.http).await? {
+                return Err(ComponentError::fatal(format!("{}: could not obtain an access token", self.provider)));
+            }
             let token = self.token.token().await?;
-            let request = self.http.get(url).query(query);
+            let request = match body {
+                Some(body) => {
+                    self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string())
+                }
+                None => self.http.get(url),
+            }
+            .query(query);
             let request = match self.token_parameter {
                 Some(name) => request.query(&[(name, token.expose())]),
                 None => request.bearer_auth(token.expose()),

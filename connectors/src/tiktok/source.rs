@@ -1,0 +1,180 @@
+//! The video query, its token, its checkpoint and the mapping.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use socialpipe_schemas::{ComponentError, PostPayload, Source, SourceBatch, SourceMode};
+
+use super::TiktokConfig;
+use crate::http::{
+    ApiClient, Clock, HttpDialect, Pause, Secret, SystemClock, TokenSource, decode_checkpoint, reject, to_post,
+};
+
+const FIELDS: &str = "id,video_description,create_time,region_code,share_count,view_count,like_count,comment_count,username,hashtag_names";
+
+/// A client access token from the client-credentials grant.
+struct ClientToken {
+    endpoint: String,
+    client_key: String,
+    client_secret: Secret,
+    current: Mutex<Option<Secret>>,
+}
+
+#[async_trait]
+impl TokenSource for ClientToken {
+    async fn token(&self) -> Result<Secret, ComponentError> {
+        let current = self.current.lock().expect("token lock").clone();
+        current.ok_or_else(|| ComponentError::fatal("tiktok: no access token"))
+    }
+
+    async fn refresh(&self, client: &reqwest::Client) -> Result<bool, ComponentError> {
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_key", &self.client_key)
+            .append_pair("client_secret", self.client_secret.expose())
+            .append_pair("grant_type", "client_credentials")
+            .finish();
+        let answer = client
+            .post(&self.endpoint)
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .map_err(|e| ComponentError::transient(format!("tiktok: token request: {}", e.without_url())))?;
+        let status = answer.status();
+        let body: Value =
+            answer.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+        match body["access_token"].as_str() {
+            Some(token) if status.is_success() => {
+                *self.current.lock().expect("token lock") = Some(Secret::new(token));
+                Ok(true)
+            }
+            _ => {
+                tracing::warn!(status = status.as_u16(), error = %body["error"], "tiktok: the client credentials were refused");
+                Ok(false)
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.current.lock().expect("token lock").is_none()
+    }
+}
+
+/// Committed with durable output: where the query stands.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    search_id: Option<String>,
+    cursor: u64,
+    /// The window is read to its end.
+    done: bool,
+}
+
+pub struct TiktokSource {
+    name: String,
+    config: TiktokConfig,
+    client: ApiClient,
+    clock: Arc<dyn Clock>,
+    cursor: Cursor,
+    mode: SourceMode,
+    pause: Pause,
+}
+
+impl TiktokSource {
+    pub fn new(name: &str, config: TiktokConfig) -> Result<Self, ComponentError> {
+        Self::with_clock(name, config, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(name: &str, config: TiktokConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
+        let token = Arc::new(ClientToken {
+            endpoint: config.url("oauth/token/"),
+            client_key: config.client_key.clone(),
+            client_secret: config.client_secret.clone(),
+            current: Mutex::new(None),
+        });
+        let client = ApiClient::new("tiktok", token, Arc::new(HttpDialect), Arc::clone(&clock), config.retry)?;
+        Ok(TiktokSource {
+            name: name.to_owned(),
+            config,
+            client,
+            clock,
+            cursor: Cursor::default(),
+            mode: SourceMode::Once,
+            pause: Pause::default(),
+        })
+    }
+}
+
+fn map(video: &Value) -> Result<PostPayload, String> {
+    let id = match &video["id"] {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return Err("id: missing".into()),
+    };
+    let username = video["username"].as_str().ok_or("username: missing")?;
+    let created = video["create_time"].as_i64().ok_or("create_time: missing (unix seconds)")?;
+    let created = chrono::DateTime::from_timestamp(created, 0).ok_or("create_time: out of range")?;
+    let raw = json!({
+        "platform": "tiktok",
+        "id": id,
+        "text": video["video_description"].as_str().unwrap_or(""),
+        "created_at": created.to_rfc3339(),
+        "author": {"id": username, "handle": username},
+        "metrics": {"likes": video["like_count"], "comments": video["comment_count"], "shares": video["share_count"], "views": video["view_count"]},
+        "url": format!("https://www.tiktok.com/@{username}/video/{id}"),
+        "region": video["region_code"],
+        "hashtags": video["hashtag_names"],
+    });
+    to_post(raw, "video")
+}
+
+#[async_trait]
+impl Source for TiktokSource {
+    async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError> {
+        self.cursor = decode_checkpoint("tiktok", checkpoint)?;
+        self.mode = mode;
+        Ok(())
+    }
+
+    async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
+        if self.cursor.done {
+            // The window is read; a daemon idles (a new window is a new configuration).
+            self.pause.after_sweep(&*self.clock, 1);
+            self.pause.wait(&*self.clock).await;
+            return Ok(SourceBatch { caught_up: self.mode == SourceMode::Once, ..Default::default() });
+        }
+        let mut body = json!({
+            "query": self.config.query,
+            "start_date": self.config.start_date,
+            "end_date": self.config.end_date,
+            "max_count": (max_records as u32).clamp(1, self.config.max_count),
+            "cursor": self.cursor.cursor,
+        });
+        if let Some(search_id) = &self.cursor.search_id {
+            body["search_id"] = json!(search_id);
+        }
+        let url = self.config.url("research/video/query/");
+        let answer = self.client.post_json(&url, &[("fields", FIELDS.to_owned())], &body).await?;
+        let data = &answer["data"];
+        let location = format!("{url} cursor {}", self.cursor.cursor);
+        let mut batch = SourceBatch::default();
+        match data["videos"].as_array() {
+            Some(videos) => {
+                for video in videos {
+                    match map(video) {
+                        Ok(post) => batch.records.push(post.into_envelope(&self.name)),
+                        Err(reason) => batch.rejected.push(reject(video, reason, &location)),
+                    }
+                }
+            }
+            None => batch.rejected.push(reject(&answer, "tiktok: an answer without data.videos".into(), &location)),
+        }
+        self.cursor.search_id = data["search_id"].as_str().map(str::to_owned).or(self.cursor.search_id.take());
+        self.cursor.cursor = data["cursor"].as_u64().unwrap_or(self.cursor.cursor);
+        self.cursor.done = !data["has_more"].as_bool().unwrap_or(false);
+        batch.caught_up = self.cursor.done && self.mode == SourceMode::Once;
+        batch.checkpoint = Some(serde_json::to_value(&self.cursor).expect("json"));
+        Ok(batch)
+    }
+}

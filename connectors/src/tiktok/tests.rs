@@ -1,0 +1,102 @@
+//! Against a local server answering as the Research API reference
+//! documents: `{"data": {"videos", "cursor", "has_more", "search_id"},
+//! "error": {"code": "ok", ...}}`, the client-credentials token endpoint,
+//! and `access_token_invalid` errors.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use socialpipe_schemas::{Source, SourceMode};
+
+use super::{TiktokConfig, TiktokSource};
+use crate::http::fixture::{FixtureServer, Reply};
+use crate::http::{ManualClock, RetryPolicy, Secret};
+
+const QUERY: &str = "/v2/research/video/query/";
+const TOKEN: &str = "/v2/oauth/token/";
+
+fn config(base_url: &str) -> TiktokConfig {
+    TiktokConfig {
+        query: json!({"and": [{"operation": "IN", "field_name": "hashtag_name", "field_values": ["coffee"]}]}),
+        start_date: "20261101".into(),
+        end_date: "20261120".into(),
+        client_key: "awkey".into(),
+        client_secret: Secret::new("client-secret-value"),
+        base_url: base_url.into(),
+        max_count: 100,
+        retry: RetryPolicy { max_attempts: 3, ..Default::default() },
+    }
+}
+
+fn token(value: &str) -> Reply {
+    Reply::json(json!({"access_token": value, "expires_in": 7200, "token_type": "Bearer"}))
+}
+
+fn page(ids: &[u64], cursor: u64, has_more: bool) -> Reply {
+    let videos: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"id": id, "video_description": "latte art #coffee", "create_time": 1763900000,
+                          "region_code": "US", "share_count": 4, "view_count": 900, "like_count": 70, "comment_count": 5,
+                          "username": "barista.jo", "hashtag_names": ["coffee"]}))
+        .collect();
+    Reply::json(
+        json!({"data": {"videos": videos, "cursor": cursor, "has_more": has_more, "search_id": "7201388525814961198"},
+                       "error": {"code": "ok", "message": "", "log_id": "2023"}}),
+    )
+}
+
+async fn open(server: &FixtureServer, checkpoint: Option<Value>) -> TiktokSource {
+    let clock = Arc::new(ManualClock::at(1_764_000_000));
+    let mut source = TiktokSource::with_clock("tt", config(&server.base_url), clock).unwrap();
+    source.open(checkpoint, SourceMode::Once).await.unwrap();
+    source
+}
+
+#[tokio::test]
+async fn the_query_pages_by_cursor_within_its_search_and_a_restart_resumes_there() {
+    let server = FixtureServer::start().await;
+    server.reply(TOKEN, [token("clt.first"), token("clt.second")]);
+    server.reply(QUERY, [page(&[1, 2], 2, true), page(&[3], 3, true), page(&[4], 4, false)]);
+    let mut source = open(&server, None).await;
+    let first = source.next_batch(100).await.unwrap();
+    assert_eq!(first.records.len(), 2);
+    let post: Value = serde_json::from_str(first.records[0].payload.get()).unwrap();
+    assert_eq!(post["author"], json!({"id": "barista.jo", "handle": "barista.jo"}));
+    assert_eq!(post["metrics"], json!({"likes": 70, "comments": 5, "shares": 4, "views": 900}));
+    assert_eq!(post["url"], "https://www.tiktok.com/@barista.jo/video/1");
+    source.next_batch(100).await.unwrap();
+    let last = source.next_batch(100).await.unwrap();
+    assert!(last.caught_up);
+
+    let seen = server.seen();
+    let token_request = String::from_utf8(seen[0].body.to_vec()).unwrap();
+    assert!(token_request.contains("grant_type=client_credentials") && token_request.contains("client_key=awkey"));
+    let queries: Vec<Value> =
+        seen.iter().filter(|s| s.path == QUERY).map(|s| serde_json::from_slice(&s.body).unwrap()).collect();
+    assert_eq!(queries[0]["cursor"], 0);
+    assert!(queries[0].get("search_id").is_none());
+    assert_eq!(
+        (queries[1]["cursor"].clone(), queries[1]["search_id"].clone()),
+        (json!(2), json!("7201388525814961198"))
+    );
+    assert_eq!(queries[0]["start_date"], "20261101");
+    assert!(seen.iter().filter(|s| s.path == QUERY).all(|s| s.authorization.as_deref() == Some("Bearer clt.first")));
+
+    // A restart after the first page continues at its cursor and search.
+    server.reply(QUERY, [page(&[3], 3, false)]);
+    let mut restarted = open(&server, first.checkpoint).await;
+    assert!(restarted.next_batch(100).await.unwrap().caught_up);
+    let resumed: Value = serde_json::from_slice(&server.seen().last().unwrap().body).unwrap();
+    assert_eq!((resumed["cursor"].clone(), resumed["search_id"].clone()), (json!(2), json!("7201388525814961198")));
+}
+
+#[tokio::test]
+async fn an_expired_token_is_fetched_again_and_the_query_repeated() {
+    let server = FixtureServer::start().await;
+    server.reply(TOKEN, [token("clt.old"), token("clt.new")]);
+    let invalid = json!({"error": {"code": "access_token_invalid", "message": "The access token is invalid or not found in the request.", "log_id": "1"}});
+    server.reply(QUERY, [Reply::status(401, &invalid.to_string()), page(&[9], 1, false)]);
+    let batch = open(&server, None).await.next_batch(100).await.unwrap();
+    assert_eq!(batch.records.len(), 1);
+    assert_eq!(server.seen().last().unwrap().authorization.as_deref(), Some("Bearer clt.new"));
+}
