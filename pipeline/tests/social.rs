@@ -193,7 +193,8 @@ batch_timeout_ms = 50
     };
     let mut status = 0;
     wait_until("the webhook to answer", Duration::from_secs(60), Some(&mut daemon), || {
-        status = post(port, "/webhook", &signature, &body).unwrap_or(0);
+        let headers = [("Content-Type", "application/json"), ("X-Hub-Signature-256", signature.as_str())];
+        status = http_request(port, "POST", "/webhook", &headers, &body).map_or(0, |(status, _)| status);
         status != 0
     });
     assert_eq!(status, 200);
@@ -205,20 +206,4 @@ batch_timeout_ms = 50
     });
     sigterm(&restarted);
     assert!(stderr_of(restarted).0.success());
-}
-
-/// POSTs over plain HTTP/1.1; the status, None while nothing listens.
-fn post(port: u16, path: &str, signature: &str, body: &[u8]) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Hub-Signature-256: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .ok()?;
-    stream.write_all(body).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.split_whitespace().nth(1)?.parse().ok()
 }

@@ -359,10 +359,14 @@ const MAX_REJECTED_BYTES: usize = 64 * 1024;
 /// An item of a provider's answer that does not map to a post, for the DLQ
 /// with its JSON.
 pub fn reject(raw: &Value, reason: String, location: &str) -> socialpipe_schemas::Rejected {
-    let bytes = raw.to_string().into_bytes();
+    reject_bytes(raw.to_string().as_bytes(), reason, location)
+}
+
+/// Input that does not map, as received, for the DLQ (the first 64 KiB).
+pub fn reject_bytes(bytes: &[u8], reason: String, location: &str) -> socialpipe_schemas::Rejected {
     socialpipe_schemas::Rejected {
         length: bytes.len() as u64,
-        sha256: socialpipe_schemas::sha256_hex(&bytes),
+        sha256: socialpipe_schemas::sha256_hex(bytes),
         prefix: bytes[..bytes.len().min(MAX_REJECTED_BYTES)].to_vec(),
         reason,
         location: Some(location.to_owned()),

@@ -4,17 +4,14 @@
 //! Never panics, whatever the bytes (fuzzed: `make fuzz-webhook`).
 
 use serde_json::{Value, json};
-use socialpipe_schemas::{PostPayload, Rejected, sha256_hex, validate_raw_post};
+use socialpipe_schemas::{PostPayload, Rejected, validate_raw_post};
 
-use crate::http::{reject, strip_nulls};
-
-/// Bytes of a body that is not JSON kept in its dead letter.
-const MAX_REJECTED_BYTES: usize = 64 * 1024;
+use crate::http::{reject, reject_bytes, strip_nulls};
 
 pub fn parse(body: &[u8], location: &str) -> (Vec<PostPayload>, Vec<Rejected>) {
     let value: Value = match serde_json::from_slice(body) {
         Ok(value) => value,
-        Err(e) => return (Vec::new(), vec![rejected_bytes(body, format!("not JSON: {e}"), location)]),
+        Err(e) => return (Vec::new(), vec![reject_bytes(body, format!("not JSON: {e}"), location)]),
     };
     let items: Vec<Result<Value, (Value, String)>> = match value {
         Value::Array(posts) => posts.into_iter().map(Ok).collect(),
@@ -33,16 +30,6 @@ pub fn parse(body: &[u8], location: &str) -> (Vec<PostPayload>, Vec<Rejected>) {
         }
     }
     (posts, rejected)
-}
-
-pub fn rejected_bytes(body: &[u8], reason: String, location: &str) -> Rejected {
-    Rejected {
-        length: body.len() as u64,
-        sha256: sha256_hex(body),
-        prefix: body[..body.len().min(MAX_REJECTED_BYTES)].to_vec(),
-        reason,
-        location: Some(location.to_owned()),
-    }
 }
 
 /// A Meta notification (`{"object": "page", "entry": [{"id", "time",

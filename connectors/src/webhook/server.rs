@@ -17,8 +17,8 @@ use socialpipe_schemas::{PostPayload, Rejected};
 use tokio::sync::{mpsc, oneshot};
 
 use super::WebhookConfig;
-use super::payload::{parse, rejected_bytes};
-use crate::http::Secret;
+use super::payload::parse;
+use crate::http::{Secret, reject_bytes};
 
 /// What one request brought, and how to tell it that it is durable.
 pub struct Delivery {
@@ -61,7 +61,7 @@ async fn receive(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
     {
         // Counted as a dead letter (a small prefix: the body is not trusted).
         let letter =
-            rejected_bytes(&body[..body.len().min(1024)], "bad or missing X-Hub-Signature-256".into(), &location);
+            reject_bytes(&body[..body.len().min(1024)], "bad or missing X-Hub-Signature-256".into(), &location);
         let _ = app.tx.try_send(Delivery { posts: Vec::new(), rejected: vec![letter], ack: None });
         return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
     }

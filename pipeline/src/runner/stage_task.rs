@@ -90,12 +90,7 @@ pub(crate) async fn run(
 async fn send_emitted(ctx: &Context, emitted: Vec<Envelope>) -> Result<(), Stop> {
     let mut by_topic: Vec<(String, Vec<Outgoing>)> = Vec::new();
     for record in &emitted {
-        let topic = ctx.config.emitted_topic(record.kind());
-        let message = Outgoing::record(record, None);
-        match by_topic.iter_mut().find(|(t, _)| *t == topic) {
-            Some((_, list)) => list.push(message),
-            None => by_topic.push((topic, vec![message])),
-        }
+        push_grouped(&mut by_topic, &ctx.config.emitted_topic(record.kind()), Outgoing::record(record, None));
     }
     for (topic, messages) in by_topic {
         ctx.send(&topic, messages).await?;
@@ -103,11 +98,12 @@ async fn send_emitted(ctx: &Context, emitted: Vec<Envelope>) -> Result<(), Stop>
     Ok(())
 }
 
-/// Adds a dead letter under its stage, keeping one list per stage.
-fn push_dead(dead: &mut Vec<(String, Vec<Outgoing>)>, stage: &str, letter: Outgoing) {
-    match dead.iter_mut().find(|(s, _)| s == stage) {
-        Some((_, list)) => list.push(letter),
-        None => dead.push((stage.to_owned(), vec![letter])),
+/// Adds a message under its name (a stage's dead letters, a topic's
+/// records), keeping one list per name in first-seen order.
+fn push_grouped(groups: &mut Vec<(String, Vec<Outgoing>)>, name: &str, message: Outgoing) {
+    match groups.iter_mut().find(|(n, _)| n == name) {
+        Some((_, list)) => list.push(message),
+        None => groups.push((name.to_owned(), vec![message])),
     }
 }
 
@@ -141,7 +137,7 @@ fn decode(
                     original: &m.value,
                     trace_id: m.headers.trace_id.as_deref(),
                 };
-                push_dead(dead, first_stage, record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes));
+                push_grouped(dead, first_stage, record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes));
                 ctx.metrics.errors.with_label_values(&[first_stage, Kind::Stage.as_str(), "invalid"]).inc();
                 ctx.metrics.dlq.with_label_values(&[first_stage]).inc();
             }
@@ -230,7 +226,7 @@ async fn apply(
                                 original: &origin.original,
                                 trace_id: origin.trace_id.as_deref(),
                             };
-                            push_dead(
+                            push_grouped(
                                 dead,
                                 name,
                                 record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes),

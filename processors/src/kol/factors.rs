@@ -89,9 +89,11 @@ pub fn score(state: &AuthorState, platform: &str, briefs: &[BriefInfo], config: 
     let followers = state.latest().map(|s| s.1);
     let tier = followers.map(Tier::of);
     let benchmark = tier.map(|t| (t, config.benchmark(platform, t)));
-    let median_rate = median(engagement_rates(&state.posts));
+    let rates = engagement_rates(&state.posts);
+    let counted = rates.len();
+    let median_rate = median(rates);
     let computed = [
-        engagement(median_rate, benchmark, &state.posts),
+        engagement(median_rate, benchmark, counted),
         follower_quality(state, median_rate, benchmark, config),
         content_relevance(&state.posts, briefs, config),
         brand_safety(&state.posts),
@@ -149,12 +151,11 @@ fn percent(x: f64) -> String {
 
 /// 1 − 2^(−rate/benchmark): 0.5 at the benchmark, 0.75 at twice it, never
 /// falling as engagement rises.
-fn engagement(median_rate: Option<f64>, benchmark: Option<(Tier, f64)>, posts: &[WindowPost]) -> Factor {
+fn engagement(median_rate: Option<f64>, benchmark: Option<(Tier, f64)>, counted: usize) -> Factor {
     let (Some(rate), Some((tier, bench))) = (median_rate, benchmark) else {
         return unavailable("no post with both interaction counts and a follower count");
     };
     let ratio = rate / bench;
-    let counted = engagement_rates(posts).len();
     Factor {
         value: Some(1.0 - (-ratio).exp2()),
         inputs: json!({"median_rate": rate, "benchmark": bench, "tier": tier.name(), "posts": counted}),

@@ -117,7 +117,7 @@ impl KolStage {
     }
 
     /// Reads what the window keeps of a post, and the author's profile.
-    fn window_post(&self, record: &Envelope) -> Result<(WindowPost, Profile, String), ComponentError> {
+    fn window_post(&self, record: &Envelope) -> Result<(WindowPost, Profile), ComponentError> {
         let post: PostView =
             record.payload_as().map_err(|e| ComponentError::invalid(format!("kol: not a post payload: {e}")))?;
         let metrics = &post.metrics;
@@ -170,7 +170,7 @@ impl KolStage {
             similarities,
             keyword_hits,
         );
-        Ok((entry, profile, post.platform.into_owned()))
+        Ok((entry, profile))
     }
 
     /// Bit i set: brief i's keywords occur in the text (as whole words), the
@@ -198,8 +198,9 @@ impl KolStage {
         hits
     }
 
-    /// Queues the author's current score.
-    fn emit(&mut self, author_id: &str, platform: &str, state: &mut AuthorState) {
+    /// Queues the author's current score (`author_id` is `<platform>:<id>`).
+    fn emit(&mut self, author_id: &str, state: &mut AuthorState) {
+        let platform = author_id.split_once(':').map_or("", |(p, _)| p);
         let score = factors::score(state, platform, &self.infos, &self.config);
         let computed_at = Utc.timestamp_millis_opt(state.newest).single().unwrap_or_default();
         let record = KolScoreRecord {
@@ -229,11 +230,10 @@ impl KolStage {
 
     /// Adds a post to its author's window; emits a score when the interval is up.
     fn observe(&mut self, record: &mut Envelope, authors: &mut Authors) -> Result<(), ComponentError> {
-        let (post, profile, platform) = self.window_post(record)?;
+        let (post, profile) = self.window_post(record)?;
         let author = authors.get(&record.key)?;
         author.state.use_briefs(self.fingerprint);
         let outcome = author.state.observe(post, profile, &self.config);
-        author.platform = platform;
         author.changed |= outcome == Observed::Counted;
         let mut note = json!({ "author_id": record.key, "counted": outcome == Observed::Counted });
         match outcome {
@@ -241,7 +241,7 @@ impl KolStage {
                 let due =
                     author.state.emitted.is_none_or(|e| author.state.newest >= e + self.config.emit_interval_ms());
                 if due {
-                    self.emit(&record.key, &author.platform, &mut author.state);
+                    self.emit(&record.key, &mut author.state);
                 }
             }
             Observed::Duplicate => note["reason"] = json!("duplicate: this post is already counted"),
@@ -266,7 +266,6 @@ struct Authors<'a> {
 
 struct OpenAuthor {
     state: AuthorState,
-    platform: String,
     changed: bool,
 }
 
@@ -278,8 +277,7 @@ impl Authors<'_> {
                 .decode(key)
                 .map_err(|e| ComponentError::fatal(format!("kol: the stored window of {key} is unreadable: {e}")))?
                 .unwrap_or_default();
-            let platform = key.split_once(':').map_or("", |(p, _)| p).to_owned();
-            self.open.insert(key.to_owned(), OpenAuthor { state, platform, changed: false });
+            self.open.insert(key.to_owned(), OpenAuthor { state, changed: false });
         }
         Ok(self.open.get_mut(key).expect("just inserted"))
     }
@@ -332,8 +330,7 @@ impl Processor for KolStage {
         for key in keys {
             let Ok(Some(mut author)) = state.decode::<AuthorState>(&key) else { continue };
             if author.dirty {
-                let platform = key.split_once(':').map_or("", |(p, _)| p).to_owned();
-                self.emit(&key, &platform, &mut author);
+                self.emit(&key, &mut author);
                 state.encode(&key, &author);
             }
         }
@@ -343,8 +340,6 @@ impl Processor for KolStage {
 /// The parts of a `post/v1` payload the stage reads.
 #[derive(Deserialize)]
 struct PostView<'a> {
-    #[serde(borrow)]
-    platform: Cow<'a, str>,
     #[serde(borrow)]
     author: AuthorView<'a>,
     #[serde(borrow)]
