@@ -4,9 +4,11 @@
 
 use serde::Deserialize;
 use socialpipe_connectors::facebook::{FacebookConfig, FacebookSource};
+use socialpipe_connectors::instagram::{InstagramConfig, InstagramSource};
 use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
 use socialpipe_connectors::tiktok::{TiktokConfig, TiktokSource};
 use socialpipe_connectors::twitter::{TwitterConfig, TwitterSource};
+use socialpipe_connectors::twitter_stream::{TwitterStreamConfig, TwitterStreamSource};
 use socialpipe_connectors::webhook::{WebhookConfig, WebhookSource};
 use socialpipe_connectors::youtube::{YoutubeConfig, YoutubeSource};
 use socialpipe_processors::brand_safety::{BrandSafetyConfig, BrandSafetyStage};
@@ -34,7 +36,9 @@ use socialpipe_sinks::stdout::{StdoutConfig, StdoutSink};
 pub enum SourceKind {
     Jsonl(JsonlConfig),
     Twitter(TwitterConfig),
+    TwitterStream(TwitterStreamConfig),
     Facebook(FacebookConfig),
+    Instagram(InstagramConfig),
     Webhook(WebhookConfig),
     Youtube(YoutubeConfig),
     Tiktok(TiktokConfig),
@@ -45,7 +49,9 @@ impl SourceKind {
         match self {
             SourceKind::Jsonl(c) => c.check(),
             SourceKind::Twitter(c) => c.check(),
+            SourceKind::TwitterStream(c) => c.check(),
             SourceKind::Facebook(c) => c.check(),
+            SourceKind::Instagram(c) => c.check(),
             SourceKind::Webhook(c) => c.check(),
             SourceKind::Youtube(c) => c.check(),
             SourceKind::Tiktok(c) => c.check(),
@@ -56,8 +62,12 @@ impl SourceKind {
     pub fn is_unbounded(&self) -> bool {
         match self {
             SourceKind::Jsonl(c) => c.follow,
-            SourceKind::Twitter(_) | SourceKind::Facebook(_) | SourceKind::Youtube(_) | SourceKind::Tiktok(_) => false,
-            SourceKind::Webhook(_) => true,
+            SourceKind::Twitter(_)
+            | SourceKind::Facebook(_)
+            | SourceKind::Instagram(_)
+            | SourceKind::Youtube(_)
+            | SourceKind::Tiktok(_) => false,
+            SourceKind::Webhook(_) | SourceKind::TwitterStream(_) => true,
         }
     }
 
@@ -65,7 +75,9 @@ impl SourceKind {
         Ok(match self {
             SourceKind::Jsonl(c) => Box::new(JsonlSource::new(name, c.clone())),
             SourceKind::Twitter(c) => Box::new(TwitterSource::new(name, c.clone())?),
+            SourceKind::TwitterStream(c) => Box::new(TwitterStreamSource::new(name, c.clone())?),
             SourceKind::Facebook(c) => Box::new(FacebookSource::new(name, c.clone())?),
+            SourceKind::Instagram(c) => Box::new(InstagramSource::new(name, c.clone())?),
             SourceKind::Webhook(c) => Box::new(WebhookSource::new(name, c.clone())?),
             SourceKind::Youtube(c) => Box::new(YoutubeSource::new(name, c.clone())?),
             SourceKind::Tiktok(c) => Box::new(TiktokSource::new(name, c.clone())?),

@@ -64,6 +64,18 @@ fn page(ids: &[u64], next_token: Option<&str>) -> Reply {
     Reply::json(json!({"data": data, "includes": {"users": users}, "meta": meta})).header("x-rate-limit-remaining", 100)
 }
 
+/// The daemon on `config`, with the environment variable `var` set to `value`.
+fn daemon_with(config: &str, var: &str, value: &str) -> Daemon {
+    socialpipe()
+        .args(["run", "--config", config])
+        .env(var, value)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+        .into()
+}
+
 fn run_with_token(args: &[&str]) -> std::process::Output {
     let output = socialpipe().args(args).env("X_BEARER_TOKEN", "secret-bearer-value").output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -108,14 +120,7 @@ async fn a_refused_token_stops_only_that_source_and_readiness_says_why() {
     let http = format!("[http]\nlisten = \"127.0.0.1:{port}\"");
     let config = scratch.config("app.toml", &topology(&server.base_url, &http, true));
     let ids = write_posts(&scratch.path("posts.jsonl"), 3, 300, 0);
-    let mut daemon: Daemon = socialpipe()
-        .args(["run", "--config", config.to_str().unwrap()])
-        .env("X_BEARER_TOKEN", "secret-bearer-value")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-        .into();
+    let mut daemon = daemon_with(config.to_str().unwrap(), "X_BEARER_TOKEN", "secret-bearer-value");
     let body = tokio::task::spawn_blocking(move || {
         wait_until("the file's posts stored", Duration::from_secs(120), Some(&mut daemon), || {
             post_count(&scratch.db()) == ids.len() as u64
@@ -170,16 +175,7 @@ batch_timeout_ms = 50
         ),
     );
     let config = config.to_str().unwrap();
-    let start = || -> Daemon {
-        socialpipe()
-            .args(["run", "--config", config])
-            .env("HOOK_SECRET", "s3cret")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-            .into()
-    };
+    let start = || daemon_with(config, "HOOK_SECRET", "s3cret");
     let mut daemon = start();
     let body = serde_json::to_vec(&json!([
         {"platform": "tiktok", "id": "77", "text": "durable?", "created_at": "2026-11-20T10:00:00Z", "author": {"id": "5"}}
@@ -206,4 +202,99 @@ batch_timeout_ms = 50
     });
     sigterm(&restarted);
     assert!(stderr_of(restarted).0.success());
+}
+
+const RULES: &str = "/2/tweets/search/stream/rules";
+const STREAM: &str = "/2/tweets/search/stream";
+
+/// A filtered-stream line: tweet `id` by author 12, matched by the `coffee` rule.
+fn stream_line(id: u64) -> String {
+    json!({
+        "data": {"id": id.to_string(), "text": format!("streamed {id}"), "author_id": "12", "created_at": "2026-11-15T19:08:05.000Z",
+                 "public_metrics": {"retweet_count": 0, "reply_count": 0, "like_count": 1, "quote_count": 0}},
+        "includes": {"users": [{"id": "12", "name": "Bean", "username": "bean", "public_metrics": {"followers_count": 900, "following_count": 80}}]},
+        "matching_rules": [{"id": "1865000000000000001", "tag": "coffee"}]
+    })
+    .to_string()
+        + "\r\n"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_reconnects_after_a_drop_and_a_kill_9_and_asks_for_what_it_missed() {
+    let server = FixtureServer::start().await;
+    let listed = json!({"data": [{"id": "1865000000000000001", "value": "coffee", "tag": "coffee"}],
+                        "meta": {"sent": "2026-12-03T10:00:00.000Z", "result_count": 1}});
+    server.reply(RULES, [Reply::json(listed.clone()), Reply::json(listed)]);
+    server.reply(
+        STREAM,
+        [
+            // The first connection drops after three tweets; the second stays open.
+            Reply::text(stream_line(1) + &stream_line(2) + "\r\n" + &stream_line(3)),
+            Reply::text(stream_line(4)).held_open(),
+            // After the restart: X replays 3 and 4 from its backfill, then 5.
+            Reply::text(stream_line(3) + &stream_line(4) + &stream_line(5)).held_open(),
+        ],
+    );
+    let scratch = Scratch::new();
+    let config = scratch.config(
+        "stream.toml",
+        &format!(
+            r#"
+[transport]
+type = "embedded"
+path = "{{dir}}/log"
+
+[http]
+enabled = false
+
+[runtime]
+poll_wait_ms = 50
+
+[sources.xs]
+type = "twitter_stream"
+rules = [{{value = "coffee", tag = "coffee"}}]
+bearer_token = "${{X_BEARER_TOKEN}}"
+base_url = "{}"
+backfill_minutes = 5
+max_batch_wait_ms = 100
+
+[sinks.db]
+type = "sqlite"
+path = "{{dir}}/out.db"
+batch_timeout_ms = 50
+"#,
+            server.base_url
+        ),
+    );
+    let config = config.to_str().unwrap().to_owned();
+    let start = move || daemon_with(&config, "X_BEARER_TOKEN", "secret-bearer-value");
+    let db = scratch.db();
+    let first_ids = tokio::task::spawn_blocking({
+        let (db, start) = (db.clone(), start.clone());
+        move || {
+            let mut daemon = start();
+            wait_until("four streamed tweets stored", Duration::from_secs(60), Some(&mut daemon), || {
+                post_count(&db) == 4
+            });
+            daemon.kill().unwrap();
+            daemon.wait().unwrap();
+            let mut restarted = start();
+            wait_until("the fifth tweet stored", Duration::from_secs(60), Some(&mut restarted), || {
+                post_count(&db) == 5
+            });
+            sigterm(&restarted);
+            assert!(stderr_of(restarted).0.success());
+            post_ids(&db)
+        }
+    })
+    .await
+    .unwrap();
+    let expected: Vec<String> = (1..=5).map(|i| format!("twitter:{i}")).collect();
+    assert_eq!(first_ids.into_iter().collect::<Vec<_>>(), expected, "each tweet once, none lost");
+    let connections: Vec<_> = server.seen().into_iter().filter(|s| s.path == STREAM).collect();
+    assert_eq!(connections.len(), 3);
+    assert!(!connections[0].query.contains_key("backfill_minutes"), "a first start has nothing to backfill");
+    assert_eq!(connections[1].query["backfill_minutes"], "1", "the drop: a minute at most");
+    assert_eq!(connections[2].query["backfill_minutes"], "1", "the restart: from the checkpoint's time");
+    assert!(server.seen().iter().all(|s| s.authorization.as_deref() == Some("Bearer secret-bearer-value")));
 }

@@ -5,13 +5,13 @@
 //! long-lived one when the app's id and secret are configured.
 
 mod source;
-mod token;
 
 #[cfg(test)]
 mod tests;
 
 use serde::Deserialize;
 
+use crate::graph::Access;
 use crate::http::{RetryPolicy, Secret};
 pub use source::FacebookSource;
 
@@ -60,19 +60,10 @@ impl FacebookConfig {
         if self.page_id.trim().is_empty() {
             return Err("page_id must not be empty".into());
         }
-        if self.access_token.expose().trim().is_empty() {
-            return Err("access_token is empty".into());
-        }
-        if self.app_id.is_some() != self.app_secret.is_some() {
-            return Err("app_id and app_secret go together (both refresh the token)".into());
-        }
-        if !(1..=100).contains(&self.limit) {
-            return Err(format!("limit must be within 1..=100, not {}", self.limit));
-        }
-        self.retry.check_with(&self.base_url)
+        self.access().check(self.limit, &self.base_url)
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}/{}/{path}", self.base_url.trim_end_matches('/'), self.api_version)
+    fn access(&self) -> Access<'_> {
+        Access::new(&self.access_token, &self.app_id, &self.app_secret, self.retry)
     }
 }

@@ -6,8 +6,12 @@ use std::time::Duration;
 
 #[async_trait::async_trait]
 pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
+    fn now_millis(&self) -> i64;
     /// Seconds since the Unix epoch.
-    fn now_unix(&self) -> i64;
+    fn now_unix(&self) -> i64 {
+        self.now_millis().div_euclid(1000)
+    }
     async fn sleep(&self, duration: Duration);
 }
 
@@ -16,8 +20,8 @@ pub struct SystemClock;
 
 #[async_trait::async_trait]
 impl Clock for SystemClock {
-    fn now_unix(&self) -> i64 {
-        chrono::Utc::now().timestamp()
+    fn now_millis(&self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
     }
 
     async fn sleep(&self, duration: Duration) {
@@ -46,8 +50,8 @@ impl ManualClock {
 #[cfg(test)]
 #[async_trait::async_trait]
 impl Clock for ManualClock {
-    fn now_unix(&self) -> i64 {
-        self.now_ms.load(std::sync::atomic::Ordering::SeqCst) / 1000
+    fn now_millis(&self) -> i64 {
+        self.now_ms.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     async fn sleep(&self, duration: Duration) {

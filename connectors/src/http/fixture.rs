@@ -16,15 +16,32 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// After the body the response stays open, sending nothing (a stalled stream).
+    pub hold_open: bool,
 }
 
 impl Reply {
     pub fn json(body: serde_json::Value) -> Self {
-        Reply { status: 200, headers: vec![], body: body.to_string() }
+        Reply { status: 200, headers: vec![], body: body.to_string(), hold_open: false }
     }
 
     pub fn status(status: u16, body: &str) -> Self {
-        Reply { status, headers: vec![], body: body.to_owned() }
+        Reply { status, headers: vec![], body: body.to_owned(), hold_open: false }
+    }
+
+    /// A 200 whose body is `text` as is (a stream's lines).
+    pub fn text(text: impl Into<String>) -> Self {
+        Reply { status: 200, headers: vec![], body: text.into(), hold_open: false }
+    }
+
+    pub fn status_code(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn held_open(mut self) -> Self {
+        self.hold_open = true;
+        self
     }
 
     pub fn header(mut self, name: &'static str, value: impl ToString) -> Self {
@@ -94,12 +111,36 @@ async fn answer(State(script): State<Arc<Mutex<Script>>>, request: Request) -> R
     let Some(reply) = script.replies.get_mut(&path).and_then(VecDeque::pop_front) else {
         return (StatusCode::NOT_FOUND, format!("no reply scripted for {path}")).into_response();
     };
-    let mut response = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
+    if let Some(dir) = std::env::var_os(DUMP_DIR) {
+        dump(std::path::Path::new(&dir), parts.method.as_str(), &path, &reply);
+    }
+    let status = StatusCode::from_u16(reply.status).unwrap();
+    let mut response = if reply.hold_open {
+        use futures_util::StreamExt;
+        let first =
+            futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(Bytes::from(reply.body)) });
+        (status, axum::body::Body::from_stream(first.chain(futures_util::stream::pending()))).into_response()
+    } else {
+        (status, reply.body).into_response()
+    };
     response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
     for (name, value) in reply.headers {
         response.headers_mut().insert(HeaderName::from_static(name), HeaderValue::from_str(&value).unwrap());
     }
     response
+}
+
+/// With this set, every reply served is also written to that directory,
+/// so `scripts/check-fixtures.py` can check the bodies against the
+/// providers' published descriptions (`make check-fixtures`).
+const DUMP_DIR: &str = "SOCIALPIPE_FIXTURE_DUMP";
+
+/// `<METHOD> <path> <status>` on the first line, the body after it; named by its content.
+fn dump(dir: &std::path::Path, method: &str, path: &str, reply: &Reply) {
+    use sha2::Digest;
+    let text = format!("{method} {path} {}\n{}", reply.status, reply.body);
+    let name = hex::encode(&sha2::Sha256::digest(text.as_bytes())[..12]);
+    std::fs::create_dir_all(dir).and_then(|()| std::fs::write(dir.join(name), text)).expect("writing a fixture dump");
 }
 
 fn url_decode_pairs(query: &str) -> HashMap<String, String> {

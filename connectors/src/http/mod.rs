@@ -143,6 +143,13 @@ impl TokenSource for StaticToken {
     }
 }
 
+/// A request the provider refused (4xx other than a token or rate problem).
+struct Refusal {
+    status: u16,
+    /// The answer's JSON, or the start of its text.
+    body: Value,
+}
+
 pub struct ApiClient {
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
@@ -185,7 +192,19 @@ impl ApiClient {
     /// refreshes the token once. Errors: transient when retries run out,
     /// fatal when the token is refused for good or the request is wrong.
     pub async fn get_json(&mut self, url: &str, query: &[(&str, String)]) -> Result<Value, ComponentError> {
-        self.send_json(url, query, None).await
+        self.send_json(url, query, None).await?.map_err(|refusal| self.wrong_request(&refusal))
+    }
+
+    /// Like `get_json`, but a request the provider refuses (4xx other than
+    /// a token or rate problem: a missing permission, a wrong parameter)
+    /// comes back as `Err(body)`, for optional data such as per-item
+    /// insights or comments.
+    pub async fn try_get_json(
+        &mut self,
+        url: &str,
+        query: &[(&str, String)],
+    ) -> Result<Result<Value, Value>, ComponentError> {
+        Ok(self.send_json(url, query, None).await?.map_err(|refusal| refusal.body))
     }
 
     /// POSTs `body` as JSON, with the same waits, retries and refresh as `get_json`.
@@ -195,7 +214,7 @@ impl ApiClient {
         query: &[(&str, String)],
         body: &Value,
     ) -> Result<Value, ComponentError> {
-        self.send_json(url, query, Some(body)).await
+        self.send_json(url, query, Some(body)).await?.map_err(|refusal| self.wrong_request(&refusal))
     }
 
     async fn send_json(
@@ -203,7 +222,7 @@ impl ApiClient {
         url: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
-    ) -> Result<Value, ComponentError> {
+    ) -> Result<Result<Value, Refusal>, ComponentError> {
         let mut refreshed = false;
         let mut backoff = self.policy.initial_backoff_ms;
         let mut attempt = 0;
@@ -247,7 +266,7 @@ impl ApiClient {
             let json: Option<Value> = serde_json::from_slice(&body).ok();
             match self.dialect.verdict(status.as_u16(), &headers, json.as_ref(), self.clock.now_unix()) {
                 Verdict::Ok => {
-                    return json.ok_or_else(|| {
+                    return json.map(Ok).ok_or_else(|| {
                         ComponentError::transient(format!(
                             "{}: the response is not JSON: {}",
                             self.provider,
@@ -264,7 +283,6 @@ impl ApiClient {
                     return Err(self.refused(status.as_u16(), &body));
                 }
                 Verdict::TokenRefused => return Err(self.refused(status.as_u16(), &body)),
-                Verdict::Refused if status.as_u16() == 403 => return Err(self.refused(status.as_u16(), &body)),
                 Verdict::Retry(wait) if attempt < self.policy.max_attempts => {
                     let wait = wait
                         .map(|d| d.min(Duration::from_secs(self.policy.max_rate_limit_wait_secs)))
@@ -286,14 +304,28 @@ impl ApiClient {
                     )));
                 }
                 Verdict::Refused => {
-                    return Err(ComponentError::fatal(format!(
-                        "{}: HTTP {status} (the request is wrong; check the configuration): {}",
-                        self.provider,
-                        excerpt(&body)
-                    )));
+                    let excerpt = excerpt(&body);
+                    return Ok(Err(Refusal { status: status.as_u16(), body: json.unwrap_or(Value::String(excerpt)) }));
                 }
             }
         }
+    }
+
+    /// A refused request stops the source: a 403 lacks a permission, other
+    /// refusals are a wrong request.
+    fn wrong_request(&self, refusal: &Refusal) -> ComponentError {
+        let body = match &refusal.body {
+            Value::String(text) => text.clone(),
+            json => json.to_string(),
+        };
+        if refusal.status == 403 {
+            return self.refused(403, body.as_bytes());
+        }
+        let body = excerpt(body.as_bytes());
+        ComponentError::fatal(format!(
+            "{}: HTTP {} (the request is wrong; check the configuration): {body}",
+            self.provider, refusal.status
+        ))
     }
 
     fn refused(&self, status: u16, body: &[u8]) -> ComponentError {

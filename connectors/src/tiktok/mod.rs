@@ -1,6 +1,9 @@
 //! Source `tiktok`: the TikTok Research API's video query
 //! (`POST /v2/research/video/query/`) over a date window, paged by `cursor`
-//! within one `search_id`. The client access token comes from the
+//! within one `search_id`. The window is fixed (`start_date`..`end_date`,
+//! read once) or rolling (the last `rolling_days` days, read again every
+//! `poll_interval_secs`: videos already read come again with fresher
+//! counts under the same record id, so sinks update them in place). The client access token comes from the
 //! client-credentials grant (`POST /v2/oauth/token/`) and is fetched again
 //! when refused.
 
@@ -20,9 +23,17 @@ pub use source::TiktokSource;
 pub struct TiktokConfig {
     /// The API's query object, e.g. `{and = [{operation = "IN", field_name = "hashtag_name", field_values = ["coffee"]}]}`.
     pub query: Value,
-    /// The window, `YYYYMMDD` (the API allows at most 30 days).
-    pub start_date: String,
-    pub end_date: String,
+    /// A fixed window, `YYYYMMDD` (the API allows at most 30 days); or
+    #[serde(default)]
+    pub start_date: Option<String>,
+    #[serde(default)]
+    pub end_date: Option<String>,
+    /// a rolling window: the last this many days (UTC) up to today, 1–30.
+    #[serde(default)]
+    pub rolling_days: Option<u32>,
+    /// Between sweeps of a rolling window.
+    #[serde(default = "default_poll_interval_secs")]
+    pub poll_interval_secs: u64,
     pub client_key: String,
     pub client_secret: Secret,
     #[serde(default = "default_base_url")]
@@ -38,6 +49,10 @@ fn default_base_url() -> String {
     "https://open.tiktokapis.com".into()
 }
 
+fn default_poll_interval_secs() -> u64 {
+    3_600
+}
+
 fn default_max_count() -> u32 {
     100
 }
@@ -50,9 +65,16 @@ impl TiktokConfig {
         let date = |name: &str, value: &str| {
             chrono::NaiveDate::parse_from_str(value, "%Y%m%d").map_err(|e| format!("{name} {value:?} (YYYYMMDD): {e}"))
         };
-        let (start, end) = (date("start_date", &self.start_date)?, date("end_date", &self.end_date)?);
-        if end < start || (end - start).num_days() > 30 {
-            return Err("end_date must be within 30 days after start_date".into());
+        match (&self.start_date, &self.end_date, self.rolling_days) {
+            (Some(start), Some(end), None) => {
+                let (start, end) = (date("start_date", start)?, date("end_date", end)?);
+                if end < start || (end - start).num_days() > 30 {
+                    return Err("end_date must be within 30 days after start_date".into());
+                }
+            }
+            (None, None, Some(days)) if (1..=30).contains(&days) => {}
+            (None, None, Some(days)) => return Err(format!("rolling_days must be within 1..=30, not {days}")),
+            _ => return Err("give either start_date and end_date (a fixed window) or rolling_days".into()),
         }
         if self.client_key.trim().is_empty() || self.client_secret.expose().trim().is_empty() {
             return Err("client_key and client_secret are required".into());
@@ -61,6 +83,18 @@ impl TiktokConfig {
             return Err(format!("max_count must be within 1..=100, not {}", self.max_count));
         }
         self.retry.check_with(&self.base_url)
+    }
+
+    /// The window to query at `now_unix`: `(start_date, end_date)`.
+    fn window(&self, now_unix: i64) -> (String, String) {
+        match (&self.start_date, &self.end_date, self.rolling_days) {
+            (Some(start), Some(end), _) => (start.clone(), end.clone()),
+            (_, _, days) => {
+                let today = chrono::DateTime::from_timestamp(now_unix, 0).unwrap_or_default().date_naive();
+                let start = today - chrono::Days::new(u64::from(days.unwrap_or(1)));
+                (start.format("%Y%m%d").to_string(), today.format("%Y%m%d").to_string())
+            }
+        }
     }
 
     fn url(&self, path: &str) -> String {

@@ -65,9 +65,12 @@ impl TokenSource for ClientToken {
 /// Committed with durable output: where the query stands.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Cursor {
+    /// The window being read, `(start_date, end_date)`.
+    #[serde(default)]
+    window: Option<(String, String)>,
     search_id: Option<String>,
     cursor: u64,
-    /// The window is read to its end.
+    /// A fixed window is read to its end.
     done: bool,
 }
 
@@ -139,15 +142,20 @@ impl Source for TiktokSource {
 
     async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
         if self.cursor.done {
-            // The window is read; a daemon idles (a new window is a new configuration).
+            // The fixed window is read; a daemon idles (a new window is a new configuration).
             self.pause.after_sweep(&*self.clock, 1);
             self.pause.wait(&*self.clock).await;
             return Ok(SourceBatch { caught_up: self.mode == SourceMode::Once, ..Default::default() });
         }
+        if self.cursor.window.is_none() && self.pause.wait(&*self.clock).await {
+            return Ok(SourceBatch::default());
+        }
+        let (start_date, end_date) =
+            self.cursor.window.get_or_insert_with(|| self.config.window(self.clock.now_unix())).clone();
         let mut body = json!({
             "query": self.config.query,
-            "start_date": self.config.start_date,
-            "end_date": self.config.end_date,
+            "start_date": start_date,
+            "end_date": end_date,
             "max_count": (max_records as u32).clamp(1, self.config.max_count),
             "cursor": self.cursor.cursor,
         });
@@ -172,8 +180,15 @@ impl Source for TiktokSource {
         }
         self.cursor.search_id = data["search_id"].as_str().map(str::to_owned).or(self.cursor.search_id.take());
         self.cursor.cursor = data["cursor"].as_u64().unwrap_or(self.cursor.cursor);
-        self.cursor.done = !data["has_more"].as_bool().unwrap_or(false);
-        batch.caught_up = self.cursor.done && self.mode == SourceMode::Once;
+        let finished = !data["has_more"].as_bool().unwrap_or(false);
+        if finished && self.config.rolling_days.is_some() {
+            // The next sweep queries the window as it is then, with a new search.
+            self.cursor = Cursor::default();
+            self.pause.after_sweep(&*self.clock, self.config.poll_interval_secs);
+        } else {
+            self.cursor.done = finished;
+        }
+        batch.caught_up = finished && self.mode == SourceMode::Once;
         batch.checkpoint = Some(serde_json::to_value(&self.cursor).expect("json"));
         Ok(batch)
     }

@@ -10,7 +10,7 @@ use socialpipe_schemas::{Source, SourceMode};
 
 use super::{TiktokConfig, TiktokSource};
 use crate::http::fixture::{FixtureServer, Reply};
-use crate::http::{ManualClock, RetryPolicy, Secret};
+use crate::http::{Clock, ManualClock, RetryPolicy, Secret};
 
 const QUERY: &str = "/v2/research/video/query/";
 const TOKEN: &str = "/v2/oauth/token/";
@@ -18,8 +18,10 @@ const TOKEN: &str = "/v2/oauth/token/";
 fn config(base_url: &str) -> TiktokConfig {
     TiktokConfig {
         query: json!({"and": [{"operation": "IN", "field_name": "hashtag_name", "field_values": ["coffee"]}]}),
-        start_date: "20261101".into(),
-        end_date: "20261120".into(),
+        start_date: Some("20261101".into()),
+        end_date: Some("20261120".into()),
+        rolling_days: None,
+        poll_interval_secs: 3_600,
         client_key: "awkey".into(),
         client_secret: Secret::new("client-secret-value"),
         base_url: base_url.into(),
@@ -99,4 +101,45 @@ async fn an_expired_token_is_fetched_again_and_the_query_repeated() {
     let batch = open(&server, None).await.next_batch(100).await.unwrap();
     assert_eq!(batch.records.len(), 1);
     assert_eq!(server.seen().last().unwrap().authorization.as_deref(), Some("Bearer clt.new"));
+}
+
+#[tokio::test]
+async fn a_rolling_window_is_read_again_after_the_poll_interval_with_the_days_as_they_are_then() {
+    let server = FixtureServer::start().await;
+    server.reply(TOKEN, [token("clt.first")]);
+    server.reply(QUERY, [page(&[1], 1, true), page(&[2], 2, false), page(&[1, 3], 2, false)]);
+    // 2025-11-24T16:00:00Z.
+    let clock = Arc::new(ManualClock::at(1_764_000_000));
+    let config = TiktokConfig { start_date: None, end_date: None, rolling_days: Some(2), ..config(&server.base_url) };
+    let mut source = TiktokSource::with_clock("tt", config, clock.clone()).unwrap();
+    source.open(None, SourceMode::Continuous).await.unwrap();
+    let first = source.next_batch(100).await.unwrap();
+    assert_eq!(
+        first.checkpoint.unwrap()["window"],
+        json!(["20251122", "20251124"]),
+        "the sweep's window is kept, so a restart continues its search"
+    );
+    let end_of_sweep = source.next_batch(100).await.unwrap();
+    assert!(!end_of_sweep.caught_up, "a daemon goes on");
+    assert_eq!(end_of_sweep.checkpoint, Some(json!({"window": null, "search_id": null, "cursor": 0, "done": false})));
+    // The next sweep waits out the interval, crossing midnight: its window moves by a day.
+    let mut waited = 0;
+    while source.next_batch(100).await.unwrap().records.is_empty() {
+        waited += 1;
+        assert!(waited <= 3_600, "the next sweep never came");
+        if waited == 1 {
+            clock.sleep(std::time::Duration::from_secs(8 * 3600)).await;
+        }
+    }
+    let queries: Vec<Value> =
+        server.seen().iter().filter(|s| s.path == QUERY).map(|s| serde_json::from_slice(&s.body).unwrap()).collect();
+    assert_eq!(
+        (queries[0]["start_date"].as_str(), queries[0]["end_date"].as_str()),
+        (Some("20251122"), Some("20251124"))
+    );
+    assert_eq!(
+        (queries[2]["start_date"].as_str(), queries[2]["end_date"].as_str()),
+        (Some("20251123"), Some("20251125"))
+    );
+    assert!(queries[2].get("search_id").is_none(), "a new window is a new search");
 }

@@ -6,6 +6,13 @@ use socialpipe_schemas::{PostPayload, Rejected};
 
 use crate::http::{reject, to_post};
 
+/// The expansions and fields a tweet is requested with (search and stream).
+pub const REQUEST_FIELDS: [(&str, &str); 3] = [
+    ("expansions", "author_id"),
+    ("tweet.fields", "created_at,public_metrics,lang,entities,author_id"),
+    ("user.fields", "public_metrics,verified,created_at,username,name"),
+];
+
 /// Maps a page's tweets; a tweet that does not map becomes a rejection
 /// carrying its JSON.
 pub fn map_page(page: &Value, location: &str) -> (Vec<PostPayload>, Vec<Rejected>) {

@@ -5,7 +5,7 @@
 //! is the checkpoint, so a restart continues the sweep without a gap, and
 //! the next sweep starts above everything already read, without a duplicate.
 
-mod mapping;
+pub(crate) mod mapping;
 mod source;
 
 #[cfg(test)]

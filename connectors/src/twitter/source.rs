@@ -8,14 +8,8 @@ use serde_json::Value;
 use socialpipe_schemas::{ComponentError, Source, SourceBatch, SourceMode};
 
 use super::TwitterConfig;
-use super::mapping::map_page;
+use super::mapping::{REQUEST_FIELDS, map_page};
 use crate::http::{ApiClient, Clock, HttpDialect, Pause, StaticToken, SystemClock, decode_checkpoint, reject};
-
-const FIELDS: [(&str, &str); 3] = [
-    ("expansions", "author_id"),
-    ("tweet.fields", "created_at,public_metrics,lang,entities,author_id"),
-    ("user.fields", "public_metrics,verified,created_at,username,name"),
-];
 
 /// What is committed with durable output.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -89,7 +83,7 @@ impl Source for TwitterSource {
         let page_size = (max_records as u32).clamp(10, self.config.max_results);
         let mut query: Vec<(&str, String)> = vec![("query", self.config.query.clone())];
         query.push(("max_results", page_size.to_string()));
-        query.extend(FIELDS.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        query.extend(REQUEST_FIELDS.iter().map(|(k, v)| (*k, (*v).to_owned())));
         if let Some(since) = &self.cursor.since_id {
             query.push(("since_id", since.clone()));
         }

@@ -1,8 +1,12 @@
-//! Source `youtube`: a channel's uploads from the YouTube Data API v3 —
-//! the channel (`channels`: uploads playlist, title, handle, subscribers),
-//! its uploads playlist (`playlistItems`, newest first, `pageToken`), and
-//! each page's video statistics (`videos`). A sweep stops at the newest
-//! video the previous sweep read. Quota errors wait (see `dialect`).
+//! Source `youtube`: videos from the YouTube Data API v3, either a
+//! channel's uploads (`channels` for its uploads playlist, then
+//! `playlistItems`, newest first) or a search (`search`, newest first,
+//! `publishedAfter` the last sweep's newest), paged by `pageToken`. Each
+//! page's new videos get their snippet and statistics (`videos`), their
+//! channels' handles and subscribers (`channels`), and optionally their
+//! newest comment threads (`commentThreads`) as posts of their own. A sweep
+//! stops at the newest video the previous sweep read. Quota errors wait
+//! for the daily reset.
 
 mod source;
 
@@ -17,8 +21,17 @@ pub use source::YoutubeSource;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct YoutubeConfig {
-    /// The channel id (`UC…`).
-    pub channel_id: String,
+    /// Read this channel's uploads (`UC…`); or
+    #[serde(default)]
+    pub channel_id: Option<String>,
+    /// read the videos this search finds (`search.list`: 100 quota units a page).
+    #[serde(default)]
+    pub search_query: Option<String>,
+    /// Pages of top-level comment threads (up to 100 each, newest first)
+    /// read for each new video and emitted as posts; 0 reads none. Comments
+    /// made after a video was read are not revisited.
+    #[serde(default)]
+    pub comment_pages: u32,
     /// An API key (`${YOUTUBE_API_KEY}`).
     pub api_key: Secret,
     #[serde(default = "default_base_url")]
@@ -46,8 +59,12 @@ fn default_poll_interval_secs() -> u64 {
 
 impl YoutubeConfig {
     pub fn check(&self) -> Result<(), String> {
-        if self.channel_id.trim().is_empty() {
-            return Err("channel_id must not be empty".into());
+        let given = |v: &Option<String>| v.as_ref().is_some_and(|v| !v.trim().is_empty());
+        if given(&self.channel_id) == given(&self.search_query) {
+            return Err("give exactly one of channel_id (its uploads) and search_query".into());
+        }
+        if self.comment_pages > 10 {
+            return Err(format!("comment_pages must be within 0..=10, not {}", self.comment_pages));
         }
         if self.api_key.expose().trim().is_empty() {
             return Err("api_key is empty".into());

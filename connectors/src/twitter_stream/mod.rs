@@ -1,0 +1,104 @@
+//! Source `twitter_stream`: the X/Twitter API v2 filtered stream
+//! (`GET /2/tweets/search/stream`). Before connecting it makes the
+//! stream's rules (`/2/tweets/search/stream/rules`) exactly the configured
+//! ones. It reconnects as X asks: at once after an established connection
+//! drops, then linearly (+250 ms, up to 16 s) after network errors,
+//! exponentially from 5 s (up to 320 s) after HTTP errors and from 60 s
+//! after 429; a connection silent for `stall_timeout_secs` (X sends a
+//! heartbeat every 20 s) counts as dropped. Reconnecting after a gap asks
+//! for up to `backfill_minutes` of missed tweets (X keeps 5 minutes).
+
+mod rules;
+mod source;
+
+#[cfg(test)]
+mod tests;
+
+use serde::Deserialize;
+
+use crate::http::{RetryPolicy, Secret};
+pub use source::TwitterStreamSource;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwitterStreamConfig {
+    /// The stream's rules; any other rule on the app is deleted.
+    pub rules: Vec<StreamRule>,
+    /// An app-only bearer token (`${X_BEARER_TOKEN}`).
+    pub bearer_token: Secret,
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// Minutes of missed tweets to ask for when reconnecting after a gap,
+    /// 0–5 (`backfill_minutes` needs a Pro or Enterprise project; 0 disables).
+    #[serde(default)]
+    pub backfill_minutes: u32,
+    /// A connection without data or heartbeat this long is dropped and reopened.
+    #[serde(default = "default_stall_timeout_secs")]
+    pub stall_timeout_secs: u64,
+    /// Longest wait for a batch to fill before handing over what arrived.
+    #[serde(default = "default_max_batch_wait_ms")]
+    pub max_batch_wait_ms: u64,
+    /// Longest line accepted (X's tweets with expansions are a few KiB).
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
+    /// For the rules requests; reconnection follows X's schedule above,
+    /// capped by `retry.max_rate_limit_wait_secs`.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+}
+
+/// A filtering rule (X's rule syntax) and its tag, reported on each match.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamRule {
+    pub value: String,
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+fn default_base_url() -> String {
+    "https://api.x.com".into()
+}
+
+fn default_stall_timeout_secs() -> u64 {
+    // X's heartbeat comes every 20 s, sometimes a little late.
+    25
+}
+
+fn default_max_batch_wait_ms() -> u64 {
+    1_000
+}
+
+fn default_max_line_bytes() -> usize {
+    1 << 20
+}
+
+impl TwitterStreamConfig {
+    pub fn check(&self) -> Result<(), String> {
+        if self.rules.is_empty() {
+            return Err("rules must not be empty (the stream delivers only what a rule matches)".into());
+        }
+        if let Some(rule) = self.rules.iter().find(|r| r.value.trim().is_empty()) {
+            return Err(format!("a rule's value must not be empty (tag {:?})", rule.tag));
+        }
+        if self.backfill_minutes > 5 {
+            return Err(format!(
+                "backfill_minutes must be within 0..=5 (X keeps 5 minutes), not {}",
+                self.backfill_minutes
+            ));
+        }
+        if self.stall_timeout_secs == 0 || self.max_batch_wait_ms == 0 || self.max_line_bytes < 1024 {
+            return Err(
+                "stall_timeout_secs and max_batch_wait_ms must be positive, max_line_bytes at least 1024".into()
+            );
+        }
+        if self.bearer_token.expose().trim().is_empty() {
+            return Err("bearer_token is empty".into());
+        }
+        self.retry.check_with(&self.base_url)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/2/tweets/search/{path}", self.base_url.trim_end_matches('/'))
+    }
+}
