@@ -6,7 +6,7 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp bench-kol fuzz-webhook full-stack scale-demo test-kafka-soak bench-kafka clean-demo
+.PHONY: check-fixtures models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp bench-kol fuzz-webhook full-stack scale-demo test-kafka-soak bench-kafka clean-demo
 
 demo: models build
 	@scripts/demo.sh "$(BIN)"
@@ -28,8 +28,19 @@ train-sentiment: build
 build:
 	$(CARGO) build --release -p socialpipe --bin socialpipe
 
-test: lint check-compose models services
+test: lint check-compose check-fixtures models services
 	RUST_TEST_THREADS=2 $(CARGO) test --workspace --all-targets
+
+# The API sources' test fixtures against the providers' published
+# descriptions (X's OpenAPI models in its SDK, YouTube's discovery
+# document), in a venv cached outside the clone.
+FIXTURE_VENV := $(HOME)/.cache/socialpipe-fixture-venv
+check-fixtures:
+	@test -x $(FIXTURE_VENV)/bin/python || python3 -m venv $(FIXTURE_VENV)
+	@$(FIXTURE_VENV)/bin/pip install -q --disable-pip-version-check xdk==0.10.6 google-api-python-client==2.202.0
+	@rm -rf $(CARGO_TARGET_DIR)/fixture-dump
+	SOCIALPIPE_FIXTURE_DUMP=$(CARGO_TARGET_DIR)/fixture-dump $(CARGO) test -q -p socialpipe-connectors --lib
+	$(FIXTURE_VENV)/bin/python scripts/check-fixtures.py $(CARGO_TARGET_DIR)/fixture-dump
 
 # The scale-out kill -9 test, which the test broker fails about one run in
 # three for reasons of its own (docs/decisions/003); run it a few times.
@@ -88,7 +99,8 @@ bench-kol:
 # cargo-fuzz on the stable toolchain (RUSTC_BOOTSTRAP=1), installed once.
 fuzz-webhook:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer none webhook_payload -- -max_total_time=$${FUZZ_SECONDS:-600} -max_len=65536
+	mkdir -p fuzz/corpus/webhook_payload
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer none webhook_payload corpus/webhook_payload seeds/webhook_payload -- -max_total_time=$${FUZZ_SECONDS:-600} -max_len=65536
 
 # The embed stage vs Python sentence-transformers on the same 2,000 posts,
 # then the quickstart's stages end to end (installs torch in a cached venv).
