@@ -6,7 +6,7 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: check-fixtures models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp bench-kol fuzz-webhook full-stack scale-demo test-kafka-soak bench-kafka clean-demo
+.PHONY: check-fixtures models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp bench-kol fuzz-webhook fuzz-xlsx sample-roster full-stack scale-demo test-kafka-soak bench-kafka clean-demo
 
 demo: models build
 	@scripts/demo.sh "$(BIN)"
@@ -32,8 +32,8 @@ test: lint check-compose check-fixtures models services
 	RUST_TEST_THREADS=2 $(CARGO) test --workspace --all-targets
 
 # The API sources' test fixtures against the providers' published
-# descriptions (X's OpenAPI models in its SDK, YouTube's discovery
-# document), in a venv cached outside the clone.
+# descriptions (X's OpenAPI models in its SDK, YouTube's and Drive's discovery
+# documents), in a venv cached outside the clone.
 FIXTURE_VENV := $(HOME)/.cache/socialpipe-fixture-venv
 check-fixtures:
 	@test -x $(FIXTURE_VENV)/bin/python || python3 -m venv $(FIXTURE_VENV)
@@ -95,12 +95,19 @@ bench-nlp: models
 bench-kol:
 	$(CARGO) run --release -p socialpipe-benches --bin kol -- --posts $${BENCH_POSTS:-1000000} --authors $${BENCH_AUTHORS:-50000}
 
-# The webhook payload parser under libFuzzer for FUZZ_SECONDS (default 600):
-# cargo-fuzz on the stable toolchain (RUSTC_BOOTSTRAP=1), installed once.
-fuzz-webhook:
+# A fuzz target under libFuzzer for FUZZ_SECONDS (default 600), from its
+# committed seeds: the webhook payload parser, or the workbook reader and row
+# mapping. cargo-fuzz on the stable toolchain (RUSTC_BOOTSTRAP=1), installed once.
+fuzz-webhook: FUZZ_TARGET = webhook_payload
+fuzz-xlsx: FUZZ_TARGET = xlsx_rows
+fuzz-webhook fuzz-xlsx:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	mkdir -p fuzz/corpus/webhook_payload
-	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer none webhook_payload corpus/webhook_payload seeds/webhook_payload -- -max_total_time=$${FUZZ_SECONDS:-600} -max_len=65536
+	mkdir -p fuzz/corpus/$(FUZZ_TARGET)
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --sanitizer none $(FUZZ_TARGET) corpus/$(FUZZ_TARGET) seeds/$(FUZZ_TARGET) -- -max_total_time=$${FUZZ_SECONDS:-600} -max_len=65536
+
+# The quick start's sample roster, from the sample posts.
+sample-roster:
+	$(CARGO) run -q -p socialpipe-connectors --example sample_roster -- examples/data/posts.jsonl examples/data/rosters/kols.xlsx
 
 # The embed stage vs Python sentence-transformers on the same 2,000 posts,
 # then the quickstart's stages end to end (installs torch in a cached venv).

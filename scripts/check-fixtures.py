@@ -11,8 +11,9 @@ body). This script checks each body whose provider publishes a description:
   `repost` in the names it generates; the wire keeps the old names, so keys
   are translated before the check. Unknown fields, wrong types and missing
   required fields are errors.
-- YouTube Data API v3: Google's discovery document (shipped in
-  `google-api-python-client`): unknown fields and wrong types are errors.
+- YouTube Data API v3 and Drive API v3: Google's discovery documents
+  (shipped in `google-api-python-client`): unknown fields and wrong types
+  are errors.
 
 Fields the providers' reference pages document but their machine-readable
 descriptions omit are listed in UNDESCRIBED with where they are documented;
@@ -97,22 +98,28 @@ X_MODELS = {
     ("GET", "/2/tweets/search/stream"): x.StreamPostsResponse,
 }
 
-YOUTUBE_DOC = json.loads(
-    (pathlib.Path(googleapiclient.__file__).parent / "discovery_cache/documents/youtube.v3.json").read_text()
-)
-YOUTUBE_SCHEMAS = {
-    "/youtube/v3/channels": "ChannelListResponse",
-    "/youtube/v3/playlistItems": "PlaylistItemListResponse",
-    "/youtube/v3/videos": "VideoListResponse",
-    "/youtube/v3/search": "SearchListResponse",
-    "/youtube/v3/commentThreads": "CommentThreadListResponse",
+def discovery(name):
+    path = pathlib.Path(googleapiclient.__file__).parent / "discovery_cache/documents" / name
+    return json.loads(path.read_text())
+
+
+YOUTUBE_DOC = discovery("youtube.v3.json")
+DRIVE_DOC = discovery("drive.v3.json")
+# Path -> (discovery document, response schema).
+GOOGLE_SCHEMAS = {
+    "/youtube/v3/channels": (YOUTUBE_DOC, "ChannelListResponse"),
+    "/youtube/v3/playlistItems": (YOUTUBE_DOC, "PlaylistItemListResponse"),
+    "/youtube/v3/videos": (YOUTUBE_DOC, "VideoListResponse"),
+    "/youtube/v3/search": (YOUTUBE_DOC, "SearchListResponse"),
+    "/youtube/v3/commentThreads": (YOUTUBE_DOC, "CommentThreadListResponse"),
+    "/drive/v3/files": (DRIVE_DOC, "FileList"),
 }
 
 
-def check_discovery(value, schema, path):
-    """A value against a discovery-document schema."""
+def check_discovery(doc, value, schema, path):
+    """A value against a schema of the discovery document `doc`."""
     if "$ref" in schema:
-        return check_discovery(value, YOUTUBE_DOC["schemas"][schema["$ref"]], path)
+        return check_discovery(doc, value, doc["schemas"][schema["$ref"]], path)
     kind = schema.get("type")
     if kind == "object":
         if not isinstance(value, dict):
@@ -121,16 +128,16 @@ def check_discovery(value, schema, path):
         properties = schema.get("properties", {})
         for key, item in value.items():
             if key in properties:
-                errors += check_discovery(item, properties[key], f"{path}.{key}")
+                errors += check_discovery(doc, item, properties[key], f"{path}.{key}")
             elif "additionalProperties" in schema:
-                errors += check_discovery(item, schema["additionalProperties"], f"{path}.{key}")
+                errors += check_discovery(doc, item, schema["additionalProperties"], f"{path}.{key}")
             else:
-                errors.append(f"{path}.{key}: not in the YouTube discovery document")
+                errors.append(f"{path}.{key}: not in the {doc['name']} discovery document")
         return errors
     if kind == "array":
         if not isinstance(value, list):
             return [f"{path}: an array expected"]
-        return [e for i, item in enumerate(value) for e in check_discovery(item, schema["items"], f"{path}[{i}]")]
+        return [e for i, item in enumerate(value) for e in check_discovery(doc, item, schema["items"], f"{path}[{i}]")]
     if kind == "string":
         if not isinstance(value, str):
             return [f"{path}: a string expected, not {value!r}"]
@@ -166,14 +173,15 @@ def main(directory):
                     set_aside_used.add(f"{method} {path} {field}: {where}")
         if (method, path) in X_MODELS:
             errors = [e for value in values for e in check_x(X_MODELS[(method, path)], value)]
-        elif path in YOUTUBE_SCHEMAS:
-            errors = [e for value in values for e in check_discovery(value, {"$ref": YOUTUBE_SCHEMAS[path]}, "$")]
+        elif path in GOOGLE_SCHEMAS:
+            doc, schema = GOOGLE_SCHEMAS[path]
+            errors = [e for value in values for e in check_discovery(doc, value, {"$ref": schema}, "$")]
         else:
             undescribed.add(re.sub(r"/\d[\d_]*", "/{id}", path))
             continue
         checked += 1
         failures += [f"{method} {path} ({dump.name}): {e}" for e in errors]
-    print(f"checked {checked} fixture bodies against the X OpenAPI models and the YouTube discovery document")
+    print(f"checked {checked} fixture bodies against the X OpenAPI models and the YouTube and Drive discovery documents")
     print("no published description for: " + ", ".join(sorted(undescribed)))
     for used in sorted(set_aside_used):
         print("documented, not in the description:", used)

@@ -44,6 +44,9 @@ query "SELECT j.value, count(*), round(avg(sentiment_compound), 3) FROM posts, j
 echo
 echo "posts not brand safe: $(query 'SELECT count(*) FROM posts WHERE NOT brand_safe')"
 echo
+echo "creator roster (examples/data/rosters/kols.xlsx): $(query "SELECT count(*) FROM sheet_rows WHERE author_id IS NOT NULL") rows; by category (creators | avg rate | avg followers):"
+query "SELECT category, count(*), round(avg(rate)), round(avg(followers)) FROM authors WHERE category IS NOT NULL GROUP BY 1 ORDER BY 2 DESC" | sed 's/^/  /'
+echo
 echo "top KOLs (author | handle | tier | score 0-100 | posts in window), from $(query 'SELECT count(*) FROM kol_scores') scores kept as history:"
 query "SELECT author_id, handle, tier, round(score, 1), posts FROM kol_latest ORDER BY score DESC LIMIT 5" | sed 's/^/  /'
 TOP=$(query "SELECT author_id FROM kol_latest ORDER BY score DESC LIMIT 1")

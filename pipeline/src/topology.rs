@@ -4,8 +4,10 @@
 
 use serde::Deserialize;
 use socialpipe_connectors::facebook::{FacebookConfig, FacebookSource};
+use socialpipe_connectors::gdrive::{GdriveConfig, GdriveSource};
 use socialpipe_connectors::instagram::{InstagramConfig, InstagramSource};
 use socialpipe_connectors::jsonl::{JsonlConfig, JsonlSource};
+use socialpipe_connectors::local_xlsx::{LocalXlsxConfig, LocalXlsxSource};
 use socialpipe_connectors::tiktok::{TiktokConfig, TiktokSource};
 use socialpipe_connectors::twitter::{TwitterConfig, TwitterSource};
 use socialpipe_connectors::twitter_stream::{TwitterStreamConfig, TwitterStreamSource};
@@ -35,6 +37,8 @@ use socialpipe_sinks::stdout::{StdoutConfig, StdoutSink};
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SourceKind {
     Jsonl(JsonlConfig),
+    LocalXlsx(LocalXlsxConfig),
+    Gdrive(GdriveConfig),
     Twitter(TwitterConfig),
     TwitterStream(TwitterStreamConfig),
     Facebook(FacebookConfig),
@@ -48,6 +52,8 @@ impl SourceKind {
     pub fn check(&self) -> Result<(), String> {
         match self {
             SourceKind::Jsonl(c) => c.check(),
+            SourceKind::LocalXlsx(c) => c.check(),
+            SourceKind::Gdrive(c) => c.check(),
             SourceKind::Twitter(c) => c.check(),
             SourceKind::TwitterStream(c) => c.check(),
             SourceKind::Facebook(c) => c.check(),
@@ -62,6 +68,7 @@ impl SourceKind {
     pub fn is_unbounded(&self) -> bool {
         match self {
             SourceKind::Jsonl(c) => c.follow,
+            SourceKind::LocalXlsx(_) | SourceKind::Gdrive(_) => false,
             SourceKind::Twitter(_)
             | SourceKind::Facebook(_)
             | SourceKind::Instagram(_)
@@ -74,6 +81,8 @@ impl SourceKind {
     pub fn build(&self, name: &str) -> Result<Box<dyn Source>, ComponentError> {
         Ok(match self {
             SourceKind::Jsonl(c) => Box::new(JsonlSource::new(name, c.clone())),
+            SourceKind::LocalXlsx(c) => Box::new(LocalXlsxSource::new(name, c.clone())),
+            SourceKind::Gdrive(c) => Box::new(GdriveSource::new(name, c.clone())?),
             SourceKind::Twitter(c) => Box::new(TwitterSource::new(name, c.clone())?),
             SourceKind::TwitterStream(c) => Box::new(TwitterStreamSource::new(name, c.clone())?),
             SourceKind::Facebook(c) => Box::new(FacebookSource::new(name, c.clone())?),

@@ -19,4 +19,4 @@ pub use envelope::{Envelope, EnvelopeError, RecordKind};
 pub use error::{ComponentError, ErrorDomain};
 pub use kol::{KolFactor, KolScoreRecord};
 pub use post::{Author, Metrics, PostPayload, RawPostError, parse_raw_post, validate_raw_post};
-pub use sheet::SheetRowRecord;
+pub use sheet::{AuthorSnapshot, SheetRowRecord};

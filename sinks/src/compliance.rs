@@ -129,6 +129,7 @@ pub async fn every_record_type_is_stored_once(store: &dyn Store, platform: &str)
         row_number: 2,
         cells,
         content_hash: "abc".into(),
+        author: None,
     };
     let record =
         |kind, id: String, key: String, payload| Envelope::new(kind, id, key, "test", score.computed_at, payload);

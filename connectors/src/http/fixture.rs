@@ -15,23 +15,28 @@ use axum::response::{IntoResponse, Response};
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
-    pub body: String,
+    pub body: Vec<u8>,
     /// After the body the response stays open, sending nothing (a stalled stream).
     pub hold_open: bool,
 }
 
 impl Reply {
     pub fn json(body: serde_json::Value) -> Self {
-        Reply { status: 200, headers: vec![], body: body.to_string(), hold_open: false }
+        Reply { status: 200, headers: vec![], body: body.to_string().into_bytes(), hold_open: false }
     }
 
     pub fn status(status: u16, body: &str) -> Self {
-        Reply { status, headers: vec![], body: body.to_owned(), hold_open: false }
+        Reply { status, headers: vec![], body: body.as_bytes().to_vec(), hold_open: false }
     }
 
     /// A 200 whose body is `text` as is (a stream's lines).
     pub fn text(text: impl Into<String>) -> Self {
-        Reply { status: 200, headers: vec![], body: text.into(), hold_open: false }
+        Reply::bytes(text.into().into_bytes())
+    }
+
+    /// A 200 whose body is `bytes` (a download).
+    pub fn bytes(bytes: Vec<u8>) -> Self {
+        Reply { status: 200, headers: vec![], body: bytes, hold_open: false }
     }
 
     pub fn status_code(mut self, status: u16) -> Self {
@@ -138,7 +143,9 @@ const DUMP_DIR: &str = "SOCIALPIPE_FIXTURE_DUMP";
 /// `<METHOD> <path> <status>` on the first line, the body after it; named by its content.
 fn dump(dir: &std::path::Path, method: &str, path: &str, reply: &Reply) {
     use sha2::Digest;
-    let text = format!("{method} {path} {}\n{}", reply.status, reply.body);
+    // Downloads are not described as JSON: only text is kept.
+    let Ok(body) = std::str::from_utf8(&reply.body) else { return };
+    let text = format!("{method} {path} {}\n{body}", reply.status);
     let name = hex::encode(&sha2::Sha256::digest(text.as_bytes())[..12]);
     std::fs::create_dir_all(dir).and_then(|()| std::fs::write(dir.join(name), text)).expect("writing a fixture dump");
 }

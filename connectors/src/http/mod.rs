@@ -6,6 +6,7 @@
 mod clock;
 #[cfg(any(test, feature = "testing"))]
 pub mod fixture;
+mod google;
 mod sweep;
 
 use std::fmt;
@@ -19,6 +20,7 @@ use socialpipe_schemas::ComponentError;
 #[cfg(test)]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
+pub use google::GoogleDialect;
 pub use sweep::{Pause, Seen, decode_checkpoint};
 
 /// A credential from the configuration: usable, never shown.
@@ -85,8 +87,9 @@ pub trait TokenSource: Send + Sync {
     async fn token(&self) -> Result<Secret, ComponentError>;
     /// The provider refused the token: get a new one (false: cannot).
     async fn refresh(&self, client: &reqwest::Client) -> Result<bool, ComponentError>;
-    /// There is no token yet: `refresh` must get one before the first request.
-    fn is_empty(&self) -> bool {
+    /// There is no token yet, or it is about to expire: `refresh` must get
+    /// one before the next request.
+    fn needs_refresh(&self) -> bool {
         false
     }
 }
@@ -192,7 +195,22 @@ impl ApiClient {
     /// refreshes the token once. Errors: transient when retries run out,
     /// fatal when the token is refused for good or the request is wrong.
     pub async fn get_json(&mut self, url: &str, query: &[(&str, String)]) -> Result<Value, ComponentError> {
-        self.send_json(url, query, None).await?.map_err(|refusal| self.wrong_request(&refusal))
+        let body =
+            self.send(url, query, None, MAX_JSON_BYTES).await?.map_err(|refusal| self.wrong_request(&refusal))?;
+        self.json(&body)
+    }
+
+    /// GETs `url`'s body as bytes (a download), at most `max_bytes` of them
+    /// (more is an `Invalid` error), with the same waits, retries and
+    /// refresh; a refused download comes back as `Err(body)`, as in
+    /// `try_get_json`.
+    pub async fn try_get_bytes(
+        &mut self,
+        url: &str,
+        query: &[(&str, String)],
+        max_bytes: u64,
+    ) -> Result<Result<Vec<u8>, Value>, ComponentError> {
+        Ok(self.send(url, query, None, max_bytes).await?.map_err(|refusal| refusal.body))
     }
 
     /// Like `get_json`, but a request the provider refuses (4xx other than
@@ -204,7 +222,10 @@ impl ApiClient {
         url: &str,
         query: &[(&str, String)],
     ) -> Result<Result<Value, Value>, ComponentError> {
-        Ok(self.send_json(url, query, None).await?.map_err(|refusal| refusal.body))
+        match self.send(url, query, None, MAX_JSON_BYTES).await? {
+            Ok(body) => self.json(&body).map(Ok),
+            Err(refusal) => Ok(Err(refusal.body)),
+        }
     }
 
     /// POSTs `body` as JSON, with the same waits, retries and refresh as `get_json`.
@@ -214,22 +235,31 @@ impl ApiClient {
         query: &[(&str, String)],
         body: &Value,
     ) -> Result<Value, ComponentError> {
-        self.send_json(url, query, Some(body)).await?.map_err(|refusal| self.wrong_request(&refusal))
+        let body =
+            self.send(url, query, Some(body), MAX_JSON_BYTES).await?.map_err(|refusal| self.wrong_request(&refusal))?;
+        self.json(&body)
     }
 
-    async fn send_json(
+    fn json(&self, body: &[u8]) -> Result<Value, ComponentError> {
+        serde_json::from_slice(body).map_err(|_| {
+            ComponentError::transient(format!("{}: the response is not JSON: {}", self.provider, excerpt(body)))
+        })
+    }
+
+    async fn send(
         &mut self,
         url: &str,
         query: &[(&str, String)],
         body: Option<&Value>,
-    ) -> Result<Result<Value, Refusal>, ComponentError> {
+        max_bytes: u64,
+    ) -> Result<Result<Vec<u8>, Refusal>, ComponentError> {
         let mut refreshed = false;
         let mut backoff = self.policy.initial_backoff_ms;
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.wait_for_rate_limit().await?;
-            if self.token.is_empty() && !self.token.refresh(&self.http).await? {
+            if self.token.needs_refresh() && !self.token.refresh(&self.http).await? {
                 return Err(ComponentError::fatal(format!("{}: could not obtain an access token", self.provider)));
             }
             let token = self.token.token().await?;
@@ -260,20 +290,10 @@ impl ApiClient {
             let status = response.status();
             let headers = response.headers().clone();
             self.note_rate_limit(&headers, status.as_u16());
-            let body = response.bytes().await.map_err(|e| {
-                ComponentError::transient(format!("{}: reading the response: {}", self.provider, without_url(e)))
-            })?;
+            let body = self.read_body(response, max_bytes).await?;
             let json: Option<Value> = serde_json::from_slice(&body).ok();
             match self.dialect.verdict(status.as_u16(), &headers, json.as_ref(), self.clock.now_unix()) {
-                Verdict::Ok => {
-                    return json.map(Ok).ok_or_else(|| {
-                        ComponentError::transient(format!(
-                            "{}: the response is not JSON: {}",
-                            self.provider,
-                            excerpt(&body)
-                        ))
-                    });
-                }
+                Verdict::Ok => return Ok(Ok(body)),
                 Verdict::TokenRefused if !refreshed => {
                     refreshed = true;
                     if self.token.refresh(&self.http).await? {
@@ -309,6 +329,29 @@ impl ApiClient {
                 }
             }
         }
+    }
+
+    /// The body, chunk by chunk, refusing more than `max_bytes`.
+    async fn read_body(&self, mut response: reqwest::Response, max_bytes: u64) -> Result<Vec<u8>, ComponentError> {
+        let too_large = |size: u64| {
+            ComponentError::invalid(format!(
+                "{}: a response of {size} bytes or more > the limit {max_bytes}",
+                self.provider
+            ))
+        };
+        if let Some(length) = response.content_length().filter(|l| *l > max_bytes) {
+            return Err(too_large(length));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            ComponentError::transient(format!("{}: reading the response: {}", self.provider, without_url(e)))
+        })? {
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 > max_bytes {
+                return Err(too_large(body.len() as u64));
+            }
+        }
+        Ok(body)
     }
 
     /// A refused request stops the source: a 403 lacks a permission, other
@@ -364,6 +407,27 @@ impl ApiClient {
     }
 }
 
+/// POSTs a form to a token endpoint (grants are form-encoded); its status
+/// and JSON answer (null when it is not JSON).
+pub async fn post_form(
+    client: &reqwest::Client,
+    provider: &str,
+    endpoint: &str,
+    pairs: &[(&str, &str)],
+) -> Result<(reqwest::StatusCode, Value), ComponentError> {
+    let form = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    let answer = client
+        .post(endpoint)
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .map_err(|e| ComponentError::transient(format!("{provider}: token request: {}", without_url(e))))?;
+    let status = answer.status();
+    let body = answer.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+    Ok((status, body))
+}
+
 /// How long a 429 or 503 asks to wait: `Retry-After` seconds, else the
 /// rate-limit reset time.
 pub fn retry_after(headers: &reqwest::header::HeaderMap, now_unix: i64) -> Option<Duration> {
@@ -384,6 +448,9 @@ fn jittered(ms: u64) -> Duration {
 fn without_url(e: reqwest::Error) -> String {
     e.without_url().to_string()
 }
+
+/// The largest JSON answer read (a page of a listing is far smaller).
+const MAX_JSON_BYTES: u64 = 64 << 20;
 
 /// Bytes of a rejected item kept in its dead letter.
 const MAX_REJECTED_BYTES: usize = 64 * 1024;

@@ -9,7 +9,8 @@ use socialpipe_schemas::{ComponentError, PostPayload, Source, SourceBatch, Sourc
 
 use super::TiktokConfig;
 use crate::http::{
-    ApiClient, Clock, HttpDialect, Pause, Secret, SystemClock, TokenSource, decode_checkpoint, reject, to_post,
+    ApiClient, Clock, HttpDialect, Pause, Secret, SystemClock, TokenSource, decode_checkpoint, post_form, reject,
+    to_post,
 };
 
 const FIELDS: &str = "id,video_description,create_time,region_code,share_count,view_count,like_count,comment_count,username,hashtag_names";
@@ -30,21 +31,12 @@ impl TokenSource for ClientToken {
     }
 
     async fn refresh(&self, client: &reqwest::Client) -> Result<bool, ComponentError> {
-        let form = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("client_key", &self.client_key)
-            .append_pair("client_secret", self.client_secret.expose())
-            .append_pair("grant_type", "client_credentials")
-            .finish();
-        let answer = client
-            .post(&self.endpoint)
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .map_err(|e| ComponentError::transient(format!("tiktok: token request: {}", e.without_url())))?;
-        let status = answer.status();
-        let body: Value =
-            answer.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
+        let grant = [
+            ("client_key", self.client_key.as_str()),
+            ("client_secret", self.client_secret.expose()),
+            ("grant_type", "client_credentials"),
+        ];
+        let (status, body) = post_form(client, "tiktok", &self.endpoint, &grant).await?;
         match body["access_token"].as_str() {
             Some(token) if status.is_success() => {
                 *self.current.lock().expect("token lock") = Some(Secret::new(token));
@@ -57,7 +49,7 @@ impl TokenSource for ClientToken {
         }
     }
 
-    fn is_empty(&self) -> bool {
+    fn needs_refresh(&self) -> bool {
         self.current.lock().expect("token lock").is_none()
     }
 }

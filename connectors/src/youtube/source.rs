@@ -1,8 +1,7 @@
-//! The sweep (uploads or search), its checkpoint, the mappings and YouTube's errors.
+//! The sweep (uploads or search), its checkpoint and the mappings.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat};
@@ -12,36 +11,8 @@ use socialpipe_schemas::{ComponentError, PostPayload, Source, SourceBatch, Sourc
 
 use super::YoutubeConfig;
 use crate::http::{
-    ApiClient, Clock, Dialect, HttpDialect, Pause, Seen, StaticToken, SystemClock, Verdict, decode_checkpoint, reject,
-    to_post,
+    ApiClient, Clock, GoogleDialect, Pause, Seen, StaticToken, SystemClock, decode_checkpoint, reject, to_post,
 };
-
-/// YouTube reports errors as `error.errors[].reason`.
-struct YoutubeDialect;
-
-impl Dialect for YoutubeDialect {
-    fn verdict(&self, status: u16, headers: &reqwest::header::HeaderMap, body: Option<&Value>, now: i64) -> Verdict {
-        let reasons: Vec<&str> = body
-            .and_then(|b| b["error"]["errors"].as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e["reason"].as_str())
-            .collect();
-        if reasons.contains(&"quotaExceeded") || reasons.contains(&"dailyLimitExceeded") {
-            // The daily quota resets at midnight Pacific time (taken as UTC−8).
-            let pacific = now - 8 * 3600;
-            let wait = (pacific / 86_400 + 1) * 86_400 - pacific;
-            return Verdict::Retry(Some(Duration::from_secs(wait as u64)));
-        }
-        if reasons.iter().any(|r| matches!(*r, "rateLimitExceeded" | "userRateLimitExceeded")) {
-            return Verdict::Retry(None);
-        }
-        if reasons.contains(&"keyInvalid") || reasons.contains(&"keyExpired") {
-            return Verdict::TokenRefused;
-        }
-        HttpDialect.verdict(status, headers, body, now)
-    }
-}
 
 /// Committed with durable output.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -79,7 +50,7 @@ impl YoutubeSource {
 
     pub fn with_clock(name: &str, config: YoutubeConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
         let token = Arc::new(StaticToken(config.api_key.clone()));
-        let client = ApiClient::new("youtube", token, Arc::new(YoutubeDialect), Arc::clone(&clock), config.retry)?
+        let client = ApiClient::new("youtube", token, Arc::new(GoogleDialect), Arc::clone(&clock), config.retry)?
             .token_in_query("key");
         Ok(YoutubeSource {
             name: name.to_owned(),

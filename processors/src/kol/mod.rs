@@ -24,7 +24,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use socialpipe_schemas::{ComponentError, Envelope, Failed, KeyedState, KolScoreRecord, Processor, RecordKind};
+use socialpipe_schemas::{
+    ComponentError, Envelope, Failed, KeyedState, KolScoreRecord, Processor, RecordKind, SheetRowRecord,
+};
 
 pub use config::{Brief, FollowerQualityConfig, KolConfig, TierRates, Weights, default_benchmarks};
 use factors::BriefInfo;
@@ -258,6 +260,26 @@ impl KolStage {
     }
 }
 
+/// A roster row's author snapshot (a `sheet_row/v1` mapped as a roster,
+/// keyed by its author): the handle and follower counts, as of the
+/// roster's time, join the author's window. Other sheet rows pass.
+fn observe_roster(record: &mut Envelope, authors: &mut Authors) -> Result<(), ComponentError> {
+    let row: SheetRowRecord =
+        record.payload_as().map_err(|e| ComponentError::invalid(format!("kol: unreadable sheet_row/v1: {e}")))?;
+    let Some(snapshot) = row.author else { return Ok(()) };
+    let author = authors.get(&record.key)?;
+    let profile = Profile {
+        handle: snapshot.handle,
+        followers: snapshot.followers,
+        following: snapshot.following,
+        account_created: None,
+    };
+    author.state.observe_roster(record.event_time.timestamp_millis(), profile);
+    author.changed = true;
+    record.enrichments.insert(KEY.to_owned(), json!({"author_id": record.key, "roster": true}));
+    Ok(())
+}
+
 /// The windows a batch touches, decoded once and written back once.
 struct Authors<'a> {
     state: &'a mut KeyedState,
@@ -307,10 +329,12 @@ impl Processor for KolStage {
         let outcomes = batch
             .into_iter()
             .map(|mut record| {
-                if record.kind() != Some(RecordKind::Post) {
-                    return Ok(record);
-                }
-                match self.observe(&mut record, &mut authors) {
+                let observed = match record.kind() {
+                    Some(RecordKind::Post) => self.observe(&mut record, &mut authors),
+                    Some(RecordKind::SheetRow) => observe_roster(&mut record, &mut authors),
+                    _ => return Ok(record),
+                };
+                match observed {
                     Ok(()) => Ok(record),
                     Err(error) => Err(Failed { record: Box::new(record), error }),
                 }

@@ -374,3 +374,58 @@ proptest! {
         }
     }
 }
+
+/// A roster row for twitter author `id`, as of 2026-01-01 + `day`, saying `followers`.
+fn roster_row(id: &str, day: f64, followers: u64) -> Envelope {
+    use socialpipe_schemas::{AuthorSnapshot, RecordKind, SheetRowRecord};
+    let at = chrono::DateTime::from_timestamp_millis(1_767_225_600_000 + (day * DAY as f64) as i64).unwrap();
+    let author = AuthorSnapshot {
+        platform: "twitter".into(),
+        id: id.into(),
+        handle: Some(format!("{id}_official")),
+        name: None,
+        followers: Some(followers),
+        following: Some(10),
+        rate: Some(250.0),
+        category: Some("coffee".into()),
+    };
+    let row = SheetRowRecord {
+        file_id: "f1".into(),
+        file_name: "kols.xlsx".into(),
+        sheet: "Roster".into(),
+        row_key: id.into(),
+        row_number: 2,
+        cells: Default::default(),
+        content_hash: "h".into(),
+        author: Some(author.clone()),
+    };
+    let payload = Envelope::encode_payload(&row);
+    Envelope::new(RecordKind::SheetRow, row.record_id(), author.author_id(), "rosters", at, payload)
+}
+
+#[tokio::test]
+async fn a_roster_row_gives_the_author_a_follower_snapshot_and_handle_that_the_score_uses() {
+    let config = KolConfig::default();
+    let mut stage = stage(&config);
+    let mut state = KeyedState::default();
+    let mut post = P::new(1, "erin", 1.0);
+    post.followers = None;
+    run(&mut stage, &mut state, &[post]).await;
+    stage.finish(&mut state);
+    assert_eq!(scores(stage.take_emitted())[0].tier, "unknown", "posts without follower counts: no tier");
+
+    // The roster (a day later) says 150k followers: the window is rescored with them.
+    let out = stage.process_keyed(vec![roster_row("erin", 2.0, 150_000)], &mut state).await;
+    let row = out.into_iter().next().unwrap().map_err(|f| f.error).unwrap();
+    assert_eq!(row.enrichments["kol"], json!({"author_id": "twitter:erin", "roster": true}));
+    stage.finish(&mut state);
+    let rescored = scores(stage.take_emitted());
+    assert_eq!(rescored.len(), 1);
+    assert_eq!((rescored[0].followers, rescored[0].tier.as_str()), (Some(150_000), "mid"));
+    assert_eq!(rescored[0].handle.as_deref(), Some("erin_official"));
+
+    // An author known only from a roster has no score, and a sheet row without an author passes untouched.
+    stage.process_keyed(vec![roster_row("frank", 1.0, 9_000)], &mut state).await;
+    stage.finish(&mut state);
+    assert!(stage.take_emitted().is_empty());
+}

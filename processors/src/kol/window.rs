@@ -150,6 +150,19 @@ impl AuthorState {
         Observed::Counted
     }
 
+    /// What a roster says of the author at `at` (ms): its handle when no
+    /// newer post gave one, its follower counts as a snapshot. A window with
+    /// posts is rescored; an author known only from a roster has no score.
+    pub fn observe_roster(&mut self, at: i64, profile: Profile) {
+        if profile.handle.is_some() && (self.posts.is_empty() || at >= self.newest) {
+            self.handle = profile.handle;
+        }
+        if let Some(followers) = profile.followers {
+            self.add_snapshot(Snapshot(at, followers, profile.following));
+            self.dirty |= !self.posts.is_empty();
+        }
+    }
+
     /// Records a follower count unless its neighbour in time already says it.
     fn add_snapshot(&mut self, snapshot: Snapshot) {
         let index = self.snapshots.partition_point(|s| s.0 <= snapshot.0);

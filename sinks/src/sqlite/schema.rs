@@ -8,6 +8,7 @@ pub const MIGRATIONS: &[crate::Migration] = &[
     (2, "text scores", include_str!("migrations/002_text_scores.sql")),
     (3, "embeddings", include_str!("migrations/003_embeddings.sql")),
     (4, "kol scores", include_str!("migrations/004_kol_scores.sql")),
+    (5, "rosters", include_str!("migrations/005_rosters.sql")),
 ];
 
 /// Applies the migrations the database lacks; each in its own transaction.

@@ -4,8 +4,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, Transaction, params};
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
+use socialpipe_schemas::{AuthorSnapshot, ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
 
 use super::{SqliteConfig, migrate};
 use crate::rows::{Decoded, Row, embedding, enrichments_json_except_embedding, rfc3339};
@@ -94,6 +95,33 @@ fn write_author(tx: &Transaction<'_>, post: &PostPayload) -> rusqlite::Result<()
     Ok(())
 }
 
+/// A roster's author snapshot, as of the roster file's time: what it says
+/// replaces what older posts said; rate and category only rosters give.
+fn write_roster_author(tx: &Transaction<'_>, author: &AuthorSnapshot, at: &DateTime<Utc>) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO authors (id, platform, handle, name, followers, following, rate, category, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (id) DO UPDATE SET
+           handle = coalesce(excluded.handle, authors.handle), name = coalesce(excluded.name, authors.name),
+           followers = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.followers, authors.followers) ELSE authors.followers END,
+           following = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.following, authors.following) ELSE authors.following END,
+           rate = coalesce(excluded.rate, authors.rate), category = coalesce(excluded.category, authors.category),
+           updated_at = max(excluded.updated_at, authors.updated_at)",
+    )?
+    .execute(params![
+        author.author_id(),
+        author.platform,
+        author.handle,
+        author.name,
+        author.followers,
+        author.following,
+        author.rate,
+        author.category,
+        rfc3339(at),
+    ])?;
+    Ok(())
+}
+
 fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
     match row {
         Row::Post { post, envelope } => {
@@ -134,12 +162,12 @@ fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
         }
         Row::Sheet { row, envelope } => {
             tx.prepare_cached(
-                "INSERT INTO sheet_rows (id, file_id, file_name, sheet, row_key, row_number, cells, content_hash, version, ingest_time)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO sheet_rows (id, file_id, file_name, sheet, row_key, row_number, cells, content_hash, version, ingest_time, author_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (id) DO UPDATE SET
                    file_id = excluded.file_id, file_name = excluded.file_name, sheet = excluded.sheet, row_key = excluded.row_key,
                    row_number = excluded.row_number, cells = excluded.cells, content_hash = excluded.content_hash,
-                   version = excluded.version, ingest_time = excluded.ingest_time
+                   version = excluded.version, ingest_time = excluded.ingest_time, author_id = excluded.author_id
                  WHERE excluded.version >= sheet_rows.version",
             )?
             .execute(params![
@@ -153,7 +181,11 @@ fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
                 row.content_hash,
                 envelope.version,
                 rfc3339(&envelope.ingest_time),
+                row.author.as_ref().map(AuthorSnapshot::author_id),
             ])?;
+            if let Some(author) = &row.author {
+                write_roster_author(tx, author, &envelope.event_time)?;
+            }
         }
         Row::Kol { score, envelope } => {
             tx.prepare_cached(

@@ -1,0 +1,127 @@
+//! What the spreadsheet sources (`gdrive`, `local_xlsx`) share: reading a
+//! workbook's sheets (`workbook`), turning rows into records as the
+//! configured rules say (`rows`: sheet rows, creator rosters, posts), and
+//! the ledger that decides what is new (`ledger`): an unchanged file is not
+//! read again, a renamed copy of a file read before is skipped, and only
+//! rows whose content changed are emitted again.
+
+mod ledger;
+mod rows;
+pub mod workbook;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+pub use ledger::{FileMeta, Ledger, Loader};
+
+/// How the rows of one sheet (or of every other sheet, `sheet = "*"`) become records.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SheetRule {
+    /// The sheet's name, or `*` for every sheet no other rule names.
+    pub sheet: String,
+    /// The column whose value identifies a row (a handle, an external id);
+    /// without one, the row number does.
+    #[serde(default)]
+    pub key_column: Option<String>,
+    #[serde(default)]
+    pub map: RowMapping,
+    /// Header names for the mapped fields where they differ from the
+    /// field's own name (`{followers = "Followers (k)"}`); matched without
+    /// regard to case.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowMapping {
+    /// `sheet_row/v1` records, cells as they are.
+    #[default]
+    Rows,
+    /// Creator rosters: sheet rows carrying an author snapshot (`platform`,
+    /// `handle`, `author_id`, `name`, `followers`, `following`, `rate`,
+    /// `category`), keyed by the author, which KOL scoring reads.
+    Roster,
+    /// Exported posts or messages: `post/v1` records (`platform`, `id`,
+    /// `author_id`, `author`, `text`, `created_at`, `likes`, `comments`,
+    /// `shares`, `views`, `url`, `lang`).
+    Posts,
+}
+
+/// The settings every spreadsheet source shares.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SheetSettings {
+    #[serde(default)]
+    pub rules: Vec<SheetRule>,
+    /// Larger files are dead-lettered unread.
+    #[serde(default = "default_max_file_bytes")]
+    pub max_file_bytes: u64,
+    /// A workbook whose parts expand to more is dead-lettered unread (what
+    /// bounds the memory reading it takes).
+    #[serde(default = "default_max_expanded_bytes")]
+    pub max_expanded_bytes: u64,
+    /// Row digests remembered (oldest forgotten first: a forgotten row that
+    /// comes again unchanged is emitted again, and sinks upsert it).
+    #[serde(default = "default_max_tracked_rows")]
+    pub max_tracked_rows: usize,
+}
+
+impl Default for SheetSettings {
+    fn default() -> Self {
+        SheetSettings {
+            rules: Vec::new(),
+            max_file_bytes: default_max_file_bytes(),
+            max_expanded_bytes: default_max_expanded_bytes(),
+            max_tracked_rows: default_max_tracked_rows(),
+        }
+    }
+}
+
+fn default_max_file_bytes() -> u64 {
+    50 << 20
+}
+
+fn default_max_expanded_bytes() -> u64 {
+    256 << 20
+}
+
+fn default_max_tracked_rows() -> usize {
+    200_000
+}
+
+impl SheetSettings {
+    pub fn check(&self) -> Result<(), String> {
+        let mut named = std::collections::HashSet::new();
+        for rule in &self.rules {
+            if !named.insert(rule.sheet.as_str()) {
+                return Err(format!("sheets: {:?} has two rules", rule.sheet));
+            }
+            let known = match rule.map {
+                RowMapping::Rows => &[][..],
+                RowMapping::Roster => &rows::ROSTER_FIELDS[..],
+                RowMapping::Posts => &rows::POST_FIELDS[..],
+            };
+            if let Some(field) = rule.columns.keys().find(|f| !known.contains(&f.as_str())) {
+                return Err(format!(
+                    "sheets {:?}: {field:?} is not a field of {:?} (known: {known:?})",
+                    rule.sheet, rule.map
+                ));
+            }
+        }
+        if self.max_file_bytes == 0 || self.max_expanded_bytes == 0 || self.max_tracked_rows == 0 {
+            return Err("max_file_bytes, max_expanded_bytes and max_tracked_rows must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The rule for a sheet: its own, else `*`'s, else plain rows.
+    fn rule(&self, sheet: &str) -> Option<&SheetRule> {
+        self.rules.iter().find(|r| r.sheet == sheet).or_else(|| self.rules.iter().find(|r| r.sheet == "*"))
+    }
+}
