@@ -139,7 +139,8 @@ impl GdriveSource {
                 let why = refusal["error"]["errors"][0]["reason"].as_str().or(refusal["error"]["message"].as_str());
                 self.loader.unreadable(&file, format!("Drive refused the download: {}", why.unwrap_or("refused")));
             }
-            Err(e) if e.domain == ErrorDomain::Invalid => self.loader.too_large(&file, max + 1),
+            // Larger than its listed size said: over max_file_bytes once read.
+            Err(e) if e.domain == ErrorDomain::Invalid => self.loader.unreadable(&file, e.reason),
             Err(e) => return Err(e),
         }
         Ok(())

@@ -236,3 +236,26 @@ async fn a_token_is_renewed_before_it_expires_and_a_rate_limit_is_waited_out() {
     assert_eq!(lists[1].authorization.as_deref(), Some("Bearer ya29.first"));
     assert_eq!(lists[2].authorization.as_deref(), Some("Bearer ya29.second"));
 }
+
+#[tokio::test]
+async fn a_download_larger_than_max_file_bytes_is_a_dead_letter_whatever_its_listed_size() {
+    let server = FixtureServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    server.reply(TOKEN, [token("ya29.first")]);
+    let mut small = listed("f1", "kols.xlsx", Some("md5-a"));
+    small["size"] = json!("100");
+    let mut big = listed("f2", "big.xlsx", Some("md5-b"));
+    big["size"] = json!("900000");
+    server.reply(FILES, [page(&[small, big], None)]);
+    server.reply("/drive/v3/files/f1", [Reply::bytes(roster(12_000.0))]);
+    let clock = Arc::new(ManualClock::at(NOW));
+    let mut config = config(&server, key_file(dir.path(), &server));
+    config.sheets.max_file_bytes = 1_000;
+    let batches = run(&mut open(config, &clock, None).await).await;
+    let reasons: Vec<&str> = batches.iter().flat_map(|b| &b.rejected).map(|r| r.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].starts_with("file \"kols.xlsx\": gdrive: a response of"), "{}", reasons[0]);
+    assert!(reasons[0].ends_with("> the limit 1000"), "{}", reasons[0]);
+    assert_eq!(reasons[1], "file \"big.xlsx\": 900000 bytes > max_file_bytes 1000");
+    assert!(server.seen().iter().all(|s| s.path != "/drive/v3/files/f2"), "a file listed too large is not downloaded");
+}
