@@ -178,3 +178,18 @@ async fn a_post_that_does_not_map_goes_to_the_dlq_with_its_json() {
     assert_eq!(batch.rejected[0].reason, "created_time: missing");
     assert_eq!(serde_json::from_slice::<Value>(&batch.rejected[0].prefix).unwrap()["id"], "123_5");
 }
+
+#[tokio::test]
+async fn a_checkpoint_written_before_the_sweep_cursor_was_shared_still_resumes() {
+    let server = FixtureServer::start().await;
+    server.reply(PAGE, [page_info()]);
+    server.reply(POSTS, [posts(&[(7, 700)], None)]);
+    let clock = Arc::new(ManualClock::at(10_000));
+    let old =
+        json!({"read": {"at": 500, "ids": ["123_5"]}, "sweep": {"after": "A1", "read": {"at": 900, "ids": ["123_9"]}}});
+    let batch = open(&server, &clock, false, Some(old)).await.next_batch(100).await.unwrap();
+    assert_eq!(batch.records.len(), 1);
+    let asked = server.seen().into_iter().find(|s| s.path == POSTS).unwrap();
+    assert_eq!((asked.query["after"].as_str(), asked.query["since"].as_str()), ("A1", "500"));
+    assert_eq!(batch.checkpoint, Some(json!({"read": {"at": 900, "ids": ["123_9"]}, "sweep": null})));
+}

@@ -6,12 +6,11 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use socialpipe_schemas::{ComponentError, PostPayload, SourceBatch, SourceMode};
 
 use super::{GraphDialect, token_source};
-use crate::http::{ApiClient, Clock, Pause, RetryPolicy, Secret, Seen, decode_checkpoint, reject};
+use crate::http::{ApiClient, Clock, Pause, RetryPolicy, Secret, SweepCursor, decode_checkpoint, reject};
 
 /// Which edge of which owner, as the source's configuration says.
 pub struct EdgeSpec {
@@ -68,7 +67,8 @@ pub struct EdgeReader {
     /// Also for a source's own requests (Instagram's insights).
     pub client: ApiClient,
     clock: Arc<dyn Clock>,
-    cursor: EdgeCursor,
+    /// Creation times in unix seconds.
+    cursor: SweepCursor,
     mode: SourceMode,
     /// The owner's profile, read once per sweep.
     owner: Option<Value>,
@@ -90,7 +90,7 @@ impl EdgeReader {
             spec,
             client,
             clock,
-            cursor: EdgeCursor::default(),
+            cursor: SweepCursor::default(),
             mode: SourceMode::Once,
             owner: None,
             pause: Pause::default(),
@@ -119,14 +119,15 @@ impl EdgeReader {
         let url = self.url(&format!("{}/{}", self.spec.owner_id, self.spec.edge));
         let limit = (max_records as u32).clamp(1, self.spec.limit);
         let mut query = vec![("fields", self.spec.item_fields.to_owned()), ("limit", limit.to_string())];
-        query.extend(self.cursor.query());
+        query.extend(query_of(&self.cursor));
         let answer = self.client.get_json(&url, &query).await?;
-        Ok(Some(EdgePage { answer, location: self.cursor.location(&url) }))
+        let location = format!("{url}?after={}", self.cursor.page_token().unwrap_or_default());
+        Ok(Some(EdgePage { answer, location }))
     }
 
     /// Read by an earlier sweep.
     pub fn has_read(&self, at: i64, id: &str) -> bool {
-        self.cursor.has_read(at, id)
+        self.cursor.read.covers(at, id)
     }
 
     /// Maps the page's new items with the owner's profile (`map(item,
@@ -139,7 +140,7 @@ impl EdgeReader {
     ) -> SourceBatch {
         let owner = self.owner.take().unwrap_or_default();
         let (mut batch, finished) =
-            self.cursor.take_page(&page.answer, &page.location, source, |item| map(item, &owner));
+            take_page(&mut self.cursor, &page.answer, &page.location, source, |item| map(item, &owner));
         if finished {
             self.pause.after_sweep(&*self.clock, self.spec.poll_interval_secs);
             batch.caught_up = self.mode == SourceMode::Once;
@@ -150,85 +151,48 @@ impl EdgeReader {
     }
 }
 
-/// Committed with durable output.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct EdgeCursor {
-    /// What earlier sweeps read (creation time in unix seconds).
-    read: Seen,
-    sweep: Option<Sweep>,
+/// `since` (the bound, which Graph treats as inclusive) and `after` for the next page.
+fn query_of(cursor: &SweepCursor) -> Vec<(&'static str, String)> {
+    let since = cursor.read.at.map(|since| ("since", since.to_string()));
+    let after = cursor.page_token().map(|after| ("after", after.to_owned()));
+    since.into_iter().chain(after).collect()
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Sweep {
-    /// The `after` cursor of the next page.
-    after: String,
-    /// What this sweep has read so far.
-    read: Seen,
-}
-
-impl EdgeCursor {
-    fn in_sweep(&self) -> bool {
-        self.sweep.is_some()
-    }
-
-    fn has_read(&self, at: i64, id: &str) -> bool {
-        self.read.covers(at, id)
-    }
-
-    /// `since` and `after` for the next page.
-    fn query(&self) -> Vec<(&'static str, String)> {
-        let since = self.read.at.map(|since| ("since", since.to_string()));
-        let after = self.sweep.as_ref().map(|s| ("after", s.after.clone()));
-        since.into_iter().chain(after).collect()
-    }
-
-    /// Where a page came from, for dead letters.
-    fn location(&self, url: &str) -> String {
-        format!("{url}?after={}", self.sweep.as_ref().map_or("", |s| &s.after))
-    }
-
-    /// Takes a page (`data` + `paging`): maps each item not read before,
-    /// rejects those that do not map, and moves the cursor. True when the
-    /// sweep ended (no next page); the batch carries the new checkpoint.
-    fn take_page(
-        &mut self,
-        answer: &Value,
-        location: &str,
-        source: &str,
-        mut map: impl FnMut(&Value) -> Result<PostPayload, String>,
-    ) -> (SourceBatch, bool) {
-        let mut batch = SourceBatch::default();
-        let mut read = self.sweep.as_ref().map(|s| s.read.clone()).unwrap_or_default();
-        let next = match answer["data"].as_array() {
-            Some(items) => {
-                for item in items {
-                    match map(item) {
-                        Ok(post) => {
-                            let at = post.created_at.timestamp();
-                            if self.has_read(at, &post.id) {
-                                continue;
-                            }
-                            read.note(at, &post.id);
-                            batch.records.push(post.into_envelope(source));
+/// Takes a page (`data` + `paging`): maps each item not read before,
+/// rejects those that do not map, and moves the cursor. True when the
+/// sweep ended (no next page); the batch carries the new checkpoint.
+fn take_page(
+    cursor: &mut SweepCursor,
+    answer: &Value,
+    location: &str,
+    source: &str,
+    mut map: impl FnMut(&Value) -> Result<PostPayload, String>,
+) -> (SourceBatch, bool) {
+    let mut batch = SourceBatch::default();
+    let mut read = cursor.sweep_read();
+    let next = match answer["data"].as_array() {
+        Some(items) => {
+            for item in items {
+                match map(item) {
+                    Ok(post) => {
+                        let at = post.created_at.timestamp();
+                        if cursor.read.covers(at, &post.id) {
+                            continue;
                         }
-                        Err(reason) => batch.rejected.push(reject(item, reason, location)),
+                        read.note(at, &post.id);
+                        batch.records.push(post.into_envelope(source));
                     }
+                    Err(reason) => batch.rejected.push(reject(item, reason, location)),
                 }
-                answer["paging"]["next"].as_str().and(answer["paging"]["cursors"]["after"].as_str())
             }
-            None => {
-                batch.rejected.push(reject(answer, "a Graph page without data[]".to_owned(), location));
-                None
-            }
-        };
-        match next {
-            Some(after) => self.sweep = Some(Sweep { after: after.to_owned(), read }),
-            None => {
-                self.read.advance(read);
-                self.sweep = None;
-            }
+            answer["paging"]["next"].as_str().and(answer["paging"]["cursors"]["after"].as_str())
         }
-        batch.checkpoint = Some(serde_json::to_value(&*self).expect("json"));
-        (batch, next.is_none())
-    }
+        None => {
+            batch.rejected.push(reject(answer, "a Graph page without data[]".to_owned(), location));
+            None
+        }
+    };
+    cursor.turn(next, read);
+    batch.checkpoint = Some(serde_json::to_value(&*cursor).expect("json"));
+    (batch, next.is_none())
 }

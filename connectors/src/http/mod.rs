@@ -21,7 +21,7 @@ use socialpipe_schemas::ComponentError;
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
 pub use google::GoogleDialect;
-pub use sweep::{Pause, Seen, decode_checkpoint};
+pub use sweep::{Pause, Seen, SweepCursor, decode_checkpoint};
 
 /// A credential from the configuration: usable, never shown.
 #[derive(Clone, Deserialize)]

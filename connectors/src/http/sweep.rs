@@ -39,6 +39,52 @@ impl Seen {
     }
 }
 
+/// Where a paged, newest-first listing stands, committed with durable
+/// output: what earlier sweeps read (the next sweep's lower bound) and the
+/// sweep in progress (the token of its next page, and what it has read).
+/// A restart continues the sweep; the next one skips what was read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SweepCursor {
+    pub read: Seen,
+    sweep: Option<SweepPage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct SweepPage {
+    /// The next page's token (Graph's `after` cursor, as its checkpoints named it).
+    #[serde(alias = "after")]
+    page_token: String,
+    read: Seen,
+}
+
+impl SweepCursor {
+    pub fn in_sweep(&self) -> bool {
+        self.sweep.is_some()
+    }
+
+    /// The page to ask for, within a sweep.
+    pub fn page_token(&self) -> Option<&str> {
+        self.sweep.as_ref().map(|s| s.page_token.as_str())
+    }
+
+    /// What the sweep in progress has read (nothing at its start).
+    pub fn sweep_read(&self) -> Seen {
+        self.sweep.as_ref().map(|s| s.read.clone()).unwrap_or_default()
+    }
+
+    /// A page is taken, the sweep having read `read` so far: it goes on at
+    /// `next`, or without one it ends and what it read becomes the bound.
+    pub fn turn(&mut self, next: Option<&str>, read: Seen) {
+        match next {
+            Some(token) => self.sweep = Some(SweepPage { page_token: token.to_owned(), read }),
+            None => {
+                self.read.advance(read);
+                self.sweep = None;
+            }
+        }
+    }
+}
+
 /// When a daemon's next sweep may start.
 #[derive(Debug, Default)]
 pub struct Pause {

@@ -5,36 +5,21 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use socialpipe_schemas::{ComponentError, PostPayload, Source, SourceBatch, SourceMode};
 
 use super::YoutubeConfig;
 use crate::http::{
-    ApiClient, Clock, GoogleDialect, Pause, Seen, StaticToken, SystemClock, decode_checkpoint, reject, to_post,
+    ApiClient, Clock, GoogleDialect, Pause, StaticToken, SweepCursor, SystemClock, decode_checkpoint, reject, to_post,
 };
-
-/// Committed with durable output.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Cursor {
-    /// What earlier sweeps read (publication time in ms).
-    read: Seen,
-    sweep: Option<Sweep>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Sweep {
-    page_token: String,
-    /// What this sweep has read so far.
-    read: Seen,
-}
 
 pub struct YoutubeSource {
     name: String,
     config: YoutubeConfig,
     client: ApiClient,
     clock: Arc<dyn Clock>,
-    cursor: Cursor,
+    /// Publication times in ms.
+    cursor: SweepCursor,
     mode: SourceMode,
     /// The channel's uploads playlist (uploads mode), found once per sweep.
     uploads: Option<String>,
@@ -57,7 +42,7 @@ impl YoutubeSource {
             config,
             client,
             clock,
-            cursor: Cursor::default(),
+            cursor: SweepCursor::default(),
             mode: SourceMode::Once,
             uploads: None,
             channels: HashMap::new(),
@@ -86,8 +71,8 @@ impl YoutubeSource {
     /// The next page of the listing: the uploads playlist or the search.
     async fn list_page(&mut self, page_size: u32) -> Result<(String, Value), ComponentError> {
         let mut query = vec![("maxResults", page_size.to_string())];
-        if let Some(sweep) = &self.cursor.sweep {
-            query.push(("pageToken", sweep.page_token.clone()));
+        if let Some(token) = self.cursor.page_token() {
+            query.push(("pageToken", token.to_owned()));
         }
         let url = match (&self.config.channel_id, &self.config.search_query) {
             (Some(channel_id), _) => {
@@ -121,7 +106,7 @@ impl YoutubeSource {
             }
         };
         let page = self.client.get_json(&url, &query).await?;
-        let location = format!("{url}?pageToken={}", self.cursor.sweep.as_ref().map_or("", |s| &s.page_token));
+        let location = format!("{url}?pageToken={}", self.cursor.page_token().unwrap_or_default());
         Ok((location, page))
     }
 
@@ -243,7 +228,7 @@ impl Source for YoutubeSource {
     }
 
     async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
-        if self.cursor.sweep.is_none() && self.pause.wait(&*self.clock).await {
+        if !self.cursor.in_sweep() && self.pause.wait(&*self.clock).await {
             return Ok(SourceBatch::default());
         }
         let page_size = (max_records as u32).clamp(1, self.config.max_results);
@@ -271,7 +256,7 @@ impl Source for YoutubeSource {
             videos["items"].as_array().into_iter().flatten().filter_map(|v| Some((v["id"].as_str()?, v))).collect();
         self.read_channels(videos.values().filter_map(|v| v["snippet"]["channelId"].as_str().map(str::to_owned)))
             .await?;
-        let mut read = self.cursor.sweep.as_ref().map(|s| s.read.clone()).unwrap_or_default();
+        let mut read = self.cursor.sweep_read();
         for (id, at_ms) in &new {
             read.note(*at_ms, id);
             let Some(video) = videos.get(id.as_str()) else {
@@ -290,16 +275,13 @@ impl Source for YoutubeSource {
                 self.comments(id, &mut batch).await?;
             }
         }
-        match page["nextPageToken"].as_str().filter(|_| !reached_last_sweep) {
-            Some(token) => self.cursor.sweep = Some(Sweep { page_token: token.to_owned(), read }),
-            None => {
-                self.cursor.read.advance(read);
-                self.cursor.sweep = None;
-                self.uploads = None;
-                self.channels.clear();
-                self.pause.after_sweep(&*self.clock, self.config.poll_interval_secs);
-                batch.caught_up = self.mode == SourceMode::Once;
-            }
+        let next = page["nextPageToken"].as_str().filter(|_| !reached_last_sweep);
+        self.cursor.turn(next, read);
+        if next.is_none() {
+            self.uploads = None;
+            self.channels.clear();
+            self.pause.after_sweep(&*self.clock, self.config.poll_interval_secs);
+            batch.caught_up = self.mode == SourceMode::Once;
         }
         batch.checkpoint = Some(serde_json::to_value(&self.cursor).expect("json"));
         Ok(batch)
