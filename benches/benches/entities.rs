@@ -2,7 +2,7 @@
 //! texts as the reference (the floor any tokeniser pays).
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use socialpipe::synth::PostGenerator;
+use socialpipe::tools::generate::PostGenerator;
 use socialpipe_processors::entities::extract_entities;
 
 fn texts() -> Vec<String> {

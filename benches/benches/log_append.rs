@@ -5,9 +5,9 @@
 use std::io::Write;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use socialpipe::synth::PostGenerator;
-use socialpipe::transport::embedded::{EmbeddedConfig, EmbeddedLog};
-use socialpipe::transport::{Membership, Outgoing, Transport};
+use socialpipe::runtime::transport::embedded::{EmbeddedConfig, EmbeddedLog};
+use socialpipe::runtime::transport::{Membership, Outgoing, Transport};
+use socialpipe::tools::generate::PostGenerator;
 use socialpipe_schemas::parse_raw_post;
 
 fn messages() -> Vec<Outgoing> {

@@ -1,19 +1,30 @@
-//! socialpipe sources. One folder per source: its config (what a user writes),
-//! its reader, and its tests. The runtime registers each by its `type` name.
-//! `http` holds what the HTTP API sources share (clock, secrets, rate limits);
-//! `graph` what the Meta Graph API sources (facebook, instagram) share;
-//! `sheets` what the spreadsheet sources (gdrive, local_xlsx) share.
+//! socialpipe sources. One folder per source: its config (what a user
+//! writes), its reader, and its tests, registered on one line below. The
+//! folders that are not sources hold what sources share: `records` (dead
+//! letters and the mapping to posts), `http` (the API client), `api` (the
+//! polling API sources' settings, cursor and pause), `graph` (the Meta
+//! Graph API sources), `sheets` (the spreadsheet sources).
 
-pub mod facebook;
-pub mod gdrive;
+pub mod api;
 pub mod graph;
 pub mod http;
-pub mod instagram;
-pub mod jsonl;
-pub mod local_xlsx;
+pub mod records;
 pub mod sheets;
-pub mod tiktok;
-pub mod twitter;
-pub mod twitter_stream;
-pub mod webhook;
-pub mod youtube;
+
+use socialpipe_schemas::SourceConfig;
+
+socialpipe_schemas::registry! {
+    /// A source, selected by its `type`.
+    pub enum SourceKind: dyn SourceConfig {
+        jsonl => Jsonl(JsonlConfig),
+        twitter => Twitter(TwitterConfig),
+        twitter_stream => TwitterStream(TwitterStreamConfig),
+        facebook => Facebook(FacebookConfig),
+        instagram => Instagram(InstagramConfig),
+        youtube => Youtube(YoutubeConfig),
+        tiktok => Tiktok(TiktokConfig),
+        webhook => Webhook(WebhookConfig),
+        gdrive => Gdrive(GdriveConfig),
+        local_xlsx => LocalXlsx(LocalXlsxConfig),
+    }
+}

@@ -1,13 +1,11 @@
-//! The socialpipe runtime: configuration, topology, transports, the stage
-//! runner with its delivery guarantees, dead letters, metrics and health.
+//! The socialpipe runtime and its command-line tools. `config` reads the
+//! configuration file; `routing` says which topic each record kind goes to
+//! and which groups read them; `runtime` runs a topology (runner, stage
+//! chain, transports, telemetry, status server); `tools` are the commands
+//! around it (admin, analyze, generate). The runtime knows no particular
+//! source, stage, sink or store: components register in their own crates.
 
-pub mod admin;
-pub mod analyze;
 pub mod config;
-pub mod http;
-pub mod runner;
-pub mod synth;
-pub mod telemetry;
-pub mod topology;
-pub mod train;
-pub mod transport;
+pub mod routing;
+pub mod runtime;
+pub mod tools;

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use socialpipe::config::{Config, LogFormat};
-use socialpipe::{admin, runner, synth};
+use socialpipe::runtime::runner;
+use socialpipe::tools::{admin, analyze, generate};
+use socialpipe_schemas::AuthorRef;
 
 // Records are many small JSON allocations freed on other threads: mimalloc
 // handles that far better than glibc malloc (see docs/performance.md).
@@ -134,7 +136,7 @@ enum KolCommand {
         #[arg(long, short)]
         config: PathBuf,
         /// `platform:id` (e.g. twitter:42) or `platform:@handle` (e.g. twitter:@alice).
-        author: admin::AuthorRef,
+        author: AuthorRef,
     },
 }
 
@@ -248,25 +250,21 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
                 anyhow::ensure!(config.sinks.contains_key(name), "no sink named {name:?} in the configuration");
             }
             for (name, spec) in config.sinks.iter().filter(|(n, _)| sink.as_ref().is_none_or(|s| s == *n)) {
-                match spec.kind.migrate().await.map_err(|e| anyhow::anyhow!("sink {name}: {}", e.reason))? {
-                    Some(done) => writeln!(stdout, "{name}: {done}")?,
+                match spec.kind.component().migrate().await.map_err(|e| anyhow::anyhow!("sink {name}: {}", e.reason))? {
+                    Some(applied) if applied.is_empty() => writeln!(stdout, "{name}: up to date")?,
+                    Some(applied) => writeln!(stdout, "{name}: applied migrations {applied:?}")?,
                     None => writeln!(stdout, "{name}: nothing to migrate")?,
                 }
             }
         }
         Command::TrainSentiment { data, out, models_dir } => {
-            let bytes = std::fs::read(&data).with_context(|| format!("reading {}", data.display()))?;
-            let embed = socialpipe_processors::embed::EmbedConfig { models_dir, ..Default::default() };
-            let command = format!("socialpipe train-sentiment --data {} --out {}", data.display(), out.display());
-            let head = socialpipe::train::train(&bytes[..], &socialpipe_schemas::sha256_hex(&bytes), &embed, &command)?;
-            std::fs::write(&out, serde_json::to_string_pretty(&head)? + "\n")
-                .with_context(|| format!("writing {}", out.display()))?;
-            writeln!(stdout, "{}", serde_json::to_string_pretty(&head.provenance["test"])?)?;
+            let scores = socialpipe_processors::sentiment::train::train_file(&data, &out, &models_dir)?;
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&scores)?)?;
         }
         Command::Analyze { config, text } => {
             let config = load(&config)?;
             let mut out = std::io::BufWriter::new(stdout);
-            let counts = socialpipe::analyze::analyze(&config, std::io::stdin().lock(), text, &mut out).await?;
+            let counts = analyze::analyze(&config, std::io::stdin().lock(), text, &mut out).await?;
             if counts.errors > 0 {
                 eprintln!("{} line(s) enriched, {} with errors", counts.enriched, counts.errors);
             }
@@ -283,7 +281,7 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
                 "{} written to {topic}, {} rejected to {}",
                 counts.written,
                 counts.rejected,
-                config.topics.dlq_topic(admin::PRODUCE)
+                config.routes().dlq_topic(socialpipe::routing::PRODUCE)
             )?;
         }
         Command::Dlq { command } => match command {
@@ -294,7 +292,7 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
             DlqCommand::Replay { config, stage } => {
                 let config = load(&config)?;
                 let r = admin::dlq_replay(&config, &stage).await?;
-                let dlq = config.topics.dlq_topic(&stage);
+                let dlq = config.routes().dlq_topic(&stage);
                 writeln!(stdout, "{} replayed, {} failed again (back in {dlq})", r.replayed, r.failed_again)?;
             }
         },
@@ -303,7 +301,7 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
         }
         Command::Generate { count, seed, authors, malformed } => {
             let mut out = std::io::BufWriter::new(stdout);
-            synth::write_posts(&mut out, seed, count, authors, malformed)?;
+            generate::write_posts(&mut out, seed, count, authors, malformed)?;
             out.flush()?;
         }
     }
@@ -312,7 +310,7 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
 
 fn main() -> ExitCode {
     // SAFETY: no other thread exists yet.
-    unsafe { socialpipe_processors::embed::set_process_defaults() };
+    unsafe { socialpipe_processors::set_process_defaults() };
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(main_inner(cli)) {

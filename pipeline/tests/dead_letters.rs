@@ -7,7 +7,6 @@ mod common;
 use std::io::Write;
 
 use common::*;
-use socialpipe_sinks::sqlite::{SqliteConfig, SqliteSink};
 
 fn dead_letters(config: &str, stage: &str) -> Vec<serde_json::Value> {
     let output = run_ok(&["dlq", "show", "--config", config, stage, "--limit", "100"]);
@@ -79,12 +78,12 @@ fn records_a_sink_refuses_are_dead_lettered_and_replayed_after_the_fix() {
     let scratch = Scratch::new();
     let input = scratch.path("posts.jsonl");
     let ids = write_posts(&input, 9, 500, 0);
-    // An analyst's rule in the database refuses some rows (a permanent error per record).
-    drop(SqliteSink::open(&SqliteConfig::new(scratch.db())).unwrap());
-    let db = rusqlite::Connection::open(scratch.db()).unwrap();
-    db.execute_batch("CREATE TRIGGER no_giveaways BEFORE INSERT ON posts WHEN NEW.text LIKE '%giveaway%' BEGIN SELECT RAISE(ABORT, 'giveaways are not allowed'); END;").unwrap();
     let config = scratch.config("app.toml", TOPOLOGY);
     let config = config.to_str().unwrap();
+    // An analyst's rule in the database refuses some rows (a permanent error per record).
+    run_ok(&["migrate", "--config", config]);
+    let db = rusqlite::Connection::open(scratch.db()).unwrap();
+    db.execute_batch("CREATE TRIGGER no_giveaways BEFORE INSERT ON posts WHEN NEW.text LIKE '%giveaway%' BEGIN SELECT RAISE(ABORT, 'giveaways are not allowed'); END;").unwrap();
 
     run_ok(&["run", "--config", config, "--once"]);
     let refused = dead_letters(config, "db");

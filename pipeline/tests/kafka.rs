@@ -428,8 +428,8 @@ fn a_broker_killed_and_restarted_mid_stream_loses_nothing() {
 #[test]
 fn a_poison_record_goes_to_the_dlq_and_its_partition_keeps_flowing() {
     let _serial = serial();
-    use socialpipe::transport::kafka::{KafkaConfig, KafkaTransport};
-    use socialpipe::transport::{Outgoing, Transport};
+    use socialpipe::runtime::transport::kafka::{KafkaConfig, KafkaTransport};
+    use socialpipe::runtime::transport::{Outgoing, Transport};
 
     let broker = Broker::start_fresh();
     let setup = setup(&broker.address(), "");

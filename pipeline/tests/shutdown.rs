@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use socialpipe::transport::Transport;
-use socialpipe::transport::embedded::{EmbeddedConfig, EmbeddedLog};
+use socialpipe::runtime::transport::Transport;
+use socialpipe::runtime::transport::embedded::{EmbeddedConfig, EmbeddedLog};
 
 /// Following the input; the sink flushes only when its batch is full (never
 /// here) or when draining, so everything it holds at SIGTERM is in memory.

@@ -1,25 +1,35 @@
 //! socialpipe enrichment stages. One folder per stage: its config, its logic
-//! and its tests. A stage writes its result under `enrichments.<stage type>`.
+//! and its tests, registered on one line below. A stage writes its result
+//! under its key of the enrichment contract (`socialpipe_schemas::enrichment`).
+//! `key_counter` and `passthrough` are test and bench stages (feature `testing`).
 
-pub mod brand_safety;
 pub mod dictionary;
-pub mod embed;
-pub mod emotion;
-pub mod entities;
-pub mod intent;
-pub mod key_counter;
-pub mod kol;
-pub mod language;
-pub mod passthrough;
-pub mod sentiment;
-pub mod topics;
+
+pub use embed::set_process_defaults;
+
+socialpipe_schemas::registry! {
+    /// A stage, selected by its `type`.
+    pub enum StageKind: dyn StageConfig {
+        language => Language(LanguageConfig),
+        entities => Entities(EntitiesConfig),
+        embed => Embed(EmbedConfig),
+        sentiment => Sentiment(SentimentConfig),
+        emotion => Emotion(EmotionConfig),
+        intent => Intent(IntentConfig),
+        topics => Topics(TopicsConfig),
+        brand_safety => BrandSafety(BrandSafetyConfig),
+        kol => Kol(KolConfig),
+        #[cfg(feature = "testing")] key_counter => KeyCounter(KeyCounterConfig),
+        #[cfg(feature = "testing")] passthrough => Passthrough(PassthroughConfig),
+    }
+}
 
 use std::borrow::Cow;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use socialpipe_schemas::{ComponentError, Envelope, Failed, Processor, RecordKind};
+use socialpipe_schemas::{ComponentError, Enrichment, Envelope, Failed, Processor, RecordKind, StageConfig};
 
 /// A mention, hashtag, cashtag or URL token: not prose, for the stages
 /// that look at the words (language, topics).
@@ -33,17 +43,24 @@ pub fn check_fraction(name: &str, value: f64) -> Result<(), String> {
     if (0.0..=1.0).contains(&value) { Ok(()) } else { Err(format!("{name} must be within [0, 1], not {value}")) }
 }
 
+/// A component that cannot start (a model that does not load, a
+/// dictionary that does not build): fatal, with the cause.
+pub(crate) fn cannot_start(cause: impl std::fmt::Display) -> ComponentError {
+    ComponentError::fatal(cause.to_string())
+}
+
 /// A stateless stage that reads a post's text (and what earlier stages
-/// wrote) and adds one enrichment. Records that are not posts pass
-/// untouched; a post without a text is invalid (it goes to the DLQ).
+/// wrote) and adds one enrichment of the contract. Records that are not
+/// posts pass untouched; a post without a text is invalid (it goes to the DLQ).
 pub trait TextEnricher: Send + Sync {
-    /// The key under `enrichments`.
-    const KEY: &'static str;
-    fn enrich(&self, text: &str, enrichments: &Map<String, Value>) -> Value;
+    /// What it writes, under `Output::KEY`.
+    type Output: Enrichment;
+
+    fn enrich(&self, text: &str, enrichments: &Map<String, Value>) -> Self::Output;
 
     /// Every text of a batch at once, for stages that gain from it (the
     /// emotion model evaluates trees across rows and uses both cores).
-    fn enrich_all(&self, texts: &[&str], enrichments: &[&Map<String, Value>]) -> Vec<Value> {
+    fn enrich_all(&self, texts: &[&str], enrichments: &[&Map<String, Value>]) -> Vec<Self::Output> {
         texts.iter().zip(enrichments).map(|(text, e)| self.enrich(text, e)).collect()
     }
 }
@@ -86,9 +103,9 @@ impl<E: TextEnricher> Processor for TextStage<E> {
             .zip(outcomes)
             .map(|(mut record, outcome)| match outcome {
                 None => Ok(record),
-                Some(Err(error)) => Err(Failed { record: Box::new(record), error }),
+                Some(Err(error)) => Err(Failed::new(record, error)),
                 Some(Ok(())) => {
-                    record.enrichments.insert(E::KEY.to_owned(), values.next().expect("one value per post"));
+                    record.set_enrichment(&values.next().expect("one value per post"));
                     Ok(record)
                 }
             })

@@ -14,6 +14,7 @@ use socialpipe_processors::intent::{IntentConfig, IntentStage};
 use socialpipe_processors::language::{LanguageConfig, LanguageStage};
 use socialpipe_processors::sentiment::{SentimentConfig, SentimentStage};
 use socialpipe_processors::topics::{TopicsConfig, TopicsStage};
+use socialpipe_schemas::enrichment;
 
 const PIECES: &[&str] = &[
     "good",
@@ -116,23 +117,25 @@ fn no_text_stage_panics_on_arbitrary_text() {
     let empty = Map::new();
     for text in &refs {
         let mut e = Map::new();
-        e.insert("language".into(), language.0.enrich(text, &e));
-        e.insert("entities".into(), entities.0.enrich(text, &e));
-        e.insert("sentiment".into(), sentiment.0.enrich(text, &e));
-        e.insert("intent".into(), intent.0.enrich(text, &e));
-        e.insert("topics".into(), topics.0.enrich(text, &e));
-        e.insert("brand_safety".into(), safety.0.enrich(text, &e));
-        let compound = e["sentiment"]["vader"]["compound"].as_f64().unwrap();
+        let detected = language.0.enrich(text, &e);
+        enrichment::write(&mut e, &detected);
+        let found = entities.0.enrich(text, &e);
+        enrichment::write(&mut e, &found);
+        let sentiment = sentiment.0.enrich(text, &e);
+        let wanted = intent.0.enrich(text, &e);
+        enrichment::write(&mut e, &wanted);
+        let about = topics.0.enrich(text, &e);
+        enrichment::write(&mut e, &about);
+        let compound = sentiment.vader.compound;
         assert!((-1.0..=1.0).contains(&compound), "{text:?}: {compound}");
-        let score = e["brand_safety"]["score"].as_f64().unwrap();
+        let score = safety.0.enrich(text, &e).score;
         assert!((0.0..=1.0).contains(&score), "{text:?}: {score}");
     }
     let emotions = emotion.0.enrich_all(&refs, &vec![&empty; refs.len()]);
     assert_eq!(emotions.len(), refs.len());
     for (text, value) in refs.iter().zip(&emotions) {
-        for (name, score) in value["scores"].as_object().unwrap() {
-            let s = score.as_f64().unwrap();
-            assert!((0.0..=1.0).contains(&s), "{text:?}: {name} {s}");
+        for (name, s) in value.scores.all() {
+            assert!((0.0..=1.0).contains(&s), "{text:?}: {name:?} {s}");
         }
     }
 }

@@ -3,6 +3,7 @@
 //! batch durably and idempotently (upsert by id) before they return.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -10,8 +11,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, RecordKind};
 use crate::error::ComponentError;
+use crate::kol::{AuthorRef, KolScoreRecord};
 
 /// Whether a source stops when it has caught up (`--once`) or waits for more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,19 +79,19 @@ pub struct Failed {
     pub error: ComponentError,
 }
 
+impl Failed {
+    pub fn new(record: Envelope, error: ComponentError) -> Self {
+        Failed { record: Box::new(record), error }
+    }
+}
+
 #[async_trait]
 pub trait Processor: Send {
     /// Enriches a batch: one outcome per input record, in order.
     async fn process(&mut self, batch: Vec<Envelope>) -> Vec<Result<Envelope, Failed>>;
 
-    /// True for a stage that keeps state per record key: the runner then
-    /// calls [`Processor::process_keyed`], keeps the state in a changelog and
-    /// moves it with the key's partition when the consumer group rebalances.
-    fn keeps_state(&self) -> bool {
-        false
-    }
-
-    /// Like `process`, with the state of every key of the batch at hand.
+    /// Like `process`, with the state of every key of the batch at hand: the
+    /// runner calls it for a stage whose config [`StageConfig::keeps_state`].
     async fn process_keyed(&mut self, batch: Vec<Envelope>, state: &mut KeyedState) -> Vec<Result<Envelope, Failed>> {
         let _ = state;
         self.process(batch).await
@@ -202,4 +204,131 @@ pub trait Sink: Send {
     /// Writes the batch durably; returns only when it is (or with an error
     /// for the whole batch: transient → retried, fatal → the sink stops).
     async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError>;
+}
+
+/// What the runtime asks of a source's configuration. Each source registers
+/// its config type with `registry!`; the runtime knows no source by name.
+pub trait SourceConfig: Send + Sync + fmt::Debug {
+    /// Checks what can be checked before anything runs.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn build(&self, name: &str) -> Result<Box<dyn Source>, ComponentError>;
+
+    /// Never ends (follow or stream mode): cannot run with `--once`.
+    fn unbounded(&self) -> bool {
+        false
+    }
+}
+
+/// What the runtime asks of a stage's configuration.
+pub trait StageConfig: Send + Sync + fmt::Debug {
+    /// Checks the settings (a dictionary that does not build, a threshold
+    /// out of range, a missing model file) before anything runs.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn build(&self) -> Result<Box<dyn Processor>, ComponentError>;
+
+    /// Keeps state per record key: the runner then calls
+    /// [`Processor::process_keyed`], keeps the state in a changelog and moves
+    /// it with the key's partition when the consumer group rebalances.
+    fn keeps_state(&self) -> bool {
+        false
+    }
+
+    /// The enrichment keys it reads, when an earlier stage wrote them (it
+    /// works without them): a stage that writes one must come before it.
+    fn reads(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// The enrichment keys it writes.
+    fn writes(&self) -> Vec<&'static str>;
+
+    /// The kinds of the records it emits besides its outcomes
+    /// ([`Processor::take_emitted`]): each goes to its kind's topic.
+    fn emits(&self) -> Vec<RecordKind> {
+        Vec::new()
+    }
+}
+
+/// What the runtime asks of a sink's configuration.
+#[async_trait]
+pub trait SinkConfig: Send + Sync + fmt::Debug {
+    /// Checks what can be checked without the store (URLs, names).
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Connects (and, when configured, migrates): a bad URL or bad
+    /// credentials fail here, before anything is consumed; an unreachable
+    /// store is a transient error the runner retries.
+    async fn build(&self) -> Result<Box<dyn Sink>, ComponentError>;
+
+    /// Creates or upgrades the store's tables, collections, indexes and
+    /// constraints; returns the versions of the migrations applied (None:
+    /// the sink has no store).
+    async fn migrate(&self) -> Result<Option<Vec<i64>>, ComponentError> {
+        Ok(None)
+    }
+
+    /// The store's KOL scores, when analysts' tools can read them from it.
+    fn kol_scores(&self) -> Option<&dyn KolScoreStore> {
+        None
+    }
+}
+
+/// A store that answers for the KOL scores a sink wrote.
+#[async_trait]
+pub trait KolScoreStore: Send + Sync {
+    /// The author's newest score (None: the store holds none).
+    async fn latest_kol_score(&self, author: &AuthorRef) -> Result<Option<KolScoreRecord>, ComponentError>;
+}
+
+/// Declares a crate's components, one line each:
+/// `module => Variant(ConfigType),` (optionally behind `#[cfg(...)]`).
+/// Each line declares `pub mod module;` (the component's folder) and a
+/// variant of the generated enum, which a configuration's `type =
+/// "module"` selects (serde-tagged, `deny_unknown_fields` on the config
+/// types themselves); `component()` gives the variant's config as the
+/// registry trait, `type_name()` its `type`.
+#[macro_export]
+macro_rules! registry {
+    (
+        $(#[$meta:meta])*
+        pub enum $kind:ident: dyn $config_trait:path {
+            $($(#[cfg($cfg:meta)])? $module:ident => $variant:ident($config:ident),)+
+        }
+    ) => {
+        $($(#[cfg($cfg)])? pub mod $module;)+
+
+        $(#[$meta])*
+        #[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
+        #[serde(tag = "type", rename_all = "snake_case")]
+        pub enum $kind {
+            $($(#[cfg($cfg)])? $variant(Box<$module::$config>),)+
+        }
+
+        impl $kind {
+            /// The `type` of every registered component, in registry order.
+            pub const TYPES: &'static [&'static str] = &[$($(#[cfg($cfg)])? stringify!($module),)+];
+
+            /// This component's `type`.
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $($(#[cfg($cfg)])? $kind::$variant(_) => stringify!($module),)+
+                }
+            }
+
+            /// This component's configuration, as the runtime uses it.
+            pub fn component(&self) -> &dyn $config_trait {
+                match self {
+                    $($(#[cfg($cfg)])? $kind::$variant(config) => config.as_ref(),)+
+                }
+            }
+        }
+    };
 }

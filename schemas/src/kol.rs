@@ -47,3 +47,42 @@ impl KolScoreRecord {
         format!("{}@{}", self.author_id, self.computed_at.to_rfc3339_opts(SecondsFormat::Millis, true))
     }
 }
+
+/// An author named on a command line: `platform:id` or `platform:@handle`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorRef {
+    /// `<platform>:<author id>`.
+    Id(String),
+    Handle {
+        platform: String,
+        handle: String,
+    },
+}
+
+impl std::str::FromStr for AuthorRef {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (platform, rest) =
+            text.split_once(':').filter(|(p, r)| !p.is_empty() && !r.is_empty()).ok_or_else(|| {
+                format!("{text:?}: expected PLATFORM:ID or PLATFORM:@HANDLE, e.g. twitter:42 or twitter:@alice")
+            })?;
+        let platform = platform.to_ascii_lowercase();
+        Ok(match rest.strip_prefix('@') {
+            Some(handle) => AuthorRef::Handle { platform, handle: handle.to_owned() },
+            None => AuthorRef::Id(format!("{platform}:{rest}")),
+        })
+    }
+}
+
+impl AuthorRef {
+    /// Whether `score` is of this author (handles compare without case).
+    pub fn matches(&self, score: &KolScoreRecord) -> bool {
+        match self {
+            AuthorRef::Id(id) => score.author_id == *id,
+            AuthorRef::Handle { platform, handle } => {
+                score.platform == *platform && score.handle.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(handle))
+            }
+        }
+    }
+}

@@ -31,6 +31,18 @@ pub struct PostPayload {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Author {
     pub id: String,
+    #[serde(flatten)]
+    pub profile: Profile,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<bool>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// What a post or a roster says of an author besides its id: what every
+/// store's authors table keeps of both.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handle: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,10 +51,6 @@ pub struct Author {
     pub followers: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub following: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verified: Option<bool>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -251,7 +259,7 @@ fn validate_author(mut author: Map<String, Value>, problems: &mut Vec<String>) -
     if problems.len() > before {
         return None;
     }
-    Some(Author { id: id?, handle, name, followers, following, verified, extra: author })
+    Some(Author { id: id?, profile: Profile { handle, name, followers, following }, verified, extra: author })
 }
 
 fn validate_metrics(mut metrics: Map<String, Value>, problems: &mut Vec<String>) -> Option<Metrics> {
@@ -282,6 +290,11 @@ mod tests {
         assert_eq!(post.record_id(), "twitter:1790000000000000001");
         assert_eq!(post.author_id(), "twitter:42");
         assert_eq!(post.metrics.likes, Some(120));
+        assert_eq!(post.author.profile.followers, Some(12000));
+        let json = serde_json::to_value(&post).unwrap();
+        assert_eq!(json["author"]["handle"], "alice", "the profile is flattened into the author");
+        let back: PostPayload = serde_json::from_value(json).unwrap();
+        assert_eq!((back.author.profile.handle.as_deref(), back.author.extra.len()), (Some("alice"), 0));
         let envelope = post.into_envelope("posts");
         assert_eq!(envelope.schema, "post/v1");
         assert_eq!(envelope.key, "twitter:42");

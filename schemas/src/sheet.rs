@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::post::Profile;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SheetRowRecord {
     pub file_id: String,
@@ -29,14 +31,8 @@ pub struct AuthorSnapshot {
     pub platform: String,
     /// The platform's author id (the handle where the roster gives no id).
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub handle: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub followers: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub following: Option<u64>,
+    #[serde(flatten)]
+    pub profile: Profile,
     /// The creator's rate, in the roster's currency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,

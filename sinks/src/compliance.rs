@@ -1,29 +1,98 @@
-//! The delivery contract every store-backed sink passes (ARCHITECTURE.md):
-//! a redelivered batch creates no visible duplicate, an older version never
-//! overwrites a newer one, a record the store refuses goes to the DLQ with
-//! the store's message while the rest is written, what `write` acknowledged
-//! is visible to a new connection, and an outage loses nothing. Each sink's
-//! tests call these with a [`Store`] of their own.
+//! The delivery contract every store sink passes (ARCHITECTURE.md): a
+//! redelivered batch creates no visible duplicate, an older version never
+//! overwrites a newer one, what `write` acknowledged is visible to a new
+//! connection, every record type is stored once; and, where they apply, a
+//! record the store refuses goes to the DLQ with the store's message while
+//! the rest is written, an outage loses nothing, counts beyond the store's
+//! integers are refused, and migrations apply once and stop a sink that may
+//! not migrate. `sink_compliance_suite!(Store, extras…)` makes each a named
+//! test of the sink's own module, so a new sink gets all of it in one line.
 
 use async_trait::async_trait;
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, RecordKind, SheetRowRecord, Sink};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, RecordKind, SheetRowRecord, Sink, SinkConfig};
 
-use crate::testing::{PrivateServer, posts};
+use crate::testing::{PrivateServer, posts, unique};
 
+/// A store of a test's own (a database, schema or file nobody else uses).
 #[async_trait]
-pub trait Store: Send + Sync {
-    /// A sink writing to this store.
-    async fn sink(&self) -> Result<Box<dyn Sink>, ComponentError>;
+pub trait Store: Send + Sync + Sized {
+    /// On the machine's server.
+    fn on_machine() -> Self;
+    /// The sink's configuration for this store.
+    fn config(&self) -> Box<dyn SinkConfig>;
     /// Ids of the posts of `platform` as an analyst sees them: one entry per
     /// visible row (a duplicate would show twice), from a new connection.
     async fn visible_post_ids(&self, platform: &str) -> Vec<String>;
     /// The stored like count of a post.
     async fn likes(&self, id: &str) -> Option<i64>;
-    /// A post of `platform` this store refuses for good.
-    fn poison(&self, platform: &str) -> Envelope;
     /// How many rows (documents, nodes) a KOL score or sheet row with this id has.
     async fn stored(&self, kind: RecordKind, id: &str) -> u64;
+    /// Tests of a store that share its server's data take turns on this.
+    fn turns() -> Option<&'static tokio::sync::Mutex<()>> {
+        None
+    }
+
+    async fn sink(&self) -> Result<Box<dyn Sink>, ComponentError> {
+        self.config().build().await
+    }
 }
+
+/// A store on a server a test can start and stop.
+pub trait ServerStore: Store {
+    /// The server's name in `scripts/services.sh`.
+    const SERVER: &'static str;
+    /// Other ports it listens on, as offsets from its own.
+    const COMPANION_PORTS: &'static [i32];
+    fn on_port(port: u16) -> Self;
+}
+
+/// A store that refuses some post for good.
+#[async_trait]
+pub trait PoisonStore: Store {
+    /// A post of `platform` the store refuses (after setting the store up to refuse it).
+    async fn poison(&self, platform: &str) -> Envelope;
+}
+
+/// A store whose sink may be told not to migrate.
+pub trait MigratingStore: Store {
+    fn config_without_migrations(&self) -> Box<dyn SinkConfig>;
+}
+
+/// The contract's tests for `$store` (a `Store`), plus the extras named:
+/// `poison` (`PoisonStore`), `outage` (`ServerStore`), `i64_counts` (the
+/// store's integers are signed 64-bit), `migrations` (`MigratingStore`).
+macro_rules! sink_compliance_suite {
+    ($store:ty $(, $extra:ident)* $(,)?) => {
+        $crate::compliance::sink_compliance_suite!(@test $store, redelivery_creates_no_duplicates);
+        $crate::compliance::sink_compliance_suite!(@test $store, older_version_never_overwrites_newer);
+        $crate::compliance::sink_compliance_suite!(@test $store, acknowledged_writes_are_visible_after_the_sink_is_gone);
+        $crate::compliance::sink_compliance_suite!(@test $store, every_record_type_is_stored_once);
+        $($crate::compliance::sink_compliance_suite!(@$extra $store);)*
+    };
+    (@poison $store:ty) => {
+        $crate::compliance::sink_compliance_suite!(@test $store, poison_is_reported_and_the_rest_written);
+    };
+    (@outage $store:ty) => {
+        $crate::compliance::sink_compliance_suite!(@test $store, outage_loses_nothing);
+    };
+    (@i64_counts $store:ty) => {
+        $crate::compliance::sink_compliance_suite!(@test $store, counts_beyond_i64_are_refused);
+    };
+    (@migrations $store:ty) => {
+        $crate::compliance::sink_compliance_suite!(@test $store, migrations_apply_once_and_a_missing_one_stops_a_sink_that_may_not_migrate);
+    };
+    (@test $store:ty, $name:ident) => {
+        #[tokio::test]
+        async fn $name() {
+            let _turn = match <$store as $crate::compliance::Store>::turns() {
+                Some(turns) => Some(turns.lock().await),
+                None => None,
+            };
+            $crate::compliance::$name::<$store>().await;
+        }
+    };
+}
+pub(crate) use sink_compliance_suite;
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids.sort();
@@ -34,37 +103,41 @@ fn ids(batch: &[Envelope]) -> Vec<String> {
     sorted(batch.iter().map(|e| e.id.clone()).collect())
 }
 
-pub async fn redelivery_creates_no_duplicates(store: &dyn Store, platform: &str) {
+pub async fn redelivery_creates_no_duplicates<S: Store>() {
+    let (store, platform) = (S::on_machine(), unique("p"));
     let mut sink = store.sink().await.unwrap();
-    let batch = posts(platform, 0..50, 10);
+    let batch = posts(&platform, 0..50, 10);
     assert!(sink.write(&batch).await.unwrap().rejected.is_empty());
     // The whole batch again, then an overlapping one, as after a crash before the commit.
     sink.write(&batch).await.unwrap();
-    let overlapping = posts(platform, 40..60, 10);
+    let overlapping = posts(&platform, 40..60, 10);
     sink.write(&overlapping).await.unwrap();
     // And a batch holding one id twice.
-    let twice = [posts(platform, 60..61, 10), posts(platform, 60..61, 11)].concat();
+    let twice = [posts(&platform, 60..61, 10), posts(&platform, 60..61, 11)].concat();
     sink.write(&twice).await.unwrap();
-    let expected: Vec<String> = ids(&posts(platform, 0..61, 10));
-    assert_eq!(sorted(store.visible_post_ids(platform).await), expected);
+    let expected: Vec<String> = ids(&posts(&platform, 0..61, 10));
+    assert_eq!(sorted(store.visible_post_ids(&platform).await), expected);
 }
 
-pub async fn older_version_never_overwrites_newer(store: &dyn Store, platform: &str) {
+pub async fn older_version_never_overwrites_newer<S: Store>() {
+    let (store, platform) = (S::on_machine(), unique("p"));
     let mut sink = store.sink().await.unwrap();
-    let newer = vec![crate::testing::post(platform, 1, 500, 20)];
-    let older = vec![crate::testing::post(platform, 1, 100, 10)];
+    let newer = vec![crate::testing::post(&platform, 1, 500, 20)];
+    let older = vec![crate::testing::post(&platform, 1, 100, 10)];
     sink.write(&newer).await.unwrap();
     sink.write(&older).await.unwrap();
     assert_eq!(store.likes(&newer[0].id).await, Some(500));
-    let newest = vec![crate::testing::post(platform, 1, 900, 30)];
+    let newest = vec![crate::testing::post(&platform, 1, 900, 30)];
     sink.write(&newest).await.unwrap();
     assert_eq!(store.likes(&newer[0].id).await, Some(900));
 }
 
-pub async fn poison_is_reported_and_the_rest_written(store: &dyn Store, platform: &str) {
+pub async fn poison_is_reported_and_the_rest_written<S: PoisonStore>() {
+    let (store, platform) = (S::on_machine(), unique("p"));
+    let poison = store.poison(&platform).await;
     let mut sink = store.sink().await.unwrap();
-    let mut batch = posts(platform, 0..10, 10);
-    batch.insert(4, store.poison(platform));
+    let mut batch = posts(&platform, 0..10, 10);
+    batch.insert(4, poison);
     let report = sink.write(&batch).await.unwrap();
     assert_eq!(report.rejected.len(), 1, "{:?}", report.rejected);
     let (index, error) = &report.rejected[0];
@@ -72,26 +145,29 @@ pub async fn poison_is_reported_and_the_rest_written(store: &dyn Store, platform
     assert_eq!(error.domain, ErrorDomain::Invalid);
     assert!(!error.reason.is_empty());
     batch.remove(4);
-    assert_eq!(sorted(store.visible_post_ids(platform).await), ids(&batch));
+    assert_eq!(sorted(store.visible_post_ids(&platform).await), ids(&batch));
 }
 
-pub async fn acknowledged_writes_are_visible_after_the_sink_is_gone(store: &dyn Store, platform: &str) {
+pub async fn acknowledged_writes_are_visible_after_the_sink_is_gone<S: Store>() {
+    let (store, platform) = (S::on_machine(), unique("p"));
     let mut sink = store.sink().await.unwrap();
-    let batch = posts(platform, 0..200, 10);
+    let batch = posts(&platform, 0..200, 10);
     sink.write(&batch).await.unwrap();
     drop(sink);
-    assert_eq!(sorted(store.visible_post_ids(platform).await), ids(&batch));
+    assert_eq!(sorted(store.visible_post_ids(&platform).await), ids(&batch));
 }
 
-/// Writes while `server` is down fail as transient (the runner retries them
+/// Writes while the server is down fail as transient (the runner retries them
 /// and stops reading); after the restart the same sink writes again and
 /// everything acknowledged before and after is there.
-pub async fn outage_loses_nothing(store: &dyn Store, server: &PrivateServer, platform: &str) {
+pub async fn outage_loses_nothing<S: ServerStore>() {
+    let server = PrivateServer::start(S::SERVER, S::COMPANION_PORTS);
+    let (store, platform) = (S::on_port(server.port), unique("p"));
     let mut sink = store.sink().await.unwrap();
-    let before = posts(platform, 0..100, 10);
+    let before = posts(&platform, 0..100, 10);
     sink.write(&before).await.unwrap();
     server.stop();
-    let during = posts(platform, 100..200, 10);
+    let during = posts(&platform, 100..200, 10);
     let error = sink.write(&during).await.expect_err("a write while the server is down must fail");
     assert_eq!(error.domain, ErrorDomain::Transient, "{}", error.reason);
     server.restart();
@@ -112,12 +188,13 @@ pub async fn outage_loses_nothing(store: &dyn Store, server: &PrivateServer, pla
         }
     }
     let expected = ids(&[before, during].concat());
-    assert_eq!(sorted(store.visible_post_ids(platform).await), expected);
+    assert_eq!(sorted(store.visible_post_ids(&platform).await), expected);
 }
 
 /// A KOL score and a sheet row (each written twice) are stored once each.
-pub async fn every_record_type_is_stored_once(store: &dyn Store, platform: &str) {
-    let (score, score_envelope) = crate::testing::kol_score(platform, "2026-11-20T00:00:00Z", 64.5);
+pub async fn every_record_type_is_stored_once<S: Store>() {
+    let (store, platform) = (S::on_machine(), unique("p"));
+    let (score, score_envelope) = crate::testing::kol_score(&platform, "2026-11-20T00:00:00Z", 64.5);
     let mut cells = serde_json::Map::new();
     cells.insert("handle".into(), "ann".into());
     cells.insert("followers".into(), 1200.into());
@@ -136,7 +213,7 @@ pub async fn every_record_type_is_stored_once(store: &dyn Store, platform: &str)
     let batch = vec![
         score_envelope,
         record(RecordKind::SheetRow, sheet.record_id(), sheet.file_id.clone(), Envelope::encode_payload(&sheet)),
-        crate::testing::post(platform, 1, 1, 10),
+        crate::testing::post(&platform, 1, 1, 10),
     ];
     let mut sink = store.sink().await.unwrap();
     assert!(sink.write(&batch).await.unwrap().rejected.is_empty());
@@ -147,12 +224,26 @@ pub async fn every_record_type_is_stored_once(store: &dyn Store, platform: &str)
 
 /// A like count beyond i64 (valid in a raw post) is refused with the reason
 /// by stores whose integers are signed 64-bit; the rest of the batch is written.
-pub async fn counts_beyond_i64_are_refused(store: &dyn Store, platform: &str) {
+pub async fn counts_beyond_i64_are_refused<S: Store>() {
+    let (store, platform) = (S::on_machine(), unique("p"));
     let mut sink = store.sink().await.unwrap();
-    let batch = vec![crate::testing::post(platform, 1, u64::MAX, 10), crate::testing::post(platform, 2, 5, 10)];
+    let batch = vec![crate::testing::post(&platform, 1, u64::MAX, 10), crate::testing::post(&platform, 2, 5, 10)];
     let report = sink.write(&batch).await.unwrap();
     assert_eq!(report.rejected.len(), 1, "{:?}", report.rejected);
     assert_eq!(report.rejected[0].0, 0);
     assert_eq!(report.rejected[0].1.domain, ErrorDomain::Invalid);
-    assert_eq!(store.visible_post_ids(platform).await, vec![batch[1].id.clone()]);
+    assert_eq!(store.visible_post_ids(&platform).await, vec![batch[1].id.clone()]);
+}
+
+/// `migrate` applies every migration once; a sink that may not migrate
+/// refuses (fatally, naming the command) a store behind, and opens once it is not.
+pub async fn migrations_apply_once_and_a_missing_one_stops_a_sink_that_may_not_migrate<S: MigratingStore>() {
+    let store = S::on_machine();
+    let error = store.config_without_migrations().build().await.err().expect("an unmigrated store must refuse");
+    assert_eq!(error.domain, ErrorDomain::Fatal, "{}", error.reason);
+    assert!(error.reason.contains("socialpipe migrate"), "{}", error.reason);
+    let applied = store.config().migrate().await.unwrap().expect("a store sink migrates");
+    assert!(!applied.is_empty());
+    assert_eq!(store.config().migrate().await.unwrap(), Some(Vec::new()), "applied once");
+    store.config_without_migrations().build().await.unwrap();
 }

@@ -1,20 +1,37 @@
-//! socialpipe sinks. One folder per sink: its config, how it writes a batch,
-//! its DDL, and its tests. Every sink writes idempotently (upsert by record
-//! id, highest version wins) and returns only when the batch is durable.
+//! socialpipe sinks. One folder per sink: its config, how it writes a
+//! batch, its migrations, and its tests, registered on one line below. Every
+//! store sink writes idempotently (upsert by record id, highest version
+//! wins) and returns only when the batch is durable. What they share, each
+//! calling only downwards: `store` (the `Sink` of every store: decode,
+//! refuse, write, report), `batch` (a batch decoded into records),
+//! `bisect` (a writer that finds the records a store refuses by halving),
+//! `fit` (integers a store holds), `migrations` (versioned schema changes).
 
-pub mod blackhole;
-pub mod clickhouse;
-pub mod mongodb;
-pub mod neo4j;
-pub mod postgres;
-pub mod rows;
-pub mod sqlite;
-pub mod stdout;
+pub mod batch;
+pub mod bisect;
+pub mod fit;
+pub mod migrations;
+pub mod store;
 
 #[cfg(test)]
 mod compliance;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+
+use socialpipe_schemas::SinkConfig;
+
+socialpipe_schemas::registry! {
+    /// A sink, selected by its `type`.
+    pub enum SinkKind: dyn SinkConfig {
+        sqlite => Sqlite(SqliteConfig),
+        postgres => Postgres(PostgresConfig),
+        clickhouse => Clickhouse(ClickhouseConfig),
+        mongodb => Mongodb(MongodbConfig),
+        neo4j => Neo4j(Neo4jConfig),
+        stdout => Stdout(StdoutConfig),
+        blackhole => Blackhole(BlackholeConfig),
+    }
+}
 
 /// An error about the store or a whole batch. The driver classifiers say
 /// `Invalid` for record-level refusals; outside a record's write that means
@@ -27,9 +44,6 @@ pub(crate) fn store_error(
     let domain = if domain == ErrorDomain::Invalid { ErrorDomain::Fatal } else { domain };
     socialpipe_schemas::ComponentError { domain, reason }
 }
-
-/// A versioned migration: (version, name, statements). Append only.
-pub type Migration = (i64, &'static str, &'static str);
 
 /// A name safe to splice into DDL as a schema or database name.
 pub fn is_identifier(name: &str) -> bool {

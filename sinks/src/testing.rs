@@ -7,6 +7,10 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::json;
+use socialpipe_schemas::enrichment::{
+    Ekman, EkmanScores, Embedding, Emotion, EmotionLabel, Entities, LabelSource, ModelScores, PlutchikScores,
+    Probabilities, Sentiment, SentimentLabel, VaderScores,
+};
 use socialpipe_schemas::{Envelope, parse_raw_post};
 
 /// A name no other test (or earlier run) uses: letters, digits and `_`.
@@ -29,24 +33,34 @@ pub fn post(platform: &str, n: u32, likes: u64, version: i64) -> Envelope {
     });
     let mut envelope = parse_raw_post(raw.to_string().as_bytes()).expect("valid sample post").into_envelope("test");
     envelope.version = version;
-    envelope.enrichments.insert(
-        "entities".into(),
-        json!({"hashtags": ["coffee"], "mentions": [format!("user{}", (n + 1) % 7)], "brands": ["acme"],
-               "cashtags": [], "urls": [], "emoji": []}),
-    );
-    envelope.enrichments.insert("embedding".into(), json!([0.25, -0.5, 0.125, 1.0]));
-    // The shapes the sentiment and emotion stages write (docs/record-schema.md).
-    envelope.enrichments.insert(
-        "sentiment".into(),
-        json!({"vader": {"label": "positive", "compound": 0.6, "neg": 0.0, "neu": 0.5, "pos": 0.5},
-               "model": {"label": "positive", "probabilities": {"negative": 0.05, "neutral": 0.15, "positive": 0.8}},
-               "label": "positive", "label_source": "model", "reliable": true}),
-    );
-    envelope.enrichments.insert(
-        "emotion".into(),
-        json!({"scores": {"anger": 0.0, "anticipation": 0.2, "disgust": 0.0, "fear": 0.0, "joy": 0.7,
-                          "sadness": 0.0, "surprise": 0.1, "trust": 0.3}, "dominant": "joy"}),
-    );
+    envelope.set_enrichment(&Entities {
+        hashtags: vec!["coffee".into()],
+        mentions: vec![format!("user{}", (n + 1) % 7)],
+        brands: vec!["acme".into()],
+        ..Entities::default()
+    });
+    envelope.set_enrichment(&Embedding(vec![0.25, -0.5, 0.125, 1.0]));
+    let positive = SentimentLabel::Positive;
+    envelope.set_enrichment(&Sentiment {
+        vader: VaderScores { neg: 0.0, neu: 0.5, pos: 0.5, compound: 0.6, label: positive },
+        model: Some(ModelScores {
+            label: positive,
+            probabilities: Probabilities { negative: 0.05, neutral: 0.15, positive: 0.8 },
+        }),
+        label: positive,
+        label_source: LabelSource::Model,
+        reliable: true,
+        unreliable_reason: None,
+    });
+    let (anger, disgust, fear, joy, sadness, surprise) = (0.0, 0.0, 0.0, 0.7, 0.0, 0.1);
+    envelope.set_enrichment(&Emotion {
+        scores: PlutchikScores { anger, anticipation: 0.2, disgust, fear, joy, sadness, surprise, trust: 0.3 },
+        dominant: EmotionLabel::Joy,
+        ekman: Ekman {
+            scores: EkmanScores { anger, disgust, fear, joy, sadness, surprise },
+            dominant: EmotionLabel::Joy,
+        },
+    });
     envelope
 }
 

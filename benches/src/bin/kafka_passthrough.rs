@@ -14,8 +14,8 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use socialpipe::transport::kafka::{KafkaConfig, KafkaTransport};
-use socialpipe::transport::{Outgoing, Transport};
+use socialpipe::runtime::transport::kafka::{KafkaConfig, KafkaTransport};
+use socialpipe::runtime::transport::{Outgoing, Transport};
 use socialpipe_schemas::parse_raw_post;
 
 const PARTITIONS: u32 = 6;
@@ -45,7 +45,7 @@ async fn fill(brokers: &str, topic: &str, records: usize) -> Result<()> {
     config.replication_factor = 1;
     let kafka = KafkaTransport::connect(&config)?;
     kafka.create_topic(topic, PARTITIONS).await?;
-    let mut generator = socialpipe::synth::PostGenerator::new(1, 5000);
+    let mut generator = socialpipe::tools::generate::PostGenerator::new(1, 5000);
     let mut batch = Vec::with_capacity(FILL_BATCH);
     for _ in 0..records {
         let line = serde_json::to_vec(&generator.next_post())?;

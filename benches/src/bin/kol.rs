@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use socialpipe::synth::PostGenerator;
+use socialpipe::tools::generate::PostGenerator;
 use socialpipe_benches::pin;
 use socialpipe_processors::key_counter::KeyCounterStage;
 use socialpipe_processors::kol::{Brief, KolConfig, KolStage};

@@ -22,6 +22,7 @@ use socialpipe_processors::intent::{IntentConfig, IntentStage};
 use socialpipe_processors::language::{LanguageConfig, LanguageStage};
 use socialpipe_processors::sentiment::{SentimentConfig, SentimentStage, Vader};
 use socialpipe_processors::topics::{TopicsConfig, TopicsStage};
+use socialpipe_schemas::enrichment;
 
 // As in the socialpipe binary: the stages allocate small strings per word.
 #[global_allocator]
@@ -153,33 +154,53 @@ fn main() -> Result<()> {
     let chain = |with_emotion: bool| {
         let mut done = 0;
         for t in &refs {
+            // As the stages write them: each value stored in the record's enrichments.
             let mut e = Map::new();
-            e.insert("language".into(), language.0.enrich(t, &e));
-            e.insert("entities".into(), entities.0.enrich(t, &e));
-            e.insert("sentiment".into(), sentiment.0.enrich(t, &e));
-            e.insert("intent".into(), intent.0.enrich(t, &e));
-            e.insert("topics".into(), topics.0.enrich(t, &e));
-            e.insert("brand_safety".into(), safety.0.enrich(t, &e));
+            let value = language.0.enrich(t, &e);
+            enrichment::write(&mut e, &value);
+            let value = entities.0.enrich(t, &e);
+            enrichment::write(&mut e, &value);
+            let value = sentiment.0.enrich(t, &e);
+            enrichment::write(&mut e, &value);
+            let value = intent.0.enrich(t, &e);
+            enrichment::write(&mut e, &value);
+            let value = topics.0.enrich(t, &e);
+            enrichment::write(&mut e, &value);
+            let value = safety.0.enrich(t, &e);
+            enrichment::write(&mut e, &value);
             if with_emotion {
-                e.insert("emotion".into(), stage.0.enrich(t, &e));
+                let value = stage.0.enrich(t, &e);
+                enrichment::write(&mut e, &value);
             }
             done += e.len();
         }
         done
     };
     // Each stage alone (sentiment given the language, as in the chain).
-    let detected: Vec<Map<String, Value>> =
-        refs.iter().map(|t| Map::from_iter([("language".to_owned(), language.0.enrich(t, &Map::new()))])).collect();
+    let detected: Vec<Map<String, Value>> = refs
+        .iter()
+        .map(|t| {
+            let mut e = Map::new();
+            enrichment::write(&mut e, &language.0.enrich(t, &Map::new()));
+            e
+        })
+        .collect();
+    // Each value as the stage stores it (JSON).
     let alone = |enricher: &dyn Fn(&str, &Map<String, Value>) -> Value| {
         best_of(runs, || refs.iter().zip(&detected).map(|(t, e)| enricher(t, e)).collect::<Vec<_>>())
     };
+    macro_rules! stored {
+        ($stage:expr) => {
+            alone(&|t, e| serde_json::to_value($stage.0.enrich(t, e)).expect("enrichments serialise"))
+        };
+    }
     let each: [(&str, Duration); 6] = [
-        ("language", alone(&|t, e| language.0.enrich(t, e))),
-        ("entities", alone(&|t, e| entities.0.enrich(t, e))),
-        ("sentiment", alone(&|t, e| sentiment.0.enrich(t, e))),
-        ("intent", alone(&|t, e| intent.0.enrich(t, e))),
-        ("topics", alone(&|t, e| topics.0.enrich(t, e))),
-        ("brand_safety", alone(&|t, e| safety.0.enrich(t, e))),
+        ("language", stored!(language)),
+        ("entities", stored!(entities)),
+        ("sentiment", stored!(sentiment)),
+        ("intent", stored!(intent)),
+        ("topics", stored!(topics)),
+        ("brand_safety", stored!(safety)),
     ];
     for (name, d) in each {
         println!("  {name:<13} {:>9.0} posts/s  {:>6.2} µs/post", per_s(d), d.as_secs_f64() * 1e6 / count as f64);

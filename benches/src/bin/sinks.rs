@@ -21,10 +21,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use futures_util::TryStreamExt;
-use socialpipe::synth::PostGenerator;
-use socialpipe::topology::SinkKind;
+use socialpipe::tools::generate::PostGenerator;
 use socialpipe_processors::entities::{EntitiesConfig, EntitiesStage};
 use socialpipe_schemas::{Envelope, Processor, parse_raw_post};
+use socialpipe_sinks::SinkKind;
 
 const PASSWORD: &str = "playwithdata";
 
@@ -61,8 +61,8 @@ async fn enriched_posts(records: usize, platform_suffix: &str) -> Vec<Envelope> 
 
 /// Writes `posts` through the sink in batches of `batch`; rows/s.
 async fn through_sink(kind: &SinkKind, posts: &[Envelope], batch: usize) -> Result<f64> {
-    kind.migrate().await.map_err(|e| anyhow::anyhow!(e.reason))?;
-    let mut sink = kind.build().await.map_err(|e| anyhow::anyhow!(e.reason))?;
+    kind.component().migrate().await.map_err(|e| anyhow::anyhow!(e.reason))?;
+    let mut sink = kind.component().build().await.map_err(|e| anyhow::anyhow!(e.reason))?;
     let started = Instant::now();
     for chunk in posts.chunks(batch) {
         let report = sink.write(chunk).await.map_err(|e| anyhow::anyhow!(e.reason))?;
@@ -142,12 +142,15 @@ async fn mongodb(posts: &[Envelope], db: &str) -> Result<(f64, f64)> {
     let database = mongodb::Client::with_uri_str(&uri).await?.database(db);
     let documents: Vec<Document> = database.collection::<Document>("posts").find(doc! {}).await?.try_collect().await?;
     let baseline = database.collection::<Document>("baseline");
-    for (_, keys) in socialpipe_sinks::mongodb::INDEXES.iter().filter(|(c, _)| *c == "posts") {
-        let mut key = Document::new();
-        for (field, order) in *keys {
-            key.insert(*field, *order);
+    // The posts collection's indexes (from the sink's migrations), on the baseline.
+    let commands = socialpipe_sinks::mongodb::MIGRATIONS.iter().flat_map(|m| m.script.lines());
+    for command in commands.filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()) {
+        if command["createIndexes"] == "posts" {
+            let mut command = command.clone();
+            command["createIndexes"] = "baseline".into();
+            let mongodb::bson::Bson::Document(command) = mongodb::bson::Bson::try_from(command)? else { continue };
+            database.run_command(command).await?;
         }
-        baseline.create_index(mongodb::IndexModel::builder().keys(key).build()).await?;
     }
     let started = Instant::now();
     for chunk in documents.chunks(10_000) {
@@ -181,7 +184,7 @@ async fn neo4j(posts: &[Envelope]) -> Result<(f64, f64)> {
                 ("text", post.text.clone().into()),
                 ("created_at", post.created_at.to_rfc3339().into()),
                 ("likes", (post.metrics.likes.unwrap_or(0).min(i64::MAX as u64) as i64).into()),
-                ("enrichments", socialpipe_sinks::rows::enrichments_json_except_embedding(e).into()),
+                ("enrichments", socialpipe_sinks::batch::enrichments_json_except_embedding(e).into()),
                 ("version", e.version.into()),
             ]
             .into_iter()

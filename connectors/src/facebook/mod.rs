@@ -9,61 +9,49 @@ mod source;
 #[cfg(test)]
 mod tests;
 
-use serde::Deserialize;
+use std::sync::Arc;
 
-use crate::graph::Access;
-use crate::http::{RetryPolicy, Secret};
+use socialpipe_schemas::{ComponentError, Source, SourceConfig};
+
+use crate::graph::{GraphSettings, graph_config};
+use crate::http::SystemClock;
 pub use source::FacebookSource;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FacebookConfig {
-    pub page_id: String,
-    /// A Page (or user) access token (`${FB_ACCESS_TOKEN}`).
-    pub access_token: Secret,
-    /// With `app_secret`: a refused token is exchanged for a new long-lived one.
-    #[serde(default)]
-    pub app_id: Option<String>,
-    #[serde(default)]
-    pub app_secret: Option<Secret>,
-    #[serde(default = "default_base_url")]
-    pub base_url: String,
-    #[serde(default = "default_api_version")]
-    pub api_version: String,
-    /// Posts per page (the API caps it at 100).
-    #[serde(default = "default_limit")]
-    pub limit: u32,
-    #[serde(default = "default_poll_interval_secs")]
-    pub poll_interval_secs: u64,
-    #[serde(default)]
-    pub retry: RetryPolicy,
-}
-
-fn default_base_url() -> String {
-    "https://graph.facebook.com".into()
-}
-
-fn default_api_version() -> String {
-    "v21.0".into()
+graph_config! {
+    /// A Page's posts from the Graph API (`GET /{version}/{page-id}/posts`
+    /// with reaction and comment summaries and share counts, plus the Page's
+    /// name, username and follower count once per sweep), newest first, paged
+    /// by `after` cursors. The checkpoint is the sweep's cursor, then the
+    /// newest creation time read (`since`, which Graph treats as inclusive,
+    /// with the ids read in that second, so none comes twice). Reactions
+    /// count as likes. Graph reports errors as HTTP 400 with `error.code`:
+    /// 190 (expired or invalid token) exchanges the token once when `app_id`
+    /// and `app_secret` are set, otherwise the source stops (fatal, with the
+    /// reason); codes 4, 17, 32, 613 and 80001–80014 (rate limits) wait for
+    /// `x-business-use-case-usage`'s `estimated_time_to_regain_access`, or back off.
+    pub struct FacebookConfig {
+        /// The Page.
+        pub page_id: String,
+        /// Posts per page, 1–100.
+        #[serde(default = "default_limit")]
+        pub limit: u32,
+    }
+    defaults { poll_interval_secs: 300 }
 }
 
 fn default_limit() -> u32 {
     100
 }
 
-fn default_poll_interval_secs() -> u64 {
-    300
-}
-
-impl FacebookConfig {
-    pub fn check(&self) -> Result<(), String> {
+impl SourceConfig for FacebookConfig {
+    fn check(&self) -> Result<(), String> {
         if self.page_id.trim().is_empty() {
             return Err("page_id must not be empty".into());
         }
-        self.access().check(self.limit, &self.base_url)
+        self.check_graph(self.limit)
     }
 
-    fn access(&self) -> Access<'_> {
-        Access::new(&self.access_token, &self.app_id, &self.app_secret, self.retry)
+    fn build(&self, name: &str) -> Result<Box<dyn Source>, ComponentError> {
+        Ok(Box::new(FacebookSource::with_clock(name, self.clone(), Arc::new(SystemClock))?))
     }
 }

@@ -8,34 +8,23 @@ use socialpipe_schemas::{ComponentError, PostPayload, Source, SourceBatch, Sourc
 
 use super::FacebookConfig;
 use crate::graph::{EdgeReader, EdgeSpec, parse_time};
-use crate::http::{Clock, SystemClock, to_post};
+use crate::http::Clock;
+use crate::records::to_post;
 
 const POST_FIELDS: &str = "id,message,story,created_time,permalink_url,from,shares,\
 reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0)";
 const PAGE_FIELDS: &str = "id,name,username,followers_count,fan_count";
 
 pub struct FacebookSource {
-    name: String,
     edge: EdgeReader,
 }
 
 impl FacebookSource {
-    pub fn new(name: &str, config: FacebookConfig) -> Result<Self, ComponentError> {
-        Self::with_clock(name, config, Arc::new(SystemClock))
-    }
-
     pub fn with_clock(name: &str, config: FacebookConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
-        let spec = EdgeSpec {
-            provider: "facebook",
-            api: format!("{}/{}", config.base_url.trim_end_matches('/'), config.api_version),
-            owner_id: config.page_id.clone(),
-            owner_fields: PAGE_FIELDS,
-            edge: "posts",
-            item_fields: POST_FIELDS,
-            limit: config.limit,
-            poll_interval_secs: config.poll_interval_secs,
-        };
-        Ok(FacebookSource { name: name.to_owned(), edge: EdgeReader::new(spec, config.access(), clock)? })
+        let (owner_id, limit) = (config.page_id.clone(), config.limit);
+        let spec =
+            EdgeSpec { provider: "facebook", owner_id, owner_fields: PAGE_FIELDS, edge: "posts", item_fields: POST_FIELDS, limit };
+        Ok(FacebookSource { edge: EdgeReader::new(spec, name, &config, clock)? })
     }
 }
 
@@ -60,11 +49,11 @@ fn map(post: &Value, page: &Value) -> Result<PostPayload, String> {
 #[async_trait]
 impl Source for FacebookSource {
     async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError> {
-        self.edge.open(checkpoint, mode)
+        self.edge.base.open(checkpoint, mode)
     }
 
     async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
         let Some(page) = self.edge.next_page(max_records).await? else { return Ok(SourceBatch::default()) };
-        Ok(self.edge.take_page(&page, &self.name, map))
+        Ok(self.edge.take_page(&page, map))
     }
 }

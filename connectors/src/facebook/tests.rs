@@ -12,7 +12,8 @@ use socialpipe_schemas::{ErrorDomain, Source, SourceMode};
 
 use super::{FacebookConfig, FacebookSource};
 use crate::http::fixture::{FixtureServer, Reply};
-use crate::http::{ManualClock, RetryPolicy, Secret};
+use crate::http::{ManualClock, RetryPolicy};
+use socialpipe_schemas::Secret;
 
 const POSTS: &str = "/v21.0/123/posts";
 const PAGE: &str = "/v21.0/123";

@@ -8,7 +8,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde::{Deserialize, Serialize};
 use socialpipe_schemas::ComponentError;
 
-use crate::http::{Clock, Secret, TokenSource, post_form};
+use socialpipe_schemas::Secret;
+
+use crate::http::{Clock, TokenSource, post_form};
 
 /// Read-only access to the files the account can see.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/drive.readonly";

@@ -14,48 +14,46 @@ mod source;
 mod tests;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use serde::Deserialize;
+use socialpipe_schemas::{ComponentError, Source, SourceConfig};
 
-use crate::http::RetryPolicy;
+use crate::api::{ApiSettings, api_config};
+use crate::http::SystemClock;
 use crate::sheets::SheetSettings;
 pub use source::GdriveSource;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GdriveConfig {
-    /// The folder whose spreadsheets are read (shared with the service account).
-    pub folder_id: String,
-    /// The service account's JSON key file (`${GOOGLE_APPLICATION_CREDENTIALS}`); its
-    /// `token_uri` is where the grant goes.
-    pub key_file: PathBuf,
-    #[serde(default = "default_base_url")]
-    pub base_url: String,
-    /// Files per listing page, 1–1000.
-    #[serde(default = "default_page_size")]
-    pub page_size: u32,
-    #[serde(default = "default_poll_interval_secs")]
-    pub poll_interval_secs: u64,
-    #[serde(default)]
-    pub sheets: SheetSettings,
-    #[serde(default)]
-    pub retry: RetryPolicy,
-}
-
-fn default_base_url() -> String {
-    "https://www.googleapis.com".into()
+api_config! {
+    /// The spreadsheets in a Google Drive folder: uploaded `.xlsx` files
+    /// (downloaded with `alt=media`) and Google Sheets (exported as xlsx),
+    /// listed with `files.list` (paged; the page being read is the
+    /// checkpoint, so a restart resumes there) and read with the same
+    /// parsing, mapping and dedup as `local_xlsx`. A file's version is its
+    /// `md5Checksum` (a Google Sheet's is its `modifiedTime`), so an unchanged
+    /// file is not downloaded again and a renamed copy (same md5) is skipped.
+    /// Auth is a service account's JWT-bearer grant, renewed before expiry.
+    pub struct GdriveConfig {
+        /// The folder whose spreadsheets are read (shared with the service account).
+        pub folder_id: String,
+        /// The service account's JSON key file (`${GOOGLE_APPLICATION_CREDENTIALS}`);
+        /// its `token_uri` is where the grant goes.
+        pub key_file: PathBuf,
+        /// Files per listing page, 1–1000.
+        #[serde(default = "default_page_size")]
+        pub page_size: u32,
+        /// How sheets map to records.
+        #[serde(default)]
+        pub sheets: SheetSettings,
+    }
+    defaults { base_url: "https://www.googleapis.com", poll_interval_secs: 300 }
 }
 
 fn default_page_size() -> u32 {
     100
 }
 
-fn default_poll_interval_secs() -> u64 {
-    300
-}
-
-impl GdriveConfig {
-    pub fn check(&self) -> Result<(), String> {
+impl SourceConfig for GdriveConfig {
+    fn check(&self) -> Result<(), String> {
         if self.folder_id.trim().is_empty() || self.folder_id.contains('\'') {
             return Err(format!("folder_id {:?} is not a folder id", self.folder_id));
         }
@@ -63,10 +61,10 @@ impl GdriveConfig {
             return Err(format!("page_size must be within 1..=1000, not {}", self.page_size));
         }
         self.sheets.check()?;
-        self.retry.check_with(&self.base_url)
+        self.check_api()
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}/drive/v3/{path}", self.base_url.trim_end_matches('/'))
+    fn build(&self, name: &str) -> Result<Box<dyn Source>, ComponentError> {
+        Ok(Box::new(GdriveSource::with_clock(name, self.clone(), Arc::new(SystemClock))?))
     }
 }

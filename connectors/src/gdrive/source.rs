@@ -11,7 +11,9 @@ use socialpipe_schemas::{ComponentError, ErrorDomain, Source, SourceBatch, Sourc
 
 use super::GdriveConfig;
 use super::auth::{KeyFile, ServiceAccount};
-use crate::http::{ApiClient, Clock, GoogleDialect, Pause, SystemClock, decode_checkpoint, reject};
+use crate::api::ApiBase;
+use crate::http::{Clock, GoogleErrors};
+use crate::records::reject;
 use crate::sheets::{FileMeta, Loader};
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
@@ -34,14 +36,10 @@ struct Sweep {
 }
 
 pub struct GdriveSource {
-    name: String,
+    /// The cursor's ledger is the loader's once opened.
+    base: ApiBase<Checkpoint>,
     config: GdriveConfig,
-    client: ApiClient,
-    clock: Arc<dyn Clock>,
     loader: Loader,
-    mode: SourceMode,
-    pause: Pause,
-    sweep: Option<Sweep>,
     /// The listed page's files not yet looked at.
     files: VecDeque<Value>,
     /// Once a page is listed: the token of the page after it (None: the last).
@@ -49,35 +47,19 @@ pub struct GdriveSource {
 }
 
 impl GdriveSource {
-    pub fn new(name: &str, config: GdriveConfig) -> Result<Self, ComponentError> {
-        Self::with_clock(name, config, Arc::new(SystemClock))
-    }
-
     pub fn with_clock(name: &str, config: GdriveConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
         let unusable =
             |e: String| ComponentError::fatal(format!("gdrive: key_file {}: {e}", config.key_file.display()));
         let text = std::fs::read_to_string(&config.key_file).map_err(|e| unusable(e.to_string()))?;
         let key_file: KeyFile = serde_json::from_str(&text).map_err(|e| unusable(e.to_string()))?;
         let account = ServiceAccount::new(key_file, Arc::clone(&clock)).map_err(unusable)?;
-        let client =
-            ApiClient::new("gdrive", Arc::new(account), Arc::new(GoogleDialect), Arc::clone(&clock), config.retry)?;
+        let base = ApiBase::new("gdrive", name, &config, "drive/v3", Arc::new(account), Arc::new(GoogleErrors), clock)?;
         let loader = Loader::new(config.sheets.clone());
-        Ok(GdriveSource {
-            name: name.to_owned(),
-            config,
-            client,
-            clock,
-            loader,
-            mode: SourceMode::Once,
-            pause: Pause::default(),
-            sweep: None,
-            files: VecDeque::new(),
-            after_page: None,
-        })
+        Ok(GdriveSource { base, config, loader, files: VecDeque::new(), after_page: None })
     }
 
     fn checkpoint(&self) -> Value {
-        json!({"sweep": self.sweep, "ledger": self.loader.ledger()})
+        json!({"sweep": self.base.cursor.sweep, "ledger": self.loader.ledger()})
     }
 
     async fn list_page(&mut self, page_token: Option<String>) -> Result<(), ComponentError> {
@@ -94,7 +76,7 @@ impl GdriveSource {
             ("includeItemsFromAllDrives", "true".to_owned()),
         ];
         query.extend(page_token.map(|t| ("pageToken", t)));
-        let page = self.client.get_json(&self.config.url("files"), &query).await?;
+        let page = self.base.client.get_json(&self.base.url("files"), &query).await?;
         self.files = page["files"].as_array().cloned().unwrap_or_default().into();
         self.after_page = Some(page["nextPageToken"].as_str().map(str::to_owned));
         Ok(())
@@ -102,7 +84,7 @@ impl GdriveSource {
 
     /// Downloads a listed file if it changed and queues its new rows.
     async fn look_at(&mut self, listed: Value) -> Result<(), ComponentError> {
-        let location = self.config.url("files");
+        let location = self.base.url("files");
         let (Some(id), Some(name), Some(mime)) =
             (listed["id"].as_str(), listed["name"].as_str(), listed["mimeType"].as_str())
         else {
@@ -118,7 +100,7 @@ impl GdriveSource {
             version,
             content: md5,
             modified: modified
-                .unwrap_or_else(|| DateTime::from_timestamp(self.clock.now_unix(), 0).unwrap_or_default()),
+                .unwrap_or_else(|| DateTime::from_timestamp(self.base.clock.now_unix(), 0).unwrap_or_default()),
         };
         if !self.loader.wants(&file) {
             return Ok(());
@@ -130,11 +112,11 @@ impl GdriveSource {
             return Ok(());
         }
         let (url, query) = match mime {
-            GOOGLE_SHEET => (self.config.url(&format!("files/{id}/export")), vec![("mimeType", XLSX.to_owned())]),
-            _ => (self.config.url(&format!("files/{id}")), vec![("alt", "media".to_owned())]),
+            GOOGLE_SHEET => (self.base.url(&format!("files/{id}/export")), vec![("mimeType", XLSX.to_owned())]),
+            _ => (self.base.url(&format!("files/{id}")), vec![("alt", "media".to_owned())]),
         };
-        match self.client.try_get_bytes(&url, &query, max).await {
-            Ok(Ok(bytes)) => self.loader.load(&file, &bytes, &self.name),
+        match self.base.client.try_get_bytes(&url, &query, max).await {
+            Ok(Ok(bytes)) => self.loader.load(&file, &bytes, &self.base.name),
             Ok(Err(refusal)) => {
                 let why = refusal["error"]["errors"][0]["reason"].as_str().or(refusal["error"]["message"].as_str());
                 self.loader.unreadable(&file, format!("Drive refused the download: {}", why.unwrap_or("refused")));
@@ -150,11 +132,8 @@ impl GdriveSource {
 #[async_trait]
 impl Source for GdriveSource {
     async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError> {
-        let checkpoint: Checkpoint = decode_checkpoint("gdrive", checkpoint)?;
-        self.loader.restore(checkpoint.ledger)?;
-        self.sweep = checkpoint.sweep;
-        self.mode = mode;
-        Ok(())
+        self.base.open(checkpoint, mode)?;
+        self.loader.restore(self.base.cursor.ledger.take())
     }
 
     async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
@@ -172,23 +151,22 @@ impl Source for GdriveSource {
                 // The page is read: the checkpoint moves to the next one.
                 let mut batch = SourceBatch::default();
                 match after {
-                    Some(token) => self.sweep = Some(Sweep { page_token: Some(token) }),
+                    Some(token) => self.base.cursor.sweep = Some(Sweep { page_token: Some(token) }),
                     None => {
-                        self.sweep = None;
-                        self.pause.after_sweep(&*self.clock, self.config.poll_interval_secs);
-                        batch.caught_up = self.mode == SourceMode::Once;
+                        self.base.cursor.sweep = None;
+                        batch.caught_up = self.base.end_sweep();
                     }
                 }
                 batch.checkpoint = Some(self.checkpoint());
                 return Ok(batch);
             }
-            if self.sweep.is_none() {
-                if self.pause.wait(&*self.clock).await {
+            if self.base.cursor.sweep.is_none() {
+                if self.base.waiting_for_sweep().await {
                     return Ok(SourceBatch::default());
                 }
-                self.sweep = Some(Sweep::default());
+                self.base.cursor.sweep = Some(Sweep::default());
             }
-            let page_token = self.sweep.as_ref().and_then(|s| s.page_token.clone());
+            let page_token = self.base.cursor.sweep.as_ref().and_then(|s| s.page_token.clone());
             self.list_page(page_token).await?;
         }
     }

@@ -6,12 +6,14 @@ use std::time::Duration;
 use serde_json::Value;
 use socialpipe_schemas::ComponentError;
 
-use crate::http::{Dialect, HttpDialect, Secret, TokenSource, Verdict};
+use socialpipe_schemas::Secret;
+
+use crate::http::{ErrorFormat, HttpErrors, TokenSource, Verdict};
 
 /// Graph reports most errors as HTTP 400 with `error.code`.
-pub struct GraphDialect;
+pub struct GraphErrors;
 
-impl Dialect for GraphDialect {
+impl ErrorFormat for GraphErrors {
     fn verdict(&self, status: u16, headers: &reqwest::header::HeaderMap, body: Option<&Value>, now: i64) -> Verdict {
         match body.and_then(|b| b["error"]["code"].as_i64()) {
             // Invalid or expired access token / session key.
@@ -20,7 +22,7 @@ impl Dialect for GraphDialect {
             Some(4 | 17 | 32 | 613 | 80_001..=80_014) => Verdict::Retry(regain_access(headers)),
             // Unknown and service errors: temporary per the reference.
             Some(1 | 2) => Verdict::Retry(None),
-            _ => HttpDialect.verdict(status, headers, body, now),
+            _ => HttpErrors.verdict(status, headers, body, now),
         }
     }
 }

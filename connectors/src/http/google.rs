@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Dialect, HttpDialect, Verdict};
+use super::{ErrorFormat, HttpErrors, Verdict};
 
 /// Google's reasons: quota and rate limits wait, a bad key or token is refused.
-pub struct GoogleDialect;
+pub struct GoogleErrors;
 
-impl Dialect for GoogleDialect {
+impl ErrorFormat for GoogleErrors {
     fn verdict(&self, status: u16, headers: &reqwest::header::HeaderMap, body: Option<&Value>, now: i64) -> Verdict {
         let reasons: Vec<&str> = body
             .and_then(|b| b["error"]["errors"].as_array())
@@ -30,6 +30,6 @@ impl Dialect for GoogleDialect {
         if reasons.contains(&"keyInvalid") || reasons.contains(&"keyExpired") {
             return Verdict::TokenRefused;
         }
-        HttpDialect.verdict(status, headers, body, now)
+        HttpErrors.verdict(status, headers, body, now)
     }
 }

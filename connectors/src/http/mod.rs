@@ -1,51 +1,27 @@
-//! What every HTTP API source shares: an injectable clock, secrets that
-//! never print, and a client that honours the providers' rate-limit
-//! headers, retries 429 and 5xx with backoff, and refreshes a rejected
-//! token once before it gives up.
+//! The HTTP API client every API source uses: an injectable clock, and a
+//! client that honours the providers' rate-limit headers, retries 429 and
+//! 5xx with backoff, reads each provider's error format, and refreshes a
+//! rejected token once before it gives up.
 
 mod clock;
 #[cfg(any(test, feature = "testing"))]
 pub mod fixture;
 mod google;
-mod sweep;
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
-use socialpipe_schemas::ComponentError;
+use socialpipe_schemas::{ComponentError, Secret};
 
 #[cfg(test)]
 pub use clock::ManualClock;
 pub use clock::{Clock, SystemClock};
-pub use google::GoogleDialect;
-pub use sweep::{Pause, Seen, SweepCursor, decode_checkpoint};
+pub use google::GoogleErrors;
 
-/// A credential from the configuration: usable, never shown.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"<redacted>\"")
-    }
-}
-
-/// Retry and timeout settings shared by the API sources.
-#[derive(Debug, Clone, Copy, Deserialize)]
+/// Retries and timeouts of an API source's requests.
+#[derive(Debug, Clone, Copy, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryPolicy {
     /// Attempts per request (429 and 5xx are retried; the first attempt counts).
@@ -55,17 +31,6 @@ pub struct RetryPolicy {
     /// Longest wait a rate-limit header may ask for; a longer one is a transient error.
     pub max_rate_limit_wait_secs: u64,
     pub request_timeout_ms: u64,
-}
-
-impl RetryPolicy {
-    /// The checks every API source makes of its address and retry settings.
-    pub fn check_with(&self, base_url: &str) -> Result<(), String> {
-        url::Url::parse(base_url).map_err(|e| format!("base_url: {e}"))?;
-        if self.max_attempts == 0 {
-            return Err("retry.max_attempts must be at least 1".into());
-        }
-        Ok(())
-    }
 }
 
 impl Default for RetryPolicy {
@@ -109,7 +74,7 @@ pub enum Verdict {
 /// How a provider signals errors. The default reads HTTP semantics
 /// (401 refused token, 403 forbidden, 429 and 5xx retried with
 /// `Retry-After` or the `x-rate-limit-reset` time).
-pub trait Dialect: Send + Sync {
+pub trait ErrorFormat: Send + Sync {
     fn verdict(
         &self,
         status: u16,
@@ -128,9 +93,9 @@ pub trait Dialect: Send + Sync {
 }
 
 /// Plain HTTP semantics.
-pub struct HttpDialect;
+pub struct HttpErrors;
 
-impl Dialect for HttpDialect {}
+impl ErrorFormat for HttpErrors {}
 
 /// A fixed token: a refusal cannot be repaired.
 pub struct StaticToken(pub Secret);
@@ -157,7 +122,7 @@ pub struct ApiClient {
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
     token: Arc<dyn TokenSource>,
-    dialect: Arc<dyn Dialect>,
+    errors: Arc<dyn ErrorFormat>,
     policy: RetryPolicy,
     /// Which provider, for messages ("twitter").
     provider: &'static str,
@@ -171,7 +136,7 @@ impl ApiClient {
     pub fn new(
         provider: &'static str,
         token: Arc<dyn TokenSource>,
-        dialect: Arc<dyn Dialect>,
+        errors: Arc<dyn ErrorFormat>,
         clock: Arc<dyn Clock>,
         policy: RetryPolicy,
     ) -> Result<Self, ComponentError> {
@@ -180,7 +145,7 @@ impl ApiClient {
             .user_agent(concat!("socialpipe/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ComponentError::fatal(format!("{provider}: HTTP client: {e}")))?;
-        Ok(ApiClient { http, clock, token, dialect, policy, provider, blocked_until: None, token_parameter: None })
+        Ok(ApiClient { http, clock, token, errors, policy, provider, blocked_until: None, token_parameter: None })
     }
 
     /// Sends the token as query parameter `name` (an API key) instead of a bearer header.
@@ -292,7 +257,7 @@ impl ApiClient {
             self.note_rate_limit(&headers, status.as_u16());
             let body = self.read_body(response, max_bytes).await?;
             let json: Option<Value> = serde_json::from_slice(&body).ok();
-            match self.dialect.verdict(status.as_u16(), &headers, json.as_ref(), self.clock.now_unix()) {
+            match self.errors.verdict(status.as_u16(), &headers, json.as_ref(), self.clock.now_unix()) {
                 Verdict::Ok => return Ok(Ok(body)),
                 Verdict::TokenRefused if !refreshed => {
                     refreshed = true;
@@ -451,41 +416,6 @@ fn without_url(e: reqwest::Error) -> String {
 
 /// The largest JSON answer read (a page of a listing is far smaller).
 const MAX_JSON_BYTES: u64 = 64 << 20;
-
-/// Bytes of a rejected item kept in its dead letter.
-const MAX_REJECTED_BYTES: usize = 64 * 1024;
-
-/// An item of a provider's answer that does not map to a post, for the DLQ
-/// with its JSON.
-pub fn reject(raw: &Value, reason: String, location: &str) -> socialpipe_schemas::Rejected {
-    reject_bytes(raw.to_string().as_bytes(), reason, location)
-}
-
-/// Input that does not map, as received, for the DLQ (the first 64 KiB).
-pub fn reject_bytes(bytes: &[u8], reason: String, location: &str) -> socialpipe_schemas::Rejected {
-    socialpipe_schemas::Rejected {
-        length: bytes.len() as u64,
-        sha256: socialpipe_schemas::sha256_hex(bytes),
-        prefix: bytes[..bytes.len().min(MAX_REJECTED_BYTES)].to_vec(),
-        reason,
-        location: Some(location.to_owned()),
-    }
-}
-
-/// A provider's item mapped to a raw post, validated like any input
-/// (absent fields left out rather than sent as null).
-pub fn to_post(mut raw: Value, what: &str) -> Result<socialpipe_schemas::PostPayload, String> {
-    strip_nulls(&mut raw);
-    socialpipe_schemas::validate_raw_post(raw).map_err(|e| format!("{what} does not map to a post: {e}"))
-}
-
-/// Absent fields are left out of a mapped post rather than sent as null.
-pub fn strip_nulls(value: &mut Value) {
-    if let Value::Object(map) = value {
-        map.retain(|_, v| !v.is_null());
-        map.values_mut().for_each(strip_nulls);
-    }
-}
 
 /// The start of a body, for messages.
 fn excerpt(body: &[u8]) -> String {

@@ -10,37 +10,26 @@ use socialpipe_schemas::{ComponentError, PostPayload, Source, SourceBatch, Sourc
 
 use super::InstagramConfig;
 use crate::graph::{EdgeReader, EdgeSpec, parse_time};
-use crate::http::{Clock, SystemClock, to_post};
+use crate::http::Clock;
+use crate::records::to_post;
 
 const MEDIA_FIELDS: &str =
     "id,caption,media_type,media_product_type,permalink,timestamp,username,like_count,comments_count";
 const USER_FIELDS: &str = "id,username,name,followers_count,follows_count,media_count";
 
 pub struct InstagramSource {
-    name: String,
     /// Metrics read per new item.
     insights: Vec<String>,
     edge: EdgeReader,
 }
 
 impl InstagramSource {
-    pub fn new(name: &str, config: InstagramConfig) -> Result<Self, ComponentError> {
-        Self::with_clock(name, config, Arc::new(SystemClock))
-    }
-
     pub fn with_clock(name: &str, config: InstagramConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
-        let spec = EdgeSpec {
-            provider: "instagram",
-            api: format!("{}/{}", config.base_url.trim_end_matches('/'), config.api_version),
-            owner_id: config.ig_user_id.clone(),
-            owner_fields: USER_FIELDS,
-            edge: "media",
-            item_fields: MEDIA_FIELDS,
-            limit: config.limit,
-            poll_interval_secs: config.poll_interval_secs,
-        };
-        let edge = EdgeReader::new(spec, config.access(), clock)?;
-        Ok(InstagramSource { name: name.to_owned(), insights: config.insights, edge })
+        let (owner_id, limit) = (config.ig_user_id.clone(), config.limit);
+        let spec =
+            EdgeSpec { provider: "instagram", owner_id, owner_fields: USER_FIELDS, edge: "media", item_fields: MEDIA_FIELDS, limit };
+        let edge = EdgeReader::new(spec, name, &config, clock)?;
+        Ok(InstagramSource { insights: config.insights, edge })
     }
 
     /// The configured metrics of one media item, by name. Graph refuses
@@ -50,9 +39,9 @@ impl InstagramSource {
         if self.insights.is_empty() {
             return Ok(Map::new());
         }
-        let url = self.edge.url(&format!("{media_id}/insights"));
+        let url = self.edge.base.url(&format!("{media_id}/insights"));
         let query = [("metric", self.insights.join(","))];
-        match self.edge.client.try_get_json(&url, &query).await? {
+        match self.edge.base.client.try_get_json(&url, &query).await? {
             Ok(answer) => Ok(answer["data"]
                 .as_array()
                 .into_iter()
@@ -65,7 +54,7 @@ impl InstagramSource {
                 .collect()),
             Err(refusal) => {
                 tracing::warn!(
-                    source = self.name,
+                    source = self.edge.base.name,
                     media_id,
                     error = %refusal["error"]["message"].as_str().unwrap_or("refused"),
                     "instagram: no insights for this media item"
@@ -112,7 +101,7 @@ fn map(media: &Value, account: &Value, insights: Option<&Map<String, Value>>) ->
 #[async_trait]
 impl Source for InstagramSource {
     async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError> {
-        self.edge.open(checkpoint, mode)
+        self.edge.base.open(checkpoint, mode)
     }
 
     async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
@@ -128,7 +117,7 @@ impl Source for InstagramSource {
                 insights.insert(id.to_owned(), self.insights(id).await?);
             }
         }
-        Ok(self.edge.take_page(&page, &self.name, |media, account| {
+        Ok(self.edge.take_page(&page, |media, account| {
             map(media, account, media["id"].as_str().and_then(|id| insights.get(id)))
         }))
     }

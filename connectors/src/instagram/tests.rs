@@ -12,7 +12,8 @@ use socialpipe_schemas::{Source, SourceBatch, SourceMode};
 
 use super::{InstagramConfig, InstagramSource};
 use crate::http::fixture::{FixtureServer, Reply};
-use crate::http::{ManualClock, RetryPolicy, Secret};
+use crate::http::{ManualClock, RetryPolicy};
+use socialpipe_schemas::Secret;
 
 const USER: &str = "/v21.0/17841400000000001";
 const MEDIA: &str = "/v21.0/17841400000000001/media";

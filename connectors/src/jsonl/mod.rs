@@ -12,16 +12,22 @@ mod tests;
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use socialpipe_schemas::{ComponentError, Source, SourceConfig};
 
 pub use source::JsonlSource;
 
-#[derive(Debug, Clone, Deserialize)]
+/// Raw posts, one JSON object per line (docs/record-schema.md#raw-posts-input),
+/// from a file or a directory of `*.jsonl` / `*.ndjson` files read in name
+/// order; a line that is not a valid post goes to `dlq.NAME` with the reason.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonlConfig {
     /// A file, or a directory whose `*.jsonl` and `*.ndjson` files are read in name order.
     pub path: PathBuf,
-    /// Keep reading as files grow, rotate or appear (like `tail -F`). Without
-    /// it the source reads the input present at start and finishes.
+    /// Keep reading as files grow, rotate (rename + new file) or are
+    /// truncated, like `tail -F`. Such a source never ends, so it cannot run
+    /// with `--once`; without it the source reads the input present at start
+    /// and finishes.
     #[serde(default)]
     pub follow: bool,
     /// Longer lines go to the DLQ (first bytes, length and sha256 only).
@@ -50,8 +56,10 @@ impl JsonlConfig {
         }
     }
 
-    /// Configuration problems found before running.
-    pub fn check(&self) -> Result<(), String> {
+}
+
+impl SourceConfig for JsonlConfig {
+    fn check(&self) -> Result<(), String> {
         if self.max_line_bytes < 1024 {
             return Err("max_line_bytes: must be at least 1024".into());
         }
@@ -59,5 +67,13 @@ impl JsonlConfig {
             return Err(format!("path: {} does not exist", self.path.display()));
         }
         Ok(())
+    }
+
+    fn build(&self, name: &str) -> Result<Box<dyn Source>, ComponentError> {
+        Ok(Box::new(JsonlSource::new(name, self.clone())))
+    }
+
+    fn unbounded(&self) -> bool {
+        self.follow
     }
 }

@@ -13,17 +13,23 @@ mod tests;
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use socialpipe_schemas::{ComponentError, Source, SourceConfig};
 
 use crate::sheets::SheetSettings;
 pub use source::LocalXlsxSource;
 
-#[derive(Debug, Clone, Deserialize)]
+/// The workbooks (`.xlsx`, `.xlsm`) in a directory, read in name order
+/// with the same parsing, mapping and dedup as `gdrive`: a file's version
+/// is the sha256 of its bytes, so an unchanged file produces nothing and a
+/// renamed copy is skipped; only changed rows are emitted.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocalXlsxConfig {
     /// The directory watched.
     pub path: PathBuf,
     #[serde(default)]
     pub sheets: SheetSettings,
+    /// How often a daemon looks at the directory again.
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
 }
@@ -32,11 +38,15 @@ fn default_poll_interval_ms() -> u64 {
     2_000
 }
 
-impl LocalXlsxConfig {
-    pub fn check(&self) -> Result<(), String> {
+impl SourceConfig for LocalXlsxConfig {
+    fn check(&self) -> Result<(), String> {
         if self.poll_interval_ms == 0 {
             return Err("poll_interval_ms must be positive".into());
         }
         self.sheets.check()
+    }
+
+    fn build(&self, name: &str) -> Result<Box<dyn Source>, ComponentError> {
+        Ok(Box::new(LocalXlsxSource::new(name, self.clone())))
     }
 }

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use socialpipe_schemas::{ComponentError, Source, SourceBatch, SourceMode};
 
 use super::LocalXlsxConfig;
-use crate::http::decode_checkpoint;
+use crate::api::decode_checkpoint;
 use crate::sheets::{FileMeta, Loader};
 
 const EXTENSIONS: [&str; 2] = ["xlsx", "xlsm"];

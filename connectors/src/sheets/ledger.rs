@@ -15,7 +15,7 @@ use socialpipe_schemas::{ComponentError, Envelope, Rejected, SourceBatch};
 
 use super::rows::{Origin, map_sheet};
 use super::{SheetSettings, workbook};
-use crate::http::reject_bytes;
+use crate::records::reject_bytes;
 
 /// Content digests of files remembered (a copy of an older one is read again, and its rows filtered).
 const MAX_CONTENTS: usize = 10_000;

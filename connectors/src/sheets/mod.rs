@@ -19,7 +19,7 @@ use serde::Deserialize;
 pub use ledger::{FileMeta, Ledger, Loader};
 
 /// How the rows of one sheet (or of every other sheet, `sheet = "*"`) become records.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SheetRule {
     /// The sheet's name, or `*` for every sheet no other rule names.
@@ -28,6 +28,7 @@ pub struct SheetRule {
     /// without one, the row number does.
     #[serde(default)]
     pub key_column: Option<String>,
+    /// What the rows become.
     #[serde(default)]
     pub map: RowMapping,
     /// Header names for the mapped fields where they differ from the
@@ -37,7 +38,7 @@ pub struct SheetRule {
     pub columns: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RowMapping {
     /// `sheet_row/v1` records, cells as they are.
@@ -53,10 +54,11 @@ pub enum RowMapping {
     Posts,
 }
 
-/// The settings every spreadsheet source shares.
-#[derive(Debug, Clone, Deserialize)]
+/// How sheets map to records: the rules, and the bounds on what is read.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SheetSettings {
+    /// One rule per sheet name (or `*`); sheets without a rule become plain rows.
     #[serde(default)]
     pub rules: Vec<SheetRule>,
     /// Larger files are dead-lettered unread.

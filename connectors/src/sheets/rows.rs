@@ -6,11 +6,11 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use socialpipe_schemas::{AuthorSnapshot, Envelope, RecordKind, Rejected, SheetRowRecord};
+use socialpipe_schemas::{AuthorSnapshot, Envelope, Profile, RecordKind, Rejected, SheetRowRecord};
 
 use super::workbook::Sheet;
 use super::{RowMapping, SheetRule};
-use crate::http::{reject, to_post};
+use crate::records::{reject, to_post};
 
 pub const ROSTER_FIELDS: [&str; 8] =
     ["platform", "handle", "author_id", "name", "followers", "following", "rate", "category"];
@@ -108,13 +108,16 @@ fn roster_row(mut record: SheetRowRecord, rule: Option<&SheetRule>, origin: &Ori
                 .ok_or_else(|| format!("roster row: {field}: {v} is not a count")),
         }
     };
-    let author = AuthorSnapshot {
-        platform: platform.to_lowercase(),
-        id,
+    let profile = Profile {
         handle,
         name: cell("name").and_then(|v| text(&v)),
         followers: count("followers")?,
         following: count("following")?,
+    };
+    let author = AuthorSnapshot {
+        platform: platform.to_lowercase(),
+        id,
+        profile,
         rate: cell("rate").and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))),
         category: cell("category").and_then(|v| text(&v)),
     };

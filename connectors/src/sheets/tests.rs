@@ -105,13 +105,16 @@ fn an_unchanged_file_gives_nothing_a_changed_cell_one_record_and_a_renamed_copy_
     assert_eq!(first.records[0].id, "sheet:f1:Roster:@ann");
     assert_eq!(first.records[0].key, "tiktok:ann", "a roster row is keyed by its author");
     let author = ann.author.as_ref().unwrap();
-    assert_eq!((author.platform.as_str(), author.id.as_str(), author.followers), ("tiktok", "ann", Some(12_000)));
+    assert_eq!(
+        (author.platform.as_str(), author.id.as_str(), author.profile.followers),
+        ("tiktok", "ann", Some(12_000))
+    );
 
     assert!(load(&mut loader, "f1", "kols.xlsx", &roster(12_000.0)).records.is_empty(), "unchanged");
 
     let changed = load(&mut loader, "f1", "kols.xlsx", &roster(15_000.0));
     assert_eq!(changed.records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["sheet:f1:Roster:@ann"]);
-    assert_eq!(sheet_rows(&changed)[0].author.as_ref().unwrap().followers, Some(15_000));
+    assert_eq!(sheet_rows(&changed)[0].author.as_ref().unwrap().profile.followers, Some(15_000));
 
     assert!(load(&mut loader, "f2", "kols (copy).xlsx", &roster(15_000.0)).records.is_empty(), "a renamed copy");
     // A copy saved again (other bytes) with the same rows gives nothing either.

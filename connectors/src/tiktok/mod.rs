@@ -12,53 +12,55 @@ mod source;
 #[cfg(test)]
 mod tests;
 
-use serde::Deserialize;
-use serde_json::Value;
+use std::sync::Arc;
 
-use crate::http::{RetryPolicy, Secret};
+use serde_json::Value;
+use socialpipe_schemas::{ComponentError, Secret, Source, SourceConfig};
+
+use crate::api::{ApiSettings, api_config};
+use crate::http::SystemClock;
 pub use source::TiktokSource;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TiktokConfig {
-    /// The API's query object, e.g. `{and = [{operation = "IN", field_name = "hashtag_name", field_values = ["coffee"]}]}`.
-    pub query: Value,
-    /// A fixed window, `YYYYMMDD` (the API allows at most 30 days); or
-    #[serde(default)]
-    pub start_date: Option<String>,
-    #[serde(default)]
-    pub end_date: Option<String>,
-    /// a rolling window: the last this many days (UTC) up to today, 1–30.
-    #[serde(default)]
-    pub rolling_days: Option<u32>,
-    /// Between sweeps of a rolling window.
-    #[serde(default = "default_poll_interval_secs")]
-    pub poll_interval_secs: u64,
-    pub client_key: String,
-    pub client_secret: Secret,
-    #[serde(default = "default_base_url")]
-    pub base_url: String,
-    /// Videos per page, 1–100.
-    #[serde(default = "default_max_count")]
-    pub max_count: u32,
-    #[serde(default)]
-    pub retry: RetryPolicy,
-}
-
-fn default_base_url() -> String {
-    "https://open.tiktokapis.com".into()
-}
-
-fn default_poll_interval_secs() -> u64 {
-    3_600
+api_config! {
+    /// The TikTok Research API's video query (`POST /v2/research/video/query/`)
+    /// over a date window, paged by `cursor` within the query's `search_id`;
+    /// the checkpoint is both, so a restart continues the same search. The
+    /// window is fixed (`start_date`..`end_date`, read once; a daemon then
+    /// idles) or rolling (the last `rolling_days` days, read again every
+    /// `poll_interval_secs`: videos already read come again with fresher
+    /// counts under the same record id, so sinks update them in place). The
+    /// client access token comes from the client-credentials grant (`POST
+    /// /v2/oauth/token/`) first and again when a query is refused with 401;
+    /// if the grant is refused the source stops. A video maps to a post with
+    /// its description as text, the username as author, likes, comments,
+    /// shares and views; region and hashtags are kept as extra fields.
+    pub struct TiktokConfig {
+        /// The API's query object, e.g. `{and = [{operation = "IN", field_name = "hashtag_name", field_values = ["coffee"]}]}`.
+        pub query: Value,
+        /// A fixed window, `YYYYMMDD` (the API allows at most 30 days); or
+        #[serde(default)]
+        pub start_date: Option<String>,
+        #[serde(default)]
+        pub end_date: Option<String>,
+        /// a rolling window: the last this many days (UTC) up to today, 1–30.
+        #[serde(default)]
+        pub rolling_days: Option<u32>,
+        pub client_key: String,
+        /// Use `"${TIKTOK_CLIENT_SECRET}"`.
+        pub client_secret: Secret,
+        /// Videos per page, 1–100.
+        #[serde(default = "default_max_count")]
+        pub max_count: u32,
+    }
+    defaults { base_url: "https://open.tiktokapis.com", poll_interval_secs: 3600 }
 }
 
 fn default_max_count() -> u32 {
     100
 }
 
-impl TiktokConfig {
-    pub fn check(&self) -> Result<(), String> {
+impl SourceConfig for TiktokConfig {
+    fn check(&self) -> Result<(), String> {
         if !self.query.is_object() {
             return Err("query must be the API's query object".into());
         }
@@ -82,9 +84,15 @@ impl TiktokConfig {
         if !(1..=100).contains(&self.max_count) {
             return Err(format!("max_count must be within 1..=100, not {}", self.max_count));
         }
-        self.retry.check_with(&self.base_url)
+        self.check_api()
     }
 
+    fn build(&self, name: &str) -> Result<Box<dyn Source>, ComponentError> {
+        Ok(Box::new(TiktokSource::with_clock(name, self.clone(), Arc::new(SystemClock))?))
+    }
+}
+
+impl TiktokConfig {
     /// The window to query at `now_unix`: `(start_date, end_date)`.
     fn window(&self, now_unix: i64) -> (String, String) {
         match (&self.start_date, &self.end_date, self.rolling_days) {
@@ -95,9 +103,5 @@ impl TiktokConfig {
                 (start.format("%Y%m%d").to_string(), today.format("%Y%m%d").to_string())
             }
         }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}/v2/{path}", self.base_url.trim_end_matches('/'))
     }
 }

@@ -5,13 +5,12 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use socialpipe_schemas::{ComponentError, PostPayload, Source, SourceBatch, SourceMode};
+use socialpipe_schemas::{ComponentError, PostPayload, Secret, Source, SourceBatch, SourceMode};
 
 use super::TiktokConfig;
-use crate::http::{
-    ApiClient, Clock, HttpDialect, Pause, Secret, SystemClock, TokenSource, decode_checkpoint, post_form, reject,
-    to_post,
-};
+use crate::api::ApiBase;
+use crate::http::{Clock, HttpErrors, TokenSource, post_form};
+use crate::records::{reject, to_post};
 
 const FIELDS: &str = "id,video_description,create_time,region_code,share_count,view_count,like_count,comment_count,username,hashtag_names";
 
@@ -67,37 +66,20 @@ pub struct Cursor {
 }
 
 pub struct TiktokSource {
-    name: String,
+    base: ApiBase<Cursor>,
     config: TiktokConfig,
-    client: ApiClient,
-    clock: Arc<dyn Clock>,
-    cursor: Cursor,
-    mode: SourceMode,
-    pause: Pause,
 }
 
 impl TiktokSource {
-    pub fn new(name: &str, config: TiktokConfig) -> Result<Self, ComponentError> {
-        Self::with_clock(name, config, Arc::new(SystemClock))
-    }
-
     pub fn with_clock(name: &str, config: TiktokConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
         let token = Arc::new(ClientToken {
-            endpoint: config.url("oauth/token/"),
+            endpoint: format!("{}/v2/oauth/token/", config.base_url.trim_end_matches('/')),
             client_key: config.client_key.clone(),
             client_secret: config.client_secret.clone(),
             current: Mutex::new(None),
         });
-        let client = ApiClient::new("tiktok", token, Arc::new(HttpDialect), Arc::clone(&clock), config.retry)?;
-        Ok(TiktokSource {
-            name: name.to_owned(),
-            config,
-            client,
-            clock,
-            cursor: Cursor::default(),
-            mode: SourceMode::Once,
-            pause: Pause::default(),
-        })
+        let base = ApiBase::new("tiktok", name, &config, "v2", token, Arc::new(HttpErrors), clock)?;
+        Ok(TiktokSource { base, config })
     }
 }
 
@@ -127,61 +109,59 @@ fn map(video: &Value) -> Result<PostPayload, String> {
 #[async_trait]
 impl Source for TiktokSource {
     async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError> {
-        self.cursor = decode_checkpoint("tiktok", checkpoint)?;
-        self.mode = mode;
-        Ok(())
+        self.base.open(checkpoint, mode)
     }
 
     async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
-        if self.cursor.done {
+        if self.base.cursor.done {
             // The fixed window is read; a daemon idles (a new window is a new configuration).
-            self.pause.after_sweep(&*self.clock, 1);
-            self.pause.wait(&*self.clock).await;
-            return Ok(SourceBatch { caught_up: self.mode == SourceMode::Once, ..Default::default() });
+            self.base.clock.sleep(std::time::Duration::from_secs(1)).await;
+            return Ok(SourceBatch { caught_up: self.base.mode == SourceMode::Once, ..Default::default() });
         }
-        if self.cursor.window.is_none() && self.pause.wait(&*self.clock).await {
+        if self.base.cursor.window.is_none() && self.base.waiting_for_sweep().await {
             return Ok(SourceBatch::default());
         }
-        let (start_date, end_date) =
-            self.cursor.window.get_or_insert_with(|| self.config.window(self.clock.now_unix())).clone();
+        let now = self.base.clock.now_unix();
+        let (start_date, end_date) = self.base.cursor.window.get_or_insert_with(|| self.config.window(now)).clone();
         let mut body = json!({
             "query": self.config.query,
             "start_date": start_date,
             "end_date": end_date,
             "max_count": (max_records as u32).clamp(1, self.config.max_count),
-            "cursor": self.cursor.cursor,
+            "cursor": self.base.cursor.cursor,
         });
-        if let Some(search_id) = &self.cursor.search_id {
+        if let Some(search_id) = &self.base.cursor.search_id {
             body["search_id"] = json!(search_id);
         }
-        let url = self.config.url("research/video/query/");
-        let answer = self.client.post_json(&url, &[("fields", FIELDS.to_owned())], &body).await?;
+        let url = self.base.url("research/video/query/");
+        let answer = self.base.client.post_json(&url, &[("fields", FIELDS.to_owned())], &body).await?;
         let data = &answer["data"];
-        let location = format!("{url} cursor {}", self.cursor.cursor);
+        let location = format!("{url} cursor {}", self.base.cursor.cursor);
         let mut batch = SourceBatch::default();
         match data["videos"].as_array() {
             Some(videos) => {
                 for video in videos {
                     match map(video) {
-                        Ok(post) => batch.records.push(post.into_envelope(&self.name)),
+                        Ok(post) => batch.records.push(post.into_envelope(&self.base.name)),
                         Err(reason) => batch.rejected.push(reject(video, reason, &location)),
                     }
                 }
             }
             None => batch.rejected.push(reject(&answer, "tiktok: an answer without data.videos".into(), &location)),
         }
-        self.cursor.search_id = data["search_id"].as_str().map(str::to_owned).or(self.cursor.search_id.take());
-        self.cursor.cursor = data["cursor"].as_u64().unwrap_or(self.cursor.cursor);
+        let cursor = &mut self.base.cursor;
+        cursor.search_id = data["search_id"].as_str().map(str::to_owned).or(cursor.search_id.take());
+        cursor.cursor = data["cursor"].as_u64().unwrap_or(cursor.cursor);
         let finished = !data["has_more"].as_bool().unwrap_or(false);
         if finished && self.config.rolling_days.is_some() {
             // The next sweep queries the window as it is then, with a new search.
-            self.cursor = Cursor::default();
-            self.pause.after_sweep(&*self.clock, self.config.poll_interval_secs);
+            *cursor = Cursor::default();
+            self.base.end_sweep();
         } else {
-            self.cursor.done = finished;
+            cursor.done = finished;
         }
-        batch.caught_up = finished && self.mode == SourceMode::Once;
-        batch.checkpoint = Some(serde_json::to_value(&self.cursor).expect("json"));
+        batch.caught_up = finished && self.base.mode == SourceMode::Once;
+        batch.checkpoint = Some(self.base.checkpoint());
         Ok(batch)
     }
 }

@@ -10,7 +10,8 @@ use socialpipe_schemas::{Source, SourceMode};
 
 use super::{TiktokConfig, TiktokSource};
 use crate::http::fixture::{FixtureServer, Reply};
-use crate::http::{Clock, ManualClock, RetryPolicy, Secret};
+use crate::http::{Clock, ManualClock, RetryPolicy};
+use socialpipe_schemas::Secret;
 
 const QUERY: &str = "/v2/research/video/query/";
 const TOKEN: &str = "/v2/oauth/token/";

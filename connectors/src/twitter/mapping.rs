@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 use socialpipe_schemas::{PostPayload, Rejected};
 
-use crate::http::{reject, to_post};
+use crate::records::{reject, to_post};
 
 /// The expansions and fields a tweet is requested with (search and stream).
 pub const REQUEST_FIELDS: [(&str, &str); 3] = [

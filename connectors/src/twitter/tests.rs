@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use socialpipe_schemas::{ErrorDomain, Source, SourceBatch, SourceMode};
+use socialpipe_schemas::{ErrorDomain, Source, SourceBatch, SourceConfig, SourceMode};
 
 use super::{TwitterConfig, TwitterSource};
 use crate::http::fixture::{FixtureServer, Reply};
-use crate::http::{ManualClock, RetryPolicy, Secret};
+use crate::http::{ManualClock, RetryPolicy};
+use socialpipe_schemas::Secret;
 
 const PATH: &str = "/2/tweets/search/recent";
 const NOW: i64 = 1_764_000_000;

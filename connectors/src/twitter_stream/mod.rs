@@ -14,50 +14,63 @@ mod source;
 #[cfg(test)]
 mod tests;
 
-use serde::Deserialize;
+use std::sync::Arc;
 
-use crate::http::{RetryPolicy, Secret};
+use serde::Deserialize;
+use socialpipe_schemas::{ComponentError, Secret, Source, SourceConfig};
+
+use crate::api::{ApiSettings, api_config};
+use crate::http::SystemClock;
 pub use source::TwitterStreamSource;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TwitterStreamConfig {
-    /// The stream's rules; any other rule on the app is deleted.
-    pub rules: Vec<StreamRule>,
-    /// An app-only bearer token (`${X_BEARER_TOKEN}`).
-    pub bearer_token: Secret,
-    #[serde(default = "default_base_url")]
-    pub base_url: String,
-    /// Minutes of missed tweets to ask for when reconnecting after a gap,
-    /// 0–5 (`backfill_minutes` needs a Pro or Enterprise project; 0 disables).
-    #[serde(default)]
-    pub backfill_minutes: u32,
-    /// A connection without data or heartbeat this long is dropped and reopened.
-    #[serde(default = "default_stall_timeout_secs")]
-    pub stall_timeout_secs: u64,
-    /// Longest wait for a batch to fill before handing over what arrived.
-    #[serde(default = "default_max_batch_wait_ms")]
-    pub max_batch_wait_ms: u64,
-    /// Longest line accepted (X's tweets with expansions are a few KiB).
-    #[serde(default = "default_max_line_bytes")]
-    pub max_line_bytes: usize,
-    /// For the rules requests; reconnection follows X's schedule above,
-    /// capped by `retry.max_rate_limit_wait_secs`.
-    #[serde(default)]
-    pub retry: RetryPolicy,
+api_config! {
+    /// The X/Twitter API v2 filtered stream (`GET /2/tweets/search/stream`,
+    /// with the same expansions and fields as `twitter`). Before connecting,
+    /// the app's stream rules are made exactly the configured ones (others
+    /// deleted, missing ones added); a rule X refuses stops the source with
+    /// X's explanation. Each tweet becomes a post carrying `matching_rules`;
+    /// heartbeats are ignored; X's `operational-disconnect` messages are
+    /// logged. Reconnection follows X's guidance: at once after an
+    /// established connection drops; after a failed attempt +250 ms per
+    /// attempt up to 16 s for network errors, doubling from 5 s up to 320 s
+    /// for HTTP errors, doubling from 60 s for 429 (up to
+    /// `retry.max_rate_limit_wait_secs`). 401/403 stop the source. The
+    /// checkpoint is the newest tweet id and when it arrived: after a gap,
+    /// the stream asks for the minutes missed (`backfill_minutes`) and drops
+    /// the tweets it replays by id (the last 20,000 ids are remembered). A
+    /// stream never ends, so it cannot run with `--once`.
+    pub struct TwitterStreamConfig {
+        /// The stream's rules, `[{value = "#coffee -is:retweet", tag = "coffee"}, …]`;
+        /// any other rule on the app is deleted.
+        pub rules: Vec<StreamRule>,
+        /// An app-only bearer token; use `"${X_BEARER_TOKEN}"`.
+        pub bearer_token: Secret,
+        /// Minutes of missed tweets to ask for when reconnecting after a gap,
+        /// 0–5 (X keeps 5; needs a Pro or Enterprise project; 0 disables).
+        #[serde(default)]
+        pub backfill_minutes: u32,
+        /// A connection without data or heartbeat this long is dropped and
+        /// reopened (X sends a heartbeat every 20 s).
+        #[serde(default = "default_stall_timeout_secs")]
+        pub stall_timeout_secs: u64,
+        /// Longest wait for a batch to fill before handing over what arrived.
+        #[serde(default = "default_max_batch_wait_ms")]
+        pub max_batch_wait_ms: u64,
+        /// Longest line accepted (X's tweets with expansions are a few KiB); a
+        /// longer one is dead-lettered and the connection reopened.
+        #[serde(default = "default_max_line_bytes")]
+        pub max_line_bytes: usize,
+    }
+    defaults { base_url: "https://api.x.com" }
 }
 
 /// A filtering rule (X's rule syntax) and its tag, reported on each match.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamRule {
     pub value: String,
     #[serde(default)]
     pub tag: Option<String>,
-}
-
-fn default_base_url() -> String {
-    "https://api.x.com".into()
 }
 
 fn default_stall_timeout_secs() -> u64 {
@@ -73,8 +86,8 @@ fn default_max_line_bytes() -> usize {
     1 << 20
 }
 
-impl TwitterStreamConfig {
-    pub fn check(&self) -> Result<(), String> {
+impl SourceConfig for TwitterStreamConfig {
+    fn check(&self) -> Result<(), String> {
         if self.rules.is_empty() {
             return Err("rules must not be empty (the stream delivers only what a rule matches)".into());
         }
@@ -95,9 +108,19 @@ impl TwitterStreamConfig {
         if self.bearer_token.expose().trim().is_empty() {
             return Err("bearer_token is empty".into());
         }
-        self.retry.check_with(&self.base_url)
+        self.check_api()
     }
 
+    fn build(&self, name: &str) -> Result<Box<dyn Source>, ComponentError> {
+        Ok(Box::new(TwitterStreamSource::with_clock(name, self.clone(), Arc::new(SystemClock))?))
+    }
+
+    fn unbounded(&self) -> bool {
+        true
+    }
+}
+
+impl TwitterStreamConfig {
     fn url(&self, path: &str) -> String {
         format!("{}/2/tweets/search/{path}", self.base_url.trim_end_matches('/'))
     }

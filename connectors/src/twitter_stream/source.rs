@@ -11,9 +11,9 @@ use socialpipe_schemas::{ComponentError, Source, SourceBatch, SourceMode};
 use tokio::time::Instant;
 
 use super::{TwitterStreamConfig, rules};
-use crate::http::{
-    ApiClient, Clock, HttpDialect, StaticToken, SystemClock, decode_checkpoint, reject_bytes, retry_after,
-};
+use crate::api::decode_checkpoint;
+use crate::http::{ApiClient, Clock, HttpErrors, StaticToken, retry_after};
+use crate::records::reject_bytes;
 use crate::twitter::mapping::{REQUEST_FIELDS, map_page};
 
 /// Committed with durable output: where the stream was, so a restart
@@ -67,14 +67,10 @@ struct Connection {
 }
 
 impl TwitterStreamSource {
-    pub fn new(name: &str, config: TwitterStreamConfig) -> Result<Self, ComponentError> {
-        Self::with_clock(name, config, Arc::new(SystemClock))
-    }
-
     pub fn with_clock(name: &str, config: TwitterStreamConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
         let token = Arc::new(StaticToken(config.bearer_token.clone()));
         let rules_client =
-            ApiClient::new("twitter_stream", token, Arc::new(HttpDialect), Arc::clone(&clock), config.retry)?;
+            ApiClient::new("twitter_stream", token, Arc::new(HttpErrors), Arc::clone(&clock), config.retry)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(config.retry.request_timeout_ms))
             .user_agent(concat!("socialpipe/", env!("CARGO_PKG_VERSION")))

@@ -14,7 +14,8 @@ use socialpipe_schemas::{ComponentError, ErrorDomain, Source, SourceBatch, Sourc
 use super::source::{Failure, reconnect_wait};
 use super::{StreamRule, TwitterStreamConfig, TwitterStreamSource};
 use crate::http::fixture::{FixtureServer, Reply};
-use crate::http::{ManualClock, RetryPolicy, Secret};
+use crate::http::{ManualClock, RetryPolicy};
+use socialpipe_schemas::Secret;
 
 const RULES: &str = "/2/tweets/search/stream/rules";
 const STREAM: &str = "/2/tweets/search/stream";

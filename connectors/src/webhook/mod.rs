@@ -15,15 +15,23 @@ mod source;
 mod tests;
 
 use serde::Deserialize;
+use socialpipe_schemas::{ComponentError, Secret, Source, SourceConfig};
 
-use crate::http::Secret;
 pub use source::WebhookSource;
 
-#[derive(Debug, Clone, Deserialize)]
+/// An HTTP endpoint that receives posts: a POST carries raw posts (one
+/// object or an array) or a Meta webhook notification (Page feed changes).
+/// With `app_secret`, every POST must carry a valid `X-Hub-Signature-256`
+/// (else 401 and a dead letter); a GET with the right `hub.verify_token`
+/// answers the subscription handshake. A request is answered 200 only once
+/// its records are durable in the log; a body over `max_body_bytes` gets
+/// 413. It never ends, so it cannot run with `--once`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     /// Address to listen on, e.g. `0.0.0.0:8088`.
     pub listen: String,
+    /// The path POSTs and the handshake go to.
     #[serde(default = "default_path")]
     pub path: String,
     /// The Meta app secret: when set, POSTs must be signed with it.
@@ -32,6 +40,7 @@ pub struct WebhookConfig {
     /// Answers the subscription handshake (`hub.verify_token`).
     #[serde(default)]
     pub verify_token: Option<Secret>,
+    /// Larger bodies are refused with 413.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
     /// How long a request waits for its records to be durable before 503.
@@ -58,8 +67,8 @@ fn default_queue() -> usize {
     64
 }
 
-impl WebhookConfig {
-    pub fn check(&self) -> Result<(), String> {
+impl SourceConfig for WebhookConfig {
+    fn check(&self) -> Result<(), String> {
         self.listen.parse::<std::net::SocketAddr>().map_err(|e| format!("listen {:?}: {e}", self.listen))?;
         if !self.path.starts_with('/') {
             return Err(format!("path {:?} must start with /", self.path));
@@ -68,5 +77,13 @@ impl WebhookConfig {
             return Err("max_body_bytes, max_pending_requests and ack_timeout_ms must be at least 1".into());
         }
         Ok(())
+    }
+
+    fn build(&self, name: &str) -> Result<Box<dyn Source>, ComponentError> {
+        Ok(Box::new(WebhookSource::new(name, self.clone())?))
+    }
+
+    fn unbounded(&self) -> bool {
+        true
     }
 }

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use socialpipe_schemas::{PostPayload, Rejected, validate_raw_post};
 
-use crate::http::{reject, reject_bytes, strip_nulls};
+use crate::records::{reject, reject_bytes, strip_nulls};
 
 pub fn parse(body: &[u8], location: &str) -> (Vec<PostPayload>, Vec<Rejected>) {
     let value: Value = match serde_json::from_slice(body) {

@@ -18,7 +18,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::WebhookConfig;
 use super::payload::parse;
-use crate::http::{Secret, reject_bytes};
+use socialpipe_schemas::Secret;
+
+use crate::records::reject_bytes;
 
 /// What one request brought, and how to tell it that it is durable.
 pub struct Delivery {

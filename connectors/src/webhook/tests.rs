@@ -7,7 +7,7 @@ use sha2::Sha256;
 use socialpipe_schemas::{Source, SourceMode};
 
 use super::{WebhookConfig, WebhookSource};
-use crate::http::Secret;
+use socialpipe_schemas::Secret;
 
 const SECRET: &str = "meta-app-secret";
 

@@ -9,45 +9,26 @@ use serde_json::{Value, json};
 use socialpipe_schemas::{ComponentError, PostPayload, Source, SourceBatch, SourceMode};
 
 use super::YoutubeConfig;
-use crate::http::{
-    ApiClient, Clock, GoogleDialect, Pause, StaticToken, SweepCursor, SystemClock, decode_checkpoint, reject, to_post,
-};
+use crate::api::{ApiBase, SweepCursor};
+use crate::http::{Clock, GoogleErrors, StaticToken};
+use crate::records::{reject, to_post};
 
 pub struct YoutubeSource {
-    name: String,
+    /// The cursor's times are publication times in ms.
+    base: ApiBase<SweepCursor>,
     config: YoutubeConfig,
-    client: ApiClient,
-    clock: Arc<dyn Clock>,
-    /// Publication times in ms.
-    cursor: SweepCursor,
-    mode: SourceMode,
     /// The channel's uploads playlist (uploads mode), found once per sweep.
     uploads: Option<String>,
     /// `channels` items by id, read once per sweep (handles, subscribers).
     channels: HashMap<String, Value>,
-    pause: Pause,
 }
 
 impl YoutubeSource {
-    pub fn new(name: &str, config: YoutubeConfig) -> Result<Self, ComponentError> {
-        Self::with_clock(name, config, Arc::new(SystemClock))
-    }
-
     pub fn with_clock(name: &str, config: YoutubeConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
         let token = Arc::new(StaticToken(config.api_key.clone()));
-        let client = ApiClient::new("youtube", token, Arc::new(GoogleDialect), Arc::clone(&clock), config.retry)?
-            .token_in_query("key");
-        Ok(YoutubeSource {
-            name: name.to_owned(),
-            config,
-            client,
-            clock,
-            cursor: SweepCursor::default(),
-            mode: SourceMode::Once,
-            uploads: None,
-            channels: HashMap::new(),
-            pause: Pause::default(),
-        })
+        let mut base = ApiBase::new("youtube", name, &config, "youtube/v3", token, Arc::new(GoogleErrors), clock)?;
+        base.client = base.client.token_in_query("key");
+        Ok(YoutubeSource { base, config, uploads: None, channels: HashMap::new() })
     }
 
     /// Reads the `channels` items of `ids` not read yet this sweep.
@@ -59,7 +40,7 @@ impl YoutubeSource {
             return Ok(());
         }
         let query = [("part", "snippet,contentDetails,statistics".to_owned()), ("id", missing.join(","))];
-        let answer = self.client.get_json(&self.config.url("channels"), &query).await?;
+        let answer = self.base.client.get_json(&self.base.url("channels"), &query).await?;
         for channel in answer["items"].as_array().into_iter().flatten() {
             if let Some(id) = channel["id"].as_str() {
                 self.channels.insert(id.to_owned(), channel.clone());
@@ -71,7 +52,7 @@ impl YoutubeSource {
     /// The next page of the listing: the uploads playlist or the search.
     async fn list_page(&mut self, page_size: u32) -> Result<(String, Value), ComponentError> {
         let mut query = vec![("maxResults", page_size.to_string())];
-        if let Some(token) = self.cursor.page_token() {
+        if let Some(token) = self.base.cursor.page_token() {
             query.push(("pageToken", token.to_owned()));
         }
         let url = match (&self.config.channel_id, &self.config.search_query) {
@@ -91,22 +72,22 @@ impl YoutubeSource {
                 }
                 query.push(("part", "snippet,contentDetails".to_owned()));
                 query.push(("playlistId", self.uploads.clone().unwrap_or_default()));
-                self.config.url("playlistItems")
+                self.base.url("playlistItems")
             }
             (None, search) => {
                 query.push(("part", "snippet".to_owned()));
                 query.push(("type", "video".to_owned()));
                 query.push(("order", "date".to_owned()));
                 query.push(("q", search.clone().unwrap_or_default()));
-                if let Some(after) = self.cursor.read.at.and_then(DateTime::from_timestamp_millis) {
+                if let Some(after) = self.base.cursor.read.at.and_then(DateTime::from_timestamp_millis) {
                     // Inclusive: the videos read at that instant are skipped by id.
                     query.push(("publishedAfter", after.to_rfc3339_opts(SecondsFormat::Millis, true)));
                 }
-                self.config.url("search")
+                self.base.url("search")
             }
         };
-        let page = self.client.get_json(&url, &query).await?;
-        let location = format!("{url}?pageToken={}", self.cursor.page_token().unwrap_or_default());
+        let page = self.base.client.get_json(&url, &query).await?;
+        let location = format!("{url}?pageToken={}", self.base.cursor.page_token().unwrap_or_default());
         Ok((location, page))
     }
 
@@ -158,7 +139,7 @@ impl YoutubeSource {
     /// A video's newest comment threads, each top-level comment a post.
     /// Videos with comments turned off are answered 403 `commentsDisabled`.
     async fn comments(&mut self, video_id: &str, batch: &mut SourceBatch) -> Result<(), ComponentError> {
-        let url = self.config.url("commentThreads");
+        let url = self.base.url("commentThreads");
         let mut page_token: Option<String> = None;
         for _ in 0..self.config.comment_pages {
             let mut query = vec![
@@ -169,18 +150,18 @@ impl YoutubeSource {
                 ("maxResults", "100".to_owned()),
             ];
             query.extend(page_token.take().map(|t| ("pageToken", t)));
-            let page = match self.client.try_get_json(&url, &query).await? {
+            let page = match self.base.client.try_get_json(&url, &query).await? {
                 Ok(page) => page,
                 Err(refusal) => {
                     let reason = refusal["error"]["errors"][0]["reason"].as_str().unwrap_or("refused");
-                    tracing::info!(source = self.name, video_id, reason, "youtube: no comment threads for this video");
+                    tracing::info!(source = self.base.name, video_id, reason, "youtube: no comment threads for this video");
                     return Ok(());
                 }
             };
             let location = format!("{url}?videoId={video_id}");
             for thread in page["items"].as_array().into_iter().flatten() {
                 match map_comment(thread) {
-                    Ok(post) => batch.records.push(post.into_envelope(&self.name)),
+                    Ok(post) => batch.records.push(post.into_envelope(&self.base.name)),
                     Err(reason) => batch.rejected.push(reject(thread, reason, &location)),
                 }
             }
@@ -222,13 +203,11 @@ fn map_comment(thread: &Value) -> Result<PostPayload, String> {
 #[async_trait]
 impl Source for YoutubeSource {
     async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError> {
-        self.cursor = decode_checkpoint("youtube", checkpoint)?;
-        self.mode = mode;
-        Ok(())
+        self.base.open(checkpoint, mode)
     }
 
     async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
-        if !self.cursor.in_sweep() && self.pause.wait(&*self.clock).await {
+        if !self.base.cursor.in_sweep() && self.base.waiting_for_sweep().await {
             return Ok(SourceBatch::default());
         }
         let page_size = (max_records as u32).clamp(1, self.config.max_results);
@@ -239,7 +218,7 @@ impl Source for YoutubeSource {
         let mut new: Vec<(String, i64)> = Vec::new();
         for item in page["items"].as_array().into_iter().flatten() {
             match self.listed(item) {
-                Ok((id, at_ms)) if self.cursor.read.covers(at_ms, &id) => reached_last_sweep = true,
+                Ok((id, at_ms)) if self.base.cursor.read.covers(at_ms, &id) => reached_last_sweep = true,
                 Ok(listed) => new.push(listed),
                 Err(reason) => batch.rejected.push(reject(item, reason, &location)),
             }
@@ -249,23 +228,23 @@ impl Source for YoutubeSource {
             false => {
                 let ids = new.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().join(",");
                 let query = [("part", "snippet,statistics".to_owned()), ("id", ids)];
-                self.client.get_json(&self.config.url("videos"), &query).await?
+                self.base.client.get_json(&self.base.url("videos"), &query).await?
             }
         };
         let videos: HashMap<&str, &Value> =
             videos["items"].as_array().into_iter().flatten().filter_map(|v| Some((v["id"].as_str()?, v))).collect();
         self.read_channels(videos.values().filter_map(|v| v["snippet"]["channelId"].as_str().map(str::to_owned)))
             .await?;
-        let mut read = self.cursor.sweep_read();
+        let mut read = self.base.cursor.sweep_read();
         for (id, at_ms) in &new {
             read.note(*at_ms, id);
             let Some(video) = videos.get(id.as_str()) else {
                 // Private, deleted, or not yet processed: `videos` does not return it.
-                tracing::info!(source = self.name, video_id = id, "youtube: video not available; skipped");
+                tracing::info!(source = self.base.name, video_id = id, "youtube: video not available; skipped");
                 continue;
             };
             match self.map_video(video) {
-                Ok(post) => batch.records.push(post.into_envelope(&self.name)),
+                Ok(post) => batch.records.push(post.into_envelope(&self.base.name)),
                 Err(reason) => {
                     batch.rejected.push(reject(video, reason, &location));
                     continue;
@@ -276,14 +255,13 @@ impl Source for YoutubeSource {
             }
         }
         let next = page["nextPageToken"].as_str().filter(|_| !reached_last_sweep);
-        self.cursor.turn(next, read);
+        self.base.cursor.turn(next, read);
         if next.is_none() {
             self.uploads = None;
             self.channels.clear();
-            self.pause.after_sweep(&*self.clock, self.config.poll_interval_secs);
-            batch.caught_up = self.mode == SourceMode::Once;
+            batch.caught_up = self.base.end_sweep();
         }
-        batch.checkpoint = Some(serde_json::to_value(&self.cursor).expect("json"));
+        batch.checkpoint = Some(self.base.checkpoint());
         Ok(batch)
     }
 }

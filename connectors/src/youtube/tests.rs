@@ -12,7 +12,8 @@ use socialpipe_schemas::{Source, SourceBatch, SourceMode};
 
 use super::{YoutubeConfig, YoutubeSource};
 use crate::http::fixture::{FixtureServer, Reply};
-use crate::http::{ManualClock, RetryPolicy, Secret};
+use crate::http::{ManualClock, RetryPolicy};
+use socialpipe_schemas::Secret;
 
 const CHANNELS: &str = "/youtube/v3/channels";
 const ITEMS: &str = "/youtube/v3/playlistItems";

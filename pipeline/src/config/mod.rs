@@ -1,6 +1,9 @@
 //! The configuration file: one TOML document describing the topology
 //! (transport, sources, stages, sinks) and the runtime's bounds. Unknown keys
-//! are errors; every error names the file, the line and the key.
+//! are errors; every error names the file, the line and the key. The
+//! components' own settings are their crates' config types, found through
+//! their registries; the rules that span components (names, stage order,
+//! inputs) are checked here.
 
 mod interpolate;
 mod locate;
@@ -8,13 +11,15 @@ mod locate;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
+use socialpipe_connectors::SourceKind;
+use socialpipe_processors::StageKind;
+use socialpipe_sinks::SinkKind;
 
-use crate::topology::{SinkKind, SourceKind, StageKind};
-use crate::transport::embedded::EmbeddedConfig;
-use crate::transport::kafka::KafkaConfig;
+use crate::routing::{PRODUCE, Routes, TopicsConfig};
+use crate::runtime::transport::TransportConfig;
 
 pub use interpolate::{Interpolated, interpolate};
 
@@ -50,7 +55,10 @@ impl ConfigError {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// One socialpipe topology: where records travel (`transport`, `topics`),
+/// what reads, enriches and stores them (`sources`, `stages`, `sinks`), and
+/// the runtime's bounds.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -58,7 +66,7 @@ pub struct Config {
     #[serde(default)]
     pub topics: TopicsConfig,
     #[serde(default)]
-    pub http: HttpConfig,
+    pub http: StatusServerConfig,
     #[serde(default)]
     pub runtime: RuntimeConfig,
     #[serde(default)]
@@ -69,82 +77,48 @@ pub struct Config {
     /// Enrichment stages, applied in this order.
     #[serde(default)]
     pub stages: Vec<StageSpec>,
+    /// Name → sink.
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkSpec>,
+    /// The topology's topics and groups (derived, not read).
+    #[serde(skip)]
+    routes: Routes,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum TransportConfig {
-    Embedded(EmbeddedConfig),
-    Kafka(KafkaConfig),
-}
-
-impl Default for TransportConfig {
-    fn default() -> Self {
-        TransportConfig::Embedded(EmbeddedConfig::new("var/socialpipe/log"))
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
+/// The `[http]` section: the status server.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
-pub struct TopicsConfig {
-    /// Partitions of every topic socialpipe creates.
-    pub partitions: u32,
-    /// Where sources write raw posts.
-    pub raw_posts: String,
-    /// Where the stage chain writes enriched records.
-    pub enriched_posts: String,
-    /// Where the kol stage writes its `kol_score` records.
-    pub kol_scores: String,
-    /// Dead letters of component NAME go to `<dlq_prefix>NAME`.
-    pub dlq_prefix: String,
-}
-
-impl Default for TopicsConfig {
-    fn default() -> Self {
-        TopicsConfig {
-            partitions: 4,
-            raw_posts: "raw.posts".into(),
-            enriched_posts: "enriched.posts".into(),
-            kol_scores: "enriched.kol_scores".into(),
-            dlq_prefix: "dlq.".into(),
-        }
-    }
-}
-
-impl TopicsConfig {
-    pub fn dlq_topic(&self, component: &str) -> String {
-        format!("{}{component}", self.dlq_prefix)
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpConfig {
+pub struct StatusServerConfig {
+    /// Serve metrics and health.
     pub enabled: bool,
-    /// Address of `/metrics`, `/health/live` and `/health/ready` (port 0: any free port).
+    /// Address of `/metrics`, `/health/live` and `/health/ready` (port 0: any
+    /// free port, logged at start).
     pub listen: String,
 }
 
-impl Default for HttpConfig {
+impl Default for StatusServerConfig {
     fn default() -> Self {
-        HttpConfig { enabled: true, listen: "127.0.0.1:9598".into() }
+        StatusServerConfig { enabled: true, listen: "127.0.0.1:9598".into() }
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The `[runtime]` section: the runner's bounds.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuntimeConfig {
-    /// After SIGTERM/SIGINT: how long draining may take before the process exits anyway.
+    /// After SIGTERM/SIGINT: how long draining may take; past it the process
+    /// exits and what is not committed stays in the log for the next start.
     pub shutdown_deadline_secs: u64,
-    /// Dead letters keep at most this many bytes of the original (plus its length and sha256).
+    /// Dead letters keep at most this many bytes of the original (plus its
+    /// full length and sha256).
     pub max_dlq_payload_bytes: usize,
     /// Records per stage-chain batch.
     pub stage_batch_records: usize,
-    /// Parallel workers of the stage chain (each owns a share of the partitions).
+    /// Parallel workers of the stage chain (1 … `topics.partitions`), each
+    /// owning a share of the partitions.
     pub stage_workers: u32,
-    /// How long an idle consumer waits for new messages per poll.
+    /// How long an idle consumer waits for new messages per poll (appends by
+    /// this process wake it at once; by other processes, within this time).
     pub poll_wait_ms: u64,
     pub retry: RetryConfig,
 }
@@ -162,13 +136,17 @@ impl Default for RuntimeConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Retries of the runner: exponential backoff with jitter.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryConfig {
+    /// First retry delay; doubles with jitter.
     pub initial_backoff_ms: u64,
+    /// Longest retry delay.
     pub max_backoff_ms: u64,
-    /// Attempts for a record a stage failed on transiently before it goes to the DLQ.
-    /// (Sink batches and the log retry without limit: they hold the stream back instead.)
+    /// Attempts for a record a stage failed on transiently before it goes to
+    /// the DLQ. Sink batches and log writes retry without limit instead: they
+    /// hold the stream back, nothing is dropped.
     pub max_attempts: u32,
 }
 
@@ -178,15 +156,17 @@ impl Default for RetryConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The `[log]` section.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     pub format: LogFormat,
-    /// A tracing filter, e.g. `info` or `socialpipe=debug,info`; RUST_LOG overrides it.
+    /// A tracing filter, e.g. `info` or `socialpipe=debug,warn` (default
+    /// `info`); `RUST_LOG` overrides it.
     pub level: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Pretty on a terminal, JSON otherwise.
@@ -196,9 +176,10 @@ pub enum LogFormat {
     Pretty,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A source: its `type` with that type's settings, and the runner's.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct SourceSpec {
-    /// Topic the source writes to (default: topics.raw_posts).
+    /// Topic the source writes to (default: `topics.raw_posts`).
     #[serde(default)]
     pub topic: Option<String>,
     /// Records per batch; a batch is written and checkpointed together.
@@ -212,7 +193,8 @@ fn default_source_batch() -> usize {
     1000
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A stage: its `type` with that type's settings.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct StageSpec {
     /// Defaults to the type; names must be unique (they name `dlq.<name>`).
     #[serde(default)]
@@ -227,10 +209,11 @@ impl StageSpec {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A sink: its `type` with that type's settings, and the runner's.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct SinkSpec {
-    /// Topics the sink consumes (default: the stage chain's output, or the
-    /// raw topic when there are no stages).
+    /// Topics the sink consumes (default: what the stage chain writes, or
+    /// what sources write when there are no stages).
     #[serde(default)]
     pub inputs: Option<Vec<String>>,
     /// A batch is written when it has this many records…
@@ -269,11 +252,23 @@ impl Config {
                     locate::toml_error(file, &text, if path == "." { "" } else { &path }, e.inner())
                 })
             });
-        let config = parsed.map_err(|e| e.redacted(&values))?;
+        let mut config = parsed.map_err(|e| e.redacted(&values))?;
+        config.routes = Routes::new(
+            &config.topics,
+            config.sources.values().map(|s| s.topic.clone()),
+            config.stages.len(),
+            config.stages.iter().flat_map(|s| s.kind.component().emits()),
+            config.transport.group_prefix(),
+        );
         config.check().map_err(|(key, message)| {
             ConfigError::at(file, locate::line_of(&text, &key), key, message).redacted(&values)
         })?;
         Ok(config)
+    }
+
+    /// The topology's topics and groups.
+    pub fn routes(&self) -> &Routes {
+        &self.routes
     }
 
     /// Rules that span keys; returns (key path, message).
@@ -295,26 +290,52 @@ impl Config {
                 return Err((key.into(), "must be at least 1".into()));
             }
         }
-        let stateful: Vec<String> = self.stages.iter().filter(|s| s.kind.keeps_state()).map(|s| s.name()).collect();
-        if let (Some(stage), [_, _, ..]) = (stateful.first(), &self.stage_inputs()[..]) {
+        let inputs = self.routes.stage_inputs();
+        let stateful = self.stages.iter().find(|s| s.kind.component().keeps_state());
+        if let (Some(stage), [_, _, ..]) = (stateful, inputs) {
             // Keyed state lives with a partition number; two input topics could
             // put one key's records on two members.
             return Err((
                 "stages".into(),
                 format!(
-                    "stage {stage:?} keeps state per key and needs one input topic, but sources write {}",
-                    self.stage_inputs().join(", ")
+                    "stage {:?} keeps state per key and needs one input topic, but sources write {}",
+                    stage.name(),
+                    inputs.join(", ")
                 ),
             ));
         }
-        if let TransportConfig::Kafka(k) = &self.transport {
-            if k.brokers.trim().is_empty() {
-                return Err(("transport.brokers".into(), "must name at least one broker".into()));
+        self.transport.check().map_err(|(key, message)| (format!("transport.{key}"), message))?;
+        self.check_names()?;
+        for (i, stage) in self.stages.iter().enumerate() {
+            stage.kind.component().check().map_err(|m| (format!("stages[{i}]"), m))?;
+        }
+        self.check_stage_order()?;
+        for (name, source) in &self.sources {
+            if source.batch_records == 0 {
+                return Err((format!("sources.{name}.batch_records"), "must be at least 1".into()));
             }
-            if k.replication_factor == 0 {
-                return Err(("transport.replication_factor".into(), "must be at least 1".into()));
+            source.kind.component().check().map_err(|m| (format!("sources.{name}"), m))?;
+        }
+        let known = self.routes.produced_topics();
+        for (name, sink) in &self.sinks {
+            if sink.batch_max_records == 0 {
+                return Err((format!("sinks.{name}.batch_max_records"), "must be at least 1".into()));
+            }
+            sink.kind.component().check().map_err(|m| (format!("sinks.{name}"), m))?;
+            for input in self.routes.sink_inputs(sink.inputs.as_ref()) {
+                if !known.contains(&input) {
+                    return Err((
+                        format!("sinks.{name}.inputs"),
+                        format!("no source or stage writes topic {input:?} (written: {})", known.join(", ")),
+                    ));
+                }
             }
         }
+        Ok(())
+    }
+
+    /// Names are unique over sources, stages and sinks (they name `dlq.<name>`).
+    fn check_names(&self) -> Result<(), (String, String)> {
         let mut names = BTreeMap::new();
         let stage_names: Vec<(String, String)> =
             self.stages.iter().enumerate().map(|(i, s)| (format!("stages[{i}]"), s.name())).collect();
@@ -328,7 +349,7 @@ impl Config {
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-')) {
                 return Err((key, format!("name {name:?} must be letters, digits, '_' or '-'")));
             }
-            if name == crate::admin::PRODUCE {
+            if name == PRODUCE {
                 return Err((key, format!("name {name:?} is reserved for `socialpipe produce` (dlq.{name})")));
             }
             if let Some(first) = names.insert(name.clone(), key.clone()) {
@@ -338,40 +359,24 @@ impl Config {
                 ));
             }
         }
-        for (i, stage) in self.stages.iter().enumerate() {
-            stage.kind.check().map_err(|m| (format!("stages[{i}]"), m))?;
-        }
-        // The sentiment head reads the embedding: an embed stage after the
-        // sentiment stage would leave it unused without a word.
-        let position = |wanted: &str| self.stages.iter().position(|s| s.kind.type_name() == wanted);
-        if let (Some(sentiment), Some(embed)) = (position("sentiment"), position("embed"))
-            && embed > sentiment
-            && matches!(&self.stages[sentiment].kind, StageKind::Sentiment(c) if c.model)
-        {
-            return Err((
-                format!("stages[{sentiment}]"),
-                format!(
-                    "the sentiment model reads the embedding, but the embed stage comes later (stages[{embed}]): put embed first, or set model = false"
-                ),
-            ));
-        }
-        for (name, source) in &self.sources {
-            if source.batch_records == 0 {
-                return Err((format!("sources.{name}.batch_records"), "must be at least 1".into()));
-            }
-            source.kind.check().map_err(|m| (format!("sources.{name}"), m))?;
-        }
-        for (name, sink) in &self.sinks {
-            if sink.batch_max_records == 0 {
-                return Err((format!("sinks.{name}.batch_max_records"), "must be at least 1".into()));
-            }
-            sink.kind.check().map_err(|m| (format!("sinks.{name}"), m))?;
-            let known = self.produced_topics();
-            for input in self.sink_inputs(sink) {
-                if !known.contains(&input) {
+        Ok(())
+    }
+
+    /// A stage reads what earlier stages wrote: a stage that writes an
+    /// enrichment another reads must come before it (when no stage writes
+    /// it, the reader works without it).
+    fn check_stage_order(&self) -> Result<(), (String, String)> {
+        for (i, reader) in self.stages.iter().enumerate() {
+            for key in reader.kind.component().reads() {
+                let later = self.stages.iter().enumerate().skip(i + 1);
+                let writer = later.into_iter().find(|(_, s)| s.kind.component().writes().contains(&key));
+                if let Some((j, writer)) = writer {
+                    let (reader, writer) = (reader.name(), writer.name());
                     return Err((
-                        format!("sinks.{name}.inputs"),
-                        format!("no source or stage writes topic {input:?} (written: {})", known.join(", ")),
+                        format!("stages[{i}]"),
+                        format!(
+                            "stage {reader:?} reads enrichments.{key}, which stage {writer:?} (stages[{j}]) writes after it: put {writer} first"
+                        ),
                     ));
                 }
             }
@@ -382,90 +387,10 @@ impl Config {
     /// Extra rules for `--once`: every source must end.
     pub fn check_once(&self) -> Result<(), String> {
         for (name, source) in &self.sources {
-            if source.kind.is_unbounded() {
+            if source.kind.component().unbounded() {
                 return Err(format!("sources.{name}: never ends (follow/stream mode), so it cannot run with --once"));
             }
         }
         Ok(())
-    }
-
-    pub fn source_topic(&self, source: &SourceSpec) -> String {
-        source.topic.clone().unwrap_or_else(|| self.topics.raw_posts.clone())
-    }
-
-    /// The topics the stage chain reads: every topic a source writes.
-    pub fn stage_inputs(&self) -> Vec<String> {
-        let mut topics: Vec<String> = self.sources.values().map(|s| self.source_topic(s)).collect();
-        topics.sort();
-        topics.dedup();
-        if topics.is_empty() {
-            topics.push(self.topics.raw_posts.clone());
-        }
-        topics
-    }
-
-    /// A sink reads what the stage chain writes unless told otherwise.
-    pub fn sink_inputs(&self, sink: &SinkSpec) -> Vec<String> {
-        match &sink.inputs {
-            Some(inputs) => inputs.clone(),
-            None if self.stages.is_empty() => self.stage_inputs(),
-            None => self.stage_outputs(),
-        }
-    }
-
-    /// Topics the stage chain writes: enriched posts, and KOL scores when a kol stage runs.
-    pub fn stage_outputs(&self) -> Vec<String> {
-        let mut topics = vec![self.topics.enriched_posts.clone()];
-        if self.stages.iter().any(|s| s.kind.emits_scores()) {
-            topics.push(self.topics.kol_scores.clone());
-        }
-        topics
-    }
-
-    /// Where a record a stage emitted besides its outcomes goes, by kind.
-    pub fn emitted_topic(&self, kind: Option<socialpipe_schemas::RecordKind>) -> String {
-        match kind {
-            Some(socialpipe_schemas::RecordKind::KolScore) => self.topics.kol_scores.clone(),
-            _ => self.topics.enriched_posts.clone(),
-        }
-    }
-
-    /// Topics written by sources or the stage chain.
-    pub fn produced_topics(&self) -> Vec<String> {
-        let mut topics = self.stage_inputs();
-        if !self.stages.is_empty() {
-            topics.extend(self.stage_outputs());
-        }
-        topics
-    }
-
-    /// The embedded log's directory (None on Kafka).
-    pub fn transport_path(&self) -> Option<PathBuf> {
-        match &self.transport {
-            TransportConfig::Embedded(c) => Some(c.path.clone()),
-            TransportConfig::Kafka(_) => None,
-        }
-    }
-
-    /// Consumer groups are `<prefix>.stages` and `<prefix>.sink.<name>`.
-    pub fn group_prefix(&self) -> &str {
-        match &self.transport {
-            TransportConfig::Embedded(_) => "socialpipe",
-            TransportConfig::Kafka(c) => &c.group_id,
-        }
-    }
-
-    pub fn stage_group(&self) -> String {
-        format!("{}.stages", self.group_prefix())
-    }
-
-    pub fn sink_group(&self, sink: &str) -> String {
-        format!("{}.sink.{sink}", self.group_prefix())
-    }
-
-    /// Where the stateful stages keep their changelog (compacted on Kafka,
-    /// kept past retention on the embedded log).
-    pub fn changelog_topic(&self) -> String {
-        format!("{}.stages.changelog", self.group_prefix())
     }
 }

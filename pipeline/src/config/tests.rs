@@ -32,9 +32,9 @@ fn a_full_config_parses_with_defaults() {
     assert_eq!(config.topics.partitions, 4);
     assert_eq!(config.stages[0].name(), "entities");
     assert_eq!(config.sinks["db"].batch_max_records, 500);
-    assert_eq!(config.sink_inputs(&config.sinks["db"]), ["enriched.posts"]);
+    assert_eq!(config.routes().sink_inputs(config.sinks["db"].inputs.as_ref()), ["enriched.posts"]);
     match &config.sinks["db"].kind {
-        crate::topology::SinkKind::Sqlite(c) => assert_eq!(c.path.to_str(), Some("var/x.db")),
+        socialpipe_sinks::SinkKind::Sqlite(c) => assert_eq!(c.path.to_str(), Some("var/x.db")),
         other => panic!("{other:?}"),
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use socialpipe::synth::PostGenerator;
+use socialpipe::tools::generate::PostGenerator;
 
 pub struct Scratch {
     pub dir: tempfile::TempDir,

@@ -10,39 +10,29 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use socialpipe_schemas::enrichment::{BrandSafety, SafetyCategory as Category};
+use socialpipe_schemas::{ComponentError, Enrichment, Processor, StageConfig};
 
 use crate::dictionary::{Dictionary, fold};
-use crate::{TextEnricher, TextStage};
+use crate::{TextEnricher, TextStage, cannot_start};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    Profanity,
-    Hate,
-    Violence,
-    Adult,
-    Drugs,
-}
-
-impl Category {
-    const ALL: [Category; 5] =
-        [Category::Profanity, Category::Hate, Category::Violence, Category::Adult, Category::Drugs];
-
-    /// How much one hit lowers the score (documented in docs/record-schema.md).
-    fn default_weight(self) -> f64 {
-        match self {
-            Category::Hate => 0.6,
-            Category::Adult => 0.5,
-            Category::Violence => 0.4,
-            Category::Drugs => 0.3,
-            Category::Profanity => 0.2,
-        }
+/// How much one hit of a category lowers the score (documented in docs/record-schema.md).
+fn default_weight(category: Category) -> f64 {
+    match category {
+        Category::Hate => 0.6,
+        Category::Adult => 0.5,
+        Category::Violence => 0.4,
+        Category::Drugs => 0.3,
+        Category::Profanity => 0.2,
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Writes `enrichments.brand_safety`: flags for profanity, hate, violence,
+/// adult and drugs from term lists (extendable here), and a safety score in
+/// [0, 1]: 1 when nothing is found, multiplied by (1 − weight) for every hit.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrandSafetyConfig {
     /// Terms added to a category's default list.
@@ -74,15 +64,25 @@ impl Default for BrandSafetyConfig {
     }
 }
 
-impl BrandSafetyConfig {
-    pub fn check(&self) -> Result<(), String> {
+impl StageConfig for BrandSafetyConfig {
+    fn check(&self) -> Result<(), String> {
         if let Some((c, w)) = self.weights.iter().find(|(_, w)| !(**w > 0.0 && **w <= 1.0)) {
-            return Err(format!("weights.{c:?}: {w} is not within (0, 1]").to_lowercase());
+            return Err(format!("weights.{}: {w} is not within (0, 1]", c.as_str()));
         }
         crate::check_fraction("unsafe_below", self.unsafe_below)?;
         self.dictionary().map(drop)
     }
 
+    fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
+        Ok(Box::new(BrandSafetyStage::new(self).map_err(cannot_start)?))
+    }
+
+    fn writes(&self) -> Vec<&'static str> {
+        vec![BrandSafety::KEY]
+    }
+}
+
+impl BrandSafetyConfig {
     /// One dictionary entry per (category, term), named by the term.
     fn dictionary(&self) -> Result<(Dictionary, Vec<Category>), String> {
         let allowed: Vec<String> = self.allow.iter().map(|t| fold(t)).collect();
@@ -116,28 +116,27 @@ impl BrandSafetyStage {
         let (terms, category_of) = config.dictionary()?;
         let weights = Category::ALL
             .iter()
-            .map(|&c| (c, config.weights.get(&c).copied().unwrap_or_else(|| c.default_weight())))
+            .map(|&c| (c, config.weights.get(&c).copied().unwrap_or_else(|| default_weight(c))))
             .collect();
         Ok(TextStage(BrandSafetyEnricher { terms, category_of, weights, unsafe_below: config.unsafe_below }))
     }
 }
 
 impl TextEnricher for BrandSafetyEnricher {
-    const KEY: &'static str = "brand_safety";
+    type Output = BrandSafety;
 
-    fn enrich(&self, text: &str, _: &Map<String, Value>) -> Value {
+    fn enrich(&self, text: &str, _: &Map<String, Value>) -> BrandSafety {
         let mut score = 1.0;
-        let mut found: BTreeMap<Category, Vec<&str>> = BTreeMap::new();
+        let mut terms: BTreeMap<Category, Vec<String>> = BTreeMap::new();
         for hit in self.terms.hits(&fold(text)) {
             let category = self.category_of[hit.entry];
             score *= 1.0 - self.weights[&category];
-            let terms = found.entry(category).or_default();
+            let found = terms.entry(category).or_default();
             let term = self.terms.name(hit.entry);
-            if !terms.contains(&term) {
-                terms.push(term);
+            if !found.iter().any(|t| t == term) {
+                found.push(term.to_owned());
             }
         }
-        let flags: Vec<Category> = found.keys().copied().collect();
-        json!({"score": score, "safe": score >= self.unsafe_below, "flags": flags, "terms": found})
+        BrandSafety { score, safe: score >= self.unsafe_below, flags: terms.keys().copied().collect(), terms }
     }
 }

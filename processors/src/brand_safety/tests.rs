@@ -1,10 +1,12 @@
 use serde_json::{Map, Value, json};
 
+use socialpipe_schemas::StageConfig;
+
 use super::{BrandSafetyConfig, BrandSafetyStage};
 use crate::TextEnricher;
 
 fn check(config: &BrandSafetyConfig, text: &str) -> Value {
-    BrandSafetyStage::new(config).unwrap().0.enrich(text, &Map::new())
+    serde_json::to_value(BrandSafetyStage::new(config).unwrap().0.enrich(text, &Map::new())).unwrap()
 }
 
 #[test]

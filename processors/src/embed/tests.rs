@@ -5,7 +5,11 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{DIMENSIONS, EmbedConfig, EmbedStage, Embedder, from_json, to_json};
+use socialpipe_schemas::StageConfig;
+use socialpipe_schemas::Enrichment;
+use socialpipe_schemas::enrichment::{self, Embedding};
+
+use super::{DIMENSIONS, EmbedConfig, EmbedStage, Embedder};
 use crate::TextEnricher;
 use crate::emotion::FETCH_COMMAND;
 
@@ -112,12 +116,15 @@ fn vectors_are_unit_length() {
 
 #[test]
 fn the_json_form_reads_back_as_the_same_floats_in_few_digits() {
-    let v = &EMBEDDER.embed(&["The coffee here is amazing"])[0];
-    let json = to_json(v);
-    assert_eq!(from_json(&json).as_deref(), Some(v.as_slice()));
-    let written = serde_json::to_string(&json).unwrap();
+    let v = EMBEDDER.embed(&["The coffee here is amazing"]).remove(0);
+    let mut enrichments = Map::new();
+    enrichment::write(&mut enrichments, &Embedding(v.clone()));
+    assert_eq!(super::of(&enrichments), Some(v));
+    let written = serde_json::to_string(&enrichments[Embedding::KEY]).unwrap();
     assert!(written.len() < DIMENSIONS * 13, "{} bytes", written.len());
-    assert_eq!(from_json(&Value::Array(vec![Value::from(1.0); 3])), None);
+    // Not this model's size: not read as its embedding.
+    enrichments.insert("embedding".into(), Value::Array(vec![Value::from(1.0); 3]));
+    assert_eq!(super::of(&enrichments), None);
 }
 
 #[test]
@@ -127,7 +134,7 @@ fn the_stage_writes_384_floats_under_enrichments_embedding() {
     let values = stage.0.enrich_all(&["I love this", "I hate this"], &[&empty, &empty]);
     assert_eq!(values.len(), 2);
     for value in &values {
-        assert_eq!(value.as_array().map(Vec::len), Some(DIMENSIONS));
+        assert_eq!(value.0.len(), DIMENSIONS);
     }
     assert_ne!(values[0], values[1]);
 }

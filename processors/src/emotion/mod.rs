@@ -22,21 +22,37 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use socialpipe_schemas::enrichment::{Ekman, EkmanScores, Emotion, EmotionLabel, PlutchikScores};
+use socialpipe_schemas::{ComponentError, Enrichment, Processor, StageConfig};
 
 pub use preprocess::preprocess;
 
-use crate::{TextEnricher, TextStage};
+use crate::{TextEnricher, TextStage, cannot_start};
 
 /// nade's label order (and the order of the regressors).
-pub const EMOTIONS: [&str; 8] = ["anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust"];
+pub const EMOTIONS: [EmotionLabel; 8] = [
+    EmotionLabel::Anger,
+    EmotionLabel::Anticipation,
+    EmotionLabel::Disgust,
+    EmotionLabel::Fear,
+    EmotionLabel::Joy,
+    EmotionLabel::Sadness,
+    EmotionLabel::Surprise,
+    EmotionLabel::Trust,
+];
 /// Ekman's six, as indices into `EMOTIONS`.
 const EKMAN: [usize; 6] = [0, 2, 3, 4, 5, 6];
 
 /// What `validate` and the errors tell an operator to run.
 pub const FETCH_COMMAND: &str = "scripts/fetch-models.sh";
 
-#[derive(Debug, Clone, Deserialize)]
+/// Writes `enrichments.emotion`: Plutchik-8 intensities in [0, 1] from
+/// nade 0.3.1's emotion model, reproduced exactly (its preprocessing, its
+/// fastText emoji classifier and its eight LightGBM regressors), the
+/// dominant emotion, and the same over Ekman's six. The model files come
+/// from the nade wheel (`scripts/fetch-models.sh`).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmotionConfig {
     /// The directory with nade's model files (from the nade wheel).
@@ -66,9 +82,9 @@ impl Default for EmotionConfig {
     }
 }
 
-impl EmotionConfig {
+impl StageConfig for EmotionConfig {
     /// The model files are there (their contents are checked on load).
-    pub fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), String> {
         crate::check_fraction("neutral_below", self.neutral_below)?;
         for file in Nade::files() {
             let path = self.models_dir.join(&file);
@@ -77,6 +93,14 @@ impl EmotionConfig {
             }
         }
         Ok(())
+    }
+
+    fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
+        Ok(Box::new(EmotionStage::new(self).map_err(cannot_start)?))
+    }
+
+    fn writes(&self) -> Vec<&'static str> {
+        vec![Emotion::KEY]
     }
 }
 
@@ -102,7 +126,8 @@ pub struct Nade {
 
 impl Nade {
     fn files() -> impl Iterator<Item = String> {
-        std::iter::once("nade_250k_hp.ftz".to_owned()).chain(EMOTIONS.iter().map(|e| format!("reg_{e}.txt.gz")))
+        std::iter::once("nade_250k_hp.ftz".to_owned())
+            .chain(EMOTIONS.iter().map(|e| format!("reg_{}.txt.gz", e.as_str())))
     }
 
     pub fn load(dir: &Path) -> Result<Nade, NadeError> {
@@ -117,7 +142,7 @@ impl Nade {
         feature_order.sort_by_key(|&i| classifier.label_ids()[i]);
         let mut regressors = Vec::new();
         for emotion in EMOTIONS {
-            let name = format!("reg_{emotion}.txt.gz");
+            let name = format!("reg_{}.txt.gz", emotion.as_str());
             let mut text = String::new();
             flate2::read::GzDecoder::new(open(&name)?)
                 .read_to_string(&mut text)
@@ -203,7 +228,7 @@ impl EmotionStage {
 }
 
 impl EmotionEnricher {
-    fn value(&self, scores: &[f64; 8]) -> Value {
+    fn value(&self, scores: &[f64; 8]) -> Emotion {
         let strongest = |among: &mut dyn Iterator<Item = usize>| {
             // The first of equal scores wins, in nade's label order.
             let best = among.fold(None, |best: Option<usize>, i| match best {
@@ -212,30 +237,39 @@ impl EmotionEnricher {
             });
             match best {
                 Some(b) if scores[b] >= self.neutral_below => EMOTIONS[b],
-                _ => "neutral",
+                _ => EmotionLabel::Neutral,
             }
         };
-        let rounded: Map<String, Value> =
-            EMOTIONS.iter().zip(scores).map(|(e, s)| ((*e).to_owned(), json!(round3(*s)))).collect();
-        let ekman: Map<String, Value> =
-            EKMAN.iter().map(|&i| (EMOTIONS[i].to_owned(), json!(round3(scores[i])))).collect();
-        json!({
-            "scores": rounded,
-            "dominant": strongest(&mut (0..8)),
-            "ekman": {"scores": ekman, "dominant": strongest(&mut EKMAN.iter().copied())},
-        })
+        let r: [f64; 8] = scores.map(round3);
+        Emotion {
+            scores: PlutchikScores {
+                anger: r[0],
+                anticipation: r[1],
+                disgust: r[2],
+                fear: r[3],
+                joy: r[4],
+                sadness: r[5],
+                surprise: r[6],
+                trust: r[7],
+            },
+            dominant: strongest(&mut (0..8)),
+            ekman: Ekman {
+                scores: EkmanScores { anger: r[0], disgust: r[2], fear: r[3], joy: r[4], sadness: r[5], surprise: r[6] },
+                dominant: strongest(&mut EKMAN.iter().copied()),
+            },
+        }
     }
 }
 
 impl TextEnricher for EmotionEnricher {
-    const KEY: &'static str = "emotion";
+    type Output = Emotion;
 
-    fn enrich(&self, text: &str, _: &Map<String, Value>) -> Value {
+    fn enrich(&self, text: &str, _: &Map<String, Value>) -> Emotion {
         self.value(&self.model.predict(&[text])[0])
     }
 
     /// The batch is cut into one chunk per thread.
-    fn enrich_all(&self, texts: &[&str], _: &[&Map<String, Value>]) -> Vec<Value> {
+    fn enrich_all(&self, texts: &[&str], _: &[&Map<String, Value>]) -> Vec<Emotion> {
         let chunk = texts.len().div_ceil(self.threads.max(1)).max(1);
         if texts.len() <= chunk {
             return self.model.predict(texts).iter().map(|s| self.value(s)).collect();

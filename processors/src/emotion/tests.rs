@@ -5,6 +5,9 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 use serde_json::Map;
 
+use socialpipe_schemas::StageConfig;
+use socialpipe_schemas::enrichment::EmotionLabel;
+
 use super::{EMOTIONS, EmotionConfig, EmotionStage, FETCH_COMMAND, Nade, preprocess, round3};
 use crate::TextEnricher;
 
@@ -41,9 +44,9 @@ fn every_reference_sentence_gets_exactly_nades_scores() {
         if preprocess(&r.text) != r.preprocessed {
             wrong.push(format!("{:?}: preprocessed {:?}, pyarrow {:?}", r.text, preprocess(&r.text), r.preprocessed));
         }
-        for (e, score) in EMOTIONS.iter().zip(scores) {
-            if round3(*score).to_bits() != r.scores[*e].to_bits() {
-                wrong.push(format!("{:?} {e}: rust {} ({score}), nade {}", r.text, round3(*score), r.scores[*e]));
+        for (e, score) in EMOTIONS.iter().map(|e| e.as_str()).zip(scores) {
+            if round3(*score).to_bits() != r.scores[e].to_bits() {
+                wrong.push(format!("{:?} {e}: rust {} ({score}), nade {}", r.text, round3(*score), r.scores[e]));
             }
         }
     }
@@ -89,20 +92,20 @@ fn stage() -> EmotionStage {
 #[test]
 fn the_enrichment_has_scores_a_dominant_emotion_and_an_ekman_view() {
     let stage = stage();
-    let e = stage.0.enrich("I am so happy today, best day ever!! 😍", &Map::new());
+    let e = serde_json::to_value(stage.0.enrich("I am so happy today, best day ever!! 😍", &Map::new())).unwrap();
     let scores = e["scores"].as_object().unwrap();
     let mut keys: Vec<&str> = scores.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, EMOTIONS);
+    assert_eq!(keys, EMOTIONS.map(|e| e.as_str()));
     assert_eq!(e["dominant"], "joy");
     assert_eq!(e["ekman"]["dominant"], "joy");
     assert_eq!(e["ekman"]["scores"].as_object().unwrap().len(), 6);
     assert!(e["ekman"]["scores"].get("trust").is_none());
-    assert_eq!(stage.0.value(&[0.1; 8])["dominant"], "neutral", "every score below neutral_below");
+    assert_eq!(stage.0.value(&[0.1; 8]).dominant, EmotionLabel::Neutral, "every score below neutral_below");
     let mut trust_first = [0.1; 8];
     trust_first[7] = 0.6;
-    assert_eq!(stage.0.value(&trust_first)["dominant"], "trust");
-    assert_eq!(stage.0.value(&trust_first)["ekman"]["dominant"], "neutral", "trust is not one of Ekman's six");
+    assert_eq!(stage.0.value(&trust_first).dominant, EmotionLabel::Trust);
+    assert_eq!(stage.0.value(&trust_first).ekman.dominant, EmotionLabel::Neutral, "trust is not one of Ekman's six");
 }
 
 #[test]

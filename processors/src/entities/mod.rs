@@ -9,15 +9,20 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
+use socialpipe_schemas::enrichment::Entities;
+use socialpipe_schemas::{ComponentError, Enrichment, Processor, StageConfig};
 
 use crate::dictionary::{Dictionary, fold};
-use crate::{TextEnricher, TextStage};
+use crate::{TextEnricher, TextStage, cannot_start};
 
 pub use extract::extract_entities;
 
-#[derive(Debug, Clone, Deserialize)]
+/// Writes `enrichments.entities`: hashtags, mentions, cashtags, URLs
+/// (normalised) and emoji, found on grapheme clusters, and the configured
+/// brands the text names.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntitiesConfig {
     /// Drop tracking parameters (utm_*, fbclid, gclid, …) from URLs.
@@ -39,31 +44,25 @@ impl Default for EntitiesConfig {
     }
 }
 
-impl EntitiesConfig {
-    pub fn check(&self) -> Result<(), String> {
+impl StageConfig for EntitiesConfig {
+    fn check(&self) -> Result<(), String> {
         self.brand_dictionary().map(drop)
     }
 
+    fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
+        Ok(Box::new(EntitiesStage::new(self.clone()).map_err(cannot_start)?))
+    }
+
+    fn writes(&self) -> Vec<&'static str> {
+        vec![Entities::KEY]
+    }
+}
+
+impl EntitiesConfig {
     fn brand_dictionary(&self) -> Result<Dictionary, String> {
         Dictionary::new(self.brands.iter().map(|(name, phrases)| (name.clone(), phrases)))
             .map_err(|e| format!("brands: {e}"))
     }
-}
-
-/// The entities of one text; each list is unique, in order of first appearance.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entities {
-    /// Lower-cased, without `#`.
-    pub hashtags: Vec<String>,
-    /// Lower-cased, without `@`.
-    pub mentions: Vec<String>,
-    /// Upper-cased, without `$`.
-    pub cashtags: Vec<String>,
-    pub urls: Vec<String>,
-    pub emoji: Vec<String>,
-    /// The configured brand names mentioned (not only as hashtags).
-    #[serde(default)]
-    pub brands: Vec<String>,
 }
 
 pub struct EntitiesEnricher {
@@ -91,9 +90,9 @@ impl EntitiesEnricher {
 }
 
 impl TextEnricher for EntitiesEnricher {
-    const KEY: &'static str = "entities";
+    type Output = Entities;
 
-    fn enrich(&self, text: &str, _: &Map<String, Value>) -> Value {
-        serde_json::to_value(self.entities(text)).expect("entities always serialise")
+    fn enrich(&self, text: &str, _: &Map<String, Value>) -> Entities {
+        self.entities(text)
     }
 }

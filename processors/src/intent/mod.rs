@@ -11,24 +11,17 @@ mod tests;
 use std::sync::LazyLock;
 
 use regex::RegexSet;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use socialpipe_schemas::enrichment::{Intent, IntentLabel, IntentScores};
+use socialpipe_schemas::{ComponentError, Enrichment, Processor, StageConfig};
 
 use crate::dictionary::fold;
 use crate::{TextEnricher, TextStage};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Intent {
-    Purchase,
-    Complaint,
-    Question,
-    Recommendation,
-    Other,
-}
-
 /// The classes patterns vote for, in the order ties are broken.
-const CLASSES: [Intent; 4] = [Intent::Complaint, Intent::Purchase, Intent::Question, Intent::Recommendation];
+const CLASSES: [IntentLabel; 4] =
+    [IntentLabel::Complaint, IntentLabel::Purchase, IntentLabel::Question, IntentLabel::Recommendation];
 
 /// Word boundaries are ASCII ones: the folded text's letters are mostly
 /// ASCII, and Unicode boundaries keep the regex engine off its fast DFA.
@@ -37,7 +30,10 @@ static MATCHER: LazyLock<RegexSet> = LazyLock::new(|| {
         .expect("the intent patterns compile")
 });
 
-#[derive(Debug, Clone, Deserialize)]
+/// Writes `enrichments.intent`: purchase, complaint, question,
+/// recommendation or other, from documented patterns, with a confidence
+/// and the names of the patterns that matched.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntentConfig {
     /// Below this score a post is `other`.
@@ -55,18 +51,26 @@ impl Default for IntentConfig {
     }
 }
 
-impl IntentConfig {
-    pub fn check(&self) -> Result<(), String> {
+impl StageConfig for IntentConfig {
+    fn check(&self) -> Result<(), String> {
         crate::check_fraction("min_confidence", self.min_confidence)
+    }
+
+    fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
+        Ok(Box::new(IntentStage::new(self)))
+    }
+
+    fn writes(&self) -> Vec<&'static str> {
+        vec![Intent::KEY]
     }
 }
 
 /// One post's intent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Classified {
-    pub label: Intent,
+    pub label: IntentLabel,
     pub confidence: f64,
-    pub scores: [(Intent, f64); 4],
+    pub scores: [(IntentLabel, f64); 4],
     pub signals: Vec<&'static str>,
 }
 
@@ -95,29 +99,33 @@ impl IntentEnricher {
             signals.push(name);
         }
         let (best, confidence) =
-            scores.iter().copied().fold((Intent::Other, 0.0), |best, (c, s)| if s > best.1 { (c, s) } else { best });
+            scores.iter().copied().fold((IntentLabel::Other, 0.0), |best, (c, s)| if s > best.1 { (c, s) } else { best });
         let (label, confidence) = if confidence >= self.min_confidence {
             (best, confidence)
         } else {
             // How sure "other" is: how far the best class is from counting.
-            (Intent::Other, 1.0 - confidence)
+            (IntentLabel::Other, 1.0 - confidence)
         };
         Classified { label, confidence, scores, signals }
     }
 }
 
 impl TextEnricher for IntentEnricher {
-    const KEY: &'static str = "intent";
+    type Output = Intent;
 
-    fn enrich(&self, text: &str, _: &Map<String, Value>) -> Value {
+    fn enrich(&self, text: &str, _: &Map<String, Value>) -> Intent {
         let c = self.classify(text);
-        let scores: Map<String, Value> = c
-            .scores
-            .iter()
-            .map(|(class, s)| {
-                (serde_json::to_value(class).expect("a label").as_str().unwrap_or_default().to_owned(), json!(s))
-            })
-            .collect();
-        json!({"label": c.label, "confidence": c.confidence, "scores": scores, "signals": c.signals})
+        let score = |label: IntentLabel| c.scores.iter().find(|(l, _)| *l == label).map_or(0.0, |(_, s)| *s);
+        Intent {
+            label: c.label,
+            confidence: c.confidence,
+            scores: IntentScores {
+                complaint: score(IntentLabel::Complaint),
+                purchase: score(IntentLabel::Purchase),
+                question: score(IntentLabel::Question),
+                recommendation: score(IntentLabel::Recommendation),
+            },
+            signals: c.signals.iter().map(|s| (*s).to_owned()).collect(),
+        }
     }
 }

@@ -3,9 +3,9 @@
 //! (eval/README.md). A class's score combines its matched weights as
 //! independent evidence: 1 − Π(1 − w).
 
-use super::Intent::{self, *};
+use super::IntentLabel::{self, *};
 
-pub const PATTERNS: &[(Intent, f64, &str, &str)] = &[
+pub const PATTERNS: &[(IntentLabel, f64, &str, &str)] = &[
     // Purchase: wanting, about to, or having just bought.
     (
         Purchase,

@@ -1,11 +1,11 @@
-use super::{Intent, IntentConfig, IntentStage};
+use super::{IntentConfig, IntentLabel, IntentStage};
 use crate::TextEnricher;
 
-fn classify(text: &str) -> Intent {
+fn classify(text: &str) -> IntentLabel {
     IntentStage::new(&IntentConfig::default()).0.classify(text).label
 }
 
-fn labelled(tsv: &str) -> Vec<(Intent, &str)> {
+fn labelled(tsv: &str) -> Vec<(IntentLabel, &str)> {
     tsv.lines()
         .filter(|l| !l.starts_with('#'))
         .map(|l| {
@@ -16,10 +16,10 @@ fn labelled(tsv: &str) -> Vec<(Intent, &str)> {
 }
 
 /// Per class (precision, recall), and macro F1.
-fn evaluate(set: &[(Intent, &str)]) -> (Vec<(Intent, f64, f64)>, f64) {
-    let classes = [Intent::Purchase, Intent::Complaint, Intent::Question, Intent::Recommendation, Intent::Other];
-    let predicted: Vec<Intent> = set.iter().map(|(_, t)| classify(t)).collect();
-    let per_class: Vec<(Intent, f64, f64)> = classes
+fn evaluate(set: &[(IntentLabel, &str)]) -> (Vec<(IntentLabel, f64, f64)>, f64) {
+    let classes = [IntentLabel::Purchase, IntentLabel::Complaint, IntentLabel::Question, IntentLabel::Recommendation, IntentLabel::Other];
+    let predicted: Vec<IntentLabel> = set.iter().map(|(_, t)| classify(t)).collect();
+    let per_class: Vec<(IntentLabel, f64, f64)> = classes
         .iter()
         .map(|&c| {
             let tp = set.iter().zip(&predicted).filter(|((l, _), p)| *l == c && **p == c).count() as f64;
@@ -54,17 +54,17 @@ fn intent_evaluation_on_the_development_and_held_out_halves() {
 
 #[test]
 fn typical_posts_of_each_class() {
-    assert_eq!(classify("Where can I buy the X2 in Lyon?"), Intent::Purchase);
-    assert_eq!(classify("I want a refund, the charger doesn’t work"), Intent::Complaint);
-    assert_eq!(classify("Should I get the Pro or the Air?"), Intent::Question);
-    assert_eq!(classify("Highly recommend this serum"), Intent::Recommendation);
-    assert_eq!(classify("Lovely weather in Porto today"), Intent::Other);
+    assert_eq!(classify("Where can I buy the X2 in Lyon?"), IntentLabel::Purchase);
+    assert_eq!(classify("I want a refund, the charger doesn’t work"), IntentLabel::Complaint);
+    assert_eq!(classify("Should I get the Pro or the Air?"), IntentLabel::Question);
+    assert_eq!(classify("Highly recommend this serum"), IntentLabel::Recommendation);
+    assert_eq!(classify("Lovely weather in Porto today"), IntentLabel::Other);
 }
 
 #[test]
 fn the_enrichment_explains_itself() {
     let stage = IntentStage::new(&IntentConfig::default());
-    let v = stage.0.enrich("Refund please, it arrived broken", &serde_json::Map::new());
+    let v = serde_json::to_value(stage.0.enrich("Refund please, it arrived broken", &serde_json::Map::new())).unwrap();
     assert_eq!(v["label"], "complaint");
     let confidence = v["confidence"].as_f64().unwrap();
     assert!(confidence > 0.9 && confidence <= 1.0, "{v}");

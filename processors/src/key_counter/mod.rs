@@ -1,4 +1,4 @@
-//! Stage `key_counter`: how many records of the same key (author) the
+//! Stage `key_counter` (feature `testing`): how many records of the same key (author) the
 //! pipeline has seen, including this one, under `enrichments.key_counter`.
 //! It is the smallest stage with keyed state: the runner keeps its counts in
 //! a changelog and moves them with partitions, so the numbers stay exact
@@ -10,14 +10,31 @@ mod tests;
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
-use socialpipe_schemas::{Envelope, Failed, KeyedState, Processor};
+use socialpipe_schemas::{ComponentError, Envelope, Failed, KeyedState, Processor, StageConfig};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Writes `enrichments.key_counter = {count}`: how many records of the same
+/// key the pipeline has seen, including this one (a test stage).
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyCounterConfig {}
 
-/// The key this stage writes under `enrichments`.
+/// The key this stage writes under `enrichments` (a test stage's: not part
+/// of the enrichment contract).
 pub const ENRICHMENT_KEY: &str = "key_counter";
+
+impl StageConfig for KeyCounterConfig {
+    fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
+        Ok(Box::new(KeyCounterStage))
+    }
+
+    fn keeps_state(&self) -> bool {
+        true
+    }
+
+    fn writes(&self) -> Vec<&'static str> {
+        vec![ENRICHMENT_KEY]
+    }
+}
 
 #[derive(Default)]
 pub struct KeyCounterStage;
@@ -27,10 +44,6 @@ impl Processor for KeyCounterStage {
     /// Without state a count cannot be right: the runner always calls `process_keyed`.
     async fn process(&mut self, batch: Vec<Envelope>) -> Vec<Result<Envelope, Failed>> {
         self.process_keyed(batch, &mut KeyedState::default()).await
-    }
-
-    fn keeps_state(&self) -> bool {
-        true
     }
 
     async fn process_keyed(&mut self, batch: Vec<Envelope>, state: &mut KeyedState) -> Vec<Result<Envelope, Failed>> {

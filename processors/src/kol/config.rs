@@ -6,11 +6,21 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use socialpipe_schemas::enrichment::{BrandSafety, Embedding, Entities, KolNote, Sentiment, Topics};
+use socialpipe_schemas::{ComponentError, Enrichment, Processor, RecordKind, StageConfig};
 
+use super::KolStage;
 use super::factors::Tier;
-use crate::check_fraction;
+use crate::{cannot_start, check_fraction};
 
-#[derive(Debug, Clone, Deserialize)]
+/// Writes `enrichments.kol` on every post and emits `kol_score` records: an
+/// explainable KOL score per author over a rolling window of event time
+/// (engagement, follower quality, content relevance to the briefs, brand
+/// safety, posting consistency), at most once per `emit_interval_minutes`
+/// of event time per author and once more when the input ends. The window
+/// is the stage's keyed state (kept in the changelog, restored after a
+/// crash, moved with the author's partition).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KolConfig {
     /// The rolling window, in days of event time, before an author's newest post.
@@ -41,7 +51,7 @@ pub struct KolConfig {
     pub follower_quality: FollowerQualityConfig,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Weights {
     pub engagement: f64,
@@ -77,7 +87,7 @@ impl Weights {
 
 /// Engagement rate ((likes + comments + shares) / followers) a typical
 /// post of each tier reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierRates {
     pub nano: f64,
@@ -103,7 +113,8 @@ impl TierRates {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A category or campaign: a text (embedded with the model) and/or keywords.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Brief {
     #[serde(default)]
@@ -113,7 +124,7 @@ pub struct Brief {
 }
 
 /// Thresholds of the fake-follower checks (see `factors.rs` for sources).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FollowerQualityConfig {
     /// The following-ratio check applies from this many followed accounts.
@@ -176,9 +187,9 @@ impl Default for KolConfig {
 /// Briefs are told apart in state by their position: at most this many.
 pub const MAX_BRIEFS: usize = 64;
 
-impl KolConfig {
+impl StageConfig for KolConfig {
     /// The settings, and the model the briefs' texts need.
-    pub fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), String> {
         self.check_settings()?;
         if self.needs_model() {
             crate::embed::EmbedConfig { models_dir: self.models_dir.clone(), ..Default::default() }
@@ -188,6 +199,29 @@ impl KolConfig {
         Ok(())
     }
 
+    fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
+        Ok(Box::new(KolStage::new(self).map_err(cannot_start)?))
+    }
+
+    fn keeps_state(&self) -> bool {
+        true
+    }
+
+    /// Each factor it can compute from them; without them it is unavailable.
+    fn reads(&self) -> Vec<&'static str> {
+        vec![BrandSafety::KEY, Sentiment::KEY, Embedding::KEY, Entities::KEY, Topics::KEY]
+    }
+
+    fn writes(&self) -> Vec<&'static str> {
+        vec![KolNote::KEY]
+    }
+
+    fn emits(&self) -> Vec<RecordKind> {
+        vec![RecordKind::KolScore]
+    }
+}
+
+impl KolConfig {
     pub fn check_settings(&self) -> Result<(), String> {
         let weights = self.weights.all();
         for (name, weight) in weights {

@@ -24,8 +24,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use socialpipe_schemas::enrichment::{self, BrandSafety, Entities, KolNote, Sentiment, Topics};
 use socialpipe_schemas::{
-    ComponentError, Envelope, Failed, KeyedState, KolScoreRecord, Processor, RecordKind, SheetRowRecord,
+    ComponentError, Enrichment, Envelope, Failed, KeyedState, KolScoreRecord, Processor, RecordKind, SheetRowRecord,
+    StageConfig,
 };
 
 pub use config::{Brief, FollowerQualityConfig, KolConfig, TierRates, Weights, default_benchmarks};
@@ -35,9 +37,6 @@ use window::{
     AuthorState, FLAG_SAFETY_KNOWN, FLAG_SENTIMENT_KNOWN, FLAG_STRONGLY_NEGATIVE, FLAG_UNSAFE, Observed, Profile,
     WindowPost,
 };
-
-/// The key this stage writes under `enrichments`.
-pub const KEY: &str = "kol";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KolError {
@@ -129,17 +128,16 @@ impl KolStage {
         };
         let e = &record.enrichments;
         let mut flags = 0;
-        if let Some(safe) = e.get("brand_safety").and_then(|b| b.get("safe")).and_then(Value::as_bool) {
-            flags |= FLAG_SAFETY_KNOWN | if safe { 0 } else { FLAG_UNSAFE };
+        if let Some(safety) = enrichment::read::<BrandSafety>(e) {
+            flags |= FLAG_SAFETY_KNOWN | if safety.safe { 0 } else { FLAG_UNSAFE };
         }
-        let compound = e.get("sentiment").and_then(|s| s.get("vader")).and_then(|v| v.get("compound"));
-        if let Some(compound) = compound.and_then(Value::as_f64) {
+        if let Some(sentiment) = enrichment::read::<Sentiment>(e) {
             flags |= FLAG_SENTIMENT_KNOWN;
-            if compound <= self.config.strongly_negative_at {
+            if sentiment.vader.compound <= self.config.strongly_negative_at {
                 flags |= FLAG_STRONGLY_NEGATIVE;
             }
         }
-        let similarities = match e.get(crate::embed::KEY).and_then(crate::embed::from_json) {
+        let similarities = match crate::embed::of(e) {
             Some(vector) => {
                 let vector = unit(&vector);
                 self.briefs
@@ -182,11 +180,9 @@ impl KolStage {
             return 0;
         }
         let text = text.to_lowercase();
-        let listed = |stage: &str, field: &str| -> Vec<String> {
-            let items = enrichments.get(stage).and_then(|s| s.get(field)).and_then(Value::as_array);
-            items.into_iter().flatten().filter_map(Value::as_str).map(str::to_lowercase).collect()
-        };
-        let tags = [listed("entities", "hashtags"), listed("topics", "categories")].concat();
+        let hashtags = enrichment::read::<Entities>(enrichments).map(|e| e.hashtags).unwrap_or_default();
+        let categories = enrichment::read::<Topics>(enrichments).map(|t| t.categories).unwrap_or_default();
+        let tags: Vec<String> = hashtags.iter().chain(&categories).map(|t| t.to_lowercase()).collect();
         let mut hits = 0;
         for (i, brief) in self.briefs.iter().enumerate() {
             let found = brief
@@ -221,7 +217,7 @@ impl KolStage {
             RecordKind::KolScore,
             record.record_id(),
             author_id.to_owned(),
-            KEY,
+            KolNote::KEY,
             computed_at,
             Envelope::encode_payload(&record),
         );
@@ -237,7 +233,8 @@ impl KolStage {
         author.state.use_briefs(self.fingerprint);
         let outcome = author.state.observe(post, profile, &self.config);
         author.changed |= outcome == Observed::Counted;
-        let mut note = json!({ "author_id": record.key, "counted": outcome == Observed::Counted });
+        let mut note =
+            KolNote { author_id: record.key.clone(), counted: Some(outcome == Observed::Counted), reason: None, roster: false };
         match outcome {
             Observed::Counted => {
                 let due =
@@ -246,16 +243,16 @@ impl KolStage {
                     self.emit(&record.key, &mut author.state);
                 }
             }
-            Observed::Duplicate => note["reason"] = json!("duplicate: this post is already counted"),
+            Observed::Duplicate => note.reason = Some("duplicate: this post is already counted".into()),
             Observed::Late { behind_ms } => {
-                note["reason"] = json!(format!(
+                note.reason = Some(format!(
                     "late: {:.1} h behind the author's newest post (allowed lateness {} h)",
                     behind_ms as f64 / 3_600_000.0,
                     self.config.lateness_ms() / 3_600_000
                 ))
             }
         }
-        record.enrichments.insert(KEY.to_owned(), note);
+        record.set_enrichment(&note);
         Ok(())
     }
 }
@@ -269,14 +266,14 @@ fn observe_roster(record: &mut Envelope, authors: &mut Authors) -> Result<(), Co
     let Some(snapshot) = row.author else { return Ok(()) };
     let author = authors.get(&record.key)?;
     let profile = Profile {
-        handle: snapshot.handle,
-        followers: snapshot.followers,
-        following: snapshot.following,
+        handle: snapshot.profile.handle,
+        followers: snapshot.profile.followers,
+        following: snapshot.profile.following,
         account_created: None,
     };
     author.state.observe_roster(record.event_time.timestamp_millis(), profile);
     author.changed = true;
-    record.enrichments.insert(KEY.to_owned(), json!({"author_id": record.key, "roster": true}));
+    record.set_enrichment(&KolNote { author_id: record.key.clone(), counted: None, reason: None, roster: true });
     Ok(())
 }
 
@@ -320,10 +317,6 @@ impl Processor for KolStage {
         self.process_keyed(batch, &mut KeyedState::default()).await
     }
 
-    fn keeps_state(&self) -> bool {
-        true
-    }
-
     async fn process_keyed(&mut self, batch: Vec<Envelope>, state: &mut KeyedState) -> Vec<Result<Envelope, Failed>> {
         let mut authors = Authors { state, open: HashMap::new() };
         let outcomes = batch
@@ -336,7 +329,7 @@ impl Processor for KolStage {
                 };
                 match observed {
                     Ok(()) => Ok(record),
-                    Err(error) => Err(Failed { record: Box::new(record), error }),
+                    Err(error) => Err(Failed::new(record, error)),
                 }
             })
             .collect();

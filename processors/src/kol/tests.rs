@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use socialpipe_schemas::{Envelope, KeyedState, KolScoreRecord, Processor, parse_raw_post};
+use socialpipe_schemas::{Envelope, KeyedState, KolScoreRecord, Processor, StageConfig, parse_raw_post};
 
 use super::{Brief, KolConfig, KolStage, Tier};
 
@@ -84,12 +84,19 @@ fn with_brief() -> KolConfig {
     }
 }
 
+/// The enrichments the kol stage reads, as the earlier stages write them.
 fn enriched(safe: bool, compound: f64, similarity: f32) -> Value {
-    json!({
-        "brand_safety": { "safe": safe },
-        "sentiment": { "vader": { "compound": compound } },
-        "embedding": basis(0, similarity),
-    })
+    use socialpipe_schemas::enrichment::{self, BrandSafety, Embedding, LabelSource, Sentiment, SentimentLabel};
+    let label = SentimentLabel::of_compound(compound);
+    let mut e = serde_json::Map::new();
+    let score = if safe { 1.0 } else { 0.4 };
+    enrichment::write(&mut e, &BrandSafety { score, safe, flags: vec![], terms: BTreeMap::new() });
+    let vader = enrichment::VaderScores { neg: 0.0, neu: 1.0, pos: 0.0, compound, label };
+    let sentiment =
+        Sentiment { vader, model: None, label, label_source: LabelSource::Vader, reliable: true, unreliable_reason: None };
+    enrichment::write(&mut e, &sentiment);
+    enrichment::write(&mut e, &Embedding(basis(0, similarity)));
+    Value::Object(e)
 }
 
 #[tokio::test]
@@ -377,15 +384,17 @@ proptest! {
 
 /// A roster row for twitter author `id`, as of 2026-01-01 + `day`, saying `followers`.
 fn roster_row(id: &str, day: f64, followers: u64) -> Envelope {
-    use socialpipe_schemas::{AuthorSnapshot, RecordKind, SheetRowRecord};
+    use socialpipe_schemas::{AuthorSnapshot, Profile, RecordKind, SheetRowRecord};
     let at = chrono::DateTime::from_timestamp_millis(1_767_225_600_000 + (day * DAY as f64) as i64).unwrap();
     let author = AuthorSnapshot {
         platform: "twitter".into(),
         id: id.into(),
-        handle: Some(format!("{id}_official")),
-        name: None,
-        followers: Some(followers),
-        following: Some(10),
+        profile: Profile {
+            handle: Some(format!("{id}_official")),
+            name: None,
+            followers: Some(followers),
+            following: Some(10),
+        },
         rate: Some(250.0),
         category: Some("coffee".into()),
     };

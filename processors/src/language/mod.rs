@@ -6,13 +6,18 @@
 #[cfg(test)]
 mod tests;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
+use socialpipe_schemas::enrichment::Language;
+use socialpipe_schemas::{ComponentError, Enrichment, Processor, StageConfig};
 use whatlang::Lang;
 
 use crate::{TextEnricher, TextStage};
 
-#[derive(Debug, Clone, Deserialize)]
+/// Writes `enrichments.language`: the post's language as an ISO 639-1 code
+/// with whatlang's confidence. Mentions, hashtags, URLs and emoji are
+/// removed first; they are not language and swing short posts.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LanguageConfig {
     /// Below this confidence a detection is reported but not `reliable`.
@@ -46,8 +51,8 @@ impl Default for LanguageConfig {
     }
 }
 
-impl LanguageConfig {
-    pub fn check(&self) -> Result<(), String> {
+impl StageConfig for LanguageConfig {
+    fn check(&self) -> Result<(), String> {
         crate::check_fraction("min_confidence", self.min_confidence)?;
         if self.languages.is_empty() {
             return Err("languages must not be empty".into());
@@ -57,21 +62,13 @@ impl LanguageConfig {
             None => Ok(()),
         }
     }
-}
 
-/// `enrichments.language`. `code` is None when nothing could be detected
-/// (no letters left, or a language the detector does not know).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Language {
-    pub code: Option<String>,
-    pub confidence: f64,
-    pub reliable: bool,
-}
+    fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
+        Ok(Box::new(LanguageStage::new(self)))
+    }
 
-impl Language {
-    /// Read back from a record's enrichments (written by this stage).
-    pub fn of(enrichments: &Map<String, Value>) -> Option<Language> {
-        enrichments.get(LanguageEnricher::KEY).and_then(|v| Language::deserialize(v).ok())
+    fn writes(&self) -> Vec<&'static str> {
+        vec![Language::KEY]
     }
 }
 
@@ -121,10 +118,10 @@ pub fn confidence_over_english(text: &str, code: &str) -> f64 {
 }
 
 impl TextEnricher for LanguageEnricher {
-    const KEY: &'static str = "language";
+    type Output = Language;
 
-    fn enrich(&self, text: &str, _: &Map<String, Value>) -> Value {
-        serde_json::to_value(self.detect(text)).expect("a language always serialises")
+    fn enrich(&self, text: &str, _: &Map<String, Value>) -> Language {
+        self.detect(text)
     }
 }
 

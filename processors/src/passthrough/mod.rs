@@ -1,14 +1,25 @@
-//! Stage `passthrough`: hands every record on unchanged. For measuring what
-//! the runtime and transport cost by themselves (benches/src/bin/kafka_passthrough.rs)
-//! and for topologies that only move records between topics.
+//! Stage `passthrough` (feature `testing`): hands every record on
+//! unchanged, for measuring what the runtime and transport cost by
+//! themselves (benches/src/bin/kafka_passthrough.rs).
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use socialpipe_schemas::{Envelope, Failed, Processor};
+use socialpipe_schemas::{ComponentError, Envelope, Failed, Processor, StageConfig};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Hands every record on unchanged (a bench stage).
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PassthroughConfig {}
+
+impl StageConfig for PassthroughConfig {
+    fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
+        Ok(Box::new(PassthroughStage))
+    }
+
+    fn writes(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+}
 
 pub struct PassthroughStage;
 

@@ -7,11 +7,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Label;
+use socialpipe_schemas::enrichment::SentimentLabel;
 use crate::embed::DIMENSIONS;
 
 /// The head's label order.
-pub const LABELS: [Label; 3] = [Label::Negative, Label::Neutral, Label::Positive];
+pub const LABELS: [SentimentLabel; 3] = [SentimentLabel::Negative, SentimentLabel::Neutral, SentimentLabel::Positive];
 const FORMAT: &str = "socialpipe-sentiment-head/1";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -14,25 +14,36 @@ pub mod head;
 mod pystr;
 #[cfg(test)]
 mod tests;
+pub mod train;
 mod vader;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
+use socialpipe_schemas::enrichment::{
+    Embedding, Language, LabelSource, ModelScores, Probabilities, Sentiment, SentimentLabel, VaderScores,
+};
+use socialpipe_schemas::{ComponentError, Enrichment, Processor, StageConfig};
 
 pub use head::{HeadError, SentimentHead};
 pub use vader::{Polarity, Vader};
 
-use crate::language::{Language, LanguageConfig, LanguageEnricher, LanguageStage, confidence_over_english};
-use crate::{TextEnricher, TextStage};
+use crate::language::{LanguageConfig, LanguageEnricher, LanguageStage, confidence_over_english};
+use crate::{TextEnricher, TextStage, cannot_start};
 
-#[derive(Debug, Clone, Deserialize)]
+/// Writes `enrichments.sentiment`: VADER's scores (an exact port of
+/// vaderSentiment 3.3.2) on every post and, when an earlier `embed` stage
+/// wrote the post's embedding, the learned head's; the combined `label` is
+/// the head's when its top probability reaches the head's
+/// `model_confidence`, VADER's otherwise. A post confidently detected as
+/// another language than English is marked `reliable: false` with the reason.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SentimentConfig {
-    /// A post detected as non-English at or above this confidence is
-    /// marked unreliable.
+    /// A post detected as non-English at or above this confidence (asked
+    /// as "that language or English?") is marked unreliable.
     #[serde(default = "default_non_english_confidence")]
     pub non_english_confidence: f64,
     /// Add the learned head's scores to posts that carry an embedding.
@@ -60,80 +71,32 @@ impl Default for SentimentConfig {
     }
 }
 
-impl SentimentConfig {
-    pub fn check(&self) -> Result<(), String> {
+impl StageConfig for SentimentConfig {
+    fn check(&self) -> Result<(), String> {
         crate::check_fraction("non_english_confidence", self.non_english_confidence)?;
         match &self.head {
             Some(path) => SentimentHead::load(path).map(drop).map_err(|e| e.to_string()),
             None => Ok(()),
         }
     }
-}
 
-/// positive at compound ≥ 0.05, negative at ≤ −0.05 (VADER's own cut-offs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Label {
-    Positive,
-    Neutral,
-    Negative,
-}
-
-impl Label {
-    pub fn of_compound(compound: f64) -> Label {
-        if compound >= 0.05 {
-            Label::Positive
-        } else if compound <= -0.05 {
-            Label::Negative
-        } else {
-            Label::Neutral
-        }
+    fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
+        Ok(Box::new(SentimentStage::new(self).map_err(cannot_start)?))
     }
-}
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VaderScores {
-    pub neg: f64,
-    pub neu: f64,
-    pub pos: f64,
-    pub compound: f64,
-    pub label: Label,
-}
+    /// The language stage's detection (else it detects one itself), and
+    /// the embedding when the head is on.
+    fn reads(&self) -> Vec<&'static str> {
+        let mut reads = vec![Language::KEY];
+        if self.model {
+            reads.push(Embedding::KEY);
+        }
+        reads
+    }
 
-/// `enrichments.sentiment`.
-/// The learned head's view of a post.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelScores {
-    pub label: Label,
-    pub probabilities: Probabilities,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Probabilities {
-    pub negative: f64,
-    pub neutral: f64,
-    pub positive: f64,
-}
-
-/// Which scorer the combined label is from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LabelSource {
-    Vader,
-    Model,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sentiment {
-    pub vader: VaderScores,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<ModelScores>,
-    /// The combined label (see the module's rule).
-    pub label: Label,
-    pub label_source: LabelSource,
-    pub reliable: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unreliable_reason: Option<String>,
+    fn writes(&self) -> Vec<&'static str> {
+        vec![Sentiment::KEY]
+    }
 }
 
 pub struct SentimentEnricher {
@@ -168,7 +131,7 @@ impl SentimentEnricher {
     /// combined label.
     pub fn sentiment(&self, text: &str, language: Option<Language>, embedding: Option<&[f32]>) -> Sentiment {
         let p = self.vader.polarity_scores(text);
-        let vader_label = Label::of_compound(p.compound);
+        let vader_label = SentimentLabel::of_compound(p.compound);
         let language = language.unwrap_or_else(|| self.language.detect(text));
         let unreliable_reason = language.code.as_deref().and_then(|code| {
             let confidence = confidence_over_english(text, code);
@@ -198,11 +161,11 @@ impl SentimentEnricher {
 }
 
 impl TextEnricher for SentimentEnricher {
-    const KEY: &'static str = "sentiment";
+    type Output = Sentiment;
 
-    fn enrich(&self, text: &str, enrichments: &Map<String, Value>) -> Value {
-        let embedding = enrichments.get(crate::embed::KEY).and_then(crate::embed::from_json);
-        serde_json::to_value(self.sentiment(text, Language::of(enrichments), embedding.as_deref()))
-            .expect("sentiment always serialises")
+    fn enrich(&self, text: &str, enrichments: &Map<String, Value>) -> Sentiment {
+        let embedding = crate::embed::of(enrichments);
+        let language = socialpipe_schemas::enrichment::read::<Language>(enrichments);
+        self.sentiment(text, language, embedding.as_deref())
     }
 }

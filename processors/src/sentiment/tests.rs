@@ -2,7 +2,10 @@ use serde::Deserialize;
 use serde_json::{Map, json};
 
 use super::pystr;
-use super::{Label, SentimentConfig, SentimentHead, SentimentStage, Vader, head};
+use socialpipe_schemas::StageConfig;
+use socialpipe_schemas::enrichment::{Embedding, SentimentLabel};
+
+use super::{SentimentConfig, SentimentHead, SentimentStage, Vader, head};
 use crate::TextEnricher;
 
 #[derive(Deserialize)]
@@ -87,7 +90,7 @@ fn rounding_is_pythons_half_to_even_on_the_exact_binary_value() {
 
 fn sentiment(text: &str, enrichments: serde_json::Value) -> serde_json::Value {
     let stage = SentimentStage::new(&SentimentConfig::default()).unwrap();
-    stage.0.enrich(text, enrichments.as_object().unwrap())
+    serde_json::to_value(stage.0.enrich(text, enrichments.as_object().unwrap())).unwrap()
 }
 
 #[test]
@@ -102,9 +105,9 @@ fn the_enrichment_has_vaders_scores_and_the_label() {
 
 #[test]
 fn labels_follow_vaders_cut_offs() {
-    assert_eq!(Label::of_compound(0.05), Label::Positive);
-    assert_eq!(Label::of_compound(0.0499), Label::Neutral);
-    assert_eq!(Label::of_compound(-0.05), Label::Negative);
+    assert_eq!(SentimentLabel::of_compound(0.05), SentimentLabel::Positive);
+    assert_eq!(SentimentLabel::of_compound(0.0499), SentimentLabel::Neutral);
+    assert_eq!(SentimentLabel::of_compound(-0.05), SentimentLabel::Negative);
 }
 
 #[test]
@@ -137,11 +140,11 @@ fn fixed_head(bias: [f32; 3], model_confidence: f64) -> tempfile::NamedTempFile 
 fn with_head(head: &tempfile::NamedTempFile, text: &str, enrichments: serde_json::Value) -> serde_json::Value {
     let config = SentimentConfig { head: Some(head.path().to_owned()), ..SentimentConfig::default() };
     config.check().unwrap();
-    SentimentStage::new(&config).unwrap().0.enrich(text, enrichments.as_object().unwrap())
+    serde_json::to_value(SentimentStage::new(&config).unwrap().0.enrich(text, enrichments.as_object().unwrap())).unwrap()
 }
 
 fn any_embedding() -> serde_json::Value {
-    crate::embed::to_json(&[0.05; crate::embed::DIMENSIONS])
+    serde_json::to_value(Embedding(vec![0.05; crate::embed::DIMENSIONS])).unwrap()
 }
 
 #[test]
@@ -181,6 +184,7 @@ fn model_false_leaves_the_head_out() {
         .unwrap()
         .0
         .enrich("great", json!({"embedding": any_embedding()}).as_object().unwrap());
+    let s = serde_json::to_value(s).unwrap();
     assert!(s.get("model").is_none() && s["label_source"] == "vader", "{s}");
 }
 

@@ -12,13 +12,17 @@ mod tests;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use socialpipe_schemas::enrichment::{self, Entities, Keyword, Topics};
+use socialpipe_schemas::{ComponentError, Enrichment, Processor, StageConfig};
 
 use crate::dictionary::{Dictionary, fold};
 use crate::entities::extract_entities;
-use crate::{TextEnricher, TextStage};
+use crate::{TextEnricher, TextStage, cannot_start};
 
-#[derive(Debug, Clone, Deserialize)]
+/// Writes `enrichments.topics`: the post's hashtags, its key phrases by
+/// RAKE, and the configured taxonomy's topics whose keywords it mentions.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TopicsConfig {
     /// Key phrases kept per post.
@@ -40,14 +44,29 @@ impl Default for TopicsConfig {
     }
 }
 
-impl TopicsConfig {
-    pub fn check(&self) -> Result<(), String> {
+impl StageConfig for TopicsConfig {
+    fn check(&self) -> Result<(), String> {
         if self.max_keywords > 50 {
             return Err(format!("max_keywords is at most 50, not {}", self.max_keywords));
         }
         self.dictionary().map(drop)
     }
 
+    fn build(&self) -> Result<Box<dyn Processor>, ComponentError> {
+        Ok(Box::new(TopicsStage::new(self).map_err(cannot_start)?))
+    }
+
+    /// The entities stage's hashtags (else it finds them itself).
+    fn reads(&self) -> Vec<&'static str> {
+        vec![Entities::KEY]
+    }
+
+    fn writes(&self) -> Vec<&'static str> {
+        vec![Topics::KEY]
+    }
+}
+
+impl TopicsConfig {
     fn dictionary(&self) -> Result<Dictionary, String> {
         Dictionary::new(self.taxonomy.iter().map(|(topic, words)| (topic.clone(), words)))
             .map_err(|e| format!("taxonomy: {e}"))
@@ -65,13 +84,6 @@ impl TopicsStage {
     pub fn new(config: &TopicsConfig) -> Result<Self, String> {
         Ok(TextStage(TopicsEnricher { max_keywords: config.max_keywords, taxonomy: config.dictionary()? }))
     }
-}
-
-/// A key phrase and its RAKE score.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Keyword {
-    pub phrase: String,
-    pub score: f64,
 }
 
 /// RAKE over the words of `text` (mentions, hashtags, URLs and numbers
@@ -138,20 +150,15 @@ fn end_word(word: &mut String, phrases: &mut Vec<Vec<String>>) {
 }
 
 impl TextEnricher for TopicsEnricher {
-    const KEY: &'static str = "topics";
+    type Output = Topics;
 
-    fn enrich(&self, text: &str, enrichments: &Map<String, Value>) -> Value {
+    fn enrich(&self, text: &str, enrichments: &Map<String, Value>) -> Topics {
         // The entities stage's hashtags when it ran, else found here.
-        let hashtags = match enrichments.get("entities").and_then(|e| e.get("hashtags")) {
-            Some(tags) => tags.clone(),
-            None => json!(extract_entities(text, false).hashtags),
-        };
-        let keywords: Vec<Value> =
-            rake(text, self.max_keywords).into_iter().map(|k| json!({"phrase": k.phrase, "score": k.score})).collect();
-        json!({
-            "hashtags": hashtags,
-            "keywords": keywords,
-            "categories": self.taxonomy.names_in(&fold(text)),
-        })
+        let entities = enrichment::read::<Entities>(enrichments).unwrap_or_else(|| extract_entities(text, false));
+        Topics {
+            hashtags: entities.hashtags,
+            keywords: rake(text, self.max_keywords),
+            categories: self.taxonomy.names_in(&fold(text)).into_iter().map(str::to_owned).collect(),
+        }
     }
 }

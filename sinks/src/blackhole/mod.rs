@@ -3,11 +3,19 @@
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use socialpipe_schemas::{ComponentError, Envelope, Sink, SinkReport};
+use socialpipe_schemas::{ComponentError, Envelope, Sink, SinkConfig, SinkReport};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Accepts and discards every record: the pipeline's cost without a store.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlackholeConfig {}
+
+#[async_trait]
+impl SinkConfig for BlackholeConfig {
+    async fn build(&self) -> Result<Box<dyn Sink>, ComponentError> {
+        Ok(Box::new(BlackholeSink))
+    }
+}
 
 pub struct BlackholeSink;
 

@@ -9,20 +9,30 @@ mod sink;
 #[cfg(test)]
 mod tests;
 
+use async_trait::async_trait;
 use serde::Deserialize;
+use socialpipe_schemas::{ComponentError, Sink, SinkConfig};
 
 pub use schema::{Dialect, MIGRATIONS, statements};
 pub use sink::ClickhouseSink;
 
-#[derive(Debug, Clone, Deserialize)]
+/// ClickHouse, over its HTTP interface: tables `posts` (hashtags, mentions
+/// and brands as arrays, the combined sentiment label, VADER's compound,
+/// the dominant emotion and the embedding as columns), `authors`,
+/// `kol_scores` with the view `kol_scores_latest`, and `sheet_rows`, plus
+/// per-hour views of sentiment and emotion by hashtag and by brand. Tables
+/// are ReplacingMergeTree on the record version: query them with `FINAL`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClickhouseConfig {
     /// HTTP interface, e.g. `http://127.0.0.1:8123`.
     pub url: String,
+    /// Created by the migrations when missing.
     #[serde(default = "default_database")]
     pub database: String,
     #[serde(default = "default_user")]
     pub user: String,
+    /// Use `"${CLICKHOUSE_PASSWORD}"`.
     #[serde(default)]
     pub password: String,
     /// Apply pending migrations when the sink starts; when false, a database
@@ -66,7 +76,11 @@ impl ClickhouseConfig {
         }
     }
 
-    pub fn check(&self) -> Result<(), String> {
+}
+
+#[async_trait]
+impl SinkConfig for ClickhouseConfig {
+    fn check(&self) -> Result<(), String> {
         let url = url::Url::parse(&self.url).map_err(|e| format!("url: {e}"))?;
         if url.scheme() != "http" {
             return Err(format!("url: {} must be http:// (the HTTP interface, port 8123 by default)", self.url));
@@ -75,5 +89,13 @@ impl ClickhouseConfig {
             return Err(format!("database: {:?} must be letters, digits and '_'", self.database));
         }
         Ok(())
+    }
+
+    async fn build(&self) -> Result<Box<dyn Sink>, ComponentError> {
+        Ok(Box::new(ClickhouseSink::open(self).await?))
+    }
+
+    async fn migrate(&self) -> Result<Option<Vec<i64>>, ComponentError> {
+        ClickhouseSink::migrate_store(self).await.map(Some)
     }
 }

@@ -6,7 +6,7 @@
 //! 18.x servers (Debian's) and needs a setting newer servers reject, so
 //! there those columns are plain `String` (same RowBinary encoding).
 
-use crate::Migration;
+use crate::migrations::Migration;
 
 /// Which servers a statement is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,8 @@ impl Dialect {
 
 /// In order. Append only: never edit a released one. `{lc}` stands for the
 /// dialect's low-cardinality string type.
-pub const MIGRATIONS: &[Migration] = &[(1, "initial", include_str!("migrations/001_initial.sql"))];
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "initial", script: include_str!("migrations/001_initial.sql") }];
 
 /// The per-hour analyst views: sentiment and emotion, by hashtag and by brand.
 fn views() -> String {
@@ -65,12 +66,5 @@ fn views() -> String {
 
 /// The statements of migration `sql` for `dialect`, one per entry.
 pub fn statements(sql: &str, dialect: Dialect) -> Vec<String> {
-    sql.replace("{views}", &views())
-        .replace("{lc}", dialect.low_cardinality())
-        .split(';')
-        .map(|s| {
-            s.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n").trim().to_owned()
-        })
-        .filter(|s| !s.is_empty())
-        .collect()
+    crate::migrations::statements(&sql.replace("{views}", &views()).replace("{lc}", dialect.low_cardinality()))
 }

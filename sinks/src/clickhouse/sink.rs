@@ -5,15 +5,18 @@ use std::time::Duration;
 use async_trait::async_trait;
 use clickhouse::{Client, Compression, Row as ChRow};
 use serde::Serialize;
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink, SinkReport};
+use socialpipe_schemas::enrichment::{Emotion, Entities, Sentiment};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain};
 
 use super::{ClickhouseConfig, Dialect, MIGRATIONS, statements};
-use crate::rows::{
-    self, Decoded, PartError, PartWriter, Row, embedding, emotion_label, enrichments_json_except_embedding,
-    entity_list, sentiment_compound, sentiment_label, write_bisecting,
-};
+use crate::batch::{DecodedBatch, Record, embedding, enrichments_json_except_embedding, rfc3339};
+use crate::bisect::{Bisecting, PartError, PartWriter};
+use crate::migrations::{Migration, MigrationTarget, migrate, prepare};
+use crate::store::StoreSink;
 
-pub struct ClickhouseSink {
+pub type ClickhouseSink = StoreSink<Bisecting<ClickhouseWriter>>;
+
+pub struct ClickhouseWriter {
     client: Client,
     timeout: Duration,
 }
@@ -33,12 +36,12 @@ struct PostRow<'a> {
     comments: Option<u64>,
     shares: Option<u64>,
     views: Option<u64>,
-    hashtags: Vec<&'a str>,
-    mentions: Vec<&'a str>,
-    brands: Vec<&'a str>,
-    sentiment_label: &'a str,
+    hashtags: Vec<String>,
+    mentions: Vec<String>,
+    brands: Vec<String>,
+    sentiment_label: &'static str,
     sentiment_compound: Option<f32>,
-    emotion: &'a str,
+    emotion: &'static str,
     embedding: Vec<f32>,
     payload: &'a str,
     enrichments: String,
@@ -93,7 +96,7 @@ fn datetime(t: &chrono::DateTime<chrono::Utc>, field: &str) -> Result<(u32, u64)
         (Ok(seconds), Some(ms)) => Ok((seconds, ms)),
         _ => Err(ComponentError::invalid(format!(
             "clickhouse: {field} {} is outside DateTime (1970-01-01 to 2106-02-07)",
-            rows::rfc3339(t)
+            rfc3339(t)
         ))),
     }
 }
@@ -142,63 +145,81 @@ fn client(config: &ClickhouseConfig) -> Client {
         .with_validation(false)
 }
 
+/// A database being migrated, in the server's dialect.
+struct Target {
+    client: Client,
+    dialect: Dialect,
+}
+
+#[async_trait]
+impl MigrationTarget for Target {
+    async fn applied(&mut self) -> Result<Vec<i64>, ComponentError> {
+        applied_versions(&self.client).await
+    }
+
+    /// ClickHouse has no transactions: every statement is idempotent (`IF
+    /// NOT EXISTS`), so two workers migrating at once do no harm.
+    async fn apply(&mut self, migration: &Migration) -> Result<bool, ComponentError> {
+        let version = migration.version;
+        for statement in statements(migration.script, self.dialect) {
+            self.client.query(&statement).execute().await.map_err(|e| ch_error(&format!("migration {version}"), &e))?;
+        }
+        self.client
+            .query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())")
+            .bind(version)
+            .bind(migration.name)
+            .execute()
+            .await
+            .map_err(|e| ch_error("recording a migration", &e))?;
+        Ok(true)
+    }
+}
+
+/// The database in the server's dialect; with `create`, the database and
+/// `schema_migrations` are created (a sink that may not migrate only reads).
+async fn target(config: &ClickhouseConfig, create: bool) -> Result<Target, ComponentError> {
+    use socialpipe_schemas::SinkConfig;
+    config.check().map_err(|e| ComponentError::fatal(format!("clickhouse: {e}")))?;
+    let client = client(config);
+    let dialect = dialect(&client).await?;
+    let db = &config.database;
+    if !create {
+        return Ok(Target { client: client.with_database(db), dialect });
+    }
+    client
+        .query(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
+        .execute()
+        .await
+        .map_err(|e| ch_error("creating the database", &e))?;
+    let client = client.with_database(db);
+    client
+        .query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version Int64, name String, applied_at DateTime)
+             ENGINE = MergeTree ORDER BY version",
+        )
+        .execute()
+        .await
+        .map_err(|e| ch_error("creating schema_migrations", &e))?;
+    Ok(Target { client, dialect })
+}
+
 impl ClickhouseSink {
     /// Applies pending migrations; returns their versions.
     pub async fn migrate_store(config: &ClickhouseConfig) -> Result<Vec<i64>, ComponentError> {
-        config.check().map_err(|e| ComponentError::fatal(format!("clickhouse: {e}")))?;
-        let client = client(config);
-        let dialect = dialect(&client).await?;
-        let db = &config.database;
-        client
-            .query(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
-            .execute()
-            .await
-            .map_err(|e| ch_error("creating the database", &e))?;
-        let client = client.with_database(db);
-        client
-            .query(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version Int64, name String, applied_at DateTime)
-                 ENGINE = MergeTree ORDER BY version",
-            )
-            .execute()
-            .await
-            .map_err(|e| ch_error("creating schema_migrations", &e))?;
-        let done = applied_versions(&client).await?;
-        let mut applied = Vec::new();
-        for (version, name, sql) in MIGRATIONS.iter().filter(|m| !done.contains(&m.0)) {
-            for statement in statements(sql, dialect) {
-                client.query(&statement).execute().await.map_err(|e| ch_error(&format!("migration {version}"), &e))?;
-            }
-            client
-                .query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())")
-                .bind(*version)
-                .bind(*name)
-                .execute()
-                .await
-                .map_err(|e| ch_error("recording a migration", &e))?;
-            applied.push(*version);
-        }
-        Ok(applied)
+        migrate(&mut target(config, true).await?, MIGRATIONS).await
     }
 
     /// Checks the server and the credentials, then migrates or checks the tables.
     pub async fn open(config: &ClickhouseConfig) -> Result<Self, ComponentError> {
-        config.check().map_err(|e| ComponentError::fatal(format!("clickhouse: {e}")))?;
-        let client = client(config).with_database(&config.database);
-        if config.migrate_on_start {
-            Self::migrate_store(config).await?;
-        } else {
-            let done = applied_versions(&client).await?;
-            if let Some((missing, _, _)) = MIGRATIONS.iter().find(|m| !done.contains(&m.0)) {
-                return Err(ComponentError::fatal(format!(
-                    "clickhouse: database {} lacks migration {missing}: run `socialpipe migrate`",
-                    config.database
-                )));
-            }
-        }
-        Ok(ClickhouseSink { client, timeout: Duration::from_millis(config.request_timeout_ms) })
+        let mut target = target(config, config.migrate_on_start).await?;
+        let store = format!("clickhouse: database {}", config.database);
+        prepare(&mut target, MIGRATIONS, config.migrate_on_start, &store).await?;
+        let timeout = Duration::from_millis(config.request_timeout_ms);
+        Ok(StoreSink(Bisecting(ClickhouseWriter { client: target.client, timeout })))
     }
+}
 
+impl ClickhouseWriter {
     async fn insert<T>(&self, table: &str, rows: &[T::Value<'_>]) -> Result<(), clickhouse::error::Error>
     where
         T: clickhouse::RowWrite,
@@ -230,12 +251,14 @@ async fn dialect(client: &Client) -> Result<Dialect, ComponentError> {
 
 async fn applied_versions(client: &Client) -> Result<Vec<i64>, ComponentError> {
     client
-        .query("SELECT version FROM schema_migrations")
+        .query("SELECT DISTINCT version FROM schema_migrations")
         .fetch_all::<i64>()
         .await
         .or_else(|e| match &e {
-            // No table yet: nothing applied.
-            clickhouse::error::Error::BadResponse(text) if text.contains("Code: 60") => Ok(Vec::new()),
+            // No database or table yet: nothing applied.
+            clickhouse::error::Error::BadResponse(text) if text.contains("Code: 60") || text.contains("Code: 81") => {
+                Ok(Vec::new())
+            }
             _ => Err(e),
         })
         .map_err(|e| ch_error("reading schema_migrations", &e))
@@ -250,17 +273,19 @@ struct Encoded<'a> {
     sheets: Vec<SheetRow<'a>>,
 }
 
-fn encode<'a>(row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(), ComponentError> {
-    match row {
-        Row::Post { post, envelope } => {
+fn encode<'a>(record: &'a Record<'a>, out: &mut Encoded<'a>) -> Result<(), ComponentError> {
+    match record {
+        Record::Post { post, envelope } => {
             let (created_at, created_at_ms) = datetime(&post.created_at, "created_at")?;
-            let compound = sentiment_compound(envelope).map(|v| v as f32);
+            let entities = envelope.enrichment::<Entities>().unwrap_or_default();
+            let sentiment = envelope.enrichment::<Sentiment>();
+            let emotion = envelope.enrichment::<Emotion>();
             out.posts.push(PostRow {
                 id: &envelope.id,
                 platform: &post.platform,
                 author_id: post.author_id(),
-                author_handle: post.author.handle.as_deref().unwrap_or(""),
-                author_followers: post.author.followers,
+                author_handle: post.author.profile.handle.as_deref().unwrap_or(""),
+                author_followers: post.author.profile.followers,
                 text: &post.text,
                 lang: post.lang.as_deref().unwrap_or(""),
                 created_at,
@@ -269,12 +294,12 @@ fn encode<'a>(row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(), ComponentEr
                 comments: post.metrics.comments,
                 shares: post.metrics.shares,
                 views: post.metrics.views,
-                hashtags: entity_list(envelope, "hashtags"),
-                mentions: entity_list(envelope, "mentions"),
-                brands: entity_list(envelope, "brands"),
-                sentiment_label: sentiment_label(envelope).unwrap_or(""),
-                sentiment_compound: compound,
-                emotion: emotion_label(envelope).unwrap_or(""),
+                hashtags: entities.hashtags,
+                mentions: entities.mentions,
+                brands: entities.brands,
+                sentiment_label: sentiment.as_ref().map_or("", |s| s.label.as_str()),
+                sentiment_compound: sentiment.as_ref().map(|s| s.vader.compound as f32),
+                emotion: emotion.as_ref().map_or("", |e| e.dominant.as_str()),
                 embedding: embedding(envelope).unwrap_or_default(),
                 payload: envelope.payload.get(),
                 enrichments: enrichments_json_except_embedding(envelope),
@@ -282,7 +307,7 @@ fn encode<'a>(row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(), ComponentEr
                 ingest_time: datetime(&envelope.ingest_time, "ingest_time")?.0,
             });
         }
-        Row::Kol { score, envelope } => {
+        Record::Kol { score, envelope } => {
             let (as_of, as_of_ms) = datetime(&score.computed_at, "as_of")?;
             out.scores.push(KolRow {
                 id: &envelope.id,
@@ -296,7 +321,7 @@ fn encode<'a>(row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(), ComponentEr
                 version: version(envelope)?,
             });
         }
-        Row::Sheet { row, envelope } => out.sheets.push(SheetRow {
+        Record::Sheet { row, envelope } => out.sheets.push(SheetRow {
             id: &envelope.id,
             file_id: &row.file_id,
             file_name: &row.file_name,
@@ -312,26 +337,14 @@ fn encode<'a>(row: &'a Row<'a>, out: &mut Encoded<'a>) -> Result<(), ComponentEr
     Ok(())
 }
 
-/// Whether a row fits the columns (times DateTime can hold, a non-negative version).
-fn storable(row: &Row) -> Result<(), ComponentError> {
-    let envelope = row.envelope();
-    version(envelope)?;
-    datetime(&envelope.ingest_time, "ingest_time")?;
-    match row {
-        Row::Post { post, .. } => datetime(&post.created_at, "created_at").map(drop),
-        Row::Kol { score, .. } => datetime(&score.computed_at, "as_of").map(drop),
-        Row::Sheet { .. } => Ok(()),
-    }
-}
-
-/// Every row of `decoded` must be `storable` (`write` refuses the others first).
-fn encode_all<'a>(decoded: &'a Decoded<'a>) -> Encoded<'a> {
+/// Every record of `decoded` must be `storable` (they are refused before).
+fn encode_all<'a>(decoded: &'a DecodedBatch<'a>) -> Encoded<'a> {
     let mut encoded = Encoded::default();
-    for (_, row) in &decoded.rows {
-        encode(row, &mut encoded).expect("write refused rows that are not storable");
+    for (_, record) in &decoded.records {
+        encode(record, &mut encoded).expect("records that are not storable were refused");
     }
     for (_, post) in decoded.newest_authors() {
-        let a = &post.author;
+        let a = &post.author.profile;
         // Posts with times DateTime cannot hold were refused above.
         let Ok((updated_at, updated_at_ms)) = datetime(&post.created_at, "created_at") else { continue };
         encoded.authors.push(AuthorRow {
@@ -341,7 +354,7 @@ fn encode_all<'a>(decoded: &'a Decoded<'a>) -> Encoded<'a> {
             name: a.name.as_deref().unwrap_or(""),
             followers: a.followers,
             following: a.following,
-            verified: a.verified.map(u8::from),
+            verified: post.author.verified.map(u8::from),
             updated_at,
             updated_at_ms,
         });
@@ -350,8 +363,23 @@ fn encode_all<'a>(decoded: &'a Decoded<'a>) -> Encoded<'a> {
 }
 
 #[async_trait]
-impl PartWriter for ClickhouseSink {
-    async fn write_part(&mut self, part: &Decoded<'_>) -> Result<(), PartError> {
+impl PartWriter for ClickhouseWriter {
+    const NAME: &'static str = "clickhouse";
+
+    /// Times DateTime can hold, a non-negative version.
+    fn storable(&self, record: &Record) -> Result<(), ComponentError> {
+        let envelope = record.envelope();
+        version(envelope)?;
+        datetime(&envelope.ingest_time, "ingest_time")?;
+        match record {
+            Record::Post { post, .. } => datetime(&post.created_at, "created_at").map(drop),
+            Record::Kol { score, .. } => datetime(&score.computed_at, "as_of").map(drop),
+            Record::Sheet { .. } => Ok(()),
+        }
+    }
+
+    /// Rows inserted twice while a refused record is looked for fold away (ReplacingMergeTree).
+    async fn write_part(&mut self, part: &DecodedBatch<'_>) -> Result<(), PartError> {
         let encoded = encode_all(part);
         match self.insert_all(&encoded).await {
             Ok(()) => Ok(()),
@@ -360,16 +388,5 @@ impl PartWriter for ClickhouseSink {
             }
             Err(e) => Err(PartError::Failed(ch_error("inserting a batch", &e))),
         }
-    }
-}
-
-#[async_trait]
-impl Sink for ClickhouseSink {
-    async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
-        let mut decoded = Decoded::batch(batch, "clickhouse");
-        decoded.refuse_unless(storable);
-        // Rows inserted twice while a refused record is looked for fold away (ReplacingMergeTree).
-        write_bisecting(self, &mut decoded).await?;
-        Ok(decoded.into_report())
     }
 }

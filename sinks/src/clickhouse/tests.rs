@@ -1,10 +1,10 @@
 use async_trait::async_trait;
 use clickhouse::Client;
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, RecordKind, Sink};
+use socialpipe_schemas::{Envelope, ErrorDomain, RecordKind, SinkConfig};
 
 use super::{ClickhouseConfig, ClickhouseSink, Dialect, MIGRATIONS, statements};
-use crate::compliance::{self, Store};
-use crate::testing::{PrivateServer, post, unique};
+use crate::compliance::{MigratingStore, PoisonStore, ServerStore, Store, sink_compliance_suite};
+use crate::testing::{post, unique};
 
 fn url(port: u16) -> String {
     format!("http://127.0.0.1:{port}")
@@ -29,10 +29,16 @@ impl Ch {
     }
 }
 
+sink_compliance_suite!(Ch, poison, outage, migrations);
+
 #[async_trait]
 impl Store for Ch {
-    async fn sink(&self) -> Result<Box<dyn Sink>, ComponentError> {
-        Ok(Box::new(ClickhouseSink::open(&self.config).await?))
+    fn on_machine() -> Self {
+        Ch::new(machine_url())
+    }
+
+    fn config(&self) -> Box<dyn SinkConfig> {
+        Box::new(self.config.clone())
     }
 
     /// As an analyst must query a ReplacingMergeTree: with FINAL.
@@ -56,13 +62,32 @@ impl Store for Ch {
             .unwrap()
     }
 
+}
+
+#[async_trait]
+impl PoisonStore for Ch {
     /// DateTime cannot hold times before 1970.
-    fn poison(&self, platform: &str) -> Envelope {
+    async fn poison(&self, platform: &str) -> Envelope {
         let mut envelope = post(platform, 999, 1, 10);
         let mut payload: serde_json::Value = serde_json::from_str(envelope.payload.get()).unwrap();
         payload["created_at"] = "1969-07-20T20:17:00Z".into();
         envelope.payload = Envelope::encode_payload(&payload);
         envelope
+    }
+}
+
+impl ServerStore for Ch {
+    const SERVER: &'static str = "clickhouse";
+    const COMPANION_PORTS: &'static [i32] = &[877, 886];
+
+    fn on_port(port: u16) -> Self {
+        Ch::new(url(port))
+    }
+}
+
+impl MigratingStore for Ch {
+    fn config_without_migrations(&self) -> Box<dyn SinkConfig> {
+        Box::new(ClickhouseConfig { migrate_on_start: false, ..self.config.clone() })
     }
 }
 
@@ -76,32 +101,6 @@ impl Drop for Ch {
         .join()
         .ok();
     }
-}
-
-#[tokio::test]
-async fn redelivery_creates_no_duplicates() {
-    compliance::redelivery_creates_no_duplicates(&Ch::new(machine_url()), "twitter").await;
-}
-
-#[tokio::test]
-async fn older_version_never_overwrites_newer() {
-    compliance::older_version_never_overwrites_newer(&Ch::new(machine_url()), "twitter").await;
-}
-
-#[tokio::test]
-async fn poison_is_reported_and_the_rest_written() {
-    compliance::poison_is_reported_and_the_rest_written(&Ch::new(machine_url()), "twitter").await;
-}
-
-#[tokio::test]
-async fn acknowledged_writes_are_visible_after_the_sink_is_gone() {
-    compliance::acknowledged_writes_are_visible_after_the_sink_is_gone(&Ch::new(machine_url()), "twitter").await;
-}
-
-#[tokio::test]
-async fn outage_loses_nothing() {
-    let server = PrivateServer::start("clickhouse", &[877, 886]);
-    compliance::outage_loses_nothing(&Ch::new(url(server.port)), &server, "twitter").await;
 }
 
 #[tokio::test]
@@ -133,19 +132,6 @@ async fn views_aggregate_sentiment_per_hour_and_hashtag_without_duplicates() {
 }
 
 #[tokio::test]
-async fn migrations_apply_once_and_a_missing_one_stops_a_sink_that_may_not_migrate() {
-    let ch = Ch::new(machine_url());
-    let mut config = ch.config.clone();
-    config.migrate_on_start = false;
-    let error = ClickhouseSink::open(&config).await.err().expect("an unmigrated database must refuse to start");
-    assert_eq!(error.domain, ErrorDomain::Fatal, "{}", error.reason);
-    let all: Vec<i64> = MIGRATIONS.iter().map(|m| m.0).collect();
-    assert_eq!(ClickhouseSink::migrate_store(&ch.config).await.unwrap(), all);
-    assert_eq!(ClickhouseSink::migrate_store(&ch.config).await.unwrap(), Vec::<i64>::new());
-    ClickhouseSink::open(&config).await.unwrap();
-}
-
-#[tokio::test]
 async fn bad_credentials_are_fatal_and_an_unreachable_server_transient() {
     let mut bad = ClickhouseConfig::new(machine_url(), unique("sp"));
     bad.user = "nobody_here".into();
@@ -162,9 +148,9 @@ async fn bad_credentials_are_fatal_and_an_unreachable_server_transient() {
 fn dialect_follows_the_server_version() {
     assert_eq!(Dialect::of_version("18.16.1"), Dialect::Legacy);
     assert_eq!(Dialect::of_version("25.3.2.39"), Dialect::Current);
-    let legacy = statements(MIGRATIONS[0].2, Dialect::Legacy).join("\n");
+    let legacy = statements(MIGRATIONS[0].script, Dialect::Legacy).join("\n");
     assert!(!legacy.contains("LowCardinality") && !legacy.contains("{lc}"));
-    assert!(statements(MIGRATIONS[0].2, Dialect::Current).join("\n").contains("LowCardinality(String)"));
+    assert!(statements(MIGRATIONS[0].script, Dialect::Current).join("\n").contains("LowCardinality(String)"));
 }
 
 /// The current-release DDL (and the analyst queries on it) on chdb, an
@@ -180,7 +166,7 @@ fn current_release_ddl_and_views_work_on_chdb() {
     assert!(python.status.success(), "{}", String::from_utf8_lossy(&python.stderr));
     let python = String::from_utf8(python.stdout).unwrap().trim().to_owned();
     let mut sql = vec!["CREATE DATABASE sp".to_owned(), "USE sp".to_owned()];
-    sql.extend(MIGRATIONS.iter().flat_map(|m| statements(m.2, Dialect::Current)));
+    sql.extend(MIGRATIONS.iter().flat_map(|m| statements(m.script, Dialect::Current)));
     // One post written twice (a redelivery) and a newer version of it.
     for version in [10, 10, 11] {
         sql.push(format!(
@@ -195,7 +181,7 @@ fn current_release_ddl_and_views_work_on_chdb() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), serde_json::to_vec(&sql).unwrap()).unwrap();
     let out = std::process::Command::new(python)
-        .arg(root.join("src/clickhouse/chdb_exec.py"))
+        .arg(root.join("../scripts/chdb_exec.py"))
         .arg(file.path())
         .output()
         .unwrap();
@@ -209,7 +195,3 @@ fn current_release_ddl_and_views_work_on_chdb() {
     assert_eq!(last[2], json!({"brand": "acme", "emotion": "joy", "posts": 1}));
 }
 
-#[tokio::test]
-async fn every_record_type_is_stored_once() {
-    compliance::every_record_type_is_stored_once(&Ch::new(machine_url()), "twitter").await;
-}

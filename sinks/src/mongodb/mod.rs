@@ -9,16 +9,25 @@ mod sink;
 #[cfg(test)]
 mod tests;
 
+use async_trait::async_trait;
 use serde::Deserialize;
+use socialpipe_schemas::{ComponentError, Sink, SinkConfig};
 
-pub use sink::{INDEXES, MongodbSink};
+pub use sink::{MIGRATIONS, MongodbSink};
 
-#[derive(Debug, Clone, Deserialize)]
+/// MongoDB (or a server speaking its wire protocol): one document per
+/// record, `_id` = record id, with every enrichment; collections `posts`,
+/// `authors`, `kol_scores`, `sheet_rows`. A batch is one command per
+/// collection, each document applied only when its version is at least
+/// the stored one.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MongodbConfig {
     /// `mongodb://host:port/database?options`; the database defaults to `socialpipe`.
     pub uri: String,
-    /// Create the indexes when the sink starts (idempotent).
+    /// Apply pending migrations (the indexes) when the sink starts; when
+    /// false, a database behind this build's migrations stops the sink
+    /// before it consumes.
     #[serde(default = "yes")]
     pub migrate_on_start: bool,
     /// How long to wait for a server that can take writes.
@@ -51,7 +60,11 @@ impl MongodbConfig {
         }
     }
 
-    pub fn check(&self) -> Result<(), String> {
+}
+
+#[async_trait]
+impl SinkConfig for MongodbConfig {
+    fn check(&self) -> Result<(), String> {
         if !(self.uri.starts_with("mongodb://") || self.uri.starts_with("mongodb+srv://")) {
             return Err(format!("uri: {:?} must start with mongodb:// or mongodb+srv://", self.uri));
         }
@@ -60,5 +73,13 @@ impl MongodbConfig {
             return Err("max_command_bytes: must be between 1 MiB and 40 MiB".into());
         }
         Ok(())
+    }
+
+    async fn build(&self) -> Result<Box<dyn Sink>, ComponentError> {
+        Ok(Box::new(MongodbSink::open(self).await?))
+    }
+
+    async fn migrate(&self) -> Result<Option<Vec<i64>>, ComponentError> {
+        MongodbSink::migrate_store(self).await.map(Some)
     }
 }

@@ -4,25 +4,26 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mongodb::bson::{self, Bson, DateTime as BsonDateTime, Document, RawArrayBuf, RawDocumentBuf, doc};
-use mongodb::error::ErrorKind;
+use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::ClientOptions;
-use mongodb::{Client, Database, IndexModel};
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
+use mongodb::{Client, Database};
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload};
 
 use super::MongodbConfig;
-use crate::rows::{Decoded, Row, as_i64, counts_fit_i64, size_bounded};
+use crate::batch::{DecodedBatch, Record};
+use crate::bisect::size_bounded;
+use crate::fit::{as_i64, counts_fit_i64};
+use crate::migrations::{Migration, MigrationTarget, migrate, prepare};
+use crate::store::{StoreSink, StoreWriter};
 
-/// (collection, index keys), created idempotently.
-pub const INDEXES: &[(&str, &[(&str, i32)])] = &[
-    ("posts", &[("author_id", 1), ("created_at", -1)]),
-    ("posts", &[("platform", 1), ("created_at", -1)]),
-    ("posts", &[("created_at", -1)]),
-    ("authors", &[("platform", 1), ("handle", 1)]),
-    ("kol_scores", &[("author_id", 1), ("as_of", -1)]),
-    ("sheet_rows", &[("file_id", 1), ("sheet", 1), ("row_number", 1)]),
-];
+/// In order. Append only: never edit a released one. Each line of a script
+/// is a database command (Extended JSON); indexes are created idempotently.
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "indexes", script: include_str!("migrations/001_indexes.jsonl") }];
 
-pub struct MongodbSink {
+pub type MongodbSink = StoreSink<MongodbWriter>;
+
+pub struct MongodbWriter {
     db: Database,
     max_command_bytes: usize,
 }
@@ -148,8 +149,51 @@ fn is_duplicate_id(code: i32, message: &str) -> bool {
     code == 11000 && (message.contains("_id_") || message.contains("_id:") || message.contains("{ _id"))
 }
 
+/// Migrations are recorded in the collection `schema_migrations`.
+struct Target<'a>(&'a Database);
+
+#[async_trait]
+impl MigrationTarget for Target<'_> {
+    async fn applied(&mut self) -> Result<Vec<i64>, ComponentError> {
+        let mut cursor = self
+            .0
+            .collection::<Document>("schema_migrations")
+            .find(doc! {})
+            .await
+            .map_err(|e| mongo_error("reading migrations", &e))?;
+        let mut versions = Vec::new();
+        while cursor.advance().await.map_err(|e| mongo_error("reading migrations", &e))? {
+            let document = cursor.deserialize_current().map_err(|e| mongo_error("reading migrations", &e))?;
+            versions.extend(document.get_i64("_id").ok());
+        }
+        Ok(versions)
+    }
+
+    async fn apply(&mut self, migration: &Migration) -> Result<bool, ComponentError> {
+        let version = migration.version;
+        for line in migration.script.lines().filter(|l| !l.trim().is_empty()) {
+            let bad = |e: &dyn std::fmt::Display| ComponentError::fatal(format!("mongodb: migration {version}: {e}"));
+            let json: serde_json::Value = serde_json::from_str(line).map_err(|e| bad(&e))?;
+            let Bson::Document(command) = Bson::try_from(json).map_err(|e| bad(&e))? else {
+                return Err(bad(&"a line is not a command document"));
+            };
+            self.0.run_command(command).await.map_err(|e| mongo_error(&format!("migration {version}"), &e))?;
+        }
+        let record = doc! { "_id": version, "name": migration.name, "applied_at": BsonDateTime::now() };
+        match self.0.collection::<Document>("schema_migrations").insert_one(record).await {
+            Ok(_) => Ok(true),
+            // Another worker recorded it meanwhile (its commands are idempotent).
+            Err(e) if matches!(e.kind.as_ref(), ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000) => {
+                Ok(false)
+            }
+            Err(e) => Err(mongo_error("recording a migration", &e)),
+        }
+    }
+}
+
 impl MongodbSink {
     async fn database(config: &MongodbConfig) -> Result<Database, ComponentError> {
+        use socialpipe_schemas::SinkConfig;
         config.check().map_err(|e| ComponentError::fatal(format!("mongodb: {e}")))?;
         let mut options =
             ClientOptions::parse(&config.uri).await.map_err(|e| ComponentError::fatal(format!("mongodb: uri: {e}")))?;
@@ -163,21 +207,21 @@ impl MongodbSink {
         Ok(db)
     }
 
-    /// Creates the indexes; returns what it did.
-    pub async fn migrate_store(config: &MongodbConfig) -> Result<String, ComponentError> {
+    /// Applies pending migrations; returns their versions.
+    pub async fn migrate_store(config: &MongodbConfig) -> Result<Vec<i64>, ComponentError> {
         let db = Self::database(config).await?;
-        create_indexes(&db).await?;
-        Ok(format!("{} indexes in database {} are in place", INDEXES.len(), db.name()))
+        migrate(&mut Target(&db), MIGRATIONS).await
     }
 
     pub async fn open(config: &MongodbConfig) -> Result<Self, ComponentError> {
         let db = Self::database(config).await?;
-        if config.migrate_on_start {
-            create_indexes(&db).await?;
-        }
-        Ok(MongodbSink { db, max_command_bytes: config.max_command_bytes })
+        let store = format!("mongodb: database {}", db.name());
+        prepare(&mut Target(&db), MIGRATIONS, config.migrate_on_start, &store).await?;
+        Ok(StoreSink(MongodbWriter { db, max_command_bytes: config.max_command_bytes }))
     }
+}
 
+impl MongodbWriter {
     /// Writes `upserts` to `collection`. New ids (the common case) go in as
     /// plain inserts; ids already stored come back as duplicate keys and are
     /// sent again as version-guarded upserts. Returns what the server refused.
@@ -260,35 +304,26 @@ fn refusal(collection: &str, upsert: &Upsert, code: i32, message: &str) -> (usiz
     (upsert.index, ComponentError::invalid(format!("mongodb: {collection} {}: {message} (code {code})", upsert.id)))
 }
 
-async fn create_indexes(db: &Database) -> Result<(), ComponentError> {
-    for (collection, keys) in INDEXES {
-        let mut key = Document::new();
-        for (field, order) in *keys {
-            key.insert(*field, *order);
-        }
-        db.collection::<Document>(collection)
-            .create_index(IndexModel::builder().keys(key).build())
-            .await
-            .map_err(|e| mongo_error(&format!("creating an index on {collection}"), &e))?;
-    }
-    Ok(())
-}
-
 #[async_trait]
-impl Sink for MongodbSink {
-    async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
-        let mut decoded = Decoded::batch(batch, "mongodb");
-        decoded.refuse_unless(counts_fit_i64);
+impl StoreWriter for MongodbWriter {
+    const NAME: &'static str = "mongodb";
+
+    /// BSON's integers are signed 64-bit.
+    fn storable(&self, record: &Record) -> Result<(), ComponentError> {
+        counts_fit_i64(record)
+    }
+
+    async fn write(&mut self, decoded: &mut DecodedBatch<'_>) -> Result<(), ComponentError> {
         let (mut posts, mut scores, mut sheets) = (Vec::new(), Vec::new(), Vec::new());
         let mut refused = Vec::new();
-        for (index, row) in &decoded.rows {
-            let envelope = row.envelope();
-            let (list, set, count_delivery) = match row {
-                Row::Post { post, envelope } => (&mut posts, post_document(post, envelope), true),
-                Row::Kol { score, envelope } => {
+        for (index, record) in &decoded.records {
+            let envelope = record.envelope();
+            let (list, set, count_delivery) = match record {
+                Record::Post { post, envelope } => (&mut posts, post_document(post, envelope), true),
+                Record::Kol { score, envelope } => {
                     (&mut scores, record_document(score, envelope, &[("as_of", &score.computed_at)]), false)
                 }
-                Row::Sheet { row, envelope } => {
+                Record::Sheet { row, envelope } => {
                     (&mut sheets, record_document(row, envelope, &[("ingest_time", &envelope.ingest_time)]), false)
                 }
             };
@@ -314,14 +349,14 @@ impl Sink for MongodbSink {
         // Authors from the newest post of each; a refused author refuses that post.
         let mut authors = Vec::new();
         for (index, post) in decoded.newest_authors() {
-            let a = &post.author;
+            let (a, profile) = (&post.author, &post.author.profile);
             let mut set = doc! { "platform": &post.platform, "native_id": &a.id, "updated_at": time(&post.created_at) };
             // Unknown fields keep their stored value.
             let fields: [(&str, Option<Bson>); 5] = [
-                ("handle", a.handle.as_deref().map(Bson::from)),
-                ("name", a.name.as_deref().map(Bson::from)),
-                ("followers", a.followers.map(|v| Bson::Int64(as_i64(v)))),
-                ("following", a.following.map(|v| Bson::Int64(as_i64(v)))),
+                ("handle", profile.handle.as_deref().map(Bson::from)),
+                ("name", profile.name.as_deref().map(Bson::from)),
+                ("followers", profile.followers.map(|v| Bson::Int64(as_i64(v)))),
+                ("following", profile.following.map(|v| Bson::Int64(as_i64(v)))),
                 ("verified", a.verified.map(Bson::Boolean)),
             ];
             for (field, value) in fields {
@@ -343,6 +378,6 @@ impl Sink for MongodbSink {
         for (index, error) in refused {
             decoded.reject(index, error);
         }
-        Ok(decoded.into_report())
+        Ok(())
     }
 }

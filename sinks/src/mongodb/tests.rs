@@ -2,11 +2,11 @@ use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use mongodb::{Client, Database};
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, RecordKind, Sink};
+use socialpipe_schemas::{Envelope, ErrorDomain, RecordKind, SinkConfig};
 
 use super::{MongodbConfig, MongodbSink};
-use crate::compliance::{self, Store};
-use crate::testing::{PrivateServer, post, unique};
+use crate::compliance::{MigratingStore, PoisonStore, ServerStore, Store, sink_compliance_suite};
+use crate::testing::{post, unique};
 
 fn uri(port: u16, db: &str) -> String {
     format!("mongodb://127.0.0.1:{port}/{db}?directConnection=true")
@@ -34,10 +34,16 @@ impl Mongo {
     }
 }
 
+sink_compliance_suite!(Mongo, poison, outage, i64_counts, migrations);
+
 #[async_trait]
 impl Store for Mongo {
-    async fn sink(&self) -> Result<Box<dyn Sink>, ComponentError> {
-        Ok(Box::new(MongodbSink::open(&self.config).await?))
+    fn on_machine() -> Self {
+        Mongo::machine()
+    }
+
+    fn config(&self) -> Box<dyn SinkConfig> {
+        Box::new(self.config.clone())
     }
 
     async fn visible_post_ids(&self, platform: &str) -> Vec<String> {
@@ -58,9 +64,33 @@ impl Store for Mongo {
         self.database().await.collection::<Document>(collection).count_documents(doc! { "_id": id }).await.unwrap()
     }
 
-    /// Refused by the collection's validator, which the test sets up.
-    fn poison(&self, platform: &str) -> Envelope {
+}
+
+#[async_trait]
+impl PoisonStore for Mongo {
+    /// Refused by a validator on the collection.
+    async fn poison(&self, platform: &str) -> Envelope {
+        self.database()
+            .await
+            .run_command(doc! { "create": "posts", "validator": { "metrics.likes": { "$lt": 1_000_000 } } })
+            .await
+            .unwrap();
         post(platform, 999, 5_000_000, 10)
+    }
+}
+
+impl ServerStore for Mongo {
+    const SERVER: &'static str = "mongodb";
+    const COMPANION_PORTS: &'static [i32] = &[];
+
+    fn on_port(port: u16) -> Self {
+        Mongo::new(port)
+    }
+}
+
+impl MigratingStore for Mongo {
+    fn config_without_migrations(&self) -> Box<dyn SinkConfig> {
+        Box::new(MongodbConfig { migrate_on_start: false, ..self.config.clone() })
     }
 }
 
@@ -78,39 +108,6 @@ impl Drop for Mongo {
         .join()
         .ok();
     }
-}
-
-#[tokio::test]
-async fn redelivery_creates_no_duplicates() {
-    compliance::redelivery_creates_no_duplicates(&Mongo::machine(), "twitter").await;
-}
-
-#[tokio::test]
-async fn older_version_never_overwrites_newer() {
-    compliance::older_version_never_overwrites_newer(&Mongo::machine(), "twitter").await;
-}
-
-#[tokio::test]
-async fn a_document_the_validator_refuses_is_reported_and_the_rest_written() {
-    let mongo = Mongo::machine();
-    mongo
-        .database()
-        .await
-        .run_command(doc! { "create": "posts", "validator": { "metrics.likes": { "$lt": 1_000_000 } } })
-        .await
-        .unwrap();
-    compliance::poison_is_reported_and_the_rest_written(&mongo, "twitter").await;
-}
-
-#[tokio::test]
-async fn acknowledged_writes_are_visible_after_the_sink_is_gone() {
-    compliance::acknowledged_writes_are_visible_after_the_sink_is_gone(&Mongo::machine(), "twitter").await;
-}
-
-#[tokio::test]
-async fn outage_loses_nothing() {
-    let server = PrivateServer::start("mongodb", &[]);
-    compliance::outage_loses_nothing(&Mongo::new(server.port), &server, "twitter").await;
 }
 
 #[tokio::test]
@@ -144,7 +141,7 @@ async fn documents_carry_enrichments_and_authors_and_indexes_exist() {
     assert_eq!(authors, 7);
     let names: Vec<String> = db.collection::<Document>("posts").list_index_names().await.unwrap();
     assert!(names.iter().any(|n| n.contains("author_id")), "{names:?}");
-    assert!(MongodbSink::migrate_store(&mongo.config).await.unwrap().contains("indexes"));
+    assert_eq!(MongodbSink::migrate_store(&mongo.config).await.unwrap(), Vec::<i64>::new(), "migrated on open");
 }
 
 #[tokio::test]
@@ -155,14 +152,4 @@ async fn an_unreachable_server_is_transient_and_a_bad_uri_fatal() {
     assert_eq!(MongodbSink::open(&config).await.err().unwrap().domain, ErrorDomain::Transient);
     assert_eq!(MongodbSink::open(&MongodbConfig::new("mongodb://")).await.err().unwrap().domain, ErrorDomain::Fatal);
     assert!(MongodbConfig::new("http://x").check().is_err());
-}
-
-#[tokio::test]
-async fn every_record_type_is_stored_once() {
-    compliance::every_record_type_is_stored_once(&Mongo::machine(), "twitter").await;
-}
-
-#[tokio::test]
-async fn counts_beyond_i64_are_refused() {
-    compliance::counts_beyond_i64_are_refused(&Mongo::machine(), "twitter").await;
 }

@@ -15,23 +15,34 @@ mod sink;
 #[cfg(test)]
 mod tests;
 
+use async_trait::async_trait;
 use serde::Deserialize;
+use socialpipe_schemas::{ComponentError, Sink, SinkConfig};
 
-pub use sink::{Neo4jSink, SCHEMA};
+pub use sink::{MIGRATIONS, Neo4jSink};
 
-#[derive(Debug, Clone, Deserialize)]
+/// Neo4j (or a server speaking Bolt): the graph
+/// (Author)-[:POSTED]->(Post)-[:TAGGED]->(Hashtag), (Post)-[:MENTIONS]->(Author),
+/// (Post)-[:ABOUT]->(Brand), KOL scores as properties of the author and
+/// sheet rows as (SheetRow) nodes. Authors are keyed by
+/// `<platform>:<lower-case handle>`, so a mentioned account and its own
+/// posts meet on one node. A batch is one transaction.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Neo4jConfig {
     /// `bolt://host:7687` (or `neo4j://`).
     pub uri: String,
     #[serde(default = "default_user")]
     pub user: String,
+    /// Use `"${NEO4J_PASSWORD}"`.
     #[serde(default)]
     pub password: String,
     /// Empty: the server's default database.
     #[serde(default)]
     pub database: String,
-    /// Create the constraints and indexes when the sink starts (idempotent).
+    /// Apply pending migrations (constraints and indexes) when the sink
+    /// starts; when false, a database behind this build's migrations stops
+    /// the sink before it consumes.
     #[serde(default = "yes")]
     pub migrate_on_start: bool,
     /// Pooled Bolt connections.
@@ -72,7 +83,11 @@ impl Neo4jConfig {
         }
     }
 
-    pub fn check(&self) -> Result<(), String> {
+}
+
+#[async_trait]
+impl SinkConfig for Neo4jConfig {
+    fn check(&self) -> Result<(), String> {
         let url = url::Url::parse(&self.uri).map_err(|e| format!("uri: {e}"))?;
         if !matches!(url.scheme(), "bolt" | "neo4j") {
             return Err(format!("uri: {} must be bolt:// or neo4j://", self.uri));
@@ -84,5 +99,13 @@ impl Neo4jConfig {
             return Err("max_connections: must be at least 1".into());
         }
         Ok(())
+    }
+
+    async fn build(&self) -> Result<Box<dyn Sink>, ComponentError> {
+        Ok(Box::new(Neo4jSink::open(self).await?))
+    }
+
+    async fn migrate(&self) -> Result<Option<Vec<i64>>, ComponentError> {
+        Neo4jSink::migrate_store(self).await.map(Some)
     }
 }

@@ -4,25 +4,19 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use neo4rs::{BoltType, ConfigBuilder, Graph, Neo4jErrorKind, Query, query};
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
+use socialpipe_schemas::enrichment::{Emotion, Entities, Sentiment};
+use socialpipe_schemas::{ComponentError, ErrorDomain, PostPayload};
 
 use super::Neo4jConfig;
-use crate::rows::{
-    Decoded, PartError, PartWriter, as_i64, counts_fit_i64, emotion_label, entity_list, rfc3339, sentiment_label,
-    size_bounded, write_bisecting,
-};
+use crate::batch::{DecodedBatch, Record, rfc3339};
+use crate::bisect::{Bisecting, PartError, PartWriter, size_bounded};
+use crate::fit::{as_i64, counts_fit_i64};
+use crate::migrations::{Migration, MigrationTarget, migrate, prepare, statements};
+use crate::store::StoreSink;
 
-/// Constraints and indexes, created idempotently before the first write.
-pub const SCHEMA: &[&str] = &[
-    "CREATE CONSTRAINT author_handle_key IF NOT EXISTS FOR (a:Author) REQUIRE a.handle_key IS UNIQUE",
-    "CREATE CONSTRAINT post_id IF NOT EXISTS FOR (p:Post) REQUIRE p.id IS UNIQUE",
-    "CREATE CONSTRAINT hashtag_name IF NOT EXISTS FOR (h:Hashtag) REQUIRE h.name IS UNIQUE",
-    "CREATE CONSTRAINT brand_name IF NOT EXISTS FOR (b:Brand) REQUIRE b.name IS UNIQUE",
-    "CREATE CONSTRAINT sheet_row_id IF NOT EXISTS FOR (s:SheetRow) REQUIRE s.id IS UNIQUE",
-    "CREATE INDEX author_id IF NOT EXISTS FOR (a:Author) ON (a.id)",
-    "CREATE INDEX post_created IF NOT EXISTS FOR (p:Post) ON (p.created_at)",
-    "CREATE INDEX post_platform IF NOT EXISTS FOR (p:Post) ON (p.platform)",
-];
+/// In order. Append only: never edit a released one.
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "constraints", script: include_str!("migrations/001_constraints.cypher") }];
 
 const AUTHORS: &str = "UNWIND $rows AS r
 MERGE (a:Author {handle_key: r.handle_key})
@@ -72,7 +66,9 @@ WITH s, r WHERE coalesce(s.version, -1) <= r.version
 SET s.file_id = r.file_id, s.file_name = r.file_name, s.sheet = r.sheet, s.row_key = r.row_key,
     s.row_number = r.row_number, s.cells = r.cells, s.content_hash = r.content_hash, s.version = r.version";
 
-pub struct Neo4jSink {
+pub type Neo4jSink = StoreSink<Bisecting<Neo4jWriter>>;
+
+pub struct Neo4jWriter {
     graph: Graph,
     max_message_bytes: usize,
 }
@@ -115,7 +111,7 @@ fn handle_key(platform: &str, handle: &str) -> String {
 
 /// How the graph knows the author of a post.
 fn author_key(post: &PostPayload) -> String {
-    match &post.author.handle {
+    match &post.author.profile.handle {
         Some(handle) if !handle.is_empty() => handle_key(&post.platform, handle),
         _ => post.author_id(),
     }
@@ -152,10 +148,10 @@ fn encoded_size(row: &Props) -> usize {
 /// The statements of one part of a batch, with their rows; a statement's
 /// rows stay under `max_bytes` (servers refuse larger Bolt messages:
 /// ArcadeDB's limit is 16 MiB).
-fn statements(part: &Decoded<'_>, max_bytes: usize) -> Vec<Query> {
+fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Query> {
     let mut authors = Vec::new();
     for (_, post) in part.newest_authors() {
-        let a = &post.author;
+        let a = &post.author.profile;
         authors.push(props([
             ("handle_key", author_key(post).into()),
             ("id", post.author_id().into()),
@@ -164,12 +160,15 @@ fn statements(part: &Decoded<'_>, max_bytes: usize) -> Vec<Query> {
             ("name", a.name.clone().into()),
             ("followers", count(a.followers)),
             ("following", count(a.following)),
-            ("verified", a.verified.into()),
+            ("verified", post.author.verified.into()),
         ]));
     }
     let (mut posts, mut tags, mut brands, mut mentions) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (post, envelope) in part.posts() {
         let m = &post.metrics;
+        let entities = envelope.enrichment::<Entities>().unwrap_or_default();
+        let sentiment = envelope.enrichment::<Sentiment>().map(|s| s.label.as_str());
+        let emotion = envelope.enrichment::<Emotion>().map(|e| e.dominant.as_str());
         posts.push(props([
             ("id", envelope.id.clone().into()),
             ("author_key", author_key(post).into()),
@@ -184,20 +183,20 @@ fn statements(part: &Decoded<'_>, max_bytes: usize) -> Vec<Query> {
             ("views", count(m.views)),
             ("lang", post.lang.clone().into()),
             ("url", post.url.clone().into()),
-            ("sentiment", label(sentiment_label(envelope))),
-            ("emotion", label(emotion_label(envelope))),
-            ("enrichments", crate::rows::enrichments_json_except_embedding(envelope).into()),
+            ("sentiment", label(sentiment)),
+            ("emotion", label(emotion)),
+            ("enrichments", crate::batch::enrichments_json_except_embedding(envelope).into()),
             ("version", envelope.version.into()),
         ]));
         let edge = |name: &str| props([("post", envelope.id.clone().into()), ("name", name.to_owned().into())]);
-        tags.extend(entity_list(envelope, "hashtags").into_iter().map(edge));
-        brands.extend(entity_list(envelope, "brands").into_iter().map(edge));
-        mentions.extend(entity_list(envelope, "mentions").into_iter().map(|handle| {
+        tags.extend(entities.hashtags.iter().map(|h| edge(h)));
+        brands.extend(entities.brands.iter().map(|b| edge(b)));
+        mentions.extend(entities.mentions.iter().map(|handle| {
             props([
                 ("post", envelope.id.clone().into()),
                 ("handle_key", handle_key(&post.platform, handle).into()),
                 ("platform", post.platform.clone().into()),
-                ("handle", handle.to_owned().into()),
+                ("handle", handle.clone().into()),
             ])
         }));
     }
@@ -253,8 +252,44 @@ fn statements(part: &Decoded<'_>, max_bytes: usize) -> Vec<Query> {
     .collect()
 }
 
+/// Migrations are recorded as (:SchemaMigration {version}) nodes.
+struct Target<'a>(&'a Graph);
+
+#[async_trait]
+impl MigrationTarget for Target<'_> {
+    async fn applied(&mut self) -> Result<Vec<i64>, ComponentError> {
+        let read = async {
+            let mut txn = self.0.start_txn().await?;
+            let mut stream = txn.execute(query("MATCH (m:SchemaMigration) RETURN DISTINCT m.version AS version")).await?;
+            let mut versions = Vec::new();
+            while let Some(row) = stream.next(txn.handle()).await? {
+                versions.extend(row.get::<i64>("version").ok());
+            }
+            txn.commit().await?;
+            Ok(versions)
+        };
+        read.await.map_err(|e| bolt_error("reading migrations", &e))
+    }
+
+    /// Every statement is idempotent (`IF NOT EXISTS`): workers migrating
+    /// at once do no harm.
+    async fn apply(&mut self, migration: &Migration) -> Result<bool, ComponentError> {
+        let version = migration.version;
+        for statement in statements(migration.script) {
+            run_alone(self.0, query(&statement)).await.map_err(|e| bolt_error(&format!("migration {version}"), &e))?;
+        }
+        let record = query("CREATE (:SchemaMigration {version: $version, name: $name, applied_at: $at})")
+            .param("version", version)
+            .param("name", migration.name)
+            .param("at", rfc3339(&chrono::Utc::now()));
+        run_alone(self.0, record).await.map_err(|e| bolt_error("recording a migration", &e))?;
+        Ok(true)
+    }
+}
+
 impl Neo4jSink {
     async fn graph(config: &Neo4jConfig) -> Result<Graph, ComponentError> {
+        use socialpipe_schemas::SinkConfig;
         config.check().map_err(|e| ComponentError::fatal(format!("neo4j: {e}")))?;
         let mut builder = ConfigBuilder::default()
             .uri(&config.uri)
@@ -267,44 +302,42 @@ impl Neo4jSink {
         let built = builder.build().map_err(|e| ComponentError::fatal(format!("neo4j: {e}")))?;
         let graph = Graph::connect(built).await.map_err(|e| bolt_error("connecting", &e))?;
         // Authenticates now (the pool connects lazily).
-        run_alone(&graph, "RETURN 1").await.map_err(|e| bolt_error("connecting", &e))?;
+        run_alone(&graph, query("RETURN 1")).await.map_err(|e| bolt_error("connecting", &e))?;
         Ok(graph)
     }
 
-    /// Creates the constraints and indexes; returns what it did.
-    pub async fn migrate_store(config: &Neo4jConfig) -> Result<String, ComponentError> {
+    /// Applies pending migrations; returns their versions.
+    pub async fn migrate_store(config: &Neo4jConfig) -> Result<Vec<i64>, ComponentError> {
         let graph = Self::graph(config).await?;
-        create_schema(&graph).await?;
-        Ok(format!("{} constraints and indexes are in place", SCHEMA.len()))
+        migrate(&mut Target(&graph), MIGRATIONS).await
     }
 
     pub async fn open(config: &Neo4jConfig) -> Result<Self, ComponentError> {
         let graph = Self::graph(config).await?;
-        if config.migrate_on_start {
-            create_schema(&graph).await?;
-        }
-        Ok(Neo4jSink { graph, max_message_bytes: config.max_message_bytes })
+        let store = format!("neo4j: {}", if config.database.is_empty() { "the default database" } else { &config.database });
+        prepare(&mut Target(&graph), MIGRATIONS, config.migrate_on_start, &store).await?;
+        Ok(StoreSink(Bisecting(Neo4jWriter { graph, max_message_bytes: config.max_message_bytes })))
     }
 }
 
 /// Runs one statement in its own transaction. (`Graph::run` would retry
 /// failures for up to a minute on its own; the runner's backoff decides.)
-async fn run_alone(graph: &Graph, statement: &str) -> Result<(), neo4rs::Error> {
+async fn run_alone(graph: &Graph, statement: Query) -> Result<(), neo4rs::Error> {
     let mut txn = graph.start_txn().await?;
-    txn.run(query(statement)).await?;
+    txn.run(statement).await?;
     txn.commit().await
 }
 
-async fn create_schema(graph: &Graph) -> Result<(), ComponentError> {
-    for statement in SCHEMA {
-        run_alone(graph, statement).await.map_err(|e| bolt_error("creating constraints and indexes", &e))?;
-    }
-    Ok(())
-}
-
 #[async_trait]
-impl PartWriter for Neo4jSink {
-    async fn write_part(&mut self, part: &Decoded<'_>) -> Result<(), PartError> {
+impl PartWriter for Neo4jWriter {
+    const NAME: &'static str = "neo4j";
+
+    /// Bolt's integers are signed 64-bit.
+    fn storable(&self, record: &Record) -> Result<(), ComponentError> {
+        counts_fit_i64(record)
+    }
+
+    async fn write_part(&mut self, part: &DecodedBatch<'_>) -> Result<(), PartError> {
         let fail = |e: neo4rs::Error| match classify(&e) {
             ErrorDomain::Invalid => PartError::Refused(format!("neo4j: {e}")),
             _ => PartError::Failed(bolt_error("writing a batch", &e)),
@@ -312,22 +345,12 @@ impl PartWriter for Neo4jSink {
         let mut txn = self.graph.start_txn().await.map_err(fail)?;
         // `run` reads each statement's result to the end, so the pooled
         // connection is free again when the transaction ends.
-        for statement in statements(part, self.max_message_bytes) {
+        for statement in queries(part, self.max_message_bytes) {
             if let Err(e) = txn.run(statement).await {
                 let _ = txn.rollback().await;
                 return Err(fail(e));
             }
         }
         txn.commit().await.map_err(fail)
-    }
-}
-
-#[async_trait]
-impl Sink for Neo4jSink {
-    async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
-        let mut decoded = Decoded::batch(batch, "neo4j");
-        decoded.refuse_unless(counts_fit_i64);
-        write_bisecting(self, &mut decoded).await?;
-        Ok(decoded.into_report())
     }
 }

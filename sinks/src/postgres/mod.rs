@@ -9,12 +9,19 @@ mod sink;
 #[cfg(test)]
 mod tests;
 
+use async_trait::async_trait;
 use serde::Deserialize;
+use socialpipe_schemas::{ComponentError, Sink, SinkConfig};
 
-pub use schema::{MIGRATIONS, migrate};
+pub use schema::MIGRATIONS;
 pub use sink::PostgresSink;
 
-#[derive(Debug, Clone, Deserialize)]
+/// PostgreSQL: tables `authors`, `posts` (hashtags and mentions as arrays,
+/// the embedding as `real[]`, payload and enrichments as jsonb),
+/// `kol_scores` with the view `kol_scores_latest`, and `sheet_rows`, in one
+/// schema. A batch is one transaction: binary COPY into staging tables,
+/// then upserts where the higher version wins.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresConfig {
     /// `postgres://user:password@host:port/database` (libpq URL or key=value).
@@ -26,6 +33,7 @@ pub struct PostgresConfig {
     /// behind this build's migrations stops the sink before it consumes.
     #[serde(default = "yes")]
     pub migrate_on_start: bool,
+    /// Bound on connecting.
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
     /// Server-side bound on one statement (a batch's COPY or upsert).
@@ -60,8 +68,12 @@ impl PostgresConfig {
         }
     }
 
-    /// Checks what can be checked without a server.
-    pub fn check(&self) -> Result<(), String> {
+}
+
+#[async_trait]
+impl SinkConfig for PostgresConfig {
+    /// What can be checked without a server.
+    fn check(&self) -> Result<(), String> {
         let parsed: tokio_postgres::Config = self.url.parse().map_err(|e| format!("url: {e}"))?;
         if parsed.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
             return Err("url: sslmode=require is not supported yet (TLS to PostgreSQL)".into());
@@ -73,5 +85,13 @@ impl PostgresConfig {
             ));
         }
         Ok(())
+    }
+
+    async fn build(&self) -> Result<Box<dyn Sink>, ComponentError> {
+        Ok(Box::new(PostgresSink::open(self).await?))
+    }
+
+    async fn migrate(&self) -> Result<Option<Vec<i64>>, ComponentError> {
+        PostgresSink::migrate_store(self).await.map(Some)
     }
 }

@@ -4,15 +4,22 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::pin_mut;
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
+use socialpipe_schemas::enrichment::Entities;
+use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{Json, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Transaction};
 
-use super::{MIGRATIONS, PostgresConfig, migrate, schema::current_version};
-use crate::rows::{Decoded, as_i64, counts_fit_i64, embedding, enrichments_json_except_embedding, entity_list};
+use super::PostgresConfig;
+use super::schema::{MIGRATIONS, Target};
+use crate::batch::{DecodedBatch, Record, embedding, enrichments_json_except_embedding};
+use crate::fit::{as_i64, counts_fit_i64};
+use crate::migrations::{migrate, prepare};
+use crate::store::{StoreSink, StoreWriter};
 
-pub struct PostgresSink {
+pub type PostgresSink = StoreSink<PostgresWriter>;
+
+pub struct PostgresWriter {
     config: PostgresConfig,
     /// None after a connection error: the next write reconnects.
     client: Option<Client>,
@@ -49,11 +56,13 @@ fn describe(e: &tokio_postgres::Error) -> String {
     }
 }
 
-fn pg_error(doing: &str, e: &tokio_postgres::Error) -> ComponentError {
+pub(super) fn pg_error(doing: &str, e: &tokio_postgres::Error) -> ComponentError {
     crate::store_error(classify(e), format!("postgres: {doing}: {}", describe(e)))
 }
 
 async fn connect(config: &PostgresConfig) -> Result<Client, ComponentError> {
+    use socialpipe_schemas::SinkConfig;
+    config.check().map_err(|e| ComponentError::fatal(format!("postgres: {e}")))?;
     let mut pg: tokio_postgres::Config =
         config.url.parse().map_err(|e| ComponentError::fatal(format!("postgres: url: {e}")))?;
     pg.connect_timeout(Duration::from_millis(config.connect_timeout_ms));
@@ -79,31 +88,22 @@ async fn connect(config: &PostgresConfig) -> Result<Client, ComponentError> {
 impl PostgresSink {
     /// Applies pending migrations; returns their versions.
     pub async fn migrate_store(config: &PostgresConfig) -> Result<Vec<i64>, ComponentError> {
-        config.check().map_err(|e| ComponentError::fatal(format!("postgres: {e}")))?;
         let mut client = connect(config).await?;
-        migrate(&mut client, &config.schema).await.map_err(|e| pg_error("migrating", &e))
+        migrate(&mut Target { client: &mut client, schema: &config.schema }, MIGRATIONS).await
     }
 
     /// Connects, applies or checks the migrations, and prepares staging.
     pub async fn open(config: &PostgresConfig) -> Result<Self, ComponentError> {
-        config.check().map_err(|e| ComponentError::fatal(format!("postgres: {e}")))?;
         let mut client = connect(config).await?;
-        if config.migrate_on_start {
-            migrate(&mut client, &config.schema).await.map_err(|e| pg_error("migrating", &e))?;
-        } else {
-            let at = current_version(&client, &config.schema).await.map_err(|e| pg_error("reading migrations", &e))?;
-            let needed = MIGRATIONS.last().map_or(0, |m| m.0);
-            if at < needed {
-                return Err(ComponentError::fatal(format!(
-                    "postgres: schema {} is at migration {at}, this build needs {needed}: run `socialpipe migrate`",
-                    config.schema
-                )));
-            }
-        }
+        let store = format!("postgres: schema {}", config.schema);
+        let mut target = Target { client: &mut client, schema: &config.schema };
+        prepare(&mut target, MIGRATIONS, config.migrate_on_start, &store).await?;
         create_staging(&client).await?;
-        Ok(PostgresSink { config: config.clone(), client: Some(client) })
+        Ok(StoreSink(PostgresWriter { config: config.clone(), client: Some(client) }))
     }
+}
 
+impl PostgresWriter {
     async fn client(&mut self) -> Result<&mut Client, ComponentError> {
         if self.client.as_ref().is_none_or(Client::is_closed) {
             let client = connect(&self.config).await?;
@@ -215,6 +215,7 @@ type Values<'a> = Vec<Box<dyn ToSql + Sync + Send + 'a>>;
 fn post_values<'a>(post: &'a PostPayload, envelope: &'a Envelope) -> Values<'a> {
     let count = |v: Option<u64>| v.map(as_i64);
     let m = &post.metrics;
+    let entities = envelope.enrichment::<Entities>().unwrap_or_default();
     vec![
         Box::new(envelope.id.as_str()),
         Box::new(post.platform.as_str()),
@@ -227,8 +228,8 @@ fn post_values<'a>(post: &'a PostPayload, envelope: &'a Envelope) -> Values<'a> 
         Box::new(count(m.views)),
         Box::new(post.lang.as_deref()),
         Box::new(post.url.as_deref()),
-        Box::new(entity_list(envelope, "hashtags")),
-        Box::new(entity_list(envelope, "mentions")),
+        Box::new(entities.hashtags),
+        Box::new(entities.mentions),
         Box::new(embedding(envelope)),
         Box::new(Json(envelope.payload.as_ref())),
         Box::new(Json(
@@ -241,7 +242,7 @@ fn post_values<'a>(post: &'a PostPayload, envelope: &'a Envelope) -> Values<'a> 
 
 fn author_values(post: &PostPayload) -> Values<'_> {
     let count = |v: Option<u64>| v.map(as_i64);
-    let a = &post.author;
+    let a = &post.author.profile;
     vec![
         Box::new(post.author_id()),
         Box::new(post.platform.as_str()),
@@ -249,13 +250,13 @@ fn author_values(post: &PostPayload) -> Values<'_> {
         Box::new(a.name.as_deref()),
         Box::new(count(a.followers)),
         Box::new(count(a.following)),
-        Box::new(a.verified),
+        Box::new(post.author.verified),
         Box::new(post.created_at),
     ]
 }
 
 /// Writes `decoded` in `tx`: every table's rows staged and upserted.
-async fn write_rows(tx: &Transaction<'_>, decoded: &Decoded<'_>) -> Result<(), tokio_postgres::Error> {
+async fn write_records(tx: &Transaction<'_>, decoded: &DecodedBatch<'_>) -> Result<(), tokio_postgres::Error> {
     let posts: Vec<Values> = decoded.posts().map(|(post, envelope)| post_values(post, envelope)).collect();
     let post_upsert = upsert_from_staging("posts", POST_COLUMNS, "version", ", deliveries = posts.deliveries + 1");
     copy_upsert(tx, "posts", POST_COLUMNS, POST_TYPES, posts, &post_upsert).await?;
@@ -314,33 +315,37 @@ async fn write_rows(tx: &Transaction<'_>, decoded: &Decoded<'_>) -> Result<(), t
 }
 
 #[async_trait]
-impl Sink for PostgresSink {
-    async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
-        let mut decoded = Decoded::batch(batch, "postgres");
-        decoded.refuse_unless(counts_fit_i64);
+impl StoreWriter for PostgresWriter {
+    const NAME: &'static str = "postgres";
+
+    fn storable(&self, record: &Record) -> Result<(), ComponentError> {
+        counts_fit_i64(record)
+    }
+
+    async fn write(&mut self, decoded: &mut DecodedBatch<'_>) -> Result<(), ComponentError> {
         let client = self.client().await?;
         let outcome = async {
             let tx = client.transaction().await?;
-            write_rows(&tx, &decoded).await?;
+            write_records(&tx, decoded).await?;
             tx.commit().await
         }
         .await;
         match outcome {
-            Ok(()) => {}
-            // One record the server refuses: find it (and any other) row by
-            // row, each in a savepoint, and commit the rest.
+            Ok(()) => Ok(()),
+            // One record the server refuses: find it (and any other) record by
+            // record, each in a savepoint, and commit the rest.
             Err(e) if classify(&e) == ErrorDomain::Invalid => {
-                tracing::info!(error = %describe(&e), "postgres refused a batch; writing it row by row");
+                tracing::info!(error = %describe(&e), "postgres refused a batch; writing it record by record");
                 let result = async {
                     let mut tx = client.transaction().await?;
                     let mut refused = Vec::new();
-                    for (index, row) in std::mem::take(&mut decoded.rows) {
-                        let single = Decoded { rows: vec![(index, row)], rejected: Vec::new() };
-                        let savepoint = tx.savepoint("row").await?;
-                        match write_rows(&savepoint, &single).await {
+                    for (index, record) in std::mem::take(&mut decoded.records) {
+                        let single = DecodedBatch { records: vec![(index, record)], rejected: Vec::new() };
+                        let savepoint = tx.savepoint("record").await?;
+                        match write_records(&savepoint, &single).await {
                             Ok(()) => {
                                 savepoint.commit().await?;
-                                decoded.rows.extend(single.rows);
+                                decoded.records.extend(single.records);
                             }
                             Err(e) if classify(&e) == ErrorDomain::Invalid => {
                                 savepoint.rollback().await?;
@@ -354,17 +359,19 @@ impl Sink for PostgresSink {
                 }
                 .await;
                 match result {
-                    Ok(refused) => decoded.rejected.extend(refused),
-                    Err(e) => return Err(self.failed("writing a batch row by row", &e)),
+                    Ok(refused) => {
+                        decoded.rejected.extend(refused);
+                        Ok(())
+                    }
+                    Err(e) => Err(self.failed("writing a batch record by record", &e)),
                 }
             }
-            Err(e) => return Err(self.failed("writing a batch", &e)),
+            Err(e) => Err(self.failed("writing a batch", &e)),
         }
-        Ok(decoded.into_report())
     }
 }
 
-impl PostgresSink {
+impl PostgresWriter {
     /// A failed write: a broken connection is dropped so the retry reconnects.
     fn failed(&mut self, doing: &str, e: &tokio_postgres::Error) -> ComponentError {
         let error = pg_error(doing, e);

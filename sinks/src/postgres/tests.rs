@@ -1,10 +1,10 @@
 use async_trait::async_trait;
-use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, RecordKind, Sink};
+use socialpipe_schemas::{Envelope, ErrorDomain, RecordKind, SinkConfig};
 use tokio_postgres::{Client, NoTls};
 
-use super::{MIGRATIONS, PostgresConfig, PostgresSink};
-use crate::compliance::{self, Store};
-use crate::testing::{PrivateServer, post, unique};
+use super::{PostgresConfig, PostgresSink};
+use crate::compliance::{MigratingStore, PoisonStore, ServerStore, Store, sink_compliance_suite};
+use crate::testing::{post, unique};
 
 fn url(port: u16) -> String {
     format!("postgres://postgres@127.0.0.1:{port}/test")
@@ -37,10 +37,16 @@ impl Pg {
     }
 }
 
+sink_compliance_suite!(Pg, poison, outage, i64_counts, migrations);
+
 #[async_trait]
 impl Store for Pg {
-    async fn sink(&self) -> Result<Box<dyn Sink>, ComponentError> {
-        Ok(Box::new(PostgresSink::open(&self.config).await?))
+    fn on_machine() -> Self {
+        Pg::new(machine_url())
+    }
+
+    fn config(&self) -> Box<dyn SinkConfig> {
+        Box::new(self.config.clone())
     }
 
     async fn visible_post_ids(&self, platform: &str) -> Vec<String> {
@@ -57,13 +63,32 @@ impl Store for Pg {
         rows[0].get::<_, i64>(0) as u64
     }
 
+}
+
+#[async_trait]
+impl PoisonStore for Pg {
     /// PostgreSQL text cannot hold NUL.
-    fn poison(&self, platform: &str) -> Envelope {
+    async fn poison(&self, platform: &str) -> Envelope {
         let mut envelope = post(platform, 999, 1, 10);
         let mut payload: serde_json::Value = serde_json::from_str(envelope.payload.get()).unwrap();
         payload["text"] = "nul \u{0} inside".into();
         envelope.payload = Envelope::encode_payload(&payload);
         envelope
+    }
+}
+
+impl ServerStore for Pg {
+    const SERVER: &'static str = "postgres";
+    const COMPANION_PORTS: &'static [i32] = &[];
+
+    fn on_port(port: u16) -> Self {
+        Pg::new(url(port))
+    }
+}
+
+impl MigratingStore for Pg {
+    fn config_without_migrations(&self) -> Box<dyn SinkConfig> {
+        Box::new(PostgresConfig { migrate_on_start: false, ..self.config.clone() })
     }
 }
 
@@ -83,32 +108,6 @@ impl Drop for Pg {
         .join()
         .ok();
     }
-}
-
-#[tokio::test]
-async fn redelivery_creates_no_duplicates() {
-    compliance::redelivery_creates_no_duplicates(&Pg::new(machine_url()), "twitter").await;
-}
-
-#[tokio::test]
-async fn older_version_never_overwrites_newer() {
-    compliance::older_version_never_overwrites_newer(&Pg::new(machine_url()), "twitter").await;
-}
-
-#[tokio::test]
-async fn poison_is_reported_and_the_rest_written() {
-    compliance::poison_is_reported_and_the_rest_written(&Pg::new(machine_url()), "twitter").await;
-}
-
-#[tokio::test]
-async fn acknowledged_writes_are_visible_after_the_sink_is_gone() {
-    compliance::acknowledged_writes_are_visible_after_the_sink_is_gone(&Pg::new(machine_url()), "twitter").await;
-}
-
-#[tokio::test]
-async fn outage_loses_nothing() {
-    let server = PrivateServer::start("postgres", &[]);
-    compliance::outage_loses_nothing(&Pg::new(url(server.port)), &server, "twitter").await;
 }
 
 #[tokio::test]
@@ -139,20 +138,6 @@ async fn every_table_gets_its_rows_with_typed_columns() {
 }
 
 #[tokio::test]
-async fn migrations_apply_once_and_a_stale_schema_stops_a_sink_that_may_not_migrate() {
-    let pg = Pg::new(machine_url());
-    let mut config = pg.config.clone();
-    config.migrate_on_start = false;
-    let error = PostgresSink::open(&config).await.err().expect("an unmigrated schema must refuse to start");
-    assert_eq!(error.domain, ErrorDomain::Fatal);
-    assert!(error.reason.contains("socialpipe migrate"), "{}", error.reason);
-    let all: Vec<i64> = MIGRATIONS.iter().map(|m| m.0).collect();
-    assert_eq!(PostgresSink::migrate_store(&pg.config).await.unwrap(), all);
-    assert_eq!(PostgresSink::migrate_store(&pg.config).await.unwrap(), Vec::<i64>::new());
-    PostgresSink::open(&config).await.unwrap();
-}
-
-#[tokio::test]
 async fn bad_credentials_are_fatal_and_an_unreachable_server_transient() {
     let bad_db = PostgresConfig::new("postgres://postgres@127.0.0.1:5432/no_such_database_here", "public");
     let error = PostgresSink::open(&bad_db).await.err().unwrap();
@@ -163,14 +148,4 @@ async fn bad_credentials_are_fatal_and_an_unreachable_server_transient() {
     assert_eq!(PostgresSink::open(&unreachable).await.err().unwrap().domain, ErrorDomain::Transient);
     assert!(PostgresConfig::new("http://nope", "public").check().is_err());
     assert!(PostgresConfig::new(machine_url(), "bad;name").check().is_err());
-}
-
-#[tokio::test]
-async fn every_record_type_is_stored_once() {
-    compliance::every_record_type_is_stored_once(&Pg::new(machine_url()), "twitter").await;
-}
-
-#[tokio::test]
-async fn counts_beyond_i64_are_refused() {
-    compliance::counts_beyond_i64_are_refused(&Pg::new(machine_url()), "twitter").await;
 }

@@ -10,12 +10,18 @@ mod tests;
 
 use std::path::PathBuf;
 
+use async_trait::async_trait;
 use serde::Deserialize;
+use socialpipe_schemas::{AuthorRef, ComponentError, KolScoreRecord, KolScoreStore, Sink, SinkConfig};
 
-pub use schema::{MIGRATIONS, migrate};
+pub use schema::MIGRATIONS;
 pub use sink::SqliteSink;
 
-#[derive(Debug, Clone, Deserialize)]
+/// A SQLite database file that analysts query with `sqlite3`: tables
+/// `posts` (with the text stages' main scores as typed columns generated
+/// from `enrichments`, and the embedding as a BLOB), `authors`,
+/// `kol_scores` with the view `kol_latest`, and `sheet_rows`.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SqliteConfig {
     /// Database file; created with its directory when missing.
@@ -32,7 +38,8 @@ pub struct SqliteConfig {
     pub cache_mib: u32,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+/// SQLite's `PRAGMA synchronous`, as the sink commits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Synchronous {
     #[default]
@@ -65,5 +72,28 @@ impl SqliteConfig {
             busy_timeout_ms: default_busy_timeout_ms(),
             cache_mib: default_cache_mib(),
         }
+    }
+}
+
+#[async_trait]
+impl SinkConfig for SqliteConfig {
+    async fn build(&self) -> Result<Box<dyn Sink>, ComponentError> {
+        Ok(Box::new(SqliteSink::open(self).await?))
+    }
+
+    async fn migrate(&self) -> Result<Option<Vec<i64>>, ComponentError> {
+        SqliteSink::migrate_store(self).await.map(Some)
+    }
+
+    fn kol_scores(&self) -> Option<&dyn KolScoreStore> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl KolScoreStore for SqliteConfig {
+    /// From the `kol_latest` view (indexed by author and time).
+    async fn latest_kol_score(&self, author: &AuthorRef) -> Result<Option<KolScoreRecord>, ComponentError> {
+        sink::latest_kol_score(&self.path, author)
     }
 }

@@ -1,18 +1,24 @@
-//! Encoding envelopes into rows, then writing a batch in one transaction.
+//! Encoding records into rows, writing a batch in one transaction, and
+//! reading the latest KOL scores back.
 
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use rusqlite::{Connection, ErrorCode, Transaction, params};
-use socialpipe_schemas::{AuthorSnapshot, ComponentError, Envelope, ErrorDomain, PostPayload, Sink, SinkReport};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, params};
+use socialpipe_schemas::{AuthorRef, ComponentError, ErrorDomain, KolScoreRecord};
 
-use super::{SqliteConfig, migrate};
-use crate::rows::{Decoded, Row, embedding, enrichments_json_except_embedding, rfc3339};
+use super::schema::{MIGRATIONS, Target};
+use super::SqliteConfig;
+use crate::batch::{AuthorUpdate, DecodedBatch, Record, embedding, enrichments_json_except_embedding, rfc3339};
+use crate::fit::counts_fit_i64;
+use crate::migrations::migrate;
+use crate::store::{StoreSink, StoreWriter};
 
-pub struct SqliteSink {
-    conn: Arc<Mutex<Connection>>,
+pub type SqliteSink = StoreSink<SqliteWriter>;
+
+pub struct SqliteWriter {
+    conn: Connection,
 }
 
 fn classify(e: &rusqlite::Error) -> ErrorDomain {
@@ -29,7 +35,7 @@ fn classify(e: &rusqlite::Error) -> ErrorDomain {
     }
 }
 
-fn sink_error(e: &rusqlite::Error) -> ComponentError {
+pub(super) fn sink_error(e: &rusqlite::Error) -> ComponentError {
     crate::store_error(classify(e), format!("sqlite: {e}"))
 }
 
@@ -41,90 +47,80 @@ fn create_parent(config: &SqliteConfig) -> Result<(), ComponentError> {
     Ok(())
 }
 
+/// Runs blocking database work in place of an async worker thread (the
+/// multi-threaded runtime moves its other tasks meanwhile), or inline on a
+/// single-threaded runtime.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 impl SqliteSink {
     /// Applies pending migrations (as `open` does); returns their versions.
-    pub fn migrate_store(config: &SqliteConfig) -> Result<Vec<i64>, ComponentError> {
+    pub async fn migrate_store(config: &SqliteConfig) -> Result<Vec<i64>, ComponentError> {
         create_parent(config)?;
         let mut conn = Connection::open(&config.path).map_err(|e| sink_error(&e))?;
         conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms)).map_err(|e| sink_error(&e))?;
-        migrate(&mut conn).map_err(|e| sink_error(&e))
+        migrate(&mut Target(&mut conn), MIGRATIONS).await
     }
 
-    pub fn open(config: &SqliteConfig) -> Result<Self, ComponentError> {
+    pub async fn open(config: &SqliteConfig) -> Result<Self, ComponentError> {
         create_parent(config)?;
-        let open = || -> rusqlite::Result<Connection> {
-            let mut conn = Connection::open(&config.path)?;
+        let connect = || -> rusqlite::Result<Connection> {
+            let conn = Connection::open(&config.path)?;
             conn.busy_timeout(Duration::from_millis(config.busy_timeout_ms))?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", config.synchronous.pragma())?;
             conn.pragma_update(None, "cache_size", -1024 * i64::from(config.cache_mib))?;
-            migrate(&mut conn)?;
             Ok(conn)
         };
         // A busy or locked database may free up: the runner retries those.
-        let conn = open().map_err(|e| ComponentError {
-            domain: sink_error(&e).domain,
+        let unusable = |e: &rusqlite::Error| ComponentError {
+            domain: sink_error(e).domain,
             reason: format!("sqlite: cannot open {}: {e}", config.path.display()),
-        })?;
-        Ok(SqliteSink { conn: Arc::new(Mutex::new(conn)) })
+        };
+        let mut conn = connect().map_err(|e| unusable(&e))?;
+        migrate(&mut Target(&mut conn), MIGRATIONS).await?;
+        Ok(StoreSink(SqliteWriter { conn }))
     }
 }
 
-/// The author snapshot of the newest post (by event time); written once per
-/// author and batch, not once per post.
-fn write_author(tx: &Transaction<'_>, post: &PostPayload) -> rusqlite::Result<()> {
+/// What an author's row learns, field by field: the newest value wins
+/// (posts give no rate or category, so those only ever come from rosters).
+fn write_author(tx: &Transaction<'_>, author: &AuthorUpdate) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT INTO authors (id, platform, handle, name, followers, following, verified, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "INSERT INTO authors (id, platform, handle, name, followers, following, verified, rate, category, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (id) DO UPDATE SET
-           handle = coalesce(excluded.handle, authors.handle), name = coalesce(excluded.name, authors.name),
-           followers = coalesce(excluded.followers, authors.followers), following = coalesce(excluded.following, authors.following),
-           verified = coalesce(excluded.verified, authors.verified), updated_at = excluded.updated_at
-         WHERE excluded.updated_at >= authors.updated_at",
-    )?
-    .execute(params![
-        post.author_id(),
-        post.platform,
-        post.author.handle,
-        post.author.name,
-        post.author.followers,
-        post.author.following,
-        post.author.verified,
-        rfc3339(&post.created_at),
-    ])?;
-    Ok(())
-}
-
-/// A roster's author snapshot, as of the roster file's time: what it says
-/// replaces what older posts said; rate and category only rosters give.
-fn write_roster_author(tx: &Transaction<'_>, author: &AuthorSnapshot, at: &DateTime<Utc>) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO authors (id, platform, handle, name, followers, following, rate, category, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (id) DO UPDATE SET
-           handle = coalesce(excluded.handle, authors.handle), name = coalesce(excluded.name, authors.name),
-           followers = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.followers, authors.followers) ELSE authors.followers END,
-           following = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.following, authors.following) ELSE authors.following END,
+           handle = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.handle, authors.handle) ELSE coalesce(authors.handle, excluded.handle) END,
+           name = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.name, authors.name) ELSE coalesce(authors.name, excluded.name) END,
+           followers = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.followers, authors.followers) ELSE coalesce(authors.followers, excluded.followers) END,
+           following = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.following, authors.following) ELSE coalesce(authors.following, excluded.following) END,
+           verified = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.verified, authors.verified) ELSE coalesce(authors.verified, excluded.verified) END,
            rate = coalesce(excluded.rate, authors.rate), category = coalesce(excluded.category, authors.category),
            updated_at = max(excluded.updated_at, authors.updated_at)",
     )?
     .execute(params![
-        author.author_id(),
+        author.id,
         author.platform,
-        author.handle,
-        author.name,
-        author.followers,
-        author.following,
+        author.profile.handle,
+        author.profile.name,
+        author.profile.followers,
+        author.profile.following,
+        author.verified,
         author.rate,
         author.category,
-        rfc3339(at),
+        rfc3339(&author.at),
     ])?;
     Ok(())
 }
 
-fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
-    match row {
-        Row::Post { post, envelope } => {
+fn write_record(tx: &Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
+    match record {
+        Record::Post { post, envelope } => {
             let enrichments = enrichments_json_except_embedding(envelope);
             // Little-endian f32, as docs/record-schema.md documents.
             let vector: Option<Vec<u8>> = embedding(envelope).map(|v| v.iter().flat_map(|x| x.to_le_bytes()).collect());
@@ -160,7 +156,7 @@ fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
                 vector,
             ])?;
         }
-        Row::Sheet { row, envelope } => {
+        Record::Sheet { row, envelope } => {
             tx.prepare_cached(
                 "INSERT INTO sheet_rows (id, file_id, file_name, sheet, row_key, row_number, cells, content_hash, version, ingest_time, author_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -181,13 +177,10 @@ fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
                 row.content_hash,
                 envelope.version,
                 rfc3339(&envelope.ingest_time),
-                row.author.as_ref().map(AuthorSnapshot::author_id),
+                row.author.as_ref().map(|a| a.author_id()),
             ])?;
-            if let Some(author) = &row.author {
-                write_roster_author(tx, author, &envelope.event_time)?;
-            }
         }
-        Row::Kol { score, envelope } => {
+        Record::Kol { score, envelope } => {
             tx.prepare_cached(
                 "INSERT INTO kol_scores (id, author_id, platform, handle, score, tier, followers, posts, factors,
                    computed_at, emitted_at, version)
@@ -219,23 +212,28 @@ fn write_row(tx: &Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
 }
 
 #[async_trait]
-impl Sink for SqliteSink {
-    async fn write(&mut self, batch: &[Envelope]) -> Result<SinkReport, ComponentError> {
-        let batch = batch.to_vec();
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || -> Result<SinkReport, ComponentError> {
-            let mut decoded = Decoded::batch(&batch, "sqlite");
+impl StoreWriter for SqliteWriter {
+    const NAME: &'static str = "sqlite";
+
+    /// SQLite's integers are signed 64-bit.
+    fn storable(&self, record: &Record) -> Result<(), ComponentError> {
+        counts_fit_i64(record)
+    }
+
+    async fn write(&mut self, batch: &mut DecodedBatch<'_>) -> Result<(), ComponentError> {
+        blocking(|| {
             // In id order the upserts touch neighbouring index pages (a stable
             // sort keeps repeated ids in batch order).
-            decoded.rows.sort_by(|(_, a), (_, b)| a.envelope().id.cmp(&b.envelope().id));
-            let mut conn = conn.lock().expect("sqlite connection lock");
-            let tx =
-                conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| sink_error(&e))?;
+            batch.records.sort_by(|(_, a), (_, b)| a.envelope().id.cmp(&b.envelope().id));
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| sink_error(&e))?;
             let mut refused = Vec::new();
-            for (index, row) in &decoded.rows {
-                match write_row(&tx, row) {
+            for (index, record) in &batch.records {
+                match write_record(&tx, record) {
                     Ok(()) => {}
-                    // A row the database refuses for good goes to the DLQ; the rest commits.
+                    // A record the database refuses for good goes to the DLQ; the rest commits.
                     Err(e) if classify(&e) == ErrorDomain::Invalid => {
                         refused.push((*index, ComponentError::invalid(format!("sqlite: {e}"))))
                     }
@@ -243,15 +241,62 @@ impl Sink for SqliteSink {
                 }
             }
             for (index, error) in refused {
-                decoded.reject(index, error);
+                batch.reject(index, error);
             }
-            for (_, post) in decoded.newest_authors() {
-                write_author(&tx, post).map_err(|e| sink_error(&e))?;
+            for author in batch.author_updates() {
+                write_author(&tx, &author).map_err(|e| sink_error(&e))?;
             }
-            tx.commit().map_err(|e| sink_error(&e))?;
-            Ok(decoded.into_report())
+            tx.commit().map_err(|e| sink_error(&e))
         })
-        .await
-        .map_err(|e| ComponentError::fatal(format!("sqlite writer panicked: {e}")))?
     }
+}
+
+/// The author's newest score from `kol_latest`.
+pub(super) fn latest_kol_score(path: &Path, author: &AuthorRef) -> Result<Option<KolScoreRecord>, ComponentError> {
+    let unreadable = |e: &dyn std::fmt::Display| ComponentError::fatal(format!("sqlite: {}: {e}", path.display()));
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| unreadable(&e))?;
+    let (filter, a, b) = match author {
+        AuthorRef::Id(id) => ("author_id = ?1 AND ?2 = ''", id.clone(), String::new()),
+        AuthorRef::Handle { platform, handle } => {
+            ("platform = ?1 AND lower(handle) = lower(?2)", platform.clone(), handle.clone())
+        }
+    };
+    let sql = format!(
+        "SELECT author_id, platform, handle, score, tier, followers, posts, factors, computed_at, emitted_at
+         FROM kol_latest WHERE {filter} ORDER BY computed_at DESC LIMIT 1"
+    );
+    let row = conn.query_row(&sql, [a, b], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, f64>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, Option<u64>>(5)?,
+            r.get::<_, Option<u32>>(6)?,
+            r.get::<_, String>(7)?,
+            r.get::<_, String>(8)?,
+            r.get::<_, Option<String>>(9)?,
+        ))
+    });
+    let row = match row {
+        Ok(row) => row,
+        Err(rusqlite::Error::QueryReturnedNoRows) => return Ok(None),
+        Err(e) => return Err(unreadable(&e)),
+    };
+    let (author_id, platform, handle, score, tier, followers, posts, factors, computed_at, emitted_at) = row;
+    let time = |t: &str| chrono::DateTime::parse_from_rfc3339(t).map(|t| t.to_utc());
+    let bad = |e: &dyn std::fmt::Display| unreadable(&format!("kol_latest of {author_id}: {e}"));
+    Ok(Some(KolScoreRecord {
+        author_id: author_id.clone(),
+        platform,
+        handle,
+        score,
+        tier,
+        followers,
+        posts: posts.unwrap_or(0),
+        factors: serde_json::from_str(&factors).map_err(|e| bad(&e))?,
+        computed_at: time(&computed_at).map_err(|e| bad(&e))?,
+        emitted_at: time(emitted_at.as_deref().unwrap_or(&computed_at)).map_err(|e| bad(&e))?,
+    }))
 }

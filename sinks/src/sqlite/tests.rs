@@ -1,7 +1,52 @@
-use rusqlite::Connection;
-use socialpipe_schemas::{Envelope, RecordKind, Sink, parse_raw_post};
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension};
+use socialpipe_schemas::{Envelope, RecordKind, Sink, SinkConfig, parse_raw_post};
 
 use super::{SqliteConfig, SqliteSink};
+use crate::compliance::{Store, sink_compliance_suite};
+
+/// A database file of its own.
+struct Db {
+    _dir: tempfile::TempDir,
+    config: SqliteConfig,
+}
+
+impl Db {
+    fn query<T: rusqlite::types::FromSql>(&self, sql: &str, id: &str) -> Vec<T> {
+        let db = Connection::open(&self.config.path).unwrap();
+        let mut statement = db.prepare(sql).unwrap();
+        statement.query_map([id], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    }
+}
+
+sink_compliance_suite!(Db, i64_counts);
+
+#[async_trait]
+impl Store for Db {
+    fn on_machine() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SqliteConfig::new(dir.path().join("sp.db"));
+        Db { _dir: dir, config }
+    }
+
+    fn config(&self) -> Box<dyn SinkConfig> {
+        Box::new(self.config.clone())
+    }
+
+    async fn visible_post_ids(&self, platform: &str) -> Vec<String> {
+        self.query("SELECT id FROM posts WHERE platform = ?1", platform)
+    }
+
+    async fn likes(&self, id: &str) -> Option<i64> {
+        let db = Connection::open(&self.config.path).unwrap();
+        db.query_row("SELECT likes FROM posts WHERE id = ?1", [id], |r| r.get(0)).optional().unwrap().flatten()
+    }
+
+    async fn stored(&self, kind: RecordKind, id: &str) -> u64 {
+        let table = if kind == RecordKind::KolScore { "kol_scores" } else { "sheet_rows" };
+        self.query::<i64>(&format!("SELECT count(*) FROM {table} WHERE id = ?1"), id)[0] as u64
+    }
+}
 
 fn post(id: u32, author_followers: u64, created_at: &str, text: &str) -> Envelope {
     parse_raw_post(
@@ -14,16 +59,16 @@ fn post(id: u32, author_followers: u64, created_at: &str, text: &str) -> Envelop
     .into_envelope("posts")
 }
 
-fn open(dir: &tempfile::TempDir) -> (SqliteSink, Connection) {
+async fn open(dir: &tempfile::TempDir) -> (SqliteSink, Connection) {
     let path = dir.path().join("sub/out.db");
-    let sink = SqliteSink::open(&SqliteConfig::new(&path)).unwrap();
+    let sink = SqliteSink::open(&SqliteConfig::new(&path)).await.unwrap();
     (sink, Connection::open(path).unwrap())
 }
 
 #[tokio::test]
 async fn redelivered_batch_creates_no_duplicate_rows_and_counts_deliveries() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut sink, db) = open(&dir);
+    let (mut sink, db) = open(&dir).await;
     let batch = vec![post(1, 10, "2026-11-20T10:00:00Z", "a"), post(2, 10, "2026-11-20T11:00:00Z", "b")];
     sink.write(&batch).await.unwrap();
     sink.write(&batch).await.unwrap();
@@ -37,7 +82,7 @@ async fn redelivered_batch_creates_no_duplicate_rows_and_counts_deliveries() {
 #[tokio::test]
 async fn an_older_version_never_overwrites_a_newer_one() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut sink, db) = open(&dir);
+    let (mut sink, db) = open(&dir).await;
     let old = post(1, 10, "2026-11-20T10:00:00Z", "old text");
     let mut new = post(1, 10, "2026-11-20T10:00:00Z", "new text");
     new.version = old.version + 1;
@@ -50,7 +95,7 @@ async fn an_older_version_never_overwrites_a_newer_one() {
 #[tokio::test]
 async fn the_author_row_follows_the_newest_post_by_event_time() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut sink, db) = open(&dir);
+    let (mut sink, db) = open(&dir).await;
     sink.write(&[post(2, 200, "2026-11-21T00:00:00Z", "later"), post(1, 100, "2026-11-20T00:00:00Z", "earlier")])
         .await
         .unwrap();
@@ -65,7 +110,7 @@ async fn the_author_row_follows_the_newest_post_by_event_time() {
 #[tokio::test]
 async fn records_it_cannot_store_are_rejected_one_by_one_and_the_rest_commits() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut sink, db) = open(&dir);
+    let (mut sink, db) = open(&dir).await;
     let mut broken = post(3, 1, "2026-11-20T10:00:00Z", "x");
     broken.payload = Envelope::encode_payload(&serde_json::json!({"platform": "twitter"}));
     let dead = Envelope::new(
@@ -89,8 +134,8 @@ async fn records_it_cannot_store_are_rejected_one_by_one_and_the_rest_commits() 
 #[tokio::test]
 async fn migrations_apply_once() {
     let dir = tempfile::tempdir().unwrap();
-    drop(open(&dir));
-    let (_, db) = open(&dir);
+    drop(open(&dir).await);
+    let (_, db) = open(&dir).await;
     let versions: i64 = db.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
     assert_eq!(versions, super::MIGRATIONS.len() as i64);
 }
@@ -113,7 +158,7 @@ fn enriched(id: u32) -> Envelope {
 #[tokio::test]
 async fn the_text_stages_scores_are_typed_columns() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut sink, db) = open(&dir);
+    let (mut sink, db) = open(&dir).await;
     sink.write(&[enriched(1), post(2, 10, "2026-11-20T10:00:00Z", "not enriched")]).await.unwrap();
     let row: (String, String, f64, i64, String, f64, String, f64, i64, String) = db
         .query_row(
@@ -148,7 +193,7 @@ async fn the_text_stages_scores_are_typed_columns() {
 #[tokio::test]
 async fn the_embedding_is_a_blob_of_little_endian_f32_and_stays_out_of_the_json() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut sink, db) = open(&dir);
+    let (mut sink, db) = open(&dir).await;
     let vector: Vec<f32> = (0..384).map(|i| (i as f32 - 192.0) / 1000.0).collect();
     let mut with = enriched(1);
     with.enrichments.insert("embedding".into(), serde_json::json!(vector));
@@ -196,7 +241,7 @@ async fn rows_written_before_the_scores_migration_get_the_columns() {
         .unwrap();
         tx.commit().unwrap();
     }
-    let mut sink = SqliteSink::open(&SqliteConfig::new(&path)).unwrap();
+    let mut sink = SqliteSink::open(&SqliteConfig::new(&path)).await.unwrap();
     let db = Connection::open(&path).unwrap();
     let before: Vec<i64> = db
         .prepare("SELECT version FROM schema_migrations ORDER BY version")

@@ -4,14 +4,22 @@ use std::io::Write;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use socialpipe_schemas::{ComponentError, Envelope, Sink, SinkReport};
+use socialpipe_schemas::{ComponentError, Envelope, Sink, SinkConfig, SinkReport};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Envelopes as JSON lines on standard output, for debugging.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StdoutConfig {
     /// Indent each envelope over several lines.
     #[serde(default)]
     pub pretty: bool,
+}
+
+#[async_trait]
+impl SinkConfig for StdoutConfig {
+    async fn build(&self) -> Result<Box<dyn Sink>, ComponentError> {
+        Ok(Box::new(StdoutSink::new(self.clone())))
+    }
 }
 
 pub struct StdoutSink {

@@ -18,8 +18,8 @@ CREATE TABLE IF NOT EXISTS posts (
     mentions           Array(String),
     brands             Array(String),         -- enrichments.entities.brands
     sentiment_label    {lc},                  -- enrichments.sentiment.label, '' when absent
-    sentiment_compound Nullable(Float32),     -- enrichments.sentiment(.vader).compound
-    emotion            {lc},                  -- enrichments.emotion.label, '' when absent
+    sentiment_compound Nullable(Float32),     -- enrichments.sentiment.vader.compound
+    emotion            {lc},                  -- enrichments.emotion.dominant, '' when absent
     embedding          Array(Float32),        -- enrichments.embedding, [] when absent
     payload            String,                -- the whole post as JSON
     enrichments        String,                -- stage name -> result, JSON

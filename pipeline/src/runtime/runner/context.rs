@@ -1,0 +1,111 @@
+//! What every task of the runner shares (the configuration, the transport,
+//! metrics, health, the abort flag), how a task ends, and `log_op!`, which
+//! retries a log operation while the log is busy.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use socialpipe_schemas::ComponentError;
+
+use super::{Backoff, Flag};
+use crate::config::Config;
+use crate::runtime::telemetry::{ComponentState, Health, Kind, Metrics};
+use crate::runtime::transport::{Consumer, Outgoing, Position, Transport};
+
+/// Runs a log operation (an expression yielding a future), retrying it while
+/// the log is busy (another process's transaction); other errors stop the
+/// task. A macro so the operation may borrow a consumer mutably each time.
+macro_rules! log_op {
+    ($ctx:expr, $what:expr, $op:expr) => {{
+        let mut backoff = $crate::runtime::runner::Backoff::new(&$ctx.config.runtime.retry);
+        let mut abort = $ctx.abort.clone();
+        loop {
+            match $op.await {
+                Ok(value) => break Ok(value),
+                Err(e) if e.domain() == socialpipe_schemas::ErrorDomain::Transient => {
+                    tracing::warn!(operation = $what, error = %e, "log busy; retrying");
+                    if !backoff.wait(&mut abort).await {
+                        break Err($crate::runtime::runner::Stop::Aborted);
+                    }
+                }
+                Err(e) => break Err($crate::runtime::runner::Stop::Failed(format!("{}: {e}", $what))),
+            }
+        }
+    }};
+}
+pub(crate) use log_op;
+
+/// How often a busy consumer publishes its lag (an idle one checks it on every poll).
+const LAG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why a task ended early.
+#[derive(Clone)]
+pub(crate) enum Stop {
+    /// The shutdown deadline passed; uncommitted work stays in the log.
+    Aborted,
+    /// A fatal error: this component stops, the others run on.
+    Failed(String),
+}
+
+/// What every task shares.
+#[derive(Clone)]
+pub(crate) struct Context {
+    pub config: Arc<Config>,
+    pub transport: Arc<dyn Transport>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    pub abort: Flag,
+}
+
+impl Context {
+    /// Appends durably (see `log_op!`).
+    pub async fn send(&self, topic: &str, messages: Vec<Outgoing>) -> Result<(), Stop> {
+        log_op!(self, "writing to the log", self.transport.send(topic, messages.clone()))
+    }
+
+    /// Reads a consumer's lag, publishes it per partition, returns the total.
+    /// (On Kafka this asks the brokers: callers do it when idle.)
+    pub async fn observe_lag(&self, group: &str, consumer: &mut dyn Consumer) -> Result<u64, Stop> {
+        let lag = log_op!(self, "reading lag", consumer.lag())?;
+        Ok(self.set_lag(group, &lag))
+    }
+
+    /// After each poll: publishes the lag the consumer knows without asking the
+    /// brokers, when `LAG_INTERVAL` has passed since `last`.
+    pub async fn publish_lag(&self, group: &str, consumer: &mut dyn Consumer, last: &mut Instant) -> Result<(), Stop> {
+        if last.elapsed() >= LAG_INTERVAL {
+            let lag = log_op!(self, "reading lag", consumer.recent_lag())?;
+            self.set_lag(group, &lag);
+            *last = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn set_lag(&self, group: &str, lag: &[(Position, u64)]) -> u64 {
+        for (position, lag) in lag {
+            let partition = position.partition.to_string();
+            self.metrics.lag.with_label_values(&[group, &position.topic, &partition]).set(*lag as i64);
+        }
+        lag.iter().map(|(_, l)| l).sum()
+    }
+
+    /// Counts and logs a transient failure of a component, then waits out
+    /// the backoff; false when the shutdown deadline passed meanwhile.
+    pub async fn back_off(&self, component: &str, kind: Kind, error: &ComponentError, backoff: &mut Backoff) -> bool {
+        self.metrics.errors.with_label_values(&[component, kind.as_str(), "transient"]).inc();
+        tracing::warn!(component, kind = kind.as_str(), error = %error.reason, "transient failure; retrying");
+        backoff.wait(&mut self.abort.clone()).await
+    }
+
+    /// Records how a task ended in health (and the log).
+    pub fn finish(&self, component: &str, kind: Kind, result: Result<(), Stop>) {
+        match result {
+            Ok(()) | Err(Stop::Aborted) => self.health.set(component, ComponentState::Finished),
+            Err(Stop::Failed(reason)) => {
+                tracing::error!(component, kind = kind.as_str(), %reason, "component stopped");
+                self.metrics.errors.with_label_values(&[component, kind.as_str(), "fatal"]).inc();
+                self.health.set(component, ComponentState::Failed(reason));
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! A source's loop: read a batch, append records and dead letters, then
+//! checkpoint. A crash between append and checkpoint re-reads the batch
+//! (duplicates the sinks absorb), never skips it.
+
+use std::time::Instant;
+
+use socialpipe_schemas::{ErrorDomain, Source, SourceBatch, SourceMode};
+
+use super::dead_letters::rejected_dead_letter;
+use super::{Backoff, Context, Flag, Stop, log_op};
+use crate::runtime::telemetry::{ComponentState, Kind};
+use crate::runtime::transport::{Outgoing, new_trace_id};
+
+pub(crate) fn checkpoint_name(source: &str) -> String {
+    format!("source.{source}")
+}
+
+pub(crate) async fn run(
+    ctx: &Context,
+    name: &str,
+    topic: &str,
+    batch_records: usize,
+    mut source: Box<dyn Source>,
+    once: bool,
+    stop: Flag,
+) -> Result<(), Stop> {
+    let labels = [name, Kind::Source.as_str()];
+    let checkpoint = log_op!(ctx, "reading the checkpoint", ctx.transport.read_checkpoint(&checkpoint_name(name)))?;
+    let checkpoint = checkpoint
+        .map(|c| serde_json::from_str(&c))
+        .transpose()
+        .map_err(|e| Stop::Failed(format!("unreadable checkpoint: {e}")))?;
+    let mode = if once { SourceMode::Once } else { SourceMode::Continuous };
+    let mut backoff = Backoff::new(&ctx.config.runtime.retry);
+    loop {
+        match source.open(checkpoint.clone(), mode).await {
+            Ok(()) => break,
+            Err(e) if e.domain == ErrorDomain::Transient => {
+                if stop.is_set() || !ctx.back_off(name, Kind::Source, &e, &mut backoff).await {
+                    return Ok(());
+                }
+            }
+            Err(e) => return Err(Stop::Failed(e.reason)),
+        }
+    }
+    ctx.health.set(name, ComponentState::Running);
+    // Reading (and encoding) the next batch overlaps with writing this one;
+    // the channel holds one batch, so memory stays bounded.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let reader = tokio::spawn(read_ahead(ctx.clone(), name.to_owned(), source, batch_records, stop, tx));
+    let dlq = ctx.config.routes().dlq_topic(name);
+    let max_dlq = ctx.config.runtime.max_dlq_payload_bytes;
+    let result = async {
+        while let Some(read) = rx.recv().await {
+            let (batch, messages): (SourceBatch, Vec<Outgoing>) = read?;
+            let started = Instant::now();
+            let (records, rejected) = (batch.records.len() as u64, batch.rejected.len() as u64);
+            ctx.metrics.received.with_label_values(&labels).inc_by(records + rejected);
+            ctx.send(topic, messages).await?;
+            if rejected > 0 {
+                let letters =
+                    batch.rejected.into_iter().map(|r| rejected_dead_letter(name, r, topic, max_dlq)).collect();
+                ctx.send(&dlq, letters).await?;
+                ctx.metrics.errors.with_label_values(&[name, Kind::Source.as_str(), "invalid"]).inc_by(rejected);
+                ctx.metrics.dlq.with_label_values(&[name]).inc_by(rejected);
+            }
+            if let Some(checkpoint) = batch.checkpoint {
+                let text = serde_json::to_string(&checkpoint).expect("json");
+                log_op!(ctx, "writing the checkpoint", ctx.transport.write_checkpoint(&checkpoint_name(name), &text))?;
+            }
+            for callback in batch.on_durable {
+                (callback.0)();
+            }
+            ctx.metrics.sent.with_label_values(&labels).inc_by(records);
+            if records + rejected > 0 {
+                ctx.metrics.processing.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
+            }
+            if batch.caught_up {
+                tracing::info!(source = name, "caught up with the input present at start");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    reader.abort();
+    result
+}
+
+type ReadBatch = Result<(SourceBatch, Vec<Outgoing>), Stop>;
+
+/// Reads batches until the input is done (`--once`), `stop`, or a fatal error.
+async fn read_ahead(
+    ctx: Context,
+    name: String,
+    mut source: Box<dyn Source>,
+    batch_records: usize,
+    stop: Flag,
+    tx: tokio::sync::mpsc::Sender<ReadBatch>,
+) {
+    let mut backoff = Backoff::new(&ctx.config.runtime.retry);
+    while !stop.is_set() {
+        let read = match source.next_batch(batch_records).await {
+            Ok(batch) => {
+                backoff.reset();
+                let messages = batch.records.iter().map(|r| Outgoing::record(r, Some(&new_trace_id()))).collect();
+                Ok((batch, messages))
+            }
+            Err(e) if e.domain == ErrorDomain::Transient => {
+                if ctx.back_off(&name, Kind::Source, &e, &mut backoff).await {
+                    continue;
+                }
+                Err(Stop::Aborted)
+            }
+            Err(e) => Err(Stop::Failed(e.reason)),
+        };
+        let last = read.as_ref().map_or(true, |(batch, _)| batch.caught_up);
+        if tx.send(read).await.is_err() || last {
+            return;
+        }
+    }
+}
