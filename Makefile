@@ -75,10 +75,10 @@ sample-data:
 
 # Kafka pass-through vs a bare rdkafka loop on a fresh tansu memory broker
 # (docs/performance.md); BENCH_RECORDS=10000000 for the 10M-backlog RSS run.
-bench-kafka: build
+bench-kafka:
 	scripts/services.sh stop kafka-bench
 	scripts/services.sh start kafka-bench
-	$(CARGO) run --release -p socialpipe-benches --bin kafka_passthrough -- --brokers 127.0.0.1:$${SOCIALPIPE_KAFKA_BENCH_PORT:-9093} --records $${BENCH_RECORDS:-500000} --bin "$(BIN)"; \
+	$(CARGO) run --release -p socialpipe-benches --bin kafka_passthrough -- --brokers 127.0.0.1:$${SOCIALPIPE_KAFKA_BENCH_PORT:-9093} --records $${BENCH_RECORDS:-500000}; \
 	  status=$$?; scripts/services.sh stop kafka-bench; exit $$status
 
 # End-to-end throughput and memory (1M records), plus criterion micro-benches.

@@ -57,6 +57,7 @@ max_poll_interval_ms = 30000
 partitions = 6
 raw_posts = "$RUN.raw"
 enriched_posts = "$RUN.enriched"
+kol_scores = "$RUN.kol_scores"
 dlq_prefix = "$RUN.dlq."
 
 [http]
@@ -65,8 +66,9 @@ listen = "127.0.0.1:\${WORKER_HTTP:-0}"
 [[stages]]
 type = "entities"
 
+# Keyed state (each author's window) that moves with the partitions.
 [[stages]]
-type = "key_counter"
+type = "kol"
 
 [sinks.db]
 type = "sqlite"

@@ -1,11 +1,13 @@
-//! Kafka pass-through: topic → `passthrough` stage → topic with the real
-//! `socialpipe` binary, next to a bare rdkafka consume+produce loop on the
-//! same broker and input, in one invocation. Each rate is counted from the
-//! first record through to the last (group formation is left out of both).
-//! The worker's RSS is sampled as it drains the backlog. Meant for a fast
-//! broker (the tansu memory build, docs/performance.md).
+//! Kafka pass-through: topic → `passthrough` stage → topic through the
+//! socialpipe runner (`socialpipe run --only stages` as this binary's
+//! `worker` mode: the bench stage is not in the release binary), next to a
+//! bare rdkafka consume+produce loop on the same broker and input, in one
+//! invocation. Each rate is counted from the first record through to the
+//! last (group formation is left out of both). The worker's RSS is sampled
+//! as it drains the backlog. Meant for a fast broker (the tansu memory
+//! build, docs/performance.md).
 //!
-//! usage: kafka_passthrough [--brokers H:P] [--records N] [--bin path/to/socialpipe]
+//! usage: kafka_passthrough [--brokers H:P] [--records N]
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,8 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use socialpipe::config::Config;
+use socialpipe::runtime::runner::{self, Roles, RunOptions};
 use socialpipe::runtime::transport::kafka::{KafkaConfig, KafkaTransport};
 use socialpipe::runtime::transport::{Outgoing, Transport};
 use socialpipe_schemas::parse_raw_post;
@@ -152,8 +156,21 @@ impl RssTrace {
     }
 }
 
-/// The real binary, stages only, with the `passthrough` stage.
-fn socialpipe_run(bin: &str, brokers: &str, input: &str, records: u64) -> Result<(f64, RssTrace)> {
+// As the socialpipe binary: records are many small allocations freed on other threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `worker --config F`: the runner, stages only, as `socialpipe run --only stages` runs it.
+fn worker() -> Result<()> {
+    let config = Config::load(std::path::Path::new(&arg("--config").context("worker needs --config")?))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let options = RunOptions { once: false, only: Roles { sources: false, stages: true, sinks: false } };
+    runtime.block_on(runner::run(config, options, std::future::pending()))?;
+    Ok(())
+}
+
+/// This binary's worker, with the `passthrough` stage.
+fn socialpipe_run(brokers: &str, input: &str, records: u64) -> Result<(f64, RssTrace)> {
     let dir = tempfile::tempdir()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let config = dir.path().join("bench.toml");
@@ -166,13 +183,12 @@ fn socialpipe_run(bin: &str, brokers: &str, input: &str, records: u64) -> Result
              [runtime]\nstage_batch_records = 5000\n\n[[stages]]\ntype = \"passthrough\"\n"
         ),
     )?;
-    let mut child = std::process::Command::new(bin)
-        .args(["run", "--config"])
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(["worker", "--config"])
         .arg(&config)
-        .args(["--only", "stages"])
         .stdout(std::process::Stdio::null())
         .spawn()
-        .context("spawning socialpipe")?;
+        .context("spawning the worker")?;
     let sample = r#"component_sent_events_total{component="passthrough",kind="stage"}"#;
     let mut rate = Rate { first: None, first_count: 0 };
     let mut rss = RssTrace::default();
@@ -200,14 +216,18 @@ fn socialpipe_run(bin: &str, brokers: &str, input: &str, records: u64) -> Result
     Ok((per_second, rss))
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
+    // SAFETY: no other thread exists yet.
+    unsafe { socialpipe_processors::set_process_defaults() };
+    if std::env::args().nth(1).as_deref() == Some("worker") {
+        return worker();
+    }
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(bench())
+}
+
+async fn bench() -> Result<()> {
     let brokers = arg("--brokers").unwrap_or_else(|| "127.0.0.1:9093".into());
     let records: u64 = arg("--records").map_or(Ok(500_000), |r| r.parse())?;
-    let bin = arg("--bin").unwrap_or_else(|| {
-        let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-        format!("{target}/release/socialpipe")
-    });
     let run = format!("bench{}", std::process::id());
     let input = format!("{run}.in");
     let started = Instant::now();
@@ -216,7 +236,7 @@ async fn main() -> Result<()> {
     eprintln!("[{:.0?}] written; bare loop", started.elapsed());
     let bare = bare_loop(&brokers, &input, &format!("{run}.bare"), records).await?;
     eprintln!("[{:.0?}] bare loop done; socialpipe", started.elapsed());
-    let (ours, rss) = socialpipe_run(&bin, &brokers, &input, records)?;
+    let (ours, rss) = tokio::task::block_in_place(|| socialpipe_run(&brokers, &input, records))?;
     eprintln!("[{:.0?}] socialpipe done", started.elapsed());
     println!("bare rdkafka consume+produce: {bare:>10.0} records/s");
     println!("socialpipe passthrough stage: {ours:>10.0} records/s ({:.0} % of bare)", ours / bare * 100.0);
