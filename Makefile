@@ -6,7 +6,7 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: check-fixtures models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp bench-kol fuzz-webhook fuzz-xlsx sample-roster full-stack scale-demo test-kafka-soak bench-kafka clean-demo
+.PHONY: config-docs check-fixtures models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp bench-kol fuzz-webhook fuzz-xlsx sample-roster full-stack scale-demo test-kafka-soak bench-kafka clean-demo
 
 demo: models build
 	@scripts/demo.sh "$(BIN)"
@@ -35,12 +35,16 @@ test: lint check-compose check-fixtures models services
 # descriptions (X's OpenAPI models in its SDK, YouTube's and Drive's discovery
 # documents), in a venv cached outside the clone.
 FIXTURE_VENV := $(HOME)/.cache/socialpipe-fixture-venv
+# The example configurations are checked against the configuration's JSON
+# Schema in the same venv.
 check-fixtures:
 	@test -x $(FIXTURE_VENV)/bin/python || python3 -m venv $(FIXTURE_VENV)
-	@$(FIXTURE_VENV)/bin/pip install -q --disable-pip-version-check xdk==0.10.6 google-api-python-client==2.202.0
+	@$(FIXTURE_VENV)/bin/pip install -q --disable-pip-version-check xdk==0.10.6 google-api-python-client==2.202.0 jsonschema==4.25.1
 	@rm -rf $(CARGO_TARGET_DIR)/fixture-dump
 	SOCIALPIPE_FIXTURE_DUMP=$(CARGO_TARGET_DIR)/fixture-dump $(CARGO) test -q -p socialpipe-connectors --lib
 	$(FIXTURE_VENV)/bin/python scripts/check-fixtures.py $(CARGO_TARGET_DIR)/fixture-dump
+	$(CARGO) run -q -p socialpipe --bin socialpipe -- config schema > $(CARGO_TARGET_DIR)/socialpipe.schema.json
+	$(FIXTURE_VENV)/bin/python scripts/check-config-schema.py $(CARGO_TARGET_DIR)/socialpipe.schema.json examples/*.toml
 
 # The scale-out kill -9 test, which the test broker fails about one run in
 # three for reasons of its own (docs/decisions/003); run it a few times.
@@ -57,6 +61,11 @@ services:
 
 services-stop:
 	@scripts/services.sh stop
+
+# The configuration reference, generated from the config types (a test
+# fails when it is stale).
+config-docs:
+	$(CARGO) run -q -p socialpipe --bin socialpipe -- config reference > docs/configuration.md
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -72,6 +72,11 @@ enum Command {
         #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
         models_dir: PathBuf,
     },
+    /// The configuration's JSON Schema and reference, from the config types.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Check a configuration without running it.
     Validate {
         #[arg(long, short)]
@@ -127,6 +132,15 @@ enum Command {
         #[arg(long)]
         malformed: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the JSON Schema of the configuration (for editors' TOML
+    /// language servers: they complete and check keys with it).
+    Schema,
+    /// Print the configuration reference as Markdown (docs/configuration.md).
+    Reference,
 }
 
 #[derive(Subcommand)]
@@ -268,6 +282,12 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
             if counts.errors > 0 {
                 eprintln!("{} line(s) enriched, {} with errors", counts.enriched, counts.errors);
             }
+        }
+        Command::Config { command: ConfigCommand::Schema } => {
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&socialpipe::config::reference::schema())?)?
+        }
+        Command::Config { command: ConfigCommand::Reference } => {
+            write!(stdout, "{}", socialpipe::config::reference::markdown())?
         }
         Command::Topics { config } => admin::topics(&load(&config)?, stdout).await?,
         Command::Tail { config, topic, follow, limit } => {

@@ -64,6 +64,28 @@ pub fn post(platform: &str, n: u32, likes: u64, version: i64) -> Envelope {
     envelope
 }
 
+/// Post `n` of `platform` with its payload's `field` set to `value` (a
+/// value a store may refuse).
+pub fn post_with(platform: &str, n: u32, field: &str, value: serde_json::Value) -> Envelope {
+    let mut envelope = post(platform, n, 1, 10);
+    let mut payload: serde_json::Value = serde_json::from_str(envelope.payload.get()).expect("a post's payload");
+    payload[field] = value;
+    envelope.payload = Envelope::encode_payload(&payload);
+    envelope
+}
+
+/// Runs a store's cleanup to its end on a thread of its own (`Drop` cannot
+/// await, and may run inside a runtime); a failed cleanup leaves the test's
+/// database for inspection.
+pub fn clean_up(cleanup: impl std::future::Future<Output = ()> + Send + 'static) {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        runtime.block_on(cleanup);
+    })
+    .join()
+    .ok();
+}
+
 pub fn posts(platform: &str, range: std::ops::Range<u32>, version: i64) -> Vec<Envelope> {
     range.map(|n| post(platform, n, u64::from(n), version)).collect()
 }

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use socialpipe_schemas::{ComponentError, PostPayload, Source, SourceBatch, SourceMode};
+use socialpipe_schemas::{ComponentError, PostPayload, SourceBatch};
 
 use super::FacebookConfig;
-use crate::graph::{EdgeReader, EdgeSpec, parse_time};
+use crate::graph::{EdgePage, EdgeReader, EdgeSource, EdgeSpec, PageTaker, parse_time};
 use crate::http::Clock;
 use crate::records::to_post;
 
@@ -15,16 +15,24 @@ const POST_FIELDS: &str = "id,message,story,created_time,permalink_url,from,shar
 reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0)";
 const PAGE_FIELDS: &str = "id,name,username,followers_count,fan_count";
 
-pub struct FacebookSource {
-    edge: EdgeReader,
-}
+/// A Page's `posts` edge, each post mapped on its own.
+pub struct PagePosts;
+
+pub type FacebookSource = EdgeSource<PagePosts>;
 
 impl FacebookSource {
     pub fn with_clock(name: &str, config: FacebookConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
         let (owner_id, limit) = (config.page_id.clone(), config.limit);
         let spec =
             EdgeSpec { provider: "facebook", owner_id, owner_fields: PAGE_FIELDS, edge: "posts", item_fields: POST_FIELDS, limit };
-        Ok(FacebookSource { edge: EdgeReader::new(spec, name, &config, clock)? })
+        Ok(EdgeSource::new(EdgeReader::new(spec, name, &config, clock)?, PagePosts))
+    }
+}
+
+#[async_trait]
+impl PageTaker for PagePosts {
+    async fn take(&mut self, edge: &mut EdgeReader, page: EdgePage) -> Result<SourceBatch, ComponentError> {
+        Ok(edge.take_page(&page, map))
     }
 }
 
@@ -44,16 +52,4 @@ fn map(post: &Value, page: &Value) -> Result<PostPayload, String> {
         "url": post["permalink_url"],
     });
     to_post(raw, "post")
-}
-
-#[async_trait]
-impl Source for FacebookSource {
-    async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError> {
-        self.edge.base.open(checkpoint, mode)
-    }
-
-    async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
-        let Some(page) = self.edge.next_page(max_records).await? else { return Ok(SourceBatch::default()) };
-        Ok(self.edge.take_page(&page, map))
-    }
 }

@@ -31,7 +31,13 @@ api_config! {
     /// parsing, mapping and dedup as `local_xlsx`. A file's version is its
     /// `md5Checksum` (a Google Sheet's is its `modifiedTime`), so an unchanged
     /// file is not downloaded again and a renamed copy (same md5) is skipped.
-    /// Auth is a service account's JWT-bearer grant, renewed before expiry.
+    /// Auth is the service account's JWT-bearer grant (a JWT signed RS256 by
+    /// the key file's private key for its `client_email`, scope
+    /// `drive.readonly`, sent to its `token_uri`), renewed a minute before it
+    /// expires and again when refused. A download Drive refuses
+    /// (`fileNotDownloadable`, `exportSizeLimitExceeded`) becomes a dead
+    /// letter with the file's name and the reason, and the source goes on.
+    /// Share the folder with the service account's email.
     pub struct GdriveConfig {
         /// The folder whose spreadsheets are read (shared with the service account).
         pub folder_id: String,

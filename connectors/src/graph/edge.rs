@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use serde_json::Value;
-use socialpipe_schemas::{ComponentError, PostPayload, SourceBatch};
+use socialpipe_schemas::{ComponentError, PostPayload, Source, SourceBatch, SourceMode};
 
 use super::{GraphErrors, GraphSettings, token_source};
 use crate::api::{ApiBase, SweepCursor};
@@ -25,6 +26,38 @@ pub struct EdgeSpec {
     pub item_fields: &'static str,
     /// Items per page.
     pub limit: u32,
+}
+
+/// How a Graph source turns a page of its edge into a batch.
+#[async_trait]
+pub trait PageTaker: Send {
+    /// Maps the page's new items (with the owner's profile) and moves the
+    /// cursor (`EdgeReader::take_page`), after any requests of its own.
+    async fn take(&mut self, edge: &mut EdgeReader, page: EdgePage) -> Result<SourceBatch, ComponentError>;
+}
+
+/// A Graph source: its edge read sweep by sweep, each page taken by `T`.
+pub struct EdgeSource<T> {
+    edge: EdgeReader,
+    taker: T,
+}
+
+impl<T> EdgeSource<T> {
+    pub fn new(edge: EdgeReader, taker: T) -> Self {
+        EdgeSource { edge, taker }
+    }
+}
+
+#[async_trait]
+impl<T: PageTaker> Source for EdgeSource<T> {
+    async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError> {
+        self.edge.base.open(checkpoint, mode)
+    }
+
+    async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
+        let Some(page) = self.edge.next_page(max_records).await? else { return Ok(SourceBatch::default()) };
+        self.taker.take(&mut self.edge, page).await
+    }
 }
 
 /// Reads an edge sweep by sweep.

@@ -5,7 +5,7 @@
 mod edge;
 mod token;
 
-pub use edge::{EdgePage, EdgeReader, EdgeSpec};
+pub use edge::{EdgePage, EdgeReader, EdgeSource, EdgeSpec, PageTaker};
 pub use token::{ExchangedToken, GraphErrors};
 
 use std::sync::{Arc, Mutex};
@@ -57,6 +57,7 @@ macro_rules! graph_config {
                 /// The exchanged token lives in memory: keep the configured one fresh.
                 #[serde(default)]
                 pub app_id: Option<String>,
+                /// The app's secret (with `app_id`); use `"${FB_APP_SECRET}"`.
                 #[serde(default)]
                 pub app_secret: Option<socialpipe_schemas::Secret>,
                 /// The Graph API version in the path.

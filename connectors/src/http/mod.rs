@@ -26,10 +26,13 @@ pub use google::GoogleErrors;
 pub struct RetryPolicy {
     /// Attempts per request (429 and 5xx are retried; the first attempt counts).
     pub max_attempts: u32,
+    /// First delay between attempts; doubles with ±25 % jitter.
     pub initial_backoff_ms: u64,
+    /// Longest delay between attempts.
     pub max_backoff_ms: u64,
     /// Longest wait a rate-limit header may ask for; a longer one is a transient error.
     pub max_rate_limit_wait_secs: u64,
+    /// Bound on one request (for a stream: on connecting).
     pub request_timeout_ms: u64,
 }
 

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
-use socialpipe_schemas::{ComponentError, PostPayload, Source, SourceBatch, SourceMode};
+use socialpipe_schemas::{ComponentError, PostPayload, SourceBatch};
 
 use super::InstagramConfig;
-use crate::graph::{EdgeReader, EdgeSpec, parse_time};
+use crate::graph::{EdgePage, EdgeReader, EdgeSource, EdgeSpec, PageTaker, parse_time};
 use crate::http::Clock;
 use crate::records::to_post;
 
@@ -17,11 +17,13 @@ const MEDIA_FIELDS: &str =
     "id,caption,media_type,media_product_type,permalink,timestamp,username,like_count,comments_count";
 const USER_FIELDS: &str = "id,username,name,followers_count,follows_count,media_count";
 
-pub struct InstagramSource {
+/// An account's `media` edge, with the configured insights of each new item.
+pub struct MediaWithInsights {
     /// Metrics read per new item.
     insights: Vec<String>,
-    edge: EdgeReader,
 }
+
+pub type InstagramSource = EdgeSource<MediaWithInsights>;
 
 impl InstagramSource {
     pub fn with_clock(name: &str, config: InstagramConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
@@ -29,19 +31,21 @@ impl InstagramSource {
         let spec =
             EdgeSpec { provider: "instagram", owner_id, owner_fields: USER_FIELDS, edge: "media", item_fields: MEDIA_FIELDS, limit };
         let edge = EdgeReader::new(spec, name, &config, clock)?;
-        Ok(InstagramSource { insights: config.insights, edge })
+        Ok(EdgeSource::new(edge, MediaWithInsights { insights: config.insights }))
     }
+}
 
+impl MediaWithInsights {
     /// The configured metrics of one media item, by name. Graph refuses
     /// metrics a media type lacks and media with too few viewers ("(#10)
     /// Not enough viewers"): the post then goes on without insights.
-    async fn insights(&mut self, media_id: &str) -> Result<Map<String, Value>, ComponentError> {
+    async fn insights(&self, edge: &mut EdgeReader, media_id: &str) -> Result<Map<String, Value>, ComponentError> {
         if self.insights.is_empty() {
             return Ok(Map::new());
         }
-        let url = self.edge.base.url(&format!("{media_id}/insights"));
+        let url = edge.base.url(&format!("{media_id}/insights"));
         let query = [("metric", self.insights.join(","))];
-        match self.edge.base.client.try_get_json(&url, &query).await? {
+        match edge.base.client.try_get_json(&url, &query).await? {
             Ok(answer) => Ok(answer["data"]
                 .as_array()
                 .into_iter()
@@ -54,7 +58,7 @@ impl InstagramSource {
                 .collect()),
             Err(refusal) => {
                 tracing::warn!(
-                    source = self.edge.base.name,
+                    source = edge.base.name,
                     media_id,
                     error = %refusal["error"]["message"].as_str().unwrap_or("refused"),
                     "instagram: no insights for this media item"
@@ -99,13 +103,8 @@ fn map(media: &Value, account: &Value, insights: Option<&Map<String, Value>>) ->
 }
 
 #[async_trait]
-impl Source for InstagramSource {
-    async fn open(&mut self, checkpoint: Option<Value>, mode: SourceMode) -> Result<(), ComponentError> {
-        self.edge.base.open(checkpoint, mode)
-    }
-
-    async fn next_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
-        let Some(page) = self.edge.next_page(max_records).await? else { return Ok(SourceBatch::default()) };
+impl PageTaker for MediaWithInsights {
+    async fn take(&mut self, edge: &mut EdgeReader, page: EdgePage) -> Result<SourceBatch, ComponentError> {
         // Insights only for items not read by an earlier sweep: one request each.
         let mut insights = HashMap::new();
         for media in page.answer["data"].as_array().into_iter().flatten() {
@@ -113,11 +112,11 @@ impl Source for InstagramSource {
             else {
                 continue;
             };
-            if !self.edge.has_read(at.timestamp(), id) {
-                insights.insert(id.to_owned(), self.insights(id).await?);
+            if !edge.has_read(at.timestamp(), id) {
+                insights.insert(id.to_owned(), self.insights(edge, id).await?);
             }
         }
-        Ok(self.edge.take_page(&page, |media, account| {
+        Ok(edge.take_page(&page, |media, account| {
             map(media, account, media["id"].as_str().and_then(|id| insights.get(id)))
         }))
     }

@@ -18,10 +18,11 @@ use socialpipe_schemas::{ComponentError, Source, SourceConfig};
 use crate::sheets::SheetSettings;
 pub use source::LocalXlsxSource;
 
-/// The workbooks (`.xlsx`, `.xlsm`) in a directory, read in name order
-/// with the same parsing, mapping and dedup as `gdrive`: a file's version
-/// is the sha256 of its bytes, so an unchanged file produces nothing and a
-/// renamed copy is skipped; only changed rows are emitted.
+/// The workbooks (`.xlsx`, `.xlsm`; Excel's `~$` lock files skipped) in a
+/// directory, read in name order with the same parsing, mapping and dedup
+/// as `gdrive`: a file's id is its name, its version the sha256 of its
+/// bytes, so an unchanged file produces nothing and a renamed copy is
+/// skipped; only changed rows are emitted.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocalXlsxConfig {

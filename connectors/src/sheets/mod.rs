@@ -18,8 +18,9 @@ use serde::Deserialize;
 
 pub use ledger::{FileMeta, Ledger, Loader};
 
-/// How the rows of one sheet (or of every other sheet, `sheet = "*"`) become records.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+/// How the rows of one sheet (or of every other sheet, `sheet = "*"`)
+/// become records.
+#[derive(Debug, Clone, serde::Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SheetRule {
     /// The sheet's name, or `*` for every sheet no other rule names.
@@ -38,23 +39,44 @@ pub struct SheetRule {
     pub columns: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+/// What a sheet's rows become. `rows`: `sheet_row/v1` records, cells as
+/// they are. `roster`: each row is a creator (`platform`, `handle`,
+/// `author_id`, `name`, `followers`, `following`, `rate`, `category`): a
+/// `sheet_row/v1` carrying an author snapshot, keyed `<platform>:<author_id>`
+/// (the handle where there is no id column: give one for platforms whose
+/// author id is not the handle, as X, YouTube, Facebook and Instagram), so
+/// the `kol` stage sees it beside the author's posts and takes its follower
+/// counts (as of the file's time) and handle; a row without a platform, or
+/// without both handle and id, is a dead letter. `posts`: each row is a post
+/// (`platform`, `id`, `author_id`, `author`, `text`, `created_at`, `likes`,
+/// `comments`, `shares`, `views`, `url`, `lang`), validated like any raw
+/// post; the row key is the `id` column.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RowMapping {
-    /// `sheet_row/v1` records, cells as they are.
     #[default]
     Rows,
-    /// Creator rosters: sheet rows carrying an author snapshot (`platform`,
-    /// `handle`, `author_id`, `name`, `followers`, `following`, `rate`,
-    /// `category`), keyed by the author, which KOL scoring reads.
     Roster,
-    /// Exported posts or messages: `post/v1` records (`platform`, `id`,
-    /// `author_id`, `author`, `text`, `created_at`, `likes`, `comments`,
-    /// `shares`, `views`, `url`, `lang`).
     Posts,
 }
 
-/// How sheets map to records: the rules, and the bounds on what is read.
+/// How sheets map to records, and the bounds on what is read. Every sheet
+/// of a workbook is read (calamine): the header is the first row with a
+/// cell in it (a blank header cell is named by its column letter, a
+/// repeated one gets `_2`…), cells are typed (numbers, whole numbers as
+/// integers, booleans, text, dates as `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS`,
+/// empty and error cells as null), and formulas give the value Excel saved
+/// with them. A row's id is `sheet:<file id>:<sheet>:<row key>`, the row key
+/// being the `key_column`'s value or the row number. What is new is decided
+/// by a ledger in the checkpoint: a file whose version was read is not read
+/// again, a file with the same bytes as one read before (a renamed copy) is
+/// skipped, and within a file only rows whose (sheet, row key, content) was
+/// not emitted before are emitted: one changed cell gives exactly one record,
+/// with the same id and a higher version. A file that is corrupt,
+/// password-protected, not an Office Open XML workbook (legacy `.xls`,
+/// `.xlsb`, `.ods`: save it as `.xlsx`), over `max_file_bytes`, or whose
+/// parts expand to more than `max_expanded_bytes` becomes one dead letter
+/// with its name and the reason, once per version; the source goes on.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SheetSettings {
@@ -68,8 +90,9 @@ pub struct SheetSettings {
     /// bounds the memory reading it takes).
     #[serde(default = "default_max_expanded_bytes")]
     pub max_expanded_bytes: u64,
-    /// Row digests remembered (oldest forgotten first: a forgotten row that
-    /// comes again unchanged is emitted again, and sinks upsert it).
+    /// Row digests the ledger keeps, 8 bytes each (oldest forgotten first: a
+    /// forgotten row that comes again unchanged is emitted again, and sinks
+    /// upsert it).
     #[serde(default = "default_max_tracked_rows")]
     pub max_tracked_rows: usize,
 }

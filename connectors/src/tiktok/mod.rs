@@ -37,16 +37,19 @@ api_config! {
     pub struct TiktokConfig {
         /// The API's query object, e.g. `{and = [{operation = "IN", field_name = "hashtag_name", field_values = ["coffee"]}]}`.
         pub query: Value,
-        /// A fixed window, `YYYYMMDD` (the API allows at most 30 days); or
+        /// A fixed window, `YYYYMMDD` (the API allows at most 30 days), with
+        /// `end_date`; or
         #[serde(default)]
         pub start_date: Option<String>,
+        /// The fixed window's last day, `YYYYMMDD`.
         #[serde(default)]
         pub end_date: Option<String>,
         /// a rolling window: the last this many days (UTC) up to today, 1–30.
         #[serde(default)]
         pub rolling_days: Option<u32>,
+        /// The app's client key.
         pub client_key: String,
-        /// Use `"${TIKTOK_CLIENT_SECRET}"`.
+        /// The app's client secret; use `"${TIKTOK_CLIENT_SECRET}"`.
         pub client_secret: Secret,
         /// Videos per page, 1–100.
         #[serde(default = "default_max_count")]

@@ -64,11 +64,13 @@ api_config! {
     defaults { base_url: "https://api.x.com" }
 }
 
-/// A filtering rule (X's rule syntax) and its tag, reported on each match.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, schemars::JsonSchema)]
+/// A filtering rule and its tag, reported on each match.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamRule {
+    /// The rule, in X's rule syntax.
     pub value: String,
+    /// A name for it, reported in each matching post's `matching_rules`.
     #[serde(default)]
     pub tag: Option<String>,
 }

@@ -19,17 +19,23 @@ use socialpipe_schemas::{ComponentError, Secret, Source, SourceConfig};
 
 pub use source::WebhookSource;
 
-/// An HTTP endpoint that receives posts: a POST carries raw posts (one
-/// object or an array) or a Meta webhook notification (Page feed changes).
-/// With `app_secret`, every POST must carry a valid `X-Hub-Signature-256`
-/// (else 401 and a dead letter); a GET with the right `hub.verify_token`
-/// answers the subscription handshake. A request is answered 200 only once
-/// its records are durable in the log; a body over `max_body_bytes` gets
-/// 413. It never ends, so it cannot run with `--once`.
+/// An HTTP endpoint (`POST path`) receiving raw posts (one object or an
+/// array) or Meta webhook notifications (Page `feed` changes that add or
+/// edit a post or status become posts; other changes go to the DLQ with
+/// their JSON). A request is answered `200 {"accepted": n, "rejected": m}`
+/// only once its records are durable in the log (a kill -9 right after the
+/// 200 loses nothing); `503` when they are not durable within
+/// `ack_timeout_ms` or too many requests wait (the sender retries). With
+/// `app_secret`, every POST must carry `X-Hub-Signature-256: sha256=<HMAC-SHA256
+/// of the body>` (compared in constant time): a bad or missing one gets 401
+/// and a dead letter. `GET path?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`
+/// echoes the challenge for the right `verify_token`, else 403. A body over
+/// `max_body_bytes` gets 413. A webhook never ends, so it cannot run with `--once`.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
-    /// Address to listen on, e.g. `0.0.0.0:8088`.
+    /// Address to listen on, e.g. `"0.0.0.0:8088"` (bound at start: a taken
+    /// port stops start-up).
     pub listen: String,
     /// The path POSTs and the handshake go to.
     #[serde(default = "default_path")]

@@ -7,6 +7,7 @@
 
 mod interpolate;
 mod locate;
+pub mod reference;
 #[cfg(test)]
 mod tests;
 
@@ -160,13 +161,14 @@ impl Default for RetryConfig {
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
+    /// `auto` is pretty on a terminal, JSON otherwise (logs go to stderr).
     pub format: LogFormat,
     /// A tracing filter, e.g. `info` or `socialpipe=debug,warn` (default
     /// `info`); `RUST_LOG` overrides it.
     pub level: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Pretty on a terminal, JSON otherwise.
@@ -193,7 +195,11 @@ fn default_source_batch() -> usize {
     1000
 }
 
-/// A stage: its `type` with that type's settings.
+/// A stage: its `type` with that type's settings. Stages run in the order
+/// listed; a text stage reads a post's `text` (a post without one goes to
+/// the stage's DLQ) and writes its enrichment (docs/record-schema.md); a
+/// stage that writes what another reads must come before it (`validate`
+/// says which), and a reader works without it when no stage writes it.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct StageSpec {
     /// Defaults to the type; names must be unique (they name `dlq.<name>`).
@@ -209,7 +215,15 @@ impl StageSpec {
     }
 }
 
-/// A sink: its `type` with that type's settings, and the runner's.
+/// A sink: its `type` with that type's settings, and the runner's. Every
+/// sink writes a batch idempotently (upsert by record id, the highest
+/// version wins) and acknowledges it only once the store has it; a record
+/// the store refuses for good (a constraint, a validator, a value the column
+/// cannot hold) goes to `dlq.NAME` with the store's message while the rest
+/// is written; a store that is down is retried with backoff and nothing
+/// more is consumed meanwhile. At start a networked sink connects and
+/// authenticates: bad credentials stop the run before anything is consumed,
+/// an unreachable server is retried (`/health/ready` says so).
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct SinkSpec {
     /// Topics the sink consumes (default: what the stage chain writes, or

@@ -13,13 +13,22 @@ use super::KolStage;
 use super::factors::Tier;
 use crate::{cannot_start, check_fraction};
 
-/// Writes `enrichments.kol` on every post and emits `kol_score` records: an
-/// explainable KOL score per author over a rolling window of event time
-/// (engagement, follower quality, content relevance to the briefs, brand
-/// safety, posting consistency), at most once per `emit_interval_minutes`
-/// of event time per author and once more when the input ends. The window
-/// is the stage's keyed state (kept in the changelog, restored after a
-/// crash, moved with the author's partition).
+/// Writes `enrichments.kol` on every post and emits `kol_score` records to
+/// `topics.kol_scores`: an explainable score per author (`<platform>:<author
+/// id>`, the partition key, so one worker owns an author) over a rolling
+/// window of event time. `score` 0–100 is the weighted mean of five factors
+/// in [0, 1] (engagement, follower quality, content relevance to the briefs,
+/// brand safety, posting consistency); a factor whose inputs are missing
+/// says why and the others' weights are scaled to sum to 1. `tier` comes
+/// from the newest follower count (nano < 10k, micro < 100k, mid < 500k,
+/// macro < 1M, mega). Time is event time: the window ends at the author's
+/// newest post, a score is emitted when that moves `emit_interval_minutes`
+/// past the last one, and every changed author gets a score when the input
+/// ends; a replay emits the same scores. A post id counts once (a higher
+/// version replaces it); a post later than the allowed lateness passes on
+/// uncounted, with the reason. The window is the stage's keyed state, kept
+/// in the changelog, restored after a crash and moved with the partition
+/// (docs/decisions/007).
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KolConfig {
@@ -33,31 +42,42 @@ pub struct KolConfig {
     /// At most one score per author per this much event time; the last one
     /// is always emitted when the input ends.
     pub emit_interval_minutes: u32,
+    /// The factors' weights, each within [0, 1], summing to 1.
     pub weights: Weights,
-    /// Engagement-rate benchmarks by platform (`default` for the others) and tier.
+    /// Engagement rate per tier by platform (`default` covers the others);
+    /// setting any replaces the built-in table, whose figures are round ones
+    /// of the range industry reports publish: set your own.
     pub benchmarks: BTreeMap<String, TierRates>,
     /// Category or campaign briefs, by name: a text (embedded with the
-    /// model in `models_dir`) and/or keywords.
+    /// model in `models_dir`) and/or keywords. Changing them makes stored
+    /// similarities stale: they are dropped and rebuilt from new posts.
     pub briefs: BTreeMap<String, Brief>,
     /// all-MiniLM-L6-v2, to embed the briefs' texts.
     pub models_dir: PathBuf,
-    /// Centroid similarity at or below which relevance is 0, and at or above which it is 1.
+    /// Centroid similarity to a brief at or below which relevance is 0 (linear up to `relevance_full`).
     pub relevance_floor: f64,
+    /// Centroid similarity at or above which relevance is 1.
     pub relevance_full: f64,
     /// A post is strongly negative at or below this VADER compound.
     pub strongly_negative_at: f64,
     /// Posting frequency that earns full marks.
     pub target_posts_per_week: f64,
+    /// Thresholds of the fake-follower checks (docs/decisions/007 gives their sources).
     pub follower_quality: FollowerQualityConfig,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Weights {
+    /// Median engagement rate against the platform's tier benchmark.
     pub engagement: f64,
+    /// Following ratio, engagement plausibility, follower jumps, account age.
     pub follower_quality: f64,
+    /// Similarity of the posts to the briefs, and keyword matches.
     pub content_relevance: f64,
+    /// Posts flagged unsafe or strongly negative.
     pub brand_safety: f64,
+    /// Posting frequency and regularity.
     pub posting_consistency: f64,
 }
 
@@ -87,13 +107,18 @@ impl Weights {
 
 /// Engagement rate ((likes + comments + shares) / followers) a typical
 /// post of each tier reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierRates {
+    /// Under 10k followers.
     pub nano: f64,
+    /// Under 100k.
     pub micro: f64,
+    /// Under 500k.
     pub mid: f64,
+    /// Under 1M.
     pub r#macro: f64,
+    /// 1M and more.
     pub mega: f64,
 }
 
@@ -113,18 +138,21 @@ impl TierRates {
     }
 }
 
-/// A category or campaign: a text (embedded with the model) and/or keywords.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+/// A category or campaign.
+#[derive(Debug, Clone, Default, serde::Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Brief {
+    /// Embedded with the model: content relevance is the similarity of an
+    /// author's posts' centroid to it.
     #[serde(default)]
     pub text: Option<String>,
+    /// Whole words in a post's text, or equal to a hashtag or topic category.
     #[serde(default)]
     pub keywords: Vec<String>,
 }
 
 /// Thresholds of the fake-follower checks (see `factors.rs` for sources).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FollowerQualityConfig {
     /// The following-ratio check applies from this many followed accounts.
@@ -137,6 +165,7 @@ pub struct FollowerQualityConfig {
     pub jump_min_followers: u64,
     /// An account younger than this with `new_account_followers` is suspect.
     pub new_account_days: u32,
+    /// Followers that make an account younger than `new_account_days` suspect.
     pub new_account_followers: u64,
 }
 

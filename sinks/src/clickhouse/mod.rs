@@ -16,20 +16,26 @@ use socialpipe_schemas::{ComponentError, Sink, SinkConfig};
 pub use schema::{Dialect, MIGRATIONS, statements};
 pub use sink::ClickhouseSink;
 
-/// ClickHouse, over its HTTP interface: tables `posts` (hashtags, mentions
-/// and brands as arrays, the combined sentiment label, VADER's compound,
-/// the dominant emotion and the embedding as columns), `authors`,
-/// `kol_scores` with the view `kol_scores_latest`, and `sheet_rows`, plus
-/// per-hour views of sentiment and emotion by hashtag and by brand. Tables
-/// are ReplacingMergeTree on the record version: query them with `FINAL`.
+/// ClickHouse, over its HTTP interface: RowBinary inserts (lz4) of whole
+/// batches into ReplacingMergeTree tables `posts` (ordered by platform,
+/// event day, id; hashtags, mentions and brands as arrays, the combined
+/// sentiment label, VADER's compound, the dominant emotion and the embedding
+/// as columns), `authors`, `kol_scores` and `sheet_rows`, plus the views
+/// `kol_scores_latest`, `sentiment_by_hashtag_hour`, `sentiment_by_brand_hour`,
+/// `emotion_by_hashtag_hour` and `emotion_by_brand_hour`. Query the tables
+/// with `FINAL` so a redelivered row counts once before merges. The DDL is
+/// picked by `SELECT version()` (18.x gets `String` where current releases
+/// get `LowCardinality(String)`, docs/decisions/004). Prefer large batches
+/// (`batch_max_records = 50000`): every insert makes a part.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClickhouseConfig {
-    /// HTTP interface, e.g. `http://127.0.0.1:8123`.
+    /// The HTTP interface, e.g. `http://127.0.0.1:8123`.
     pub url: String,
     /// Created by the migrations when missing.
     #[serde(default = "default_database")]
     pub database: String,
+    /// The user (and its password below).
     #[serde(default = "default_user")]
     pub user: String,
     /// Use `"${CLICKHOUSE_PASSWORD}"`.

@@ -4,7 +4,7 @@ use socialpipe_schemas::{Envelope, ErrorDomain, RecordKind, SinkConfig};
 
 use super::{ClickhouseConfig, ClickhouseSink, Dialect, MIGRATIONS, statements};
 use crate::compliance::{MigratingStore, PoisonStore, ServerStore, Store, sink_compliance_suite};
-use crate::testing::{post, unique};
+use crate::testing::{clean_up, post_with, unique};
 
 fn url(port: u16) -> String {
     format!("http://127.0.0.1:{port}")
@@ -68,11 +68,7 @@ impl Store for Ch {
 impl PoisonStore for Ch {
     /// DateTime cannot hold times before 1970.
     async fn poison(&self, platform: &str) -> Envelope {
-        let mut envelope = post(platform, 999, 1, 10);
-        let mut payload: serde_json::Value = serde_json::from_str(envelope.payload.get()).unwrap();
-        payload["created_at"] = "1969-07-20T20:17:00Z".into();
-        envelope.payload = Envelope::encode_payload(&payload);
-        envelope
+        post_with(platform, 999, "created_at", "1969-07-20T20:17:00Z".into())
     }
 }
 
@@ -94,12 +90,9 @@ impl MigratingStore for Ch {
 impl Drop for Ch {
     fn drop(&mut self) {
         let (client, db) = (Client::default().with_url(&self.config.url), self.config.database.clone());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            let _ = rt.block_on(client.query(&format!("DROP DATABASE IF EXISTS {db}")).execute());
-        })
-        .join()
-        .ok();
+        clean_up(async move {
+            let _ = client.query(&format!("DROP DATABASE IF EXISTS {db}")).execute().await;
+        });
     }
 }
 

@@ -15,11 +15,13 @@ use socialpipe_schemas::{ComponentError, Sink, SinkConfig};
 
 pub use sink::{MIGRATIONS, MongodbSink};
 
-/// MongoDB (or a server speaking its wire protocol): one document per
-/// record, `_id` = record id, with every enrichment; collections `posts`,
-/// `authors`, `kol_scores`, `sheet_rows`. A batch is one command per
-/// collection, each document applied only when its version is at least
-/// the stored one.
+/// MongoDB (or a server speaking its wire protocol): collections `posts`,
+/// `authors`, `kol_scores`, `sheet_rows` in the URI's database; one document
+/// per record with `_id` = record id and every enrichment, times as BSON
+/// dates. A batch is one unordered `insert` per collection; ids already
+/// stored come back as duplicate keys and are sent again as `update`
+/// upserts guarded by version (`posts.deliveries` counts writes). Any other
+/// refusal (a validator, another unique index) is reported per document.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MongodbConfig {

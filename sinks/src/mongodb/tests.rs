@@ -6,7 +6,7 @@ use socialpipe_schemas::{Envelope, ErrorDomain, RecordKind, SinkConfig};
 
 use super::{MongodbConfig, MongodbSink};
 use crate::compliance::{MigratingStore, PoisonStore, ServerStore, Store, sink_compliance_suite};
-use crate::testing::{post, unique};
+use crate::testing::{clean_up, post, unique};
 
 fn uri(port: u16, db: &str) -> String {
     format!("mongodb://127.0.0.1:{port}/{db}?directConnection=true")
@@ -97,16 +97,11 @@ impl MigratingStore for Mongo {
 impl Drop for Mongo {
     fn drop(&mut self) {
         let (uri, db) = (uri(self.port, &self.db), self.db.clone());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async {
-                if let Ok(client) = Client::with_uri_str(uri).await {
-                    let _ = client.database(&db).drop().await;
-                }
-            })
-        })
-        .join()
-        .ok();
+        clean_up(async move {
+            if let Ok(client) = Client::with_uri_str(uri).await {
+                let _ = client.database(&db).drop().await;
+            }
+        });
     }
 }
 

@@ -22,16 +22,21 @@ use socialpipe_schemas::{ComponentError, Sink, SinkConfig};
 pub use sink::{MIGRATIONS, Neo4jSink};
 
 /// Neo4j (or a server speaking Bolt): the graph
-/// (Author)-[:POSTED]->(Post)-[:TAGGED]->(Hashtag), (Post)-[:MENTIONS]->(Author),
-/// (Post)-[:ABOUT]->(Brand), KOL scores as properties of the author and
-/// sheet rows as (SheetRow) nodes. Authors are keyed by
-/// `<platform>:<lower-case handle>`, so a mentioned account and its own
-/// posts meet on one node. A batch is one transaction.
+/// `(Author)-[:POSTED]->(Post)-[:TAGGED]->(Hashtag)`, `(Post)-[:MENTIONS]->(Author)`,
+/// `(Post)-[:ABOUT]->(Brand)`, KOL scores as `kol_*` properties of the
+/// author, sheet rows as `SheetRow` nodes; the embedding stays out. A batch
+/// is one transaction of `UNWIND $rows AS r MERGE …` statements; unique
+/// constraints on `Author.handle_key`, `Post.id`, `Hashtag.name`,
+/// `Brand.name`, `SheetRow.id` keep concurrent batches from duplicating
+/// nodes. An author is keyed by `<platform>:<lower-case handle>`: a
+/// mentioned account and its own posts meet on one node (a renamed handle
+/// starts a new one).
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Neo4jConfig {
     /// `bolt://host:7687` (or `neo4j://`).
     pub uri: String,
+    /// The user (and its password below).
     #[serde(default = "default_user")]
     pub user: String,
     /// Use `"${NEO4J_PASSWORD}"`.

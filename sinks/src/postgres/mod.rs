@@ -16,15 +16,20 @@ use socialpipe_schemas::{ComponentError, Sink, SinkConfig};
 pub use schema::MIGRATIONS;
 pub use sink::PostgresSink;
 
-/// PostgreSQL: tables `authors`, `posts` (hashtags and mentions as arrays,
-/// the embedding as `real[]`, payload and enrichments as jsonb),
-/// `kol_scores` with the view `kol_scores_latest`, and `sheet_rows`, in one
-/// schema. A batch is one transaction: binary COPY into staging tables,
-/// then upserts where the higher version wins.
+/// PostgreSQL: tables `authors`, `posts` (`hashtags` and `mentions` as
+/// `text[]`, `embedding` as `real[]`, `payload` and `enrichments` as
+/// `jsonb`), `kol_scores` (every score) with the view `kol_scores_latest`,
+/// and `sheet_rows`, in one schema; migrations apply under an advisory lock.
+/// A batch is one transaction: binary COPY into session staging tables,
+/// then `INSERT … ON CONFLICT (id) DO UPDATE … WHERE excluded.version >=
+/// version`. When the server refuses the batch for one record's sake (e.g.
+/// a NUL byte in text), the batch is written record by record in savepoints
+/// and only the refused ones go to the DLQ.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresConfig {
-    /// `postgres://user:password@host:port/database` (libpq URL or key=value).
+    /// `postgres://user:password@host:port/database` (libpq URL or
+    /// key=value; no TLS yet).
     pub url: String,
     /// The schema holding the tables; created by the migrations.
     #[serde(default = "default_schema")]

@@ -4,7 +4,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::{PostgresConfig, PostgresSink};
 use crate::compliance::{MigratingStore, PoisonStore, ServerStore, Store, sink_compliance_suite};
-use crate::testing::{post, unique};
+use crate::testing::{clean_up, post_with, unique};
 
 fn url(port: u16) -> String {
     format!("postgres://postgres@127.0.0.1:{port}/test")
@@ -69,11 +69,7 @@ impl Store for Pg {
 impl PoisonStore for Pg {
     /// PostgreSQL text cannot hold NUL.
     async fn poison(&self, platform: &str) -> Envelope {
-        let mut envelope = post(platform, 999, 1, 10);
-        let mut payload: serde_json::Value = serde_json::from_str(envelope.payload.get()).unwrap();
-        payload["text"] = "nul \u{0} inside".into();
-        envelope.payload = Envelope::encode_payload(&payload);
-        envelope
+        post_with(platform, 999, "text", "nul \u{0} inside".into())
     }
 }
 
@@ -96,17 +92,12 @@ impl Drop for Pg {
     fn drop(&mut self) {
         // Best effort: a failed test leaves its schema for inspection otherwise.
         let (url, schema) = (self.config.url.clone(), self.config.schema.clone());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async {
-                if let Ok((c, conn)) = tokio_postgres::connect(&url, NoTls).await {
-                    tokio::spawn(conn);
-                    let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
-                }
-            })
-        })
-        .join()
-        .ok();
+        clean_up(async move {
+            if let Ok((c, conn)) = tokio_postgres::connect(&url, NoTls).await {
+                tokio::spawn(conn);
+                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
+            }
+        });
     }
 }
 

@@ -18,9 +18,15 @@ pub use schema::MIGRATIONS;
 pub use sink::SqliteSink;
 
 /// A SQLite database file that analysts query with `sqlite3`: tables
-/// `posts` (with the text stages' main scores as typed columns generated
-/// from `enrichments`, and the embedding as a BLOB), `authors`,
-/// `kol_scores` with the view `kol_latest`, and `sheet_rows`.
+/// `posts`, `authors`, `sheet_rows` and `kol_scores` with the view
+/// `kol_latest` (each author's newest score), from versioned migrations
+/// applied on open. `posts.enrichments` holds every stage's result as JSON,
+/// with the main scores as typed columns generated from it (`language`,
+/// `sentiment_label`, `emotion`, `intent`, `brand_safe`, …) and the embedding
+/// as a BLOB of 384 little-endian f32; `posts.deliveries` counts writes of a
+/// row, redeliveries included. An author row keeps, field by field, the
+/// newest value posts and rosters give (rate and category from rosters).
+/// A batch is one transaction.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SqliteConfig {
@@ -29,7 +35,8 @@ pub struct SqliteConfig {
     /// `normal` survives a crash of the process; `full` also a power loss.
     #[serde(default)]
     pub synchronous: Synchronous,
-    /// How long a write waits for another writer (e.g. an analyst's transaction).
+    /// How long a write waits for another writer (e.g. an analyst's
+    /// transaction) before it counts as a transient error and is retried.
     #[serde(default = "default_busy_timeout_ms")]
     pub busy_timeout_ms: u64,
     /// Page cache of the writer; upserts into the id and author indexes
@@ -39,7 +46,7 @@ pub struct SqliteConfig {
 }
 
 /// SQLite's `PRAGMA synchronous`, as the sink commits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Synchronous {
     #[default]

@@ -26,7 +26,12 @@ use kafka::{KafkaConfig, KafkaTransport};
 pub enum TransportConfig {
     /// A durable log on local disk (one SQLite database): the default on one machine.
     Embedded(EmbeddedConfig),
-    /// A Kafka cluster (librdkafka, bundled; SSL and SASL PLAIN/SCRAM built in).
+    /// A Kafka cluster (librdkafka, bundled; SSL and SASL PLAIN/SCRAM built
+    /// in). The producer is idempotent with `acks=all`: a batch counts as
+    /// written only when the brokers acknowledged every record. Consumers
+    /// commit only offsets whose output is durable. Records carry the
+    /// headers `socialpipe-schema` (e.g. `post/v1`) and `socialpipe-trace-id`
+    /// (set at ingest, kept by every hop and by dead letters).
     Kafka(KafkaConfig),
 }
 

@@ -43,7 +43,7 @@ pub struct EmbeddedConfig {
 }
 
 /// How an append is made durable (the log's `PRAGMA synchronous`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Synchronous {
     /// Survives a crash of the process.
