@@ -4,15 +4,10 @@
 mod common;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::Stdio;
 
 use common::*;
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn analyze(args: &[&str], input: &str) -> (Vec<Value>, String, bool) {
     let mut child = socialpipe()

@@ -52,6 +52,23 @@ fn config_errors_name_file_line_and_key_and_exit_non_zero() {
     assert!(missing.contains("nope.toml: No such file or directory"), "{missing}");
 }
 
+/// Existing configuration files keep loading: every bundled example
+/// passes `validate` with its environment defaults and the fetched models.
+#[test]
+fn every_example_validates() {
+    let examples: Vec<_> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    assert!(examples.len() >= 3, "{examples:?}");
+    for example in examples {
+        let output = socialpipe().current_dir(root()).args(["validate", "--config"]).arg(&example).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{}: {stderr} (run scripts/fetch-models.sh)", example.display());
+    }
+}
+
 #[test]
 fn validate_accepts_a_good_config_and_rejects_endless_sources_with_once() {
     let scratch = Scratch::new();

@@ -5,9 +5,11 @@
 //! without its readers (a sink's column, the SQLite generated columns'
 //! paths, the documentation) fails here.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use common::root;
 use futures_util::TryStreamExt;
 use serde::de::DeserializeOwned;
 use socialpipe::config::Config;
@@ -16,16 +18,7 @@ use socialpipe_schemas::enrichment::{
     self, BrandSafety, Embedding, Emotion, Entities, Intent, KolNote, Language, Sentiment, Topics,
 };
 use socialpipe_schemas::{Enrichment, Envelope, KeyedState, RecordKind, SinkConfig, parse_raw_post};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A name no other run uses.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{prefix}_{}_{}", std::process::id(), nanos % 1_000_000_000)
-}
+use socialpipe_sinks::testing::unique;
 
 /// The quick start's stages, as examples/quickstart.toml configures them.
 fn quick_start_stages() -> Vec<chain::Stage> {

@@ -5,16 +5,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
 use common::*;
 use futures_util::TryStreamExt;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// The ids of the valid posts of the bundled sample.
 fn sample_ids() -> BTreeSet<String> {

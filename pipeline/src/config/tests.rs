@@ -117,3 +117,23 @@ fn a_sentiment_model_before_the_embed_stage_it_reads_is_an_error() {
     parse(&stages(&embed, "type = \"sentiment\"")).unwrap();
     parse(&stages("type = \"sentiment\"\nmodel = false", &embed)).unwrap();
 }
+
+/// The rule is the stages' declared reads and writes, not a list of names:
+/// any reader before its writer is refused, naming both.
+#[test]
+fn any_stage_that_reads_what_a_later_stage_writes_is_an_error() {
+    let stages = |first: &str, second: &str| {
+        GOOD.replace("[[stages]]\ntype = \"entities\"", &format!("[[stages]]\n{first}\n[[stages]]\n{second}"))
+    };
+    let (topics, entities) = ("type = \"topics\"", "type = \"entities\"");
+    let e = error(&stages(topics, entities));
+    assert!(
+        e.contains("stages[0]: stage \"topics\" reads enrichments.entities, which stage \"entities\" (stages[1]) writes after it: put entities first"),
+        "{e}"
+    );
+    let (sentiment, language) = ("type = \"sentiment\"\nmodel = false", "type = \"language\"");
+    let e = error(&stages(sentiment, language));
+    assert!(e.contains("stage \"sentiment\" reads enrichments.language") && e.contains("put language first"), "{e}");
+    parse(&stages(entities, topics)).unwrap();
+    parse(&stages(language, sentiment)).unwrap();
+}

@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 
 use socialpipe::tools::generate::PostGenerator;
 
+/// The repository's root (examples/, models/).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 pub struct Scratch {
     pub dir: tempfile::TempDir,
 }

@@ -88,18 +88,19 @@ impl SqliteSink {
     }
 }
 
-/// What an author's row learns, field by field: the newest value wins
-/// (posts give no rate or category, so those only ever come from rosters).
+/// What an author's row learns: a record newer than the row replaces each
+/// field it knows, an older one changes nothing (as in PostgreSQL); rate and
+/// category only rosters give, and the last one written wins.
 fn write_author(tx: &Transaction<'_>, author: &AuthorUpdate) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO authors (id, platform, handle, name, followers, following, verified, rate, category, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (id) DO UPDATE SET
-           handle = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.handle, authors.handle) ELSE coalesce(authors.handle, excluded.handle) END,
-           name = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.name, authors.name) ELSE coalesce(authors.name, excluded.name) END,
-           followers = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.followers, authors.followers) ELSE coalesce(authors.followers, excluded.followers) END,
-           following = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.following, authors.following) ELSE coalesce(authors.following, excluded.following) END,
-           verified = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.verified, authors.verified) ELSE coalesce(authors.verified, excluded.verified) END,
+           handle = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.handle, authors.handle) ELSE authors.handle END,
+           name = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.name, authors.name) ELSE authors.name END,
+           followers = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.followers, authors.followers) ELSE authors.followers END,
+           following = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.following, authors.following) ELSE authors.following END,
+           verified = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.verified, authors.verified) ELSE authors.verified END,
            rate = coalesce(excluded.rate, authors.rate), category = coalesce(excluded.category, authors.category),
            updated_at = max(excluded.updated_at, authors.updated_at)",
     )?

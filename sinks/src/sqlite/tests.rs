@@ -1,6 +1,8 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension};
-use socialpipe_schemas::{Envelope, RecordKind, Sink, SinkConfig, parse_raw_post};
+use socialpipe_schemas::{
+    AuthorSnapshot, Envelope, Profile, RecordKind, SheetRowRecord, Sink, SinkConfig, parse_raw_post,
+};
 
 use super::{SqliteConfig, SqliteSink};
 use crate::compliance::{Store, sink_compliance_suite};
@@ -105,6 +107,47 @@ async fn the_author_row_follows_the_newest_post_by_event_time() {
         })
         .unwrap();
     assert_eq!((followers, updated.as_str()), (200, "2026-11-21T00:00:00.000Z"));
+}
+
+/// A roster row for twitter:7 as of `at`.
+fn roster_row(handle: &str, followers: u64, rate: f64, at: &str) -> Envelope {
+    let row = SheetRowRecord {
+        file_id: format!("roster_{at}"),
+        file_name: "kols.xlsx".into(),
+        sheet: "Sheet1".into(),
+        row_key: handle.into(),
+        row_number: 2,
+        cells: serde_json::Map::new(),
+        content_hash: at.into(),
+        author: Some(AuthorSnapshot {
+            platform: "twitter".into(),
+            id: "7".into(),
+            profile: Profile { handle: Some(handle.into()), followers: Some(followers), ..Profile::default() },
+            rate: Some(rate),
+            category: Some("tech".into()),
+        }),
+    };
+    let at = at.parse().unwrap();
+    Envelope::new(RecordKind::SheetRow, row.record_id(), "twitter:7".into(), "s", at, Envelope::encode_payload(&row))
+}
+
+// Rosters used to overwrite the handle and name whatever their age, unlike
+// every other field and the doc comment: now the newest record wins there too.
+#[tokio::test]
+async fn a_roster_older_than_the_newest_post_gives_rate_and_category_but_not_the_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sink, db) = open(&dir).await;
+    let author = |db: &Connection| -> (String, i64, f64, String) {
+        db.query_row("SELECT handle, followers, rate, category FROM authors WHERE id = 'twitter:7'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .unwrap()
+    };
+    sink.write(&[post(1, 100, "2026-11-21T00:00:00Z", "post")]).await.unwrap();
+    sink.write(&[roster_row("ann_old", 90, 500.0, "2026-11-20T00:00:00Z")]).await.unwrap();
+    assert_eq!(author(&db), ("ann".into(), 100, 500.0, "tech".into()));
+    sink.write(&[roster_row("ann_new", 120, 650.0, "2026-11-22T00:00:00Z")]).await.unwrap();
+    assert_eq!(author(&db), ("ann_new".into(), 120, 650.0, "tech".into()));
 }
 
 #[tokio::test]
