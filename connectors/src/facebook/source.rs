@@ -1,14 +1,11 @@
 //! A Page's posts as a Graph edge, and their mapping to posts.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use socialpipe_schemas::{ComponentError, PostPayload, SourceBatch};
 
 use super::FacebookConfig;
 use crate::graph::{EdgePage, EdgeReader, EdgeSource, EdgeSpec, PageTaker, parse_time};
-use crate::http::Clock;
 use crate::records::to_post;
 
 const POST_FIELDS: &str = "id,message,story,created_time,permalink_url,from,shares,\
@@ -20,17 +17,19 @@ pub struct PagePosts;
 
 pub type FacebookSource = EdgeSource<PagePosts>;
 
-impl FacebookSource {
-    pub fn with_clock(name: &str, config: FacebookConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
-        let (owner_id, limit) = (config.page_id.clone(), config.limit);
-        let spec =
-            EdgeSpec { provider: "facebook", owner_id, owner_fields: PAGE_FIELDS, edge: "posts", item_fields: POST_FIELDS, limit };
-        Ok(EdgeSource::new(EdgeReader::new(spec, name, &config, clock)?, PagePosts))
-    }
-}
-
 #[async_trait]
 impl PageTaker for PagePosts {
+    type Config = FacebookConfig;
+
+    fn spec(config: &FacebookConfig) -> EdgeSpec {
+        let (owner_id, limit) = (config.page_id.clone(), config.limit);
+        EdgeSpec { provider: "facebook", owner_id, owner_fields: PAGE_FIELDS, edge: "posts", item_fields: POST_FIELDS, limit }
+    }
+
+    fn new(_: FacebookConfig) -> Self {
+        PagePosts
+    }
+
     async fn take(&mut self, edge: &mut EdgeReader, page: EdgePage) -> Result<SourceBatch, ComponentError> {
         Ok(edge.take_page(&page, map))
     }

@@ -28,9 +28,17 @@ pub struct EdgeSpec {
     pub limit: u32,
 }
 
-/// How a Graph source turns a page of its edge into a batch.
+/// What a Graph source adds to the edge sweep: which edge it reads, and
+/// how it turns a page of it into a batch.
 #[async_trait]
-pub trait PageTaker: Send {
+pub trait PageTaker: Send + Sized {
+    type Config: GraphSettings;
+
+    /// The edge the configuration names.
+    fn spec(config: &Self::Config) -> EdgeSpec;
+
+    fn new(config: Self::Config) -> Self;
+
     /// Maps the page's new items (with the owner's profile) and moves the
     /// cursor (`EdgeReader::take_page`), after any requests of its own.
     async fn take(&mut self, edge: &mut EdgeReader, page: EdgePage) -> Result<SourceBatch, ComponentError>;
@@ -42,9 +50,10 @@ pub struct EdgeSource<T> {
     taker: T,
 }
 
-impl<T> EdgeSource<T> {
-    pub fn new(edge: EdgeReader, taker: T) -> Self {
-        EdgeSource { edge, taker }
+impl<T: PageTaker> EdgeSource<T> {
+    pub fn with_clock(name: &str, config: T::Config, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
+        let edge = EdgeReader::new(T::spec(&config), name, &config, clock)?;
+        Ok(EdgeSource { edge, taker: T::new(config) })
     }
 }
 

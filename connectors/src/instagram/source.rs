@@ -2,7 +2,6 @@
 //! mapping to posts.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
@@ -10,7 +9,6 @@ use socialpipe_schemas::{ComponentError, PostPayload, SourceBatch};
 
 use super::InstagramConfig;
 use crate::graph::{EdgePage, EdgeReader, EdgeSource, EdgeSpec, PageTaker, parse_time};
-use crate::http::Clock;
 use crate::records::to_post;
 
 const MEDIA_FIELDS: &str =
@@ -24,16 +22,6 @@ pub struct MediaWithInsights {
 }
 
 pub type InstagramSource = EdgeSource<MediaWithInsights>;
-
-impl InstagramSource {
-    pub fn with_clock(name: &str, config: InstagramConfig, clock: Arc<dyn Clock>) -> Result<Self, ComponentError> {
-        let (owner_id, limit) = (config.ig_user_id.clone(), config.limit);
-        let spec =
-            EdgeSpec { provider: "instagram", owner_id, owner_fields: USER_FIELDS, edge: "media", item_fields: MEDIA_FIELDS, limit };
-        let edge = EdgeReader::new(spec, name, &config, clock)?;
-        Ok(EdgeSource::new(edge, MediaWithInsights { insights: config.insights }))
-    }
-}
 
 impl MediaWithInsights {
     /// The configured metrics of one media item, by name. Graph refuses
@@ -104,6 +92,17 @@ fn map(media: &Value, account: &Value, insights: Option<&Map<String, Value>>) ->
 
 #[async_trait]
 impl PageTaker for MediaWithInsights {
+    type Config = InstagramConfig;
+
+    fn spec(config: &InstagramConfig) -> EdgeSpec {
+        let (owner_id, limit) = (config.ig_user_id.clone(), config.limit);
+        EdgeSpec { provider: "instagram", owner_id, owner_fields: USER_FIELDS, edge: "media", item_fields: MEDIA_FIELDS, limit }
+    }
+
+    fn new(config: InstagramConfig) -> Self {
+        MediaWithInsights { insights: config.insights }
+    }
+
     async fn take(&mut self, edge: &mut EdgeReader, page: EdgePage) -> Result<SourceBatch, ComponentError> {
         // Insights only for items not read by an earlier sweep: one request each.
         let mut insights = HashMap::new();
