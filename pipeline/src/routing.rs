@@ -137,11 +137,6 @@ impl Routes {
         format!("{}{component}", self.topics.dlq_prefix)
     }
 
-    /// Consumer groups are `<prefix>.stages` and `<prefix>.sink.<name>`.
-    pub fn group_prefix(&self) -> &str {
-        &self.group_prefix
-    }
-
     pub fn stage_group(&self) -> String {
         format!("{}.stages", self.group_prefix)
     }

@@ -245,6 +245,12 @@ pub trait StageConfig: Send + Sync + fmt::Debug {
         Vec::new()
     }
 
+    /// The setting that stops it reading `key`, when there is one: the
+    /// other way out of a stage order error (`model = false`).
+    fn setting_without(&self, _key: &str) -> Option<&'static str> {
+        None
+    }
+
     /// The enrichment keys it writes.
     fn writes(&self) -> Vec<&'static str>;
 

@@ -20,9 +20,28 @@ pub trait Enrichment: Serialize + DeserializeOwned {
 }
 
 /// The enrichment `E` of a record's enrichments: None when absent, or
-/// when it is not of this shape (written by a build with another contract).
+/// when it is not of this shape (written by a build with another contract,
+/// or by another producer), which is logged once per key and process.
 pub fn read<E: Enrichment>(enrichments: &Map<String, Value>) -> Option<E> {
-    enrichments.get(E::KEY).and_then(|value| E::deserialize(value).ok())
+    let value = enrichments.get(E::KEY)?;
+    match E::deserialize(value) {
+        Ok(enrichment) => Some(enrichment),
+        Err(e) => {
+            warn_once(E::KEY, &e);
+            None
+        }
+    }
+}
+
+/// Readers treat a malformed enrichment as absent (a column stays empty, a
+/// factor unavailable); the operator hears of it once per key.
+fn warn_once(key: &'static str, error: &serde_json::Error) {
+    static WARNED: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !warned.contains(&key) {
+        warned.push(key);
+        tracing::warn!(key, %error, "an enrichment does not match this build's contract; it is read as absent");
+    }
 }
 
 /// Stores `value` under its key, replacing what was there.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How the runtime treats a failure (see ARCHITECTURE.md, "Errors").
+/// How the runtime treats a failure (README.md, "Operations": errors).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ErrorDomain {

@@ -80,14 +80,15 @@ impl<'a> DecodedBatch<'a> {
         authors
     }
 
-    /// Every author update of the batch: each post author once, as of
-    /// their newest post, and each roster row's author.
+    /// Every author update of the batch: each roster row's author, then
+    /// each post author once, as of their newest post (so at equal times
+    /// the post's profile is the one kept).
     pub fn author_updates(&self) -> Vec<AuthorUpdate<'_>> {
-        let posts = self.newest_authors().into_iter().map(|(_, post)| AuthorUpdate::of_post(post));
         let rosters = self
             .sheets()
             .filter_map(|(row, envelope)| row.author.as_ref().map(|a| AuthorUpdate::of_roster(a, envelope.event_time)));
-        posts.chain(rosters).collect()
+        let posts = self.newest_authors().into_iter().map(|(_, post)| AuthorUpdate::of_post(post));
+        rosters.chain(posts).collect()
     }
 
     /// Moves a record the store refused for good to the refusals.

@@ -1,4 +1,4 @@
-//! The delivery contract every store sink passes (ARCHITECTURE.md): a
+//! The delivery contract every store sink passes (docs/architecture.md): a
 //! redelivered batch creates no visible duplicate, an older version never
 //! overwrites a newer one, what `write` acknowledged is visible to a new
 //! connection, every record type is stored once; and, where they apply, a
@@ -55,6 +55,8 @@ pub trait PoisonStore: Store {
 
 /// A store whose sink may be told not to migrate.
 pub trait MigratingStore: Store {
+    /// The store's migrations, all of which `migrate` applies to a new store.
+    const MIGRATIONS: &'static [crate::migrations::Migration];
     fn config_without_migrations(&self) -> Box<dyn SinkConfig>;
 }
 
@@ -238,12 +240,16 @@ pub async fn counts_beyond_i64_are_refused<S: Store>() {
 /// `migrate` applies every migration once; a sink that may not migrate
 /// refuses (fatally, naming the command) a store behind, and opens once it is not.
 pub async fn migrations_apply_once_and_a_missing_one_stops_a_sink_that_may_not_migrate<S: MigratingStore>() {
-    let store = S::on_machine();
+    migrations_apply_once_to(S::on_machine()).await
+}
+
+/// The same on a given (new) store.
+pub async fn migrations_apply_once_to<S: MigratingStore>(store: S) {
     let error = store.config_without_migrations().build().await.err().expect("an unmigrated store must refuse");
     assert_eq!(error.domain, ErrorDomain::Fatal, "{}", error.reason);
     assert!(error.reason.contains("socialpipe migrate"), "{}", error.reason);
     let applied = store.config().migrate().await.unwrap().expect("a store sink migrates");
-    assert!(!applied.is_empty());
+    assert_eq!(applied, S::MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>(), "every migration, in order");
     assert_eq!(store.config().migrate().await.unwrap(), Some(Vec::new()), "applied once");
     store.config_without_migrations().build().await.unwrap();
 }

@@ -385,11 +385,15 @@ impl Config {
                 let later = self.stages.iter().enumerate().skip(i + 1);
                 let writer = later.into_iter().find(|(_, s)| s.kind.component().writes().contains(&key));
                 if let Some((j, writer)) = writer {
+                    let or = match reader.kind.component().setting_without(key) {
+                        Some(setting) => format!(", or set {setting}"),
+                        None => String::new(),
+                    };
                     let (reader, writer) = (reader.name(), writer.name());
                     return Err((
                         format!("stages[{i}]"),
                         format!(
-                            "stage {reader:?} reads enrichments.{key}, which stage {writer:?} (stages[{j}]) writes after it: put {writer} first"
+                            "stage {reader:?} reads enrichments.{key}, which stage {writer:?} (stages[{j}]) writes after it: put {writer} first{or}"
                         ),
                     ));
                 }

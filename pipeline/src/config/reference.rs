@@ -266,6 +266,45 @@ mod tests {
         assert!(!text.contains("key_counter"), "test stages are not production types");
     }
 
+    /// The production types of a spec, as the schema (and the release
+    /// binary) has them: test stages are not among them.
+    fn types(schema: &Value, spec: &str) -> Vec<String> {
+        let variants = schema["$defs"][spec]["oneOf"].as_array().unwrap();
+        variants.iter().filter_map(|v| v["properties"]["type"]["const"].as_str().map(str::to_owned)).collect()
+    }
+
+    // The tests are built with the test stages, so `validate` in a test
+    // would accept an example that the release binary refuses.
+    #[test]
+    fn the_examples_use_production_types_only() {
+        let schema = schema();
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        for entry in std::fs::read_dir(examples).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // The examples' variables all have defaults.
+            let text = super::super::interpolate::interpolate("example", &text, |_| None).unwrap().text;
+            let example: toml::Table = toml::from_str(&text).unwrap();
+            let of = |value: Option<&toml::Value>| -> Vec<String> {
+                let specs: Vec<&toml::Value> = match value {
+                    Some(toml::Value::Array(items)) => items.iter().collect(),
+                    Some(toml::Value::Table(named)) => named.values().collect(),
+                    _ => Vec::new(),
+                };
+                specs.iter().filter_map(|s| s.get("type").and_then(toml::Value::as_str).map(str::to_owned)).collect()
+            };
+            for (key, spec) in [("sources", "SourceSpec"), ("stages", "StageSpec"), ("sinks", "SinkSpec")] {
+                let known = types(&schema, spec);
+                for kind in of(example.get(key)) {
+                    assert!(known.contains(&kind), "{}: {key}: {kind} is not a production type", path.display());
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_schema_describes_every_key_and_refuses_unknown_ones() {
         let schema = schema();

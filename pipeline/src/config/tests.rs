@@ -113,7 +113,7 @@ fn a_sentiment_model_before_the_embed_stage_it_reads_is_an_error() {
     };
     let embed = format!("type = \"embed\"\nmodels_dir = \"{models}\"");
     let e = error(&stages("type = \"sentiment\"", &embed));
-    assert!(e.contains("stages[0]") && e.contains("put embed first"), "{e}");
+    assert!(e.contains("stages[0]") && e.ends_with("put embed first, or set model = false"), "{e}");
     parse(&stages(&embed, "type = \"sentiment\"")).unwrap();
     parse(&stages("type = \"sentiment\"\nmodel = false", &embed)).unwrap();
 }

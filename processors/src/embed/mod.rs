@@ -58,8 +58,8 @@ pub struct EmbedConfig {
     /// holds 12 × tokens × longest floats, 48 MiB at 4096 tokens of 256.
     #[serde(default = "default_max_batch_tokens")]
     pub max_batch_tokens: usize,
-    /// Threads a batch's buckets are spread over (0: one per core); see
-    /// [`set_process_defaults`].
+    /// Threads a batch's buckets are spread over (0: one per core); each
+    /// thread's matrix products stay on its core.
     #[serde(default)]
     pub threads: usize,
 }

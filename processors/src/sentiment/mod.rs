@@ -94,6 +94,10 @@ impl StageConfig for SentimentConfig {
         reads
     }
 
+    fn setting_without(&self, key: &str) -> Option<&'static str> {
+        (key == Embedding::KEY).then_some("model = false")
+    }
+
     fn writes(&self) -> Vec<&'static str> {
         vec![Sentiment::KEY]
     }

@@ -82,6 +82,8 @@ impl ServerStore for Ch {
 }
 
 impl MigratingStore for Ch {
+    const MIGRATIONS: &'static [crate::migrations::Migration] = super::schema::MIGRATIONS;
+
     fn config_without_migrations(&self) -> Box<dyn SinkConfig> {
         Box::new(ClickhouseConfig { migrate_on_start: false, ..self.config.clone() })
     }

@@ -12,7 +12,7 @@ use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload};
 use super::MongodbConfig;
 use crate::batch::{DecodedBatch, Record};
 use crate::bisect::size_bounded;
-use crate::fit::{as_i64, counts_fit_i64};
+use crate::fit::{Counts, as_i64, counts_fit_i64};
 use crate::migrations::{Migration, MigrationTarget, migrate, prepare};
 use crate::store::{StoreSink, StoreWriter};
 
@@ -310,7 +310,7 @@ impl StoreWriter for MongodbWriter {
 
     /// BSON's integers are signed 64-bit.
     fn storable(&self, record: &Record) -> Result<(), ComponentError> {
-        counts_fit_i64(record)
+        counts_fit_i64(record, Counts::All)
     }
 
     async fn write(&mut self, decoded: &mut DecodedBatch<'_>) -> Result<(), ComponentError> {

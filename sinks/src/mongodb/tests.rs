@@ -89,6 +89,8 @@ impl ServerStore for Mongo {
 }
 
 impl MigratingStore for Mongo {
+    const MIGRATIONS: &'static [crate::migrations::Migration] = super::sink::MIGRATIONS;
+
     fn config_without_migrations(&self) -> Box<dyn SinkConfig> {
         Box::new(MongodbConfig { migrate_on_start: false, ..self.config.clone() })
     }

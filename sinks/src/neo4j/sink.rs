@@ -10,7 +10,7 @@ use socialpipe_schemas::{ComponentError, ErrorDomain, PostPayload};
 use super::Neo4jConfig;
 use crate::batch::{DecodedBatch, Record, rfc3339};
 use crate::bisect::{Bisecting, PartError, PartWriter, size_bounded};
-use crate::fit::{as_i64, counts_fit_i64};
+use crate::fit::{Counts, as_i64, counts_fit_i64};
 use crate::migrations::{Migration, MigrationTarget, migrate, prepare, statements};
 use crate::store::StoreSink;
 
@@ -332,9 +332,10 @@ async fn run_alone(graph: &Graph, statement: Query) -> Result<(), neo4rs::Error>
 impl PartWriter for Neo4jWriter {
     const NAME: &'static str = "neo4j";
 
-    /// Bolt's integers are signed 64-bit.
+    /// Bolt's integers are signed 64-bit; the graph keeps no follower
+    /// counts of rosters or KOL scores.
     fn storable(&self, record: &Record) -> Result<(), ComponentError> {
-        counts_fit_i64(record)
+        counts_fit_i64(record, Counts::Typed)
     }
 
     async fn write_part(&mut self, part: &DecodedBatch<'_>) -> Result<(), PartError> {

@@ -4,8 +4,8 @@ use socialpipe_schemas::enrichment::Entities;
 use socialpipe_schemas::{Envelope, ErrorDomain, RecordKind, SinkConfig};
 
 use super::{Neo4jConfig, Neo4jSink};
-use crate::compliance::{ServerStore, Store, sink_compliance_suite};
-use crate::testing::{posts, unique};
+use crate::compliance::{MigratingStore, ServerStore, Store, migrations_apply_once_to, sink_compliance_suite};
+use crate::testing::{PrivateServer, posts, unique};
 
 fn config(port: u16) -> Neo4jConfig {
     let password = std::env::var("NEO4J_PASSWORD").unwrap_or_else(|_| "playwithdata".into());
@@ -63,8 +63,8 @@ impl Bolt {
     }
 }
 
-// The graph model refuses no record (the bisection is tested in `bisect`),
-// and the tests share one database, so it cannot start unmigrated.
+// The graph model refuses no record (the bisection is tested in `bisect`);
+// the migrations test runs below on a server of its own.
 sink_compliance_suite!(Bolt, outage, i64_counts);
 
 #[async_trait]
@@ -115,6 +115,22 @@ impl ServerStore for Bolt {
     fn on_port(port: u16) -> Self {
         Bolt { config: config(port) }
     }
+}
+
+impl MigratingStore for Bolt {
+    const MIGRATIONS: &'static [crate::migrations::Migration] = super::sink::MIGRATIONS;
+
+    fn config_without_migrations(&self) -> Box<dyn SinkConfig> {
+        Box::new(Neo4jConfig { migrate_on_start: false, ..self.config.clone() })
+    }
+}
+
+/// The suite's migrations test, on a server of its own: the machine's graph
+/// is shared by every test and migrated by the first.
+#[tokio::test]
+async fn migrations_apply_once_and_a_missing_one_stops_a_sink_that_may_not_migrate() {
+    let server = PrivateServer::start(Bolt::SERVER, Bolt::COMPANION_PORTS);
+    migrations_apply_once_to(Bolt::on_port(server.port)).await;
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use tokio_postgres::{Client, NoTls, Transaction};
 use super::PostgresConfig;
 use super::schema::{MIGRATIONS, Target};
 use crate::batch::{DecodedBatch, Record, embedding, enrichments_json_except_embedding};
-use crate::fit::{as_i64, counts_fit_i64};
+use crate::fit::{Counts, as_i64, counts_fit_i64};
 use crate::migrations::{migrate, prepare};
 use crate::store::{StoreSink, StoreWriter};
 
@@ -318,8 +318,10 @@ async fn write_records(tx: &Transaction<'_>, decoded: &DecodedBatch<'_>) -> Resu
 impl StoreWriter for PostgresWriter {
     const NAME: &'static str = "postgres";
 
+    /// Its integers are signed 64-bit; rosters and KOL scores keep their
+    /// follower counts only inside jsonb, which holds any number.
     fn storable(&self, record: &Record) -> Result<(), ComponentError> {
-        counts_fit_i64(record)
+        counts_fit_i64(record, Counts::Typed)
     }
 
     async fn write(&mut self, decoded: &mut DecodedBatch<'_>) -> Result<(), ComponentError> {

@@ -83,6 +83,8 @@ impl ServerStore for Pg {
 }
 
 impl MigratingStore for Pg {
+    const MIGRATIONS: &'static [crate::migrations::Migration] = super::schema::MIGRATIONS;
+
     fn config_without_migrations(&self) -> Box<dyn SinkConfig> {
         Box::new(PostgresConfig { migrate_on_start: false, ..self.config.clone() })
     }

@@ -11,7 +11,7 @@ use socialpipe_schemas::{AuthorRef, ComponentError, ErrorDomain, KolScoreRecord}
 use super::schema::{MIGRATIONS, Target};
 use super::SqliteConfig;
 use crate::batch::{AuthorUpdate, DecodedBatch, Record, embedding, enrichments_json_except_embedding, rfc3339};
-use crate::fit::counts_fit_i64;
+use crate::fit::{Counts, counts_fit_i64};
 use crate::migrations::migrate;
 use crate::store::{StoreSink, StoreWriter};
 
@@ -49,12 +49,23 @@ fn create_parent(config: &SqliteConfig) -> Result<(), ComponentError> {
 
 /// Runs blocking database work in place of an async worker thread (the
 /// multi-threaded runtime moves its other tasks meanwhile), or inline on a
-/// single-threaded runtime.
-fn blocking<T>(work: impl FnOnce() -> T) -> T {
+/// single-threaded runtime. A panic in it stops the sink (fatal) rather
+/// than unwinding through the runner's task; the open transaction rolls back.
+fn blocking<T>(work: impl FnOnce() -> Result<T, ComponentError>) -> Result<T, ComponentError> {
     use tokio::runtime::{Handle, RuntimeFlavor};
+    let guarded = || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(ComponentError::fatal(format!("sqlite writer panicked: {message}")))
+        })
+    };
     match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(guarded),
+        _ => guarded(),
     }
 }
 
@@ -102,7 +113,8 @@ fn write_author(tx: &Transaction<'_>, author: &AuthorUpdate) -> rusqlite::Result
            following = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.following, authors.following) ELSE authors.following END,
            verified = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.verified, authors.verified) ELSE authors.verified END,
            rate = coalesce(excluded.rate, authors.rate), category = coalesce(excluded.category, authors.category),
-           updated_at = max(excluded.updated_at, authors.updated_at)",
+           updated_at = max(excluded.updated_at, authors.updated_at)
+         WHERE excluded.updated_at >= authors.updated_at OR excluded.rate IS NOT NULL OR excluded.category IS NOT NULL",
     )?
     .execute(params![
         author.id,
@@ -218,7 +230,7 @@ impl StoreWriter for SqliteWriter {
 
     /// SQLite's integers are signed 64-bit.
     fn storable(&self, record: &Record) -> Result<(), ComponentError> {
-        counts_fit_i64(record)
+        counts_fit_i64(record, Counts::All)
     }
 
     async fn write(&mut self, batch: &mut DecodedBatch<'_>) -> Result<(), ComponentError> {
