@@ -58,6 +58,13 @@ pub trait TextEnricher: Send + Sync {
 
     fn enrich(&self, text: &str, enrichments: &Map<String, Value>) -> Self::Output;
 
+    /// Enriches `text` and stores the value under its key, as the stage
+    /// does for a record (for callers holding only the enrichments).
+    fn enrich_into(&self, text: &str, enrichments: &mut Map<String, Value>) {
+        let value = self.enrich(text, enrichments);
+        socialpipe_schemas::enrichment::write(enrichments, &value);
+    }
+
     /// Every text of a batch at once, for stages that gain from it (the
     /// emotion model evaluates trees across rows and uses both cores).
     fn enrich_all(&self, texts: &[&str], enrichments: &[&Map<String, Value>]) -> Vec<Self::Output> {

@@ -22,7 +22,6 @@ use socialpipe_processors::intent::{IntentConfig, IntentStage};
 use socialpipe_processors::language::{LanguageConfig, LanguageStage};
 use socialpipe_processors::sentiment::{SentimentConfig, SentimentStage, Vader};
 use socialpipe_processors::topics::{TopicsConfig, TopicsStage};
-use socialpipe_schemas::enrichment;
 
 // As in the socialpipe binary: the stages allocate small strings per word.
 #[global_allocator]
@@ -156,21 +155,14 @@ fn main() -> Result<()> {
         for t in &refs {
             // As the stages write them: each value stored in the record's enrichments.
             let mut e = Map::new();
-            let value = language.0.enrich(t, &e);
-            enrichment::write(&mut e, &value);
-            let value = entities.0.enrich(t, &e);
-            enrichment::write(&mut e, &value);
-            let value = sentiment.0.enrich(t, &e);
-            enrichment::write(&mut e, &value);
-            let value = intent.0.enrich(t, &e);
-            enrichment::write(&mut e, &value);
-            let value = topics.0.enrich(t, &e);
-            enrichment::write(&mut e, &value);
-            let value = safety.0.enrich(t, &e);
-            enrichment::write(&mut e, &value);
+            language.0.enrich_into(t, &mut e);
+            entities.0.enrich_into(t, &mut e);
+            sentiment.0.enrich_into(t, &mut e);
+            intent.0.enrich_into(t, &mut e);
+            topics.0.enrich_into(t, &mut e);
+            safety.0.enrich_into(t, &mut e);
             if with_emotion {
-                let value = stage.0.enrich(t, &e);
-                enrichment::write(&mut e, &value);
+                stage.0.enrich_into(t, &mut e);
             }
             done += e.len();
         }
@@ -181,7 +173,7 @@ fn main() -> Result<()> {
         .iter()
         .map(|t| {
             let mut e = Map::new();
-            enrichment::write(&mut e, &language.0.enrich(t, &Map::new()));
+            language.0.enrich_into(t, &mut e);
             e
         })
         .collect();
