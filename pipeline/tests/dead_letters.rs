@@ -116,3 +116,31 @@ fn records_a_sink_refuses_are_dead_lettered_and_replayed_after_the_fix() {
         "nothing awaits replay"
     );
 }
+
+/// Something in a DLQ that is not a dead letter (written by hand, by another
+/// tool, or by a version that wrote another shape) is not skipped in
+/// silence: replay names it, leaves it in place, and fails.
+#[test]
+fn replay_reports_what_is_not_a_dead_letter() {
+    use socialpipe::runtime::transport::Outgoing;
+    use socialpipe::runtime::transport::Transport as _;
+    use socialpipe::runtime::transport::embedded::{EmbeddedConfig, EmbeddedLog};
+
+    let scratch = Scratch::new();
+    let input = scratch.path("posts.jsonl");
+    write_posts(&input, 10, 10, 0);
+    std::fs::OpenOptions::new().append(true).open(&input).unwrap().write_all(b"{\"platform\": \n").unwrap();
+    let config = scratch.config("app.toml", TOPOLOGY);
+    let config = config.to_str().unwrap();
+    run_ok(&["run", "--config", config, "--once"]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let log = EmbeddedLog::open(&EmbeddedConfig::new(scratch.log_dir())).unwrap();
+        log.send("dlq.posts", vec![Outgoing::new("stray", b"{\"not\": \"a dead letter\"}".to_vec())]).await.unwrap();
+    });
+    let output = run(&["dlq", "replay", "--config", config, "posts"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(!output.status.success(), "{stdout}{stderr}");
+    assert_eq!(stdout.trim(), "0 replayed, 1 failed again (back in dlq.posts), 1 unreadable (left in place)");
+    assert!(stderr.contains("dlq.posts[0] offset 1: not a dead letter"), "{stderr}");
+}

@@ -113,3 +113,123 @@ fn a_fatal_sink_error_stops_that_sink_only_and_readiness_says_why() {
     assert!(!status.success(), "a failed component makes the exit non-zero");
     assert!(stderr.contains("error: archive stopped: sqlite: no such table: posts"), "{stderr}");
 }
+
+/// A stage that panics on one text (the test stage `fault`).
+fn with_a_panicking_stage(topology: &str) -> String {
+    topology.replace(
+        "[[stages]]\ntype = \"entities\"\n",
+        "[[stages]]\ntype = \"entities\"\n\n[[stages]]\ntype = \"fault\"\npanic_on_text = \"boom\"\n",
+    )
+}
+
+fn append_post_with_text(input: &std::path::Path, text: &str) {
+    use std::io::Write as _;
+    let post = serde_json::json!({"platform": "twitter", "id": "panics", "author": {"id": "1"}, "text": text,
+                                  "created_at": "2026-11-20T10:00:00Z"});
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(input).unwrap();
+    writeln!(f, "{post}").unwrap();
+}
+
+#[test]
+fn a_panicking_stage_fails_the_run_and_readiness_names_it() {
+    let scratch = Scratch::new();
+    let input = scratch.path("posts.jsonl");
+    write_posts(&input, 33, 100, 0);
+    append_post_with_text(&input, "it goes boom");
+    let port = free_port();
+    let topology = with_a_panicking_stage(TWO_SINKS).replace("{port}", &port.to_string());
+    let config = scratch.config("daemon.toml", &topology);
+    let mut child = spawn(&["run", "--config", config.to_str().unwrap()]);
+    let mut body = String::new();
+    wait_until("the stage to fail", Duration::from_secs(60), Some(&mut child), || {
+        body = http_get(port, "/health/ready").map(|(_, b)| b).unwrap_or_default();
+        body.contains(r#""fault":{"state":"failed""#)
+    });
+    let (status, _) = http_get(port, "/health/ready").unwrap();
+    assert_eq!(status, 503, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(health["fault"]["reason"].as_str().unwrap().contains("panicked"), "{body}");
+    sigterm(&child);
+    let (status, stderr) = stderr_of(child);
+    assert!(!status.success(), "a panicked component makes the exit non-zero: {stderr}");
+
+    // `run --once` exits non-zero too, naming the stage.
+    let scratch = Scratch::new();
+    let input = scratch.path("posts.jsonl");
+    write_posts(&input, 34, 100, 0);
+    append_post_with_text(&input, "it goes boom");
+    let once = scratch.config("once.toml", &with_a_panicking_stage(TOPOLOGY));
+    let output = run(&["run", "--config", once.to_str().unwrap(), "--once"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("fault stopped") && stderr.contains("panicked"), "{stderr}");
+}
+
+/// The embedded log's disk fills up (SQLite's `max_page_count` stands in for
+/// the disk, as a full disk makes SQLite report SQLITE_FULL the same way):
+/// appends are retried, readiness says so, and once there is room again the
+/// run goes on without a restart and loses nothing.
+#[test]
+fn a_full_disk_is_retried_until_there_is_room_and_nothing_is_lost() {
+    use socialpipe::config::Config;
+    use socialpipe::runtime::{runner, transport};
+
+    let scratch = Scratch::new();
+    let input = scratch.path("posts.jsonl");
+    let ids = write_posts(&input, 35, 2_000, 0);
+    let port = free_port();
+    let path = scratch.config("daemon.toml", &TWO_SINKS.replace("{port}", &port.to_string()));
+    let config = Config::load(&path).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let opened = transport::open(&config.transport).unwrap();
+    let log = opened.embedded.clone().expect("the embedded log");
+    rt.block_on(runner::create_topics(&config, &*opened.transport)).unwrap();
+    // No room to grow.
+    rt.block_on(log.limit_size(Some(0))).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = rt.spawn(runner::run_on(config, runner::RunOptions::default(), opened, async {
+        let _ = stopped.await;
+    }));
+    let ready = move || http_get(port, "/health/ready");
+    let mut body = String::new();
+    wait_until("the source to retry its append", Duration::from_secs(60), None, || {
+        body = ready().map(|(_, b)| b).unwrap_or_default();
+        body.contains("\"posts\":{\"state\":\"retrying\"")
+    });
+    assert_eq!(post_count(&scratch.db()), 0, "{body}");
+    rt.block_on(log.limit_size(None)).unwrap();
+    wait_until("every post in the sink", Duration::from_secs(60), None, || post_count(&scratch.db()) == 2_000);
+    assert_eq!(post_ids(&scratch.db()), ids);
+    wait_until("ready again", Duration::from_secs(30), None, || ready().is_some_and(|(s, _)| s == 200));
+    stop.send(()).unwrap();
+    let report = rt.block_on(run).unwrap().unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+}
+
+/// A sink that takes long to start (a store that accepts the connection
+/// but does not answer, as during a long index build) must not keep the
+/// process from answering its liveness probe.
+#[test]
+fn liveness_is_served_while_a_sink_is_still_starting() {
+    let mongo = PrivateMongo::start();
+    mongo.signal("STOP");
+    let scratch = Scratch::new();
+    std::fs::write(scratch.path("posts.jsonl"), "").unwrap();
+    let port = free_port();
+    let topology = TWO_SINKS.replace("{port}", &port.to_string()).replace(
+        "[sinks.archive]\ntype = \"sqlite\"\npath = \"{dir}/archive.db\"",
+        &format!(
+            "[sinks.archive]\ntype = \"mongodb\"\nuri = \"{}\"\nserver_selection_timeout_ms = 600000",
+            mongo.uri()
+        ),
+    );
+    assert!(topology.contains("mongodb"), "TWO_SINKS changed: {topology}");
+    let config = scratch.config("daemon.toml", &topology);
+    let mut child = spawn(&["run", "--config", config.to_str().unwrap()]);
+    wait_until("liveness", Duration::from_secs(60), Some(&mut child), || {
+        http_get(port, "/health/live").is_some_and(|(s, _)| s == 200)
+    });
+    let (status, body) = http_get(port, "/health/ready").unwrap();
+    assert_eq!(status, 503, "not ready while a sink starts: {body}");
+    assert!(body.contains("\"archive\":{\"state\":\"starting\""), "{body}");
+}

@@ -8,6 +8,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -459,4 +460,88 @@ fn a_poison_record_goes_to_the_dlq_and_its_partition_keeps_flowing() {
     let shown = String::from_utf8(shown.stdout).unwrap();
     assert!(shown.contains(&format!("{}.raw", setup.id)), "the letter names its input topic: {shown}");
     assert!(shown.contains("invalid"), "the letter says why: {shown}");
+}
+
+/// The shared test broker (`scripts/services.sh start kafka`): for tests
+/// that do not stop or restart it.
+fn shared_broker() -> String {
+    std::env::var("SOCIALPIPE_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+/// librdkafka refuses a message over `message.max.bytes` (1,000,000 by
+/// default). A line over that, and a post that only its enrichments push
+/// over it, become dead letters that fit; nothing stops.
+#[test]
+fn records_over_the_brokers_message_size_become_dead_letters() {
+    let _serial = serial();
+    let sources = "[sources.posts]\ntype = \"jsonl\"\npath = \"{dir}/posts.jsonl\"\n";
+    let setup = setup(&shared_broker(), sources);
+    let input = setup.scratch.path("posts.jsonl");
+    let mut ids = write_posts(&input, 26, 200, 0);
+    let post = |id: &str, text: &str| {
+        serde_json::json!({"platform": "twitter", "id": id, "author": {"id": "1"}, "text": text,
+                           "created_at": "2026-11-20T10:00:00Z"})
+        .to_string()
+    };
+    let long_line = post("long", &"z".repeat(1_200_000));
+    // 960 KB fits; its entities (5,000 distinct hashtags) add ~45 KB.
+    let hashtags: String = (0..5_000).map(|i| format!("#t{i:05} ")).collect();
+    let grows = post("grows", &format!("{hashtags}{}", "z".repeat(960_000 - hashtags.len())));
+    assert!(grows.len() < 1_000_000 - 1_000);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&input).unwrap();
+    writeln!(f, "{long_line}\n{grows}").unwrap();
+    drop(f);
+    ids.extend(write_posts(&input, 27, 200, 0));
+    let port = free_port();
+    let mut daemon = daemon(&setup, port, &[]);
+    wait_until("every fitting post in the sink", Duration::from_secs(120), Some(&mut daemon), || {
+        post_count(&setup.scratch.db()) >= ids.len() as u64
+    });
+    assert_sink_holds_exactly(&setup.scratch.db(), &ids);
+    wait_until("both dead letters", Duration::from_secs(60), Some(&mut daemon), || {
+        metric(port, r#"dlq_events_total{component="posts"}"#) == 1
+            && metric(port, r#"dlq_events_total{component="key_counter"}"#) == 1
+    });
+    let (status, body) = http_get(port, "/health/ready").expect("status server");
+    assert_eq!(status, 200, "every component still runs: {body}");
+    let letters = |component: &str| -> Vec<serde_json::Value> {
+        let shown = run_ok(&["dlq", "show", "--config", &setup.config, component]).stdout;
+        shown.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect()
+    };
+    let line = letters("posts");
+    assert_eq!(line.len(), 1);
+    assert_eq!(line[0]["reason"], format!("line: {} bytes > max_line_bytes 1048576", long_line.len()));
+    assert_eq!(line[0]["original"]["truncated"], true);
+    let enriched = letters("key_counter");
+    assert_eq!(enriched.len(), 1);
+    let reason = enriched[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("exceeds the transport's limit of 1000000 bytes"), "{reason}");
+    assert_eq!(enriched[0]["record_id"], "twitter:grows");
+    assert_eq!(enriched[0]["original"]["truncated"], false, "the input record fits whole: replay can re-run it");
+}
+
+/// A sink stuck longer than `max_poll_interval_ms` (here its database
+/// locked by another writer) while records flow leaves its group; released,
+/// it rejoins and gets its partitions back. Nothing it was handed before or
+/// after may go missing.
+#[test]
+fn a_sink_stuck_past_the_poll_interval_loses_nothing() {
+    let _serial = serial();
+    let setup = setup(&shared_broker(), "");
+    let mut ids = produce(&setup, 28, 1_000);
+    let mut w = worker(&setup, free_port());
+    wait_until("the first posts in the sink", Duration::from_secs(120), Some(&mut w), || {
+        post_count(&setup.scratch.db()) > 0
+    });
+    let lock = rusqlite::Connection::open(setup.scratch.db()).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    ids.extend(produce(&setup, 29, 1_000));
+    // The fault itself: held past the test config's max_poll_interval_ms (10 s).
+    std::thread::sleep(Duration::from_secs(15));
+    lock.execute_batch("COMMIT").unwrap();
+    wait_until("everything in the sink", Duration::from_secs(120), Some(&mut w), || {
+        post_count(&setup.scratch.db()) >= ids.len() as u64
+    });
+    assert_sink_holds_exactly(&setup.scratch.db(), &ids);
+    assert_counts_are_exact(&setup.scratch.db());
 }

@@ -1,7 +1,7 @@
 //! socialpipe enrichment stages. One folder per stage: its config, its logic
 //! and its tests, registered on one line below. A stage writes its result
 //! under its key of the enrichment contract (`socialpipe_schemas::enrichment`).
-//! `key_counter` and `passthrough` are test and bench stages (feature `testing`).
+//! `key_counter`, `passthrough` and `fault` are test and bench stages (feature `testing`).
 
 pub mod dictionary;
 
@@ -21,6 +21,7 @@ socialpipe_schemas::registry! {
         kol => Kol(KolConfig),
         #[cfg(feature = "testing")] key_counter => KeyCounter(KeyCounterConfig),
         #[cfg(feature = "testing")] passthrough => Passthrough(PassthroughConfig),
+        #[cfg(feature = "testing")] fault => Fault(FaultConfig),
     }
 }
 

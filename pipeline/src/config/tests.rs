@@ -137,3 +137,15 @@ fn any_stage_that_reads_what_a_later_stage_writes_is_an_error() {
     parse(&stages(entities, topics)).unwrap();
     parse(&stages(language, sentiment)).unwrap();
 }
+
+/// `.changelog` and `.checkpoints` topics are compacted (only a key's last
+/// message is kept): a DLQ or data topic with such a name would lose records.
+#[test]
+fn names_that_would_make_a_dlq_or_data_topic_compacted_are_rejected() {
+    for name in ["changelog", "checkpoints"] {
+        let e = error(&GOOD.replace("[sinks.db]", &format!("[sinks.{name}]")));
+        assert!(e.contains(&format!("sinks.{name}: name {name:?} is reserved")), "{e}");
+    }
+    let e = error(&GOOD.replace("[transport]", "[topics]\nenriched_posts = \"posts.changelog\"\n\n[transport]"));
+    assert!(e.contains("topics.enriched_posts: \"posts.changelog\" ends in .changelog, which is for compacted"), "{e}");
+}

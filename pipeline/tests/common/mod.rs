@@ -242,3 +242,58 @@ pub fn signal(child: &Daemon, name: &str) {
     let status = Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
     assert!(status.success(), "kill -{name}");
 }
+
+/// A MongoDB-wire server of the test's own (`scripts/services.sh` in a
+/// private run directory), so stopping it disturbs no other test.
+pub struct PrivateMongo {
+    run_dir: tempfile::TempDir,
+    port: u16,
+    pid: i32,
+}
+
+impl PrivateMongo {
+    pub fn start() -> PrivateMongo {
+        let run_dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let services = |command: &str| {
+            let output = Command::new(root().join("scripts/services.sh"))
+                .args([command, "mongodb"])
+                .env("SOCIALPIPE_RUN_DIR", run_dir.path())
+                .env("SOCIALPIPE_MONGODB_PORT", port.to_string())
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "services.sh {command}: {}", String::from_utf8_lossy(&output.stderr));
+        };
+        services("start");
+        let pid = std::fs::read_to_string(run_dir.path().join("mongodb/server.pid")).unwrap().trim().parse().unwrap();
+        PrivateMongo { run_dir, port, pid }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill").args([&format!("-{name}"), &self.pid.to_string()]).status();
+        assert!(status.unwrap().success(), "kill -{name}");
+    }
+
+    pub fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}/private?directConnection=true", self.port)
+    }
+
+    pub fn post_ids(&self) -> BTreeSet<String> {
+        use futures_util::TryStreamExt as _;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let client = mongodb::Client::with_uri_str(self.uri()).await.unwrap();
+            let posts = client.database("private").collection::<mongodb::bson::Document>("posts");
+            let found: Vec<mongodb::bson::Document> =
+                posts.find(mongodb::bson::doc! {}).await.unwrap().try_collect().await.unwrap();
+            found.iter().map(|d| d.get_str("_id").unwrap().to_owned()).collect()
+        })
+    }
+}
+
+impl Drop for PrivateMongo {
+    fn drop(&mut self) {
+        self.signal("CONT");
+        let _ = Command::new("kill").args(["-KILL", &self.pid.to_string()]).status();
+    }
+}

@@ -115,10 +115,21 @@ pub async fn run(
     options: RunOptions,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<RunReport, RunError> {
+    let opened = crate::runtime::transport::open(&config.transport)?;
+    run_on(config, options, opened, shutdown).await
+}
+
+/// `run` on a transport the caller opened (and may keep a handle on).
+pub async fn run_on(
+    config: Config,
+    options: RunOptions,
+    opened: Opened,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<RunReport, RunError> {
     if options.once {
         config.check_once().map_err(RunError::Config)?;
     }
-    let Opened { transport, embedded } = crate::runtime::transport::open(&config.transport)?;
+    let Opened { transport, embedded } = opened;
     create_topics(&config, &*transport).await?;
     let config = Arc::new(config);
     let metrics = Arc::new(Metrics::new());

@@ -119,3 +119,92 @@ async fn read_ahead(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use chrono::{DateTime, Duration, Utc};
+    use serde_json::Value;
+    use socialpipe_schemas::{ComponentError, Envelope, Source, SourceBatch, SourceMode, parse_raw_post};
+
+    use super::run;
+    use crate::config::Config;
+    use crate::runtime::runner::{Context, Flag};
+    use crate::runtime::telemetry::{Health, Metrics};
+    use crate::runtime::transport::Transport;
+    use crate::runtime::transport::embedded::{EmbeddedConfig, EmbeddedLog};
+
+    /// A source whose records carry the ingest times of a scripted wall
+    /// clock (as `Envelope::new` stamps them), one batch per entry.
+    struct SteppingClock {
+        batches: Vec<Vec<DateTime<Utc>>>,
+        next_id: usize,
+    }
+
+    #[async_trait]
+    impl Source for SteppingClock {
+        async fn open(&mut self, _: Option<Value>, _: SourceMode) -> Result<(), ComponentError> {
+            Ok(())
+        }
+
+        async fn next_batch(&mut self, _: usize) -> Result<SourceBatch, ComponentError> {
+            let times = self.batches.remove(0);
+            let records = times
+                .into_iter()
+                .map(|ingest| {
+                    self.next_id += 1;
+                    let raw = format!(
+                        r#"{{"platform":"x","id":"{}","author":{{"id":"1"}},"text":"t","created_at":"2026-11-20T10:00:00Z"}}"#,
+                        self.next_id
+                    );
+                    let mut record: Envelope = parse_raw_post(raw.as_bytes()).unwrap().into_envelope("clock");
+                    (record.ingest_time, record.version) = (ingest, ingest.timestamp_millis());
+                    record
+                })
+                .collect();
+            let caught_up = self.batches.is_empty();
+            Ok(SourceBatch { records, caught_up, ..SourceBatch::default() })
+        }
+    }
+
+    async fn run_source(ctx: &Context, batches: Vec<Vec<DateTime<Utc>>>) {
+        let source = Box::new(SteppingClock { batches, next_id: 0 });
+        let (_, stop) = Flag::new();
+        assert!(run(ctx, "clock", "raw.posts", 100, source, true, stop).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn versions_keep_rising_when_the_wall_clock_steps_back_and_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(&EmbeddedConfig::new(dir.path())).unwrap();
+        for topic in ["raw.posts", "dlq.clock"] {
+            log.create_topic(topic, 1).await.unwrap();
+        }
+        let config = Config::parse("test.toml", "", |_| None).unwrap();
+        let (_, abort) = Flag::new();
+        let ctx = Context {
+            config: Arc::new(config),
+            transport: Arc::new(log),
+            metrics: Arc::new(Metrics::new()),
+            health: Arc::new(Health::default()),
+            abort,
+        };
+        let now: DateTime<Utc> = "2026-12-04T10:00:00Z".parse().unwrap();
+        // Two records in one millisecond, then the clock steps back a minute.
+        run_source(&ctx, vec![vec![now, now], vec![now - Duration::minutes(1)]]).await;
+        // A restart, the clock now an hour behind.
+        run_source(&ctx, vec![vec![now - Duration::hours(1)]]).await;
+        let versions: Vec<i64> = ctx
+            .transport
+            .read("raw.posts", 0, 0, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| Envelope::from_bytes(&m.value).unwrap().version)
+            .collect();
+        let start = now.timestamp_millis();
+        assert_eq!(versions, [start, start + 1, start + 2, start + 3], "each version above every one issued before");
+    }
+}

@@ -124,6 +124,15 @@ pub(crate) fn open_connection(path: &Path, synchronous: &str) -> rusqlite::Resul
     Ok(conn)
 }
 
+/// SQLite's `max_page_count` of the appending connection: appends past it
+/// fail with SQLITE_FULL, as on a full disk.
+fn set_max_size(conn: &Connection, bytes: Option<u64>) -> Result<()> {
+    let page_size: u64 = conn.pragma_query_value(None, "page_size", |r| r.get(0)).map_err(storage)?;
+    // SQLite's own ceiling; it clamps a cap below the current size to that size.
+    let pages = bytes.map_or(u32::MAX as u64 - 1, |b| b.div_ceil(page_size).min(u32::MAX as u64 - 1));
+    conn.pragma_update(None, "max_page_count", pages).map_err(storage)
+}
+
 /// Runs blocking SQLite work off the async threads.
 async fn blocking<T: Send + 'static>(
     conn: &Arc<Mutex<Connection>>,
@@ -158,6 +167,12 @@ impl EmbeddedLog {
             appended,
             synchronous,
         })
+    }
+
+    /// Caps the log's size on disk (None: no cap beyond the disk's). A cap
+    /// below the current size holds the log at its current size.
+    pub async fn limit_size(&self, bytes: Option<u64>) -> Result<()> {
+        blocking(&self.conn, move |conn| set_max_size(conn, bytes)).await
     }
 
     /// Topic metadata, from the cache or the database (another process may have created it).
