@@ -243,7 +243,14 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
             for (component, reason) in &result.failures {
                 eprintln!("error: {component} stopped: {reason}");
             }
-            return Ok(if result.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+            if !result.drained {
+                eprintln!(
+                    "error: the shutdown deadline passed before everything was written; \
+                     what was not committed stays in the log for the next start"
+                );
+            }
+            let clean = result.failures.is_empty() && result.drained;
+            return Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
         Command::Validate { config, once } => {
             let config = load(&config)?;
@@ -313,7 +320,16 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
                 let config = load(&config)?;
                 let r = admin::dlq_replay(&config, &stage).await?;
                 let dlq = config.routes().dlq_topic(&stage);
-                writeln!(stdout, "{} replayed, {} failed again (back in {dlq})", r.replayed, r.failed_again)?;
+                write!(stdout, "{} replayed, {} failed again (back in {dlq})", r.replayed, r.failed_again)?;
+                if r.unreadable.is_empty() {
+                    writeln!(stdout)?;
+                } else {
+                    writeln!(stdout, ", {} unreadable (left in place)", r.unreadable.len())?;
+                    for what in &r.unreadable {
+                        eprintln!("error: {what}");
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
             }
         },
         Command::Kol { command: KolCommand::Show { config, author } } => {
@@ -333,7 +349,11 @@ fn main() -> ExitCode {
     unsafe { socialpipe_processors::set_process_defaults() };
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    match runtime.block_on(main_inner(cli)) {
+    let outcome = runtime.block_on(main_inner(cli));
+    // A store call stuck past the shutdown deadline may hold a blocking
+    // thread: the process does not wait for it (nothing it does is committed).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             // One line: the chain of causes, no backtrace.

@@ -20,7 +20,7 @@ use socialpipe_processors::StageKind;
 use socialpipe_sinks::SinkKind;
 
 use crate::routing::{PRODUCE, Routes, TopicsConfig};
-use crate::runtime::transport::TransportConfig;
+use crate::runtime::transport::{TransportConfig, is_compacted};
 
 pub use interpolate::{Interpolated, interpolate};
 
@@ -320,6 +320,7 @@ impl Config {
         }
         self.transport.check().map_err(|(key, message)| (format!("transport.{key}"), message))?;
         self.check_names()?;
+        self.check_topic_names()?;
         for (i, stage) in self.stages.iter().enumerate() {
             stage.kind.component().check().map_err(|m| (format!("stages[{i}]"), m))?;
         }
@@ -366,10 +367,41 @@ impl Config {
             if name == PRODUCE {
                 return Err((key, format!("name {name:?} is reserved for `socialpipe produce` (dlq.{name})")));
             }
+            if is_compacted(&format!(".{name}")) {
+                return Err((
+                    key,
+                    format!(
+                        "name {name:?} is reserved: dlq.{name} would be a compacted topic, keeping one dead letter per key"
+                    ),
+                ));
+            }
             if let Some(first) = names.insert(name.clone(), key.clone()) {
                 return Err((
                     key,
                     format!("name {name:?} is already used by {first} (names must be unique: they name dlq.<name>)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Topics of records and dead letters keep every message: a name that
+    /// marks a compacted topic (state changelogs, checkpoints) is refused.
+    fn check_topic_names(&self) -> Result<(), (String, String)> {
+        let t = &self.topics;
+        let configured =
+            [("raw_posts", &t.raw_posts), ("enriched_posts", &t.enriched_posts), ("kol_scores", &t.kol_scores)]
+                .map(|(key, topic)| (format!("topics.{key}"), topic));
+        let of_sources =
+            self.sources.iter().filter_map(|(name, s)| Some((format!("sources.{name}.topic"), s.topic.as_ref()?)));
+        for (key, topic) in configured.into_iter().chain(of_sources) {
+            if is_compacted(topic) {
+                let suffix = &topic[topic.rfind('.').unwrap_or(0)..];
+                return Err((
+                    key,
+                    format!(
+                        "{topic:?} ends in {suffix}, which is for compacted topics (state changelogs, checkpoints) that keep one message per key"
+                    ),
                 ));
             }
         }

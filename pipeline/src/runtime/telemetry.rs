@@ -127,6 +127,15 @@ impl Health {
         self.components.lock().expect("health lock").insert(component.to_owned(), state);
     }
 
+    /// Sets `state` if the component is `retrying` (a retry that succeeded
+    /// leaves other states alone: `starting` stays until the task says).
+    pub fn replace_retrying(&self, component: &str, state: ComponentState) {
+        let mut components = self.components.lock().expect("health lock");
+        if let Some(current @ ComponentState::Retrying(_)) = components.get_mut(component) {
+            *current = state;
+        }
+    }
+
     pub fn snapshot(&self) -> BTreeMap<String, ComponentState> {
         self.components.lock().expect("health lock").clone()
     }

@@ -7,23 +7,34 @@ use std::time::{Duration, Instant};
 
 use socialpipe_schemas::ComponentError;
 
+use super::dead_letters::Limits;
 use super::{Backoff, Flag};
 use crate::config::Config;
 use crate::runtime::telemetry::{ComponentState, Health, Kind, Metrics};
 use crate::runtime::transport::{Consumer, Outgoing, Position, Transport};
 
 /// Runs a log operation (an expression yielding a future), retrying it while
-/// the log is busy (another process's transaction); other errors stop the
-/// task. A macro so the operation may borrow a consumer mutably each time.
+/// the log is busy or unavailable (another process's transaction, a full
+/// disk, brokers away), with the task's components `retrying` meanwhile;
+/// other errors stop the task. A macro so the operation may borrow a
+/// consumer mutably each time.
 macro_rules! log_op {
     ($ctx:expr, $what:expr, $op:expr) => {{
         let mut backoff = $crate::runtime::runner::Backoff::new(&$ctx.config.runtime.retry);
         let mut abort = $ctx.abort.clone();
+        let mut retried = false;
         loop {
             match $op.await {
-                Ok(value) => break Ok(value),
+                Ok(value) => {
+                    if retried {
+                        $ctx.recovered();
+                    }
+                    break Ok(value);
+                }
                 Err(e) if e.domain() == socialpipe_schemas::ErrorDomain::Transient => {
-                    tracing::warn!(operation = $what, error = %e, "log busy; retrying");
+                    tracing::warn!(operation = $what, error = %e, "log unavailable; retrying");
+                    $ctx.retrying(&format!("{}: {e}", $what));
+                    retried = true;
                     if !backoff.wait(&mut abort).await {
                         break Err($crate::runtime::runner::Stop::Aborted);
                     }
@@ -55,9 +66,44 @@ pub(crate) struct Context {
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
     pub abort: Flag,
+    /// The components of the task holding this context (a chain has several):
+    /// their readiness says when the task's log operations are retried.
+    pub components: Arc<[String]>,
 }
 
 impl Context {
+    /// This context for the task running `components`.
+    pub fn for_components(&self, components: impl IntoIterator<Item = String>) -> Context {
+        Context { components: components.into_iter().collect(), ..self.clone() }
+    }
+
+    /// A transient failure is being retried: not ready meanwhile.
+    pub fn retrying(&self, reason: &str) {
+        for component in self.components.iter() {
+            self.health.set(component, ComponentState::Retrying(reason.to_owned()));
+        }
+    }
+
+    /// The retried operation succeeded.
+    pub fn recovered(&self) {
+        for component in self.components.iter() {
+            self.health.replace_retrying(component, ComponentState::Running);
+        }
+    }
+
+    /// How large dead letters may grow (see `Limits`).
+    pub fn dead_letter_limits(&self) -> Limits {
+        Limits { original: self.config.runtime.max_dlq_payload_bytes, message: self.transport.max_message_bytes() }
+    }
+
+    /// Why the transport cannot take this message whole, if it cannot.
+    pub fn too_large(&self, message: &Outgoing) -> Option<ComponentError> {
+        let (size, limit) = (message.wire_size(), self.transport.max_message_bytes());
+        (size > limit).then(|| {
+            ComponentError::invalid(format!("record of {size} bytes exceeds the transport's limit of {limit} bytes"))
+        })
+    }
+
     /// Appends durably (see `log_op!`).
     pub async fn send(&self, topic: &str, messages: Vec<Outgoing>) -> Result<(), Stop> {
         log_op!(self, "writing to the log", self.transport.send(topic, messages.clone()))

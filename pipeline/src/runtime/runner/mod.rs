@@ -12,7 +12,7 @@ mod source_task;
 mod stage_task;
 mod state;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -142,10 +142,34 @@ pub async fn run_on(
         metrics: Arc::clone(&metrics),
         health: Arc::clone(&health),
         abort,
+        components: Arc::from([]),
+    };
+    let only = options.only;
+    let names = config
+        .sources
+        .keys()
+        .filter(|_| only.sources)
+        .chain(config.sinks.keys().filter(|_| only.sinks))
+        .cloned()
+        .chain(config.stages.iter().filter(|_| only.stages).map(|s| s.name()));
+    for name in names {
+        health.set(&name, ComponentState::Starting);
+    }
+    // Served while components start: loading models or migrating a store
+    // may take long, and a liveness probe must not kill the process meanwhile.
+    let _http_task = match config.http.enabled {
+        true => {
+            let (addr, task) =
+                crate::runtime::status::serve(&config.http.listen, Arc::clone(&metrics), Arc::clone(&health))
+                    .await
+                    .map_err(|error| RunError::Http { listen: config.http.listen.clone(), error })?;
+            tracing::info!(%addr, "serving /metrics, /health/live, /health/ready");
+            Some(AbortOnDrop(task))
+        }
+        false => None,
     };
 
     // Build everything before starting anything: a bad component fails start-up.
-    let only = options.only;
     let mut sources = Vec::new();
     for (name, spec) in config.sources.iter().filter(|_| only.sources) {
         let source = spec
@@ -176,31 +200,19 @@ pub async fn run_on(
         sinks.push((name.clone(), spec.clone(), sink));
     }
 
-    let http_task = match config.http.enabled {
-        true => {
-            let (addr, task) =
-                crate::runtime::status::serve(&config.http.listen, Arc::clone(&metrics), Arc::clone(&health))
-                    .await
-                    .map_err(|error| RunError::Http { listen: config.http.listen.clone(), error })?;
-            tracing::info!(%addr, "serving /metrics, /health/live, /health/ready");
-            Some(task)
-        }
-        false => None,
-    };
-    let retention = embedded.and_then(|log| spawn_retention(&config, log));
+    let _retention = embedded.and_then(|log| spawn_retention(&config, log)).map(AbortOnDrop);
 
     // A daemon's stages and sinks drain only on shutdown, even when its
     // sources have ended: `produce` and `dlq replay` may still write.
     let source_layer = Layer::new(sources.len() + usize::from(!options.once));
     let mut daemon_hold = (!options.once).then(|| source_layer.member());
     let stage_layer = if workers.is_empty() { Arc::clone(&source_layer) } else { Layer::new(workers.len()) };
-    let mut tasks = tokio::task::JoinSet::new();
+    let mut tasks = Tasks::default();
     for (name, topic, batch, source) in sources {
-        health.set(&name, ComponentState::Starting);
         let member = source_layer.member();
-        let ctx = ctx.clone();
+        let ctx = ctx.for_components([name.clone()]);
         let stop = stop_sources.clone();
-        tasks.spawn(async move {
+        tasks.spawn(Kind::Source, ctx.clone(), async move {
             let _member = member;
             let result = source_task::run(&ctx, &name, &topic, batch, source, options.once, stop).await;
             ctx.finish(&name, Kind::Source, result);
@@ -208,27 +220,24 @@ pub async fn run_on(
     }
     let worker_count = workers.len() as u32;
     for (index, stages) in workers.into_iter().enumerate() {
-        for stage in &stages {
-            health.set(&stage.name, ComponentState::Starting);
-        }
         let member = stage_layer.member();
-        let (ctx, upstream) = (ctx.clone(), Arc::clone(&source_layer));
+        let ctx = ctx.for_components(stages.iter().map(|s| s.name.clone()));
+        let upstream = Arc::clone(&source_layer);
         let membership = Membership { member: index as u32, members: worker_count };
-        tasks.spawn(async move {
+        tasks.spawn(Kind::Stage, ctx.clone(), async move {
             let _member = member;
-            let names: Vec<String> = stages.iter().map(|s| s.name.clone()).collect();
             let result = stage_task::run(&ctx, stages, membership, upstream).await;
             // A chain stops as a whole: each of its stages reports how it
             // ended (a failure reason names the stage that failed).
-            for name in &names {
+            for name in ctx.components.iter() {
                 ctx.finish(name, Kind::Stage, result.clone());
             }
         });
     }
     for (name, spec, sink) in sinks {
-        health.set(&name, ComponentState::Starting);
-        let (ctx, upstream) = (ctx.clone(), Arc::clone(&stage_layer));
-        tasks.spawn(async move {
+        let ctx = ctx.for_components([name.clone()]);
+        let upstream = Arc::clone(&stage_layer);
+        tasks.spawn(Kind::Sink, ctx.clone(), async move {
             let result = sink_task::run(&ctx, &name, &spec, sink, upstream).await;
             ctx.finish(&name, Kind::Sink, result);
         });
@@ -241,13 +250,13 @@ pub async fn run_on(
     // Armed when shutdown begins.
     let deadline_timer = tokio::time::sleep(Duration::from_secs(u32::MAX as u64));
     tokio::pin!(deadline_timer);
-    while !tasks.is_empty() {
+    while !tasks.set.is_empty() {
         tokio::select! {
-            joined = tasks.join_next() => {
-                if let Some(Err(e)) = joined {
-                    tracing::error!(error = %e, "a pipeline task panicked");
-                }
-            }
+            joined = tasks.set.join_next_with_id() => match joined {
+                Some(Ok((id, ()))) => drop(tasks.running.remove(&id)),
+                Some(Err(e)) => tasks.ended_abnormally(e),
+                None => {}
+            },
             _ = &mut shutdown, if !shutdown_seen => {
                 shutdown_seen = true;
                 tracing::info!(deadline_secs = deadline.as_secs(), "shutting down: stopping sources, draining stages and sinks");
@@ -259,14 +268,12 @@ pub async fn run_on(
                 tracing::warn!("shutdown deadline reached; what is not yet committed stays in the log for the next start");
                 drained = false;
                 abort_tx.send_replace(true);
+                // A task stuck in a call that never returns (a store that
+                // stopped answering) would hold the exit: it is dropped, and
+                // what it had not committed is redelivered on the next start.
+                tasks.set.abort_all();
             }
         }
-    }
-    if let Some(task) = retention {
-        task.abort();
-    }
-    if let Some(task) = &http_task {
-        task.abort();
     }
 
     let mut components = BTreeMap::new();
@@ -280,6 +287,45 @@ pub async fn run_on(
         components.insert(name.clone(), metrics.counts(name, Kind::Sink));
     }
     Ok(RunReport { components, failures: health.failures(), drained })
+}
+
+/// The runner's tasks, with what each runs.
+#[derive(Default)]
+struct Tasks {
+    set: tokio::task::JoinSet<()>,
+    running: HashMap<tokio::task::Id, (Kind, Context)>,
+}
+
+impl Tasks {
+    fn spawn(&mut self, kind: Kind, ctx: Context, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let id = self.set.spawn(task).id();
+        self.running.insert(id, (kind, ctx));
+    }
+
+    /// A panic fails the task's components (readiness names them, the run
+    /// exits non-zero); a task dropped at the shutdown deadline is left as it was.
+    fn ended_abnormally(&mut self, error: tokio::task::JoinError) {
+        let Some((kind, ctx)) = self.running.remove(&error.id()) else { return };
+        if let Ok(panic) = error.try_into_panic() {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            for name in ctx.components.iter() {
+                ctx.finish(name, kind, Err(Stop::Failed(format!("panicked: {message}"))));
+            }
+        }
+    }
+}
+
+/// Aborts a background task (the status server, retention) when the run ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Deletes log messages past retention, hourly.

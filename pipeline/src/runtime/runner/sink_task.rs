@@ -90,7 +90,7 @@ async fn build_with_retry(ctx: &Context, name: &str, spec: &SinkSpec) -> Result<
 /// Writes one batch durably: decodes, writes with retries, dead-letters refusals.
 async fn flush(ctx: &Context, name: &str, sink: &mut dyn Sink, batch: &[Message]) -> Result<(), Stop> {
     let labels = [name, Kind::Sink.as_str()];
-    let max_dlq = ctx.config.runtime.max_dlq_payload_bytes;
+    let limits = ctx.dead_letter_limits();
     ctx.metrics.received.with_label_values(&labels).inc_by(batch.len() as u64);
     let mut dead: Vec<Outgoing> = Vec::new();
     let mut records = Vec::with_capacity(batch.len());
@@ -108,7 +108,7 @@ async fn flush(ctx: &Context, name: &str, sink: &mut dyn Sink, batch: &[Message]
             original: &m.value,
             trace_id: m.headers.trace_id.as_deref(),
         };
-        record_dead_letter(failure, max_dlq)
+        record_dead_letter(failure, limits)
     };
     for m in batch {
         match Envelope::from_bytes(&m.value) {

@@ -4,15 +4,53 @@
 
 use std::time::Instant;
 
-use socialpipe_schemas::{ErrorDomain, Source, SourceBatch, SourceMode};
+use chrono::Utc;
+use socialpipe_schemas::{Envelope, ErrorDomain, Source, SourceBatch, SourceMode};
 
-use super::dead_letters::rejected_dead_letter;
+use super::dead_letters::{Failure, record_dead_letter, rejected_dead_letter};
 use super::{Backoff, Context, Flag, Stop, log_op};
 use crate::runtime::telemetry::{ComponentState, Kind};
 use crate::runtime::transport::{Outgoing, new_trace_id};
 
 pub(crate) fn checkpoint_name(source: &str) -> String {
     format!("source.{source}")
+}
+
+/// Issues a source's record versions: `max(ingest time in ms, last issued + 1)`,
+/// the last one persisted before the records it covers are written.
+/// A wall clock that steps back (NTP, a VM restored) can then never make a
+/// newer record lose to an older one, and reprocessing issues fresh versions.
+struct Versions {
+    last: i64,
+}
+
+impl Versions {
+    fn checkpoint(source: &str) -> String {
+        format!("versions.{source}")
+    }
+
+    async fn load(ctx: &Context, source: &str) -> Result<Versions, Stop> {
+        let stored =
+            log_op!(ctx, "reading the last version", ctx.transport.read_checkpoint(&Self::checkpoint(source)))?;
+        let last =
+            stored.map(|v| v.parse()).transpose().map_err(|e| Stop::Failed(format!("unreadable last version: {e}")))?;
+        Ok(Versions { last: last.unwrap_or(0) })
+    }
+
+    fn stamp(&mut self, records: &mut [socialpipe_schemas::Envelope]) {
+        for record in records {
+            record.version = record.ingest_time.timestamp_millis().max(self.last + 1);
+            self.last = record.version;
+        }
+    }
+
+    async fn save(ctx: &Context, source: &str, last: i64) -> Result<(), Stop> {
+        log_op!(
+            ctx,
+            "writing the last version",
+            ctx.transport.write_checkpoint(&Self::checkpoint(source), &last.to_string())
+        )
+    }
 }
 
 pub(crate) async fn run(
@@ -47,22 +85,29 @@ pub(crate) async fn run(
     // Reading (and encoding) the next batch overlaps with writing this one;
     // the channel holds one batch, so memory stays bounded.
     let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-    let reader = tokio::spawn(read_ahead(ctx.clone(), name.to_owned(), source, batch_records, stop, tx));
+    let versions = Versions::load(ctx, name).await?;
+    let reader = tokio::spawn(read_ahead(ctx.clone(), name.to_owned(), source, versions, batch_records, stop, tx));
     let dlq = ctx.config.routes().dlq_topic(name);
-    let max_dlq = ctx.config.runtime.max_dlq_payload_bytes;
     let result = async {
         while let Some(read) = rx.recv().await {
-            let (batch, messages): (SourceBatch, Vec<Outgoing>) = read?;
+            let (batch, messages, last_version): (SourceBatch, Vec<Outgoing>, i64) = read?;
             let started = Instant::now();
-            let (records, rejected) = (batch.records.len() as u64, batch.rejected.len() as u64);
-            ctx.metrics.received.with_label_values(&labels).inc_by(records + rejected);
+            if !batch.records.is_empty() {
+                Versions::save(ctx, name, last_version).await?;
+            }
+            let received = (batch.records.len() + batch.rejected.len()) as u64;
+            ctx.metrics.received.with_label_values(&labels).inc_by(received);
+            let (messages, mut letters) = fitting_or_dead(ctx, name, topic, &batch.records, messages);
+            let records = messages.len() as u64;
             ctx.send(topic, messages).await?;
-            if rejected > 0 {
-                let letters =
-                    batch.rejected.into_iter().map(|r| rejected_dead_letter(name, r, topic, max_dlq)).collect();
+            letters.extend(
+                batch.rejected.into_iter().map(|r| rejected_dead_letter(name, r, topic, ctx.dead_letter_limits())),
+            );
+            if !letters.is_empty() {
+                let refused = letters.len() as u64;
                 ctx.send(&dlq, letters).await?;
-                ctx.metrics.errors.with_label_values(&[name, Kind::Source.as_str(), "invalid"]).inc_by(rejected);
-                ctx.metrics.dlq.with_label_values(&[name]).inc_by(rejected);
+                ctx.metrics.errors.with_label_values(&[name, Kind::Source.as_str(), "invalid"]).inc_by(refused);
+                ctx.metrics.dlq.with_label_values(&[name]).inc_by(refused);
             }
             if let Some(checkpoint) = batch.checkpoint {
                 let text = serde_json::to_string(&checkpoint).expect("json");
@@ -72,7 +117,7 @@ pub(crate) async fn run(
                 (callback.0)();
             }
             ctx.metrics.sent.with_label_values(&labels).inc_by(records);
-            if records + rejected > 0 {
+            if received > 0 {
                 ctx.metrics.processing.with_label_values(&labels).observe(started.elapsed().as_secs_f64());
             }
             if batch.caught_up {
@@ -86,13 +131,46 @@ pub(crate) async fn run(
     result
 }
 
-type ReadBatch = Result<(SourceBatch, Vec<Outgoing>), Stop>;
+/// The batch's messages the transport takes, and dead letters of those too
+/// large for it (whole records: the source wrote nothing of them).
+fn fitting_or_dead(
+    ctx: &Context,
+    name: &str,
+    topic: &str,
+    records: &[Envelope],
+    messages: Vec<Outgoing>,
+) -> (Vec<Outgoing>, Vec<Outgoing>) {
+    let (mut fitting, mut letters) = (Vec::with_capacity(messages.len()), Vec::new());
+    for (record, message) in records.iter().zip(messages) {
+        let Some(error) = ctx.too_large(&message) else {
+            fitting.push(message);
+            continue;
+        };
+        let failure = Failure {
+            component: name,
+            error: &error,
+            attempts: 1,
+            first_failure: Utc::now(),
+            record_id: Some(record.id.clone()),
+            key: Some(record.key.clone()),
+            input_topic: topic,
+            original: &message.value,
+            trace_id: message.headers.trace_id.as_deref(),
+        };
+        letters.push(record_dead_letter(failure, ctx.dead_letter_limits()));
+    }
+    (fitting, letters)
+}
+
+/// A batch, its records as messages, and the last version they carry.
+type ReadBatch = Result<(SourceBatch, Vec<Outgoing>, i64), Stop>;
 
 /// Reads batches until the input is done (`--once`), `stop`, or a fatal error.
 async fn read_ahead(
     ctx: Context,
     name: String,
     mut source: Box<dyn Source>,
+    mut versions: Versions,
     batch_records: usize,
     stop: Flag,
     tx: tokio::sync::mpsc::Sender<ReadBatch>,
@@ -100,10 +178,11 @@ async fn read_ahead(
     let mut backoff = Backoff::new(&ctx.config.runtime.retry);
     while !stop.is_set() {
         let read = match source.next_batch(batch_records).await {
-            Ok(batch) => {
+            Ok(mut batch) => {
                 backoff.reset();
+                versions.stamp(&mut batch.records);
                 let messages = batch.records.iter().map(|r| Outgoing::record(r, Some(&new_trace_id()))).collect();
-                Ok((batch, messages))
+                Ok((batch, messages, versions.last))
             }
             Err(e) if e.domain == ErrorDomain::Transient => {
                 if ctx.back_off(&name, Kind::Source, &e, &mut backoff).await {
@@ -113,7 +192,7 @@ async fn read_ahead(
             }
             Err(e) => Err(Stop::Failed(e.reason)),
         };
-        let last = read.as_ref().map_or(true, |(batch, _)| batch.caught_up);
+        let last = read.as_ref().map_or(true, |(batch, _, _)| batch.caught_up);
         if tx.send(read).await.is_err() || last {
             return;
         }
@@ -190,6 +269,7 @@ mod tests {
             metrics: Arc::new(Metrics::new()),
             health: Arc::new(Health::default()),
             abort,
+            components: Arc::from([]),
         };
         let now: DateTime<Utc> = "2026-12-04T10:00:00Z".parse().unwrap();
         // Two records in one millisecond, then the clock steps back a minute.

@@ -74,8 +74,7 @@ pub(crate) async fn run(
         for (index, stage) in chain.iter_mut().enumerate() {
             records = apply(ctx, stage, state.of(index), records, &mut dead).await?;
         }
-        let out: Vec<Outgoing> =
-            records.iter().map(|f| Outgoing::record(&f.record, f.origin.trace_id.as_deref())).collect();
+        let out = outgoing_or_dead(ctx, &chain, records, &mut dead);
         ctx.send(&routes.topics().enriched_posts, out).await?;
         send_emitted(ctx, chain.iter_mut().flat_map(|s| s.processor.take_emitted()).collect()).await?;
         for (stage, letters) in dead {
@@ -85,6 +84,41 @@ pub(crate) async fn run(
         log_op!(ctx, "committing", consumer.commit(&positions))?;
         ctx.publish_lag(&group, consumer.as_mut(), &mut lag_seen).await?;
     }
+}
+
+/// The chain's output as messages; a record the enrichments made too large
+/// for the transport is the last stage's dead letter (its original is the
+/// input record, so a replay runs the chain again).
+fn outgoing_or_dead(
+    ctx: &Context,
+    chain: &[Stage],
+    records: Vec<InFlight>,
+    dead: &mut Vec<(String, Vec<Outgoing>)>,
+) -> Vec<Outgoing> {
+    let last = chain.last().expect("a chain has a stage").name.as_str();
+    let mut out = Vec::with_capacity(records.len());
+    for InFlight { origin, record } in records {
+        let message = Outgoing::record(&record, origin.trace_id.as_deref());
+        let Some(error) = ctx.too_large(&message) else {
+            out.push(message);
+            continue;
+        };
+        let failure = Failure {
+            component: last,
+            error: &error,
+            attempts: 1,
+            first_failure: Utc::now(),
+            record_id: Some(record.id.clone()),
+            key: Some(record.key.clone()),
+            input_topic: &origin.topic,
+            original: &origin.original,
+            trace_id: origin.trace_id.as_deref(),
+        };
+        push_grouped(dead, last, record_dead_letter(failure, ctx.dead_letter_limits()));
+        ctx.metrics.errors.with_label_values(&[last, Kind::Stage.as_str(), "invalid"]).inc();
+        ctx.metrics.dlq.with_label_values(&[last]).inc();
+    }
+    out
 }
 
 /// Writes records stages made besides their outcomes to their kind's topic.
@@ -138,7 +172,7 @@ fn decode(
                     original: &m.value,
                     trace_id: m.headers.trace_id.as_deref(),
                 };
-                push_grouped(dead, first_stage, record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes));
+                push_grouped(dead, first_stage, record_dead_letter(failure, ctx.dead_letter_limits()));
                 ctx.metrics.errors.with_label_values(&[first_stage, Kind::Stage.as_str(), "invalid"]).inc();
                 ctx.metrics.dlq.with_label_values(&[first_stage]).inc();
             }
@@ -222,11 +256,7 @@ async fn apply(
                                 original: &origin.original,
                                 trace_id: origin.trace_id.as_deref(),
                             };
-                            push_grouped(
-                                dead,
-                                name,
-                                record_dead_letter(failure, ctx.config.runtime.max_dlq_payload_bytes),
-                            );
+                            push_grouped(dead, name, record_dead_letter(failure, ctx.dead_letter_limits()));
                             ctx.metrics.dlq.with_label_values(&[name]).inc();
                         }
                     }

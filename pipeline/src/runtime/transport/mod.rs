@@ -128,6 +128,13 @@ impl Outgoing {
         self.partition.map_or_else(|| partition_for(&self.key, partitions), |p| p % partitions.max(1))
     }
 
+    /// Bytes the message takes against a transport's size limit: key, value,
+    /// headers, and room for the record's framing (librdkafka counts it).
+    pub fn wire_size(&self) -> usize {
+        let headers = [&self.headers.schema, &self.headers.trace_id].into_iter().flatten().map(|h| h.len() + 32);
+        self.key.len() + self.value.len() + headers.sum::<usize>() + 256
+    }
+
     /// A record keyed by its key, with its schema and `trace_id` in the headers.
     pub fn record(envelope: &Envelope, trace_id: Option<&str>) -> Self {
         Outgoing {
@@ -273,8 +280,9 @@ pub enum TransportError {
     Busy(String),
     #[error("topic {topic:?} has replication factor {actual} but {wanted} is configured")]
     ReplicationMismatch { topic: String, actual: u32, wanted: u32 },
-    /// The broker cannot be reached or is moving leaders/coordinators: retried.
-    #[error("broker unavailable: {0}")]
+    /// The broker cannot be reached or is moving leaders/coordinators, or the
+    /// log's disk is full: retried.
+    #[error("unavailable: {0}")]
     Unavailable(String),
 }
 
@@ -306,6 +314,10 @@ pub trait Transport: Send + Sync {
     /// Committed positions of these groups with their end offsets (a group
     /// that has committed nothing is left out).
     async fn group_lag(&self, groups: &[String]) -> Result<Vec<GroupLag>>;
+
+    /// The largest message `send` accepts, as `Outgoing::wire_size` counts
+    /// it: larger records become dead letters, and dead letters are cut to fit.
+    fn max_message_bytes(&self) -> usize;
 
     /// Reads a partition without a group (for `tail`, `dlq show`).
     async fn read(&self, topic: &str, partition: u32, from_offset: u64, max: usize) -> Result<Vec<Message>>;

@@ -87,6 +87,9 @@ pub async fn dlq_show(
 pub struct Replayed {
     pub replayed: u64,
     pub failed_again: u64,
+    /// Messages of the DLQ that are not dead letters, each with where it is
+    /// and why: left in place (replay cannot know what they stood for).
+    pub unreadable: Vec<String>,
 }
 
 pub async fn dlq_replay(config: &Config, stage: &str) -> Result<Replayed, AdminError> {
@@ -107,11 +110,17 @@ pub async fn dlq_replay(config: &Config, stage: &str) -> Result<Replayed, AdminE
             let mut replays: BTreeMap<String, Vec<Outgoing>> = BTreeMap::new();
             let mut again = Vec::new();
             for m in &messages {
-                let Ok(letter) = Envelope::from_bytes(&m.value)
+                let letter = Envelope::from_bytes(&m.value)
                     .map_err(|e| e.to_string())
-                    .and_then(|e| DeadLetter::from_envelope(&e).map_err(|e| e.to_string()))
-                else {
-                    continue;
+                    .and_then(|e| DeadLetter::from_envelope(&e).map_err(|e| e.to_string()));
+                let letter = match letter {
+                    Ok(letter) => letter,
+                    Err(e) => {
+                        result
+                            .unreadable
+                            .push(format!("{topic}[{}] offset {}: not a dead letter: {e}", m.partition, m.offset));
+                        continue;
+                    }
                 };
                 match revive(&letter) {
                     Ok(record) => replays

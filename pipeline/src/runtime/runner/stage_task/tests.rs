@@ -75,6 +75,7 @@ async fn setup(ids: &[&str]) -> (tempfile::TempDir, Context, Vec<Vec<u8>>) {
         metrics: Arc::new(Metrics::new()),
         health: Arc::new(Health::default()),
         abort,
+        components: Arc::from([]),
     };
     (dir, ctx, originals)
 }

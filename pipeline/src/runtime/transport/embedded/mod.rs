@@ -40,6 +40,11 @@ pub struct EmbeddedConfig {
     /// outage. State changelogs and checkpoints are never deleted.
     #[serde(default = "default_retention_hours")]
     pub retention_hours: u64,
+    /// Upper size of the log on disk, in MiB (0: as much as the disk holds).
+    /// An append that would pass it waits, retried as on a full disk
+    /// (readiness `retrying`), until retention or a raised limit makes room.
+    #[serde(default)]
+    pub max_size_mib: u64,
 }
 
 /// How an append is made durable (the log's `PRAGMA synchronous`).
@@ -72,6 +77,7 @@ impl EmbeddedConfig {
             path: path.into(),
             synchronous: Default::default(),
             retention_hours: default_retention_hours(),
+            max_size_mib: 0,
         }
     }
 }
@@ -95,10 +101,12 @@ pub struct EmbeddedLog {
 }
 
 fn storage(e: rusqlite::Error) -> TransportError {
+    use rusqlite::ErrorCode::*;
     match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-            TransportError::Busy(e.to_string())
-        }
+        Some(DatabaseBusy | DatabaseLocked) => TransportError::Busy(e.to_string()),
+        // A full disk (or the log's size cap) and failing writes may pass:
+        // retried with backoff, the component `retrying` meanwhile.
+        Some(DiskFull | SystemIoFailure) => TransportError::Unavailable(e.to_string()),
         _ => TransportError::Storage(e.to_string()),
     }
 }
@@ -128,8 +136,9 @@ pub(crate) fn open_connection(path: &Path, synchronous: &str) -> rusqlite::Resul
 /// fail with SQLITE_FULL, as on a full disk.
 fn set_max_size(conn: &Connection, bytes: Option<u64>) -> Result<()> {
     let page_size: u64 = conn.pragma_query_value(None, "page_size", |r| r.get(0)).map_err(storage)?;
-    // SQLite's own ceiling; it clamps a cap below the current size to that size.
-    let pages = bytes.map_or(u32::MAX as u64 - 1, |b| b.div_ceil(page_size).min(u32::MAX as u64 - 1));
+    // SQLite's own ceiling; it raises a cap below the current size to that
+    // size, and takes 0 as a question, not a cap.
+    let pages = bytes.map_or(u32::MAX as u64 - 1, |b| b.div_ceil(page_size).clamp(1, u32::MAX as u64 - 1));
     conn.pragma_update(None, "max_page_count", pages).map_err(storage)
 }
 
@@ -159,6 +168,9 @@ impl EmbeddedLog {
              CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_ms INTEGER NOT NULL);",
         )
         .map_err(storage)?;
+        if config.max_size_mib > 0 {
+            set_max_size(&conn, Some(config.max_size_mib << 20))?;
+        }
         let (appended, _) = watch::channel(0);
         Ok(EmbeddedLog {
             path: config.path.clone(),
@@ -232,11 +244,14 @@ impl Transport for EmbeddedLog {
                 return Err(TransportError::PartitionMismatch { topic: owned, actual: meta.partitions, wanted: partitions });
             }
             for p in 0..partitions {
+                let name = table(meta, p);
                 tx.execute_batch(&format!(
-                    "CREATE TABLE IF NOT EXISTS {} (offset INTEGER PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL, ts_ms INTEGER NOT NULL)",
-                    table(meta, p)
+                    "CREATE TABLE IF NOT EXISTS {name} (offset INTEGER PRIMARY KEY, key TEXT NOT NULL, value BLOB NOT NULL, ts_ms INTEGER NOT NULL)"
                 ))
                 .map_err(storage)?;
+                if is_compacted(&owned) {
+                    tx.execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name}_key ON {name} (key)")).map_err(storage)?;
+                }
                 tx.execute("INSERT OR IGNORE INTO partition_ends (topic_id, partition, next_offset) VALUES (?1, ?2, 0)", params![meta.id, p])
                     .map_err(storage)?;
             }
@@ -288,6 +303,7 @@ impl Transport for EmbeddedLog {
             return Ok(());
         }
         let meta = self.topic(topic).await?;
+        let compacted = is_compacted(topic);
         blocking(&self.conn, move |conn| {
             let mut by_partition: Vec<Vec<Outgoing>> = (0..meta.partitions).map(|_| Vec::new()).collect();
             for m in messages {
@@ -314,6 +330,19 @@ impl Transport for EmbeddedLog {
                     for m in &batch {
                         insert.execute(params![next, m.key, m.value, ts]).map_err(storage)?;
                         next += 1;
+                    }
+                }
+                // A compacted topic keeps a key's last message only, so
+                // restoring state reads what is live, not its history. One
+                // send is one transaction: a batch's entries and its marker
+                // replace the older ones together or not at all.
+                if compacted {
+                    let mut superseded = tx
+                        .prepare_cached(&format!("DELETE FROM {} WHERE key = ?1 AND offset < ?2", table(meta, p)))
+                        .map_err(storage)?;
+                    let first = next - batch.len() as i64;
+                    for (i, m) in batch.iter().enumerate() {
+                        superseded.execute(params![m.key, first + i as i64]).map_err(storage)?;
                     }
                 }
                 tx.execute(
@@ -360,6 +389,11 @@ impl Transport for EmbeddedLog {
         })
         .await?;
         Ok(lags.into_iter().filter(|l| groups.contains(&l.group)).collect())
+    }
+
+    /// SQLite's largest blob (SQLITE_MAX_LENGTH).
+    fn max_message_bytes(&self) -> usize {
+        1_000_000_000
     }
 
     async fn read(&self, topic: &str, partition: u32, from_offset: u64, max: usize) -> Result<Vec<Message>> {

@@ -49,3 +49,28 @@ async fn retention_deletes_old_messages_but_keeps_offsets() {
         "offsets continue after deletes"
     );
 }
+
+#[tokio::test]
+async fn a_compacted_topic_keeps_the_last_message_of_each_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = EmbeddedLog::open(&EmbeddedConfig::new(dir.path())).unwrap();
+    log.create_topic("g.stages.changelog", 1).await.unwrap();
+    log.create_topic("history", 1).await.unwrap();
+    for topic in ["g.stages.changelog", "history"] {
+        let batch =
+            |i: u8| vec![Outgoing::new("a", vec![i]), Outgoing::new("b", vec![i]), Outgoing::new("a", vec![i + 1])];
+        log.send(topic, batch(0)).await.unwrap();
+        log.send(topic, batch(10)).await.unwrap();
+    }
+    let kept = |messages: Vec<crate::runtime::transport::Message>| -> Vec<(u64, String, Vec<u8>)> {
+        messages.into_iter().map(|m| (m.offset, m.key, m.value)).collect()
+    };
+    assert_eq!(
+        kept(log.read("g.stages.changelog", 0, 0, 100).await.unwrap()),
+        [(4, "b".to_owned(), vec![10]), (5, "a".to_owned(), vec![11])],
+        "offsets keep counting; older messages of a key are gone"
+    );
+    assert_eq!(log.read("history", 0, 0, 100).await.unwrap().len(), 6, "other topics keep everything");
+    let info = log.topics().await.unwrap().into_iter().find(|t| t.name == "g.stages.changelog").unwrap();
+    assert_eq!((info.partitions[0].start_offset, info.partitions[0].end_offset), (4, 6));
+}

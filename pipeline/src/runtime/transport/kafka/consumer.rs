@@ -115,13 +115,22 @@ impl Consumer for KafkaConsumer {
         let inner = self.client();
         blocking(move || {
             let deadline = Instant::now() + wait;
-            let revoked_before = inner.context().revoked.lock().expect("revoked list").len();
+            let mut revoked_seen = inner.context().revoked.lock().expect("revoked list").len();
             let mut out: Vec<Message> = Vec::new();
             while out.len() < max {
                 // Wait only while nothing has arrived; then take what is queued.
                 let left =
                     if out.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::ZERO };
-                match inner.poll(left) {
+                let polled = inner.poll(left);
+                // Messages fetched before a revocation belong to another member
+                // now; those fetched after the partition came back (in this
+                // same call) are the new assignment's, from its committed offset.
+                let revoked = inner.context().revoked.lock().expect("revoked list")[revoked_seen..].to_vec();
+                if !revoked.is_empty() {
+                    revoked_seen += revoked.len();
+                    out.retain(|m| !m.is_in(&revoked));
+                }
+                match polled {
                     Some(Ok(m)) => out.push(to_message(&m)),
                     Some(Err(KafkaError::MessageConsumptionFatal(code))) => {
                         return Err(TransportError::Storage(format!("consumer failed: {code}")));
@@ -133,9 +142,6 @@ impl Consumer for KafkaConsumer {
                     None => {}
                 }
             }
-            // Messages fetched before a revocation in this call belong to another member now.
-            let revoked = inner.context().revoked.lock().expect("revoked list")[revoked_before..].to_vec();
-            out.retain(|m| !m.is_in(&revoked));
             Ok(out)
         })
         .await

@@ -280,7 +280,10 @@ impl KafkaTransport {
         }
         let mut c = self.config.client();
         // It never joins its group nor commits; librdkafka wants a group id to assign.
-        c.set("group.id", format!("{}.reader", self.config.group_id)).set("enable.auto.commit", "false");
+        c.set("group.id", format!("{}.reader", self.config.group_id))
+            .set("enable.auto.commit", "false")
+            // Reads end at the end offset, which may hold no message (a marker).
+            .set("enable.partition.eof", "true");
         let consumer = c.create().map_err(|e| broker_error("creating a reader", e))?;
         let created = Arc::new(Reader { consumer, reading: Mutex::new(()) });
         *reader = Some(Arc::clone(&created));
@@ -532,6 +535,11 @@ impl Transport for KafkaTransport {
         Ok(lags)
     }
 
+    /// librdkafka's `message.max.bytes` (1,000,000 unless `options` says otherwise).
+    fn max_message_bytes(&self) -> usize {
+        self.config.options.get("message.max.bytes").and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
+    }
+
     async fn read(&self, topic: &str, partition: u32, from_offset: u64, max: usize) -> Result<Vec<Message>> {
         let reader = self.reader()?;
         let (topic, timeout) = (topic.to_owned(), self.config.timeout());
@@ -541,9 +549,8 @@ impl Transport for KafkaTransport {
             let (low, high) = consumer
                 .fetch_watermarks(&topic, partition as i32, timeout)
                 .map_err(|e| broker_error("reading end offsets", e))?;
-            let from = from_offset.max(low.max(0) as u64);
-            let end = (high.max(0) as u64).min(from.saturating_add(max as u64));
-            if from >= end {
+            let (from, end) = (from_offset.max(low.max(0) as u64), high.max(0) as u64);
+            if from >= end || max == 0 {
                 return Ok(Vec::new());
             }
             let mut tpl = TopicPartitionList::new();
@@ -551,20 +558,27 @@ impl Transport for KafkaTransport {
                 .map_err(|e| broker_error("assigning", e))?;
             consumer.assign(&tpl).map_err(|e| broker_error("assigning", e))?;
             let deadline = Instant::now() + timeout;
-            let mut out = Vec::with_capacity((end - from) as usize);
+            let mut out = Vec::with_capacity(max.min((end - from) as usize));
+            // Offsets without a message (compacted away, transaction markers)
+            // are skipped: the read is done at `max` messages or when the
+            // position reaches the end offset, whatever the count.
             let result = loop {
-                if out.len() >= (end - from) as usize {
+                if out.len() >= max || read_position(consumer, &topic, partition).is_some_and(|p| p >= end) {
                     break Ok(out);
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     break Err(TransportError::Unavailable(format!("reading {topic}[{partition}] timed out")));
                 }
-                match consumer.poll(left) {
+                match consumer.poll(left.min(Duration::from_millis(100))) {
                     // A message of an earlier read may still be queued: only this range counts.
                     Some(Ok(m)) if m.topic() != topic || m.partition() as u32 != partition => {}
                     Some(Ok(m)) if (from..end).contains(&(m.offset() as u64)) => out.push(to_message(&m)),
+                    Some(Ok(m)) if m.offset() as u64 >= end => break Ok(out),
                     Some(Ok(_)) => {}
+                    // The fetch reached the end, markers after the last message included.
+                    Some(Err(KafkaError::PartitionEOF(p))) if p as u32 == partition => break Ok(out),
+                    Some(Err(KafkaError::PartitionEOF(_))) => {}
                     Some(Err(e)) => break Err(broker_error("reading", e)),
                     None => {}
                 }
@@ -594,6 +608,16 @@ impl Transport for KafkaTransport {
     async fn write_checkpoint(&self, name: &str, value: &str) -> Result<()> {
         let topic = self.checkpoints().await?;
         self.send(&topic, vec![Outgoing::new(name, value.as_bytes().to_vec())]).await
+    }
+}
+
+/// The offset the consumer reads next in a partition it is assigned (past
+/// the messages it handed out and the markers it skipped).
+fn read_position(consumer: &BaseConsumer, topic: &str, partition: u32) -> Option<u64> {
+    let positions = consumer.position().ok()?;
+    match positions.find_partition(topic, partition as i32)?.offset() {
+        Offset::Offset(o) if o >= 0 => Some(o as u64),
+        _ => None,
     }
 }
 
