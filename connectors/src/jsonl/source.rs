@@ -23,7 +23,7 @@ struct FileCursor {
     inode: u64,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Checkpoint {
     files: BTreeMap<PathBuf, FileCursor>,
 }
@@ -154,7 +154,20 @@ impl ReadState {
         Ok(files)
     }
 
+    /// A batch, or an error with the cursors where they were before it: the
+    /// lines read before the error were not returned, so the retry reads
+    /// them again, from a reopened file (the open reader has moved past them).
     fn read_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
+        let before = self.cursors.clone();
+        let batch = self.fill_batch(max_records);
+        if batch.is_err() {
+            self.cursors = before;
+            self.current = None;
+        }
+        batch
+    }
+
+    fn fill_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
         let mut batch = SourceBatch::default();
         let mut produced = 0;
         // Files read to their end in this call (a partial last line waits for the next).
