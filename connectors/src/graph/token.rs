@@ -64,8 +64,8 @@ impl TokenSource for ExchangedToken {
             ("fb_exchange_token", current.expose()),
         ];
         let request = client.get(&self.endpoint).query(&query);
-        let Some(grant) = request_token("facebook", request).await? else { return Ok(false) };
-        *self.current.lock().expect("token lock") = grant.access_token;
+        let Some(granted) = request_token("facebook", request).await? else { return Ok(false) };
+        *self.current.lock().expect("token lock") = granted.access_token;
         Ok(true)
     }
 }

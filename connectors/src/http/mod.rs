@@ -408,25 +408,10 @@ pub async fn request_token(provider: &str, request: reqwest::RequestBuilder) -> 
     Err(failed(format!("HTTP {status} without a token{quoted}")))
 }
 
-/// POSTs a form to a token endpoint (grants are form-encoded); its status
-/// and JSON answer (null when it is not JSON).
-pub async fn post_form(
-    client: &reqwest::Client,
-    provider: &str,
-    endpoint: &str,
-    pairs: &[(&str, &str)],
-) -> Result<(reqwest::StatusCode, Value), ComponentError> {
+/// A POST of a form to a token endpoint (grants are form-encoded), for `request_token`.
+pub fn form_request(client: &reqwest::Client, endpoint: &str, pairs: &[(&str, &str)]) -> reqwest::RequestBuilder {
     let form = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-    let answer = client
-        .post(endpoint)
-        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .map_err(|e| ComponentError::transient(format!("{provider}: token request: {}", without_url(e))))?;
-    let status = answer.status();
-    let body = answer.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
-    Ok((status, body))
+    client.post(endpoint).header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(form)
 }
 
 /// How long a 429 or 503 asks to wait: `Retry-After` seconds, else the
