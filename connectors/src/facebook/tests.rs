@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use socialpipe_schemas::{ErrorDomain, Source, SourceMode};
+use socialpipe_schemas::{ComponentError, ErrorDomain, Source, SourceMode};
 
 use super::{FacebookConfig, FacebookSource};
 use crate::http::fixture::{FixtureServer, Reply};
@@ -150,6 +150,41 @@ async fn an_expired_token_is_exchanged_once_and_the_request_repeated_with_the_ne
         error.reason
     );
     assert!(!error.reason.contains("EAAB-old-token") && !error.reason.contains("app-secret-value"));
+}
+
+/// What a batch fails with when the token is refused (190) and its exchange answered `exchange`.
+async fn after_exchange(exchange: Reply) -> ComponentError {
+    let server = FixtureServer::start().await;
+    server.reply(PAGE, [graph_error(190, "Error validating access token: Session has expired on Tuesday.")]);
+    server.reply(EXCHANGE, [exchange]);
+    let clock = Arc::new(ManualClock::at(10_000));
+    let error = open(&server, &clock, true, None).await.next_batch(100).await.unwrap_err();
+    assert!(server.seen().iter().any(|s| s.path == EXCHANGE), "the token was not exchanged");
+    error
+}
+
+#[tokio::test]
+async fn a_token_exchange_cut_off_by_the_server_is_transient() {
+    let error = after_exchange(Reply::cut_off()).await;
+    assert_eq!(error.domain, ErrorDomain::Transient, "{}", error.reason);
+    assert!(!error.reason.contains("app-secret-value"), "{}", error.reason);
+}
+
+#[tokio::test]
+async fn a_token_exchange_answered_with_5xx_or_429_is_transient() {
+    for status in [500, 503, 429] {
+        let error = after_exchange(Reply::status(status, "<html>try again later</html>")).await;
+        assert_eq!(error.domain, ErrorDomain::Transient, "HTTP {status}: {}", error.reason);
+    }
+}
+
+#[tokio::test]
+async fn a_token_exchange_graph_refuses_is_fatal() {
+    for (code, message) in [(1, "Error validating client secret."), (190, "The access token could not be decrypted")] {
+        let error = after_exchange(graph_error(code, message)).await;
+        assert_eq!(error.domain, ErrorDomain::Fatal, "code {code}: {}", error.reason);
+        assert!(error.reason.contains("the credentials were refused"), "{}", error.reason);
+    }
 }
 
 #[tokio::test]

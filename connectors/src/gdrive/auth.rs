@@ -10,7 +10,7 @@ use socialpipe_schemas::ComponentError;
 
 use socialpipe_schemas::Secret;
 
-use crate::http::{Clock, TokenSource, post_form};
+use crate::http::{Clock, TokenSource, form_request, request_token};
 
 /// Read-only access to the files the account can see.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/drive.readonly";
@@ -83,21 +83,11 @@ impl TokenSource for ServiceAccount {
     async fn refresh(&self, client: &reqwest::Client) -> Result<bool, ComponentError> {
         let assertion = self.assertion()?;
         let grant = [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion.as_str())];
-        let (status, body) = post_form(client, "gdrive", &self.token_uri, &grant).await?;
-        match (body["access_token"].as_str(), body["expires_in"].as_i64()) {
-            (Some(token), expires_in) if status.is_success() => {
-                let expires_at = self.clock.now_unix() + expires_in.unwrap_or(ASSERTION_SECS);
-                *self.current.lock().expect("token lock") = Some((Secret::new(token), expires_at));
-                Ok(true)
-            }
-            _ if status.is_server_error() || status.as_u16() == 429 => {
-                Err(ComponentError::transient(format!("gdrive: token endpoint answered HTTP {status}")))
-            }
-            _ => {
-                tracing::warn!(status = status.as_u16(), error = %body["error"], description = %body["error_description"], "gdrive: the service account's grant was refused");
-                Ok(false)
-            }
-        }
+        let request = form_request(client, &self.token_uri, &grant);
+        let Some(granted) = request_token("gdrive", request).await? else { return Ok(false) };
+        let expires_at = self.clock.now_unix() + granted.expires_in.unwrap_or(ASSERTION_SECS);
+        *self.current.lock().expect("token lock") = Some((granted.access_token, expires_at));
+        Ok(true)
     }
 
     fn needs_refresh(&self) -> bool {

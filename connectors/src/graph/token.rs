@@ -8,7 +8,7 @@ use socialpipe_schemas::ComponentError;
 
 use socialpipe_schemas::Secret;
 
-use crate::http::{ErrorFormat, HttpErrors, TokenSource, Verdict};
+use crate::http::{ErrorFormat, HttpErrors, TokenSource, Verdict, request_token};
 
 /// Graph reports most errors as HTTP 400 with `error.code`.
 pub struct GraphErrors;
@@ -63,20 +63,9 @@ impl TokenSource for ExchangedToken {
             ("client_secret", self.app_secret.expose()),
             ("fb_exchange_token", current.expose()),
         ];
-        let answer = client.get(&self.endpoint).query(&query).send().await;
-        let Ok(answer) = answer else { return Ok(false) };
-        if !answer.status().is_success() {
-            tracing::warn!(status = answer.status().as_u16(), "facebook: the token exchange was refused");
-            return Ok(false);
-        }
-        let body: Value =
-            answer.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
-        match body["access_token"].as_str() {
-            Some(token) => {
-                *self.current.lock().expect("token lock") = Secret::new(token);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        let request = client.get(&self.endpoint).query(&query);
+        let Some(granted) = request_token("facebook", request).await? else { return Ok(false) };
+        *self.current.lock().expect("token lock") = granted.access_token;
+        Ok(true)
     }
 }

@@ -16,17 +16,27 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
+    pub ending: Ending,
+}
+
+/// How a canned answer ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The body, and the response is complete.
+    Complete,
     /// After the body the response stays open, sending nothing (a stalled stream).
-    pub hold_open: bool,
+    HeldOpen,
+    /// The server drops the connection instead of answering (it crashed, or a proxy gave up).
+    CutOff,
 }
 
 impl Reply {
     pub fn json(body: serde_json::Value) -> Self {
-        Reply { status: 200, headers: vec![], body: body.to_string().into_bytes(), hold_open: false }
+        Reply { status: 200, headers: vec![], body: body.to_string().into_bytes(), ending: Ending::Complete }
     }
 
     pub fn status(status: u16, body: &str) -> Self {
-        Reply { status, headers: vec![], body: body.as_bytes().to_vec(), hold_open: false }
+        Reply { status, headers: vec![], body: body.as_bytes().to_vec(), ending: Ending::Complete }
     }
 
     /// A 200 whose body is `text` as is (a stream's lines).
@@ -36,7 +46,7 @@ impl Reply {
 
     /// A 200 whose body is `bytes` (a download).
     pub fn bytes(bytes: Vec<u8>) -> Self {
-        Reply { status: 200, headers: vec![], body: bytes, hold_open: false }
+        Reply { status: 200, headers: vec![], body: bytes, ending: Ending::Complete }
     }
 
     pub fn status_code(mut self, status: u16) -> Self {
@@ -45,8 +55,13 @@ impl Reply {
     }
 
     pub fn held_open(mut self) -> Self {
-        self.hold_open = true;
+        self.ending = Ending::HeldOpen;
         self
+    }
+
+    /// No answer: the connection is dropped.
+    pub fn cut_off() -> Self {
+        Reply { ending: Ending::CutOff, ..Reply::bytes(Vec::new()) }
     }
 
     pub fn header(mut self, name: &'static str, value: impl ToString) -> Self {
@@ -116,17 +131,23 @@ async fn answer(State(script): State<Arc<Mutex<Script>>>, request: Request) -> R
     let Some(reply) = script.replies.get_mut(&path).and_then(VecDeque::pop_front) else {
         return (StatusCode::NOT_FOUND, format!("no reply scripted for {path}")).into_response();
     };
-    if let Some(dir) = std::env::var_os(DUMP_DIR) {
+    if let Some(dir) = std::env::var_os(DUMP_DIR).filter(|_| reply.ending != Ending::CutOff) {
         dump(std::path::Path::new(&dir), parts.method.as_str(), &path, &reply);
     }
     let status = StatusCode::from_u16(reply.status).unwrap();
-    let mut response = if reply.hold_open {
-        use futures_util::StreamExt;
-        let first =
-            futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(Bytes::from(reply.body)) });
-        (status, axum::body::Body::from_stream(first.chain(futures_util::stream::pending()))).into_response()
-    } else {
-        (status, reply.body).into_response()
+    let mut response = match reply.ending {
+        Ending::Complete => (status, reply.body).into_response(),
+        Ending::HeldOpen => {
+            use futures_util::StreamExt;
+            let first =
+                futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(Bytes::from(reply.body)) });
+            (status, axum::body::Body::from_stream(first.chain(futures_util::stream::pending()))).into_response()
+        }
+        // A body that fails makes the server drop the connection.
+        Ending::CutOff => {
+            let failed = futures_util::stream::once(async { Err::<Bytes, _>(std::io::Error::other("cut off")) });
+            (status, axum::body::Body::from_stream(failed)).into_response()
+        }
     };
     response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
     for (name, value) in reply.headers {

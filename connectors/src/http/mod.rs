@@ -53,7 +53,8 @@ impl Default for RetryPolicy {
 pub trait TokenSource: Send + Sync {
     /// The token to send.
     async fn token(&self) -> Result<Secret, ComponentError>;
-    /// The provider refused the token: get a new one (false: cannot).
+    /// The provider refused the token: get a new one. False: the provider
+    /// refused the credentials too; a transient error: it could not answer.
     async fn refresh(&self, client: &reqwest::Client) -> Result<bool, ComponentError>;
     /// There is no token yet, or it is about to expire: `refresh` must get
     /// one before the next request.
@@ -375,25 +376,42 @@ impl ApiClient {
     }
 }
 
-/// POSTs a form to a token endpoint (grants are form-encoded); its status
-/// and JSON answer (null when it is not JSON).
-pub async fn post_form(
-    client: &reqwest::Client,
-    provider: &str,
-    endpoint: &str,
-    pairs: &[(&str, &str)],
-) -> Result<(reqwest::StatusCode, Value), ComponentError> {
-    let form = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-    let answer = client
-        .post(endpoint)
-        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .map_err(|e| ComponentError::transient(format!("{provider}: token request: {}", without_url(e))))?;
+/// What a token endpoint grants (OAuth 2.0's answer, which Graph, Google and TikTok give).
+pub struct Grant {
+    pub access_token: Secret,
+    /// Seconds the token is valid, when the provider says.
+    pub expires_in: Option<i64>,
+}
+
+/// Sends a request for a token and reads the answer. `Ok(None)`: the provider
+/// refused the credentials with its documented error body (OAuth's
+/// `{"error": "invalid_client"}`, Graph's `{"error": {"type":
+/// "OAuthException"}}`), which no retry repairs. Everything else without a
+/// token (no connection, a timeout, 429, 5xx, an answer that is not the
+/// provider's) is transient: the credentials may well be good.
+pub async fn request_token(provider: &str, request: reqwest::RequestBuilder) -> Result<Option<Grant>, ComponentError> {
+    let failed = |why: String| ComponentError::transient(format!("{provider}: token request: {why}"));
+    let answer = request.send().await.map_err(|e| failed(without_url(e)))?;
     let status = answer.status();
-    let body = answer.bytes().await.ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or(Value::Null);
-    Ok((status, body))
+    let body = answer.bytes().await.map_err(|e| failed(without_url(e)))?;
+    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Some(token) = json["access_token"].as_str().filter(|_| status.is_success()) {
+        return Ok(Some(Grant { access_token: Secret::new(token), expires_in: json["expires_in"].as_i64() }));
+    }
+    let retryable = status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+    if !retryable && !json["error"].is_null() {
+        tracing::warn!(provider, status = status.as_u16(), error = %json["error"], description = %json["error_description"], "the token endpoint refused the credentials");
+        return Ok(None);
+    }
+    // A success without a token is not quoted: it may hold one in another form.
+    let quoted = if status.is_success() { String::new() } else { format!(": {}", excerpt(&body)) };
+    Err(failed(format!("HTTP {status} without a token{quoted}")))
+}
+
+/// A POST of a form to a token endpoint (grants are form-encoded), for `request_token`.
+pub fn form_request(client: &reqwest::Client, endpoint: &str, pairs: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    let form = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    client.post(endpoint).header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(form)
 }
 
 /// How long a 429 or 503 asks to wait: `Retry-After` seconds, else the

@@ -1,8 +1,7 @@
 //! Bounded line reading: a line is returned with at most `max` of its bytes
 //! kept, plus its full length and sha256, so a 10 MB line costs no memory.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 
 use sha2::{Digest, Sha256};
 
@@ -23,14 +22,19 @@ pub(crate) enum ReadLine {
     End,
 }
 
+/// What a line reader reads: an opened file (in tests, one that fails on cue).
+pub(crate) trait Input: Read + Seek + Send {}
+
+impl<T: Read + Seek + Send> Input for T {}
+
 pub(crate) struct LineReader {
-    reader: BufReader<File>,
+    reader: BufReader<Box<dyn Input>>,
     position: u64,
 }
 
 impl LineReader {
-    pub fn open(file: File, position: u64) -> std::io::Result<Self> {
-        let mut reader = BufReader::with_capacity(256 * 1024, file);
+    pub fn open(input: Box<dyn Input>, position: u64) -> std::io::Result<Self> {
+        let mut reader = BufReader::with_capacity(256 * 1024, input);
         reader.seek(SeekFrom::Start(position))?;
         Ok(LineReader { reader, position })
     }

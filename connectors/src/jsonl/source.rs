@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,7 +13,7 @@ use serde_json::Value;
 use socialpipe_schemas::{ComponentError, Rejected, Source, SourceBatch, SourceMode, parse_raw_post, sha256_hex};
 
 use super::JsonlConfig;
-use super::reader::{LineReader, ReadLine};
+use super::reader::{Input, LineReader, ReadLine};
 
 /// Resume position of one file; the checkpoint is a map of these by path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,7 +23,7 @@ struct FileCursor {
     inode: u64,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Checkpoint {
     files: BTreeMap<PathBuf, FileCursor>,
 }
@@ -42,7 +43,12 @@ struct ReadState {
     /// `--once`: the files and sizes present at start.
     snapshot: Option<BTreeMap<PathBuf, u64>>,
     current: Option<OpenFile>,
+    input: OpenInput,
 }
+
+/// Turns an opened file into what is read: the file itself, except in tests
+/// that inject read errors.
+pub(crate) type OpenInput = Arc<dyn Fn(File) -> Box<dyn Input> + Send + Sync>;
 
 pub struct JsonlSource {
     /// Moved into a blocking task for each batch and back.
@@ -52,6 +58,10 @@ pub struct JsonlSource {
 
 impl JsonlSource {
     pub fn new(name: &str, config: JsonlConfig) -> Self {
+        Self::with_input(name, config, Arc::new(|file| Box::new(file)))
+    }
+
+    pub(crate) fn with_input(name: &str, config: JsonlConfig, input: OpenInput) -> Self {
         let poll_interval = Duration::from_millis(config.poll_interval_ms);
         let state = ReadState {
             name: name.to_owned(),
@@ -60,6 +70,7 @@ impl JsonlSource {
             cursors: Checkpoint::default(),
             snapshot: None,
             current: None,
+            input,
         };
         JsonlSource { state: Some(Box::new(state)), poll_interval }
     }
@@ -143,7 +154,20 @@ impl ReadState {
         Ok(files)
     }
 
+    /// A batch, or an error with the cursors where they were before it: the
+    /// lines read before the error were not returned, so the retry reads
+    /// them again, from a reopened file (the open reader has moved past them).
     fn read_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
+        let before = self.cursors.clone();
+        let batch = self.fill_batch(max_records);
+        if batch.is_err() {
+            self.cursors = before;
+            self.current = None;
+        }
+        batch
+    }
+
+    fn fill_batch(&mut self, max_records: usize) -> Result<SourceBatch, ComponentError> {
         let mut batch = SourceBatch::default();
         let mut produced = 0;
         // Files read to their end in this call (a partial last line waits for the next).
@@ -232,7 +256,7 @@ impl ReadState {
             if cursor.offset >= meta.len().min(limit) {
                 continue;
             }
-            let reader = LineReader::open(file, cursor.offset).map_err(|e| io_error(&path, e))?;
+            let reader = LineReader::open((self.input)(file), cursor.offset).map_err(|e| io_error(&path, e))?;
             self.current = Some(OpenFile { path, reader, limit });
             return Ok(true);
         }

@@ -1,4 +1,6 @@
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 use socialpipe_schemas::{Source, SourceBatch, SourceMode};
@@ -118,4 +120,90 @@ async fn follow_mode_waits_for_complete_lines_and_follows_rotation() {
     std::fs::rename(&file, dir.path().join("in.jsonl.1")).unwrap();
     append(&file, &format!("{}\n", post(3)));
     assert_eq!(ids(&source.next_batch(100).await.unwrap()), ["twitter:3"]);
+}
+
+#[tokio::test]
+async fn a_file_that_cannot_be_opened_mid_batch_is_transient_and_the_retry_returns_every_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    let a_text = (1..=3).map(|i| post(i) + "\n").collect::<String>();
+    let b_text = (4..=5).map(|i| post(i) + "\n").collect::<String>();
+    append(&a, &a_text);
+    append(&b, &b_text);
+    let mut source = open(JsonlConfig::new(dir.path()), None, SourceMode::Once).await;
+
+    // After a's lines, b cannot be opened (a symlink to itself: ELOOP; root ignores modes).
+    std::fs::remove_file(&b).unwrap();
+    std::os::unix::fs::symlink(&b, &b).unwrap();
+    let error = source.next_batch(100).await.unwrap_err();
+    assert_eq!(error.domain, socialpipe_schemas::ErrorDomain::Transient, "{error}");
+
+    std::fs::remove_file(&b).unwrap();
+    append(&b, &b_text);
+    let batch = source.next_batch(100).await.unwrap();
+    assert_eq!(ids(&batch), ["twitter:1", "twitter:2", "twitter:3", "twitter:4", "twitter:5"]);
+    assert!(batch.caught_up);
+    let checkpoint = batch.checkpoint.unwrap();
+    for (path, text, lines) in [(&a, &a_text, 3), (&b, &b_text, 2)] {
+        let cursor = &checkpoint["files"][path.to_str().unwrap()];
+        assert_eq!((cursor["offset"].as_u64(), cursor["line"].as_u64()), (Some(text.len() as u64), Some(lines)));
+    }
+}
+
+/// A file whose reads fail once, when `before` bytes of it have been read.
+struct FailingOnce {
+    file: std::fs::File,
+    position: u64,
+    before: u64,
+    failed: Arc<AtomicBool>,
+}
+
+impl Read for FailingOnce {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let armed = !self.failed.load(Ordering::SeqCst);
+        if armed && self.position == self.before {
+            self.failed.store(true, Ordering::SeqCst);
+            return Err(std::io::Error::other("injected read error"));
+        }
+        let room = if armed { buf.len().min((self.before - self.position) as usize) } else { buf.len() };
+        let read = self.file.read(&mut buf[..room])?;
+        self.position += read as u64;
+        Ok(read)
+    }
+}
+
+impl Seek for FailingOnce {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.position = self.file.seek(to)?;
+        Ok(self.position)
+    }
+}
+
+#[tokio::test]
+async fn a_read_error_inside_a_file_is_transient_and_the_retry_returns_every_line_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    let text = (1..=5).map(|i| post(i) + "\n").collect::<String>();
+    append(&file, &text);
+    let before = (post(1).len() + post(2).len() + 2) as u64;
+    let failed = Arc::new(AtomicBool::new(false));
+    let input = {
+        let failed = Arc::clone(&failed);
+        Arc::new(move |file| {
+            Box::new(FailingOnce { file, position: 0, before, failed: Arc::clone(&failed) }) as Box<_>
+        })
+    };
+    let mut source = JsonlSource::with_input("posts", JsonlConfig::new(&file), input);
+    source.open(None, SourceMode::Once).await.unwrap();
+
+    // Lines 1 and 2 are read, then the read of line 3 fails.
+    let error = source.next_batch(100).await.unwrap_err();
+    assert_eq!(error.domain, socialpipe_schemas::ErrorDomain::Transient, "{error}");
+    assert!(failed.load(Ordering::SeqCst));
+
+    let batch = source.next_batch(100).await.unwrap();
+    assert_eq!(ids(&batch), ["twitter:1", "twitter:2", "twitter:3", "twitter:4", "twitter:5"]);
+    assert!(batch.caught_up);
+    let cursor = &batch.checkpoint.unwrap()["files"][file.to_str().unwrap()];
+    assert_eq!((cursor["offset"].as_u64(), cursor["line"].as_u64()), (Some(text.len() as u64), Some(5)));
 }

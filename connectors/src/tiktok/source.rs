@@ -9,7 +9,7 @@ use socialpipe_schemas::{ComponentError, PostPayload, Secret, Source, SourceBatc
 
 use super::TiktokConfig;
 use crate::api::ApiBase;
-use crate::http::{Clock, HttpErrors, TokenSource, post_form};
+use crate::http::{Clock, HttpErrors, TokenSource, form_request, request_token};
 use crate::records::{reject, to_post};
 
 const FIELDS: &str = "id,video_description,create_time,region_code,share_count,view_count,like_count,comment_count,username,hashtag_names";
@@ -35,17 +35,10 @@ impl TokenSource for ClientToken {
             ("client_secret", self.client_secret.expose()),
             ("grant_type", "client_credentials"),
         ];
-        let (status, body) = post_form(client, "tiktok", &self.endpoint, &grant).await?;
-        match body["access_token"].as_str() {
-            Some(token) if status.is_success() => {
-                *self.current.lock().expect("token lock") = Some(Secret::new(token));
-                Ok(true)
-            }
-            _ => {
-                tracing::warn!(status = status.as_u16(), error = %body["error"], "tiktok: the client credentials were refused");
-                Ok(false)
-            }
-        }
+        let request = form_request(client, &self.endpoint, &grant);
+        let Some(granted) = request_token("tiktok", request).await? else { return Ok(false) };
+        *self.current.lock().expect("token lock") = Some(granted.access_token);
+        Ok(true)
     }
 
     fn needs_refresh(&self) -> bool {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use socialpipe_schemas::{Source, SourceMode};
+use socialpipe_schemas::{ErrorDomain, Source, SourceMode};
 
 use super::{TiktokConfig, TiktokSource};
 use crate::http::fixture::{FixtureServer, Reply};
@@ -102,6 +102,27 @@ async fn an_expired_token_is_fetched_again_and_the_query_repeated() {
     let batch = open(&server, None).await.next_batch(100).await.unwrap();
     assert_eq!(batch.records.len(), 1);
     assert_eq!(server.seen().last().unwrap().authorization.as_deref(), Some("Bearer clt.new"));
+}
+
+#[tokio::test]
+async fn a_token_endpoint_answering_5xx_or_429_is_transient() {
+    for status in [500, 503, 429] {
+        let server = FixtureServer::start().await;
+        server.reply(TOKEN, [Reply::status(status, "<html>try again later</html>")]);
+        let error = open(&server, None).await.next_batch(100).await.unwrap_err();
+        assert_eq!(error.domain, ErrorDomain::Transient, "HTTP {status}: {}", error.reason);
+        assert!(server.seen().iter().all(|s| s.path == TOKEN));
+    }
+}
+
+#[tokio::test]
+async fn client_credentials_the_token_endpoint_refuses_are_fatal() {
+    let server = FixtureServer::start().await;
+    let refused = json!({"error": "invalid_client", "error_description": "Client key or secret is incorrect.", "log_id": "2"});
+    server.reply(TOKEN, [Reply::status(401, &refused.to_string())]);
+    let error = open(&server, None).await.next_batch(100).await.unwrap_err();
+    assert_eq!(error.domain, ErrorDomain::Fatal, "{}", error.reason);
+    assert!(!error.reason.contains("client-secret-value"), "{}", error.reason);
 }
 
 #[tokio::test]
