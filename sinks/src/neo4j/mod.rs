@@ -20,7 +20,7 @@ mod tests;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use socialpipe_schemas::{ComponentError, Sink, SinkConfig};
+use socialpipe_schemas::{ComponentError, Secret, Sink, SinkConfig};
 
 pub use sink::{MIGRATIONS, Neo4jSink};
 
@@ -45,7 +45,7 @@ pub struct Neo4jConfig {
     pub user: String,
     /// Use `"${NEO4J_PASSWORD}"`.
     #[serde(default)]
-    pub password: String,
+    pub password: Secret,
     /// Empty: the server's default database.
     #[serde(default)]
     pub database: String,
@@ -84,7 +84,7 @@ impl Neo4jConfig {
         Neo4jConfig {
             uri: uri.into(),
             user: user.into(),
-            password: password.into(),
+            password: Secret::new(password),
             database: database.into(),
             migrate_on_start: true,
             max_connections: default_max_connections(),

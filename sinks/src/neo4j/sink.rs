@@ -313,7 +313,7 @@ impl Neo4jSink {
         let mut builder = ConfigBuilder::default()
             .uri(&config.uri)
             .user(&config.user)
-            .password(&config.password)
+            .password(config.password.expose())
             .max_connections(config.max_connections);
         if !config.database.is_empty() {
             builder = builder.db(config.database.as_str());

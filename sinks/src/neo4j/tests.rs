@@ -32,7 +32,7 @@ impl Bolt {
             neo4rs::ConfigBuilder::default()
                 .uri(&self.config.uri)
                 .user(&self.config.user)
-                .password(&self.config.password)
+                .password(self.config.password.expose())
                 .db(self.config.database.as_str())
                 .build()
                 .unwrap(),
@@ -246,7 +246,7 @@ async fn constraints_are_created_idempotently_and_bad_credentials_are_fatal() {
     Neo4jSink::migrate_store(&bolt.config).await.unwrap();
     assert_eq!(Neo4jSink::migrate_store(&bolt.config).await.unwrap(), Vec::<i64>::new(), "recorded once applied");
     let mut bad = bolt.config.clone();
-    bad.password = "wrong".into();
+    bad.password = socialpipe_schemas::Secret::new("wrong");
     let error = Neo4jSink::open(&bad).await.err().unwrap();
     assert_eq!(error.domain, ErrorDomain::Fatal, "{}", error.reason);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
