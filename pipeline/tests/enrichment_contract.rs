@@ -334,7 +334,7 @@ async fn neo4j_properties(batch: &[Envelope], posts: &[&Envelope]) {
         neo4rs::ConfigBuilder::default()
             .uri(&config.uri)
             .user(&config.user)
-            .password(&config.password)
+            .password(config.password.expose())
             .db("kol")
             .build()
             .unwrap(),

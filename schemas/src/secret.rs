@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-#[derive(Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Secret(String);
 

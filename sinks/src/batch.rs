@@ -67,17 +67,23 @@ impl<'a> DecodedBatch<'a> {
     /// event time), with that post's index in the batch: an author row is
     /// written once per batch, not per post.
     pub fn newest_authors(&self) -> Vec<(usize, &PostPayload)> {
+        self.newest_authors_by(PostPayload::author_id)
+    }
+
+    /// [`Self::newest_authors`] for a store that keys its authors by `key`
+    /// (one author id may have several keys), in key order.
+    pub fn newest_authors_by(&self, key: impl Fn(&PostPayload) -> String) -> Vec<(usize, &PostPayload)> {
         let mut newest: HashMap<String, (usize, &PostPayload)> = HashMap::new();
         for (index, record) in &self.records {
             let Record::Post { post, .. } = record else { continue };
-            let slot = newest.entry(post.author_id()).or_insert((*index, post));
+            let slot = newest.entry(key(post)).or_insert((*index, post));
             if post.created_at >= slot.1.created_at {
                 *slot = (*index, post);
             }
         }
-        let mut authors: Vec<(usize, &PostPayload)> = newest.into_values().collect();
-        authors.sort_by_key(|(_, p)| p.author_id());
-        authors
+        let mut authors: Vec<(String, (usize, &PostPayload))> = newest.into_iter().collect();
+        authors.sort_by(|(a, _), (b, _)| a.cmp(b));
+        authors.into_iter().map(|(_, author)| author).collect()
     }
 
     /// Every author update of the batch: each roster row's author, then

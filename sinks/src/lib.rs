@@ -52,3 +52,31 @@ pub fn is_identifier(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && name.len() <= 63
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SinkKind;
+
+    /// Each sink configuration with a credential, as a configuration file
+    /// gives it (a plain string).
+    const WITH_PASSWORDS: &[&str] = &[
+        r#"{"type": "clickhouse", "url": "http://127.0.0.1:8123", "password": "hunter2-ch"}"#,
+        r#"{"type": "neo4j", "uri": "bolt://127.0.0.1:7687", "password": "hunter2-bolt"}"#,
+        r#"{"type": "postgres", "url": "postgres://sp:hunter2-pg@127.0.0.1:5432/test"}"#,
+        r#"{"type": "mongodb", "uri": "mongodb://sp:hunter2-mongo@127.0.0.1:27017/socialpipe"}"#,
+    ];
+
+    #[test]
+    fn no_sink_configuration_shows_its_password_in_debug() {
+        let leaks: Vec<String> = WITH_PASSWORDS
+            .iter()
+            .map(|text| {
+                let sink: SinkKind = serde_json::from_str(text).unwrap();
+                sink.component().check().unwrap();
+                format!("{sink:?}")
+            })
+            .filter(|shown| shown.contains("hunter2"))
+            .collect();
+        assert!(leaks.is_empty(), "{leaks:#?}");
+    }
+}

@@ -11,7 +11,7 @@ mod tests;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use socialpipe_schemas::{ComponentError, Sink, SinkConfig};
+use socialpipe_schemas::{ComponentError, Secret, Sink, SinkConfig};
 
 pub use schema::{Dialect, MIGRATIONS, statements};
 pub use sink::ClickhouseSink;
@@ -40,7 +40,7 @@ pub struct ClickhouseConfig {
     pub user: String,
     /// Use `"${CLICKHOUSE_PASSWORD}"`.
     #[serde(default)]
-    pub password: String,
+    pub password: Secret,
     /// Apply pending migrations when the sink starts; when false, a database
     /// behind this build's migrations stops the sink before it consumes.
     #[serde(default = "yes")]
@@ -75,7 +75,7 @@ impl ClickhouseConfig {
             url: url.into(),
             database: database.into(),
             user: default_user(),
-            password: String::new(),
+            password: Secret::default(),
             migrate_on_start: true,
             compression: true,
             request_timeout_ms: default_request_timeout_ms(),

@@ -139,7 +139,7 @@ fn client(config: &ClickhouseConfig) -> Client {
     Client::default()
         .with_url(&config.url)
         .with_user(&config.user)
-        .with_password(&config.password)
+        .with_password(config.password.expose())
         .with_compression(if config.compression { Compression::Lz4 } else { Compression::None })
         // Row metadata checks need `system` queries 18.x lacks.
         .with_validation(false)

@@ -11,7 +11,7 @@ mod tests;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use socialpipe_schemas::{ComponentError, Sink, SinkConfig};
+use socialpipe_schemas::{ComponentError, Secret, Sink, SinkConfig};
 
 pub use sink::{MIGRATIONS, MongodbSink};
 
@@ -25,8 +25,9 @@ pub use sink::{MIGRATIONS, MongodbSink};
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MongodbConfig {
-    /// `mongodb://host:port/database?options`; the database defaults to `socialpipe`.
-    pub uri: String,
+    /// `mongodb://host:port/database?options`; the database defaults to
+    /// `socialpipe`. Never shown, as it may hold a password.
+    pub uri: Secret,
     /// Apply pending migrations (the indexes) when the sink starts; when
     /// false, a database behind this build's migrations stops the sink
     /// before it consumes.
@@ -55,7 +56,7 @@ fn default_max_command_bytes() -> usize {
 impl MongodbConfig {
     pub fn new(uri: impl Into<String>) -> Self {
         MongodbConfig {
-            uri: uri.into(),
+            uri: Secret::new(uri),
             migrate_on_start: true,
             server_selection_timeout_ms: default_server_selection_timeout_ms(),
             max_command_bytes: default_max_command_bytes(),
@@ -67,8 +68,9 @@ impl MongodbConfig {
 #[async_trait]
 impl SinkConfig for MongodbConfig {
     fn check(&self) -> Result<(), String> {
-        if !(self.uri.starts_with("mongodb://") || self.uri.starts_with("mongodb+srv://")) {
-            return Err(format!("uri: {:?} must start with mongodb:// or mongodb+srv://", self.uri));
+        let uri = self.uri.expose();
+        if !(uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) {
+            return Err("uri: must start with mongodb:// or mongodb+srv://".into());
         }
         // The server-side limit is 16 MiB per document and 48 MB per message.
         if !(1 << 20..=40 << 20).contains(&self.max_command_bytes) {

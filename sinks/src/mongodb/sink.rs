@@ -196,7 +196,7 @@ impl MongodbSink {
         use socialpipe_schemas::SinkConfig;
         config.check().map_err(|e| ComponentError::fatal(format!("mongodb: {e}")))?;
         let mut options =
-            ClientOptions::parse(&config.uri).await.map_err(|e| ComponentError::fatal(format!("mongodb: uri: {e}")))?;
+            ClientOptions::parse(config.uri.expose()).await.map_err(|e| ComponentError::fatal(format!("mongodb: uri: {e}")))?;
         options.server_selection_timeout = Some(Duration::from_millis(config.server_selection_timeout_ms));
         options.app_name = Some("socialpipe".into());
         let name = options.default_database.clone().unwrap_or_else(|| "socialpipe".into());

@@ -9,7 +9,10 @@
 //! An author is keyed by `handle_key` (`<platform>:<lower-case handle>`, or
 //! `<author id>` when the handle is unknown): a mentioned account is merged
 //! on it before its author id is known, and its posts later land on the
-//! same node.
+//! same node. Every post lands on the node of the handle it gives (a post
+//! the statement did not write stops the sink rather than commit); an
+//! author node keeps the profile of its newest post (`updated_at_ms`, the
+//! post's event time), and an older post changes none of it.
 
 mod sink;
 #[cfg(test)]
@@ -17,7 +20,7 @@ mod tests;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use socialpipe_schemas::{ComponentError, Sink, SinkConfig};
+use socialpipe_schemas::{ComponentError, Secret, Sink, SinkConfig};
 
 pub use sink::{MIGRATIONS, Neo4jSink};
 
@@ -28,9 +31,10 @@ pub use sink::{MIGRATIONS, Neo4jSink};
 /// is one transaction of `UNWIND $rows AS r MERGE …` statements; unique
 /// constraints on `Author.handle_key`, `Post.id`, `Hashtag.name`,
 /// `Brand.name`, `SheetRow.id` keep concurrent batches from duplicating
-/// nodes. An author is keyed by `<platform>:<lower-case handle>`: a
-/// mentioned account and its own posts meet on one node (a renamed handle
-/// starts a new one).
+/// nodes. An author is keyed by `<platform>:<lower-case handle>` (by author
+/// id when a post gives no handle): a mentioned account and its own posts
+/// meet on one node (a renamed handle starts a new one). An author node
+/// keeps the profile of its newest post, by event time (`updated_at_ms`).
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Neo4jConfig {
@@ -41,7 +45,7 @@ pub struct Neo4jConfig {
     pub user: String,
     /// Use `"${NEO4J_PASSWORD}"`.
     #[serde(default)]
-    pub password: String,
+    pub password: Secret,
     /// Empty: the server's default database.
     #[serde(default)]
     pub database: String,
@@ -80,7 +84,7 @@ impl Neo4jConfig {
         Neo4jConfig {
             uri: uri.into(),
             user: user.into(),
-            password: password.into(),
+            password: Secret::new(password),
             database: database.into(),
             migrate_on_start: true,
             max_connections: default_max_connections(),

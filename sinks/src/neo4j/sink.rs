@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use neo4rs::{BoltType, ConfigBuilder, Graph, Neo4jErrorKind, Query, query};
+use neo4rs::{BoltType, ConfigBuilder, Graph, Neo4jErrorKind, Query, Txn, query};
 use socialpipe_schemas::enrichment::{Emotion, Entities, Sentiment};
 use socialpipe_schemas::{ComponentError, ErrorDomain, PostPayload};
 
@@ -18,21 +18,29 @@ use crate::store::StoreSink;
 pub const MIGRATIONS: &[Migration] =
     &[Migration { version: 1, name: "constraints", script: include_str!("migrations/001_constraints.cypher") }];
 
+// One row per author key (rows of one statement do not see each other's
+// writes on ArcadeDB). `updated_at_ms` is the author's version: the event
+// time of the post its profile comes from; an older post changes nothing.
 const AUTHORS: &str = "UNWIND $rows AS r
 MERGE (a:Author {handle_key: r.handle_key})
-SET a.id = r.id, a.platform = r.platform, a.handle = r.handle, a.name = coalesce(r.name, a.name),
+WITH a, r WHERE coalesce(a.updated_at_ms, -1) <= r.updated_at_ms
+SET a.id = r.id, a.platform = r.platform, a.handle = coalesce(r.handle, a.handle), a.name = coalesce(r.name, a.name),
     a.followers = coalesce(r.followers, a.followers), a.following = coalesce(r.following, a.following),
-    a.verified = coalesce(r.verified, a.verified)";
+    a.verified = coalesce(r.verified, a.verified), a.updated_at_ms = r.updated_at_ms";
 
+// Every row links its post to its author and returns (the FOREACH skips an
+// older version without filtering the row out), so `written` counts them all.
 const POSTS: &str = "UNWIND $rows AS r
-MATCH (a:Author {handle_key: r.author_key})
+MERGE (a:Author {handle_key: r.author_key})
 MERGE (p:Post {id: r.id})
 MERGE (a)-[:POSTED]->(p)
-WITH p, r WHERE coalesce(p.version, -1) <= r.version
-SET p.platform = r.platform, p.native_id = r.native_id, p.text = r.text, p.created_at = r.created_at,
+WITH p, r, coalesce(p.version, -1) <= r.version AS newer
+FOREACH (_ IN CASE WHEN newer THEN [1] ELSE [] END |
+  SET p.platform = r.platform, p.native_id = r.native_id, p.text = r.text, p.created_at = r.created_at,
     p.created_at_ms = r.created_at_ms, p.likes = r.likes, p.comments = r.comments, p.shares = r.shares,
     p.views = r.views, p.lang = r.lang, p.url = r.url, p.sentiment = r.sentiment, p.emotion = r.emotion,
-    p.enrichments = r.enrichments, p.version = r.version";
+    p.enrichments = r.enrichments, p.version = r.version)
+RETURN count(p) AS written";
 
 const TAGS: &str = "UNWIND $rows AS r
 MATCH (p:Post {id: r.post})
@@ -145,12 +153,19 @@ fn encoded_size(row: &Props) -> usize {
         .sum()
 }
 
+/// A statement of a batch: its query and, for one that must write each of
+/// its rows (and says how many it wrote as `written`), how many it has.
+struct Statement {
+    query: Query,
+    must_write: Option<usize>,
+}
+
 /// The statements of one part of a batch, with their rows; a statement's
 /// rows stay under `max_bytes` (servers refuse larger Bolt messages:
 /// ArcadeDB's limit is 16 MiB).
-fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Query> {
+fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Statement> {
     let mut authors = Vec::new();
-    for (_, post) in part.newest_authors() {
+    for (_, post) in part.newest_authors_by(author_key) {
         let a = &post.author.profile;
         authors.push(props([
             ("handle_key", author_key(post).into()),
@@ -161,6 +176,7 @@ fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Query> {
             ("followers", count(a.followers)),
             ("following", count(a.following)),
             ("verified", post.author.verified.into()),
+            ("updated_at_ms", post.created_at.timestamp_millis().into()),
         ]));
     }
     let (mut posts, mut tags, mut brands, mut mentions) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -230,7 +246,7 @@ fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Query> {
             ])
         })
         .collect();
-    // Authors before posts (posts MATCH them), posts before their edges.
+    // Authors before posts (which find them by key), posts before their edges.
     [
         (AUTHORS, authors),
         (POSTS, posts),
@@ -246,7 +262,10 @@ fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Query> {
         let mut rows = rows.into_iter();
         size_bounded(&sizes, max_bytes, usize::MAX)
             .into_iter()
-            .map(|range| query(cypher).param("rows", rows.by_ref().take(range.len()).collect::<Vec<Props>>()))
+            .map(|range| Statement {
+                query: query(cypher).param("rows", rows.by_ref().take(range.len()).collect::<Vec<Props>>()),
+                must_write: (cypher == POSTS).then_some(range.len()),
+            })
             .collect::<Vec<_>>()
     })
     .collect()
@@ -294,7 +313,7 @@ impl Neo4jSink {
         let mut builder = ConfigBuilder::default()
             .uri(&config.uri)
             .user(&config.user)
-            .password(&config.password)
+            .password(config.password.expose())
             .max_connections(config.max_connections);
         if !config.database.is_empty() {
             builder = builder.db(config.database.as_str());
@@ -328,6 +347,35 @@ async fn run_alone(graph: &Graph, statement: Query) -> Result<(), neo4rs::Error>
     txn.commit().await
 }
 
+/// Runs a statement of a batch, reading its result to the end (so the
+/// pooled connection is free again when the transaction ends). A statement
+/// that wrote fewer rows than it must would lose records silently: that
+/// stops the sink (fatal, the batch uncommitted) rather than commit.
+async fn run_checked(txn: &mut Txn, statement: Statement) -> Result<(), PartError> {
+    let Some(rows) = statement.must_write else {
+        return txn.run(statement.query).await.map_err(part_error);
+    };
+    let mut stream = txn.execute(statement.query).await.map_err(part_error)?;
+    let mut written = 0;
+    while let Some(row) = stream.next(txn.handle()).await.map_err(part_error)? {
+        written += row.get::<i64>("written").unwrap_or(0);
+    }
+    if written != rows as i64 {
+        return Err(PartError::Failed(ComponentError::fatal(format!(
+            "neo4j: a statement wrote {written} of its {rows} posts; the batch is rolled back"
+        ))));
+    }
+    Ok(())
+}
+
+/// A failed write: refused for good (the part is halved), or the batch's failure.
+fn part_error(e: neo4rs::Error) -> PartError {
+    match classify(&e) {
+        ErrorDomain::Invalid => PartError::Refused(format!("neo4j: {e}")),
+        _ => PartError::Failed(bolt_error("writing a batch", &e)),
+    }
+}
+
 #[async_trait]
 impl PartWriter for Neo4jWriter {
     const NAME: &'static str = "neo4j";
@@ -339,19 +387,13 @@ impl PartWriter for Neo4jWriter {
     }
 
     async fn write_part(&mut self, part: &DecodedBatch<'_>) -> Result<(), PartError> {
-        let fail = |e: neo4rs::Error| match classify(&e) {
-            ErrorDomain::Invalid => PartError::Refused(format!("neo4j: {e}")),
-            _ => PartError::Failed(bolt_error("writing a batch", &e)),
-        };
-        let mut txn = self.graph.start_txn().await.map_err(fail)?;
-        // `run` reads each statement's result to the end, so the pooled
-        // connection is free again when the transaction ends.
+        let mut txn = self.graph.start_txn().await.map_err(part_error)?;
         for statement in queries(part, self.max_message_bytes) {
-            if let Err(e) = txn.run(statement).await {
+            if let Err(e) = run_checked(&mut txn, statement).await {
                 let _ = txn.rollback().await;
-                return Err(fail(e));
+                return Err(e);
             }
         }
-        txn.commit().await.map_err(fail)
+        txn.commit().await.map_err(part_error)
     }
 }

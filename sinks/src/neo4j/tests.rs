@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use neo4rs::{Graph, query};
 use socialpipe_schemas::enrichment::Entities;
-use socialpipe_schemas::{Envelope, ErrorDomain, RecordKind, SinkConfig};
+use socialpipe_schemas::{Envelope, ErrorDomain, RecordKind, SinkConfig, parse_raw_post};
 
 use super::{Neo4jConfig, Neo4jSink};
 use crate::compliance::{MigratingStore, ServerStore, Store, migrations_apply_once_to, sink_compliance_suite};
@@ -32,7 +32,7 @@ impl Bolt {
             neo4rs::ConfigBuilder::default()
                 .uri(&self.config.uri)
                 .user(&self.config.user)
-                .password(&self.config.password)
+                .password(self.config.password.expose())
                 .db(self.config.database.as_str())
                 .build()
                 .unwrap(),
@@ -175,6 +175,70 @@ async fn the_graph_links_authors_posts_hashtags_brands_and_mentions_once() {
     assert_eq!(tiers, vec!["micro"]);
 }
 
+/// Post `n` of author `a1` of `platform` at `created_at` (and `version`),
+/// the author as `author` describes it.
+fn post_of_a1(platform: &str, n: u32, mut author: serde_json::Value, created_at: &str, version: i64) -> Envelope {
+    author["id"] = "a1".into();
+    let raw = serde_json::json!({
+        "platform": platform, "id": n.to_string(), "author": author, "text": "hello", "created_at": created_at,
+    });
+    let mut envelope = parse_raw_post(raw.to_string().as_bytes()).unwrap().into_envelope("test");
+    envelope.version = version;
+    envelope
+}
+
+// Authors were merged once per batch with the newest post's handle and
+// posts MATCHed their own: a post with another handle, or none, was dropped.
+#[tokio::test]
+async fn every_post_is_linked_to_its_author_whatever_handle_it_gives() {
+    let _turn = SERIAL.lock().await;
+    let bolt = Bolt::machine();
+    let platform = unique("h");
+    let mut sink = bolt.sink().await.unwrap();
+    let batch = [
+        post_of_a1(&platform, 1, serde_json::json!({"handle": "ann"}), "2026-11-20T10:00:00Z", 10),
+        post_of_a1(&platform, 2, serde_json::json!({"handle": "Ann_Renamed"}), "2026-11-20T11:00:00Z", 10),
+        // As webhook posts come: no handle.
+        post_of_a1(&platform, 3, serde_json::json!({}), "2026-11-20T09:00:00Z", 10),
+    ];
+    assert!(sink.write(&batch).await.unwrap().rejected.is_empty());
+    let mut links = bolt
+        .strings(
+            "MATCH (a:Author)-[:POSTED]->(p:Post) WHERE p.platform = $platform
+             RETURN p.id + ' by ' + a.id + ' as ' + a.handle_key AS link",
+            &platform,
+            "link",
+        )
+        .await;
+    links.sort();
+    let p = &platform;
+    assert_eq!(
+        links,
+        [
+            format!("{p}:1 by {p}:a1 as {p}:ann"),
+            format!("{p}:2 by {p}:a1 as {p}:ann_renamed"),
+            format!("{p}:3 by {p}:a1 as {p}:a1"),
+        ]
+    );
+}
+
+// Author properties were set by every batch, whatever the age of its post.
+#[tokio::test]
+async fn an_older_post_never_overwrites_the_author_of_a_newer_one() {
+    let _turn = SERIAL.lock().await;
+    let bolt = Bolt::machine();
+    let platform = unique("v");
+    let mut sink = bolt.sink().await.unwrap();
+    let author = |name: &str, followers: u64| serde_json::json!({"handle": "ann", "name": name, "followers": followers});
+    sink.write(&[post_of_a1(&platform, 1, author("Ann New", 500), "2026-11-21T00:00:00Z", 20)]).await.unwrap();
+    sink.write(&[post_of_a1(&platform, 2, author("Ann Old", 100), "2026-11-20T00:00:00Z", 10)]).await.unwrap();
+    assert_eq!(bolt.number("MATCH (a:Author) WHERE a.platform = $platform RETURN count(a) AS n", &platform).await, 1);
+    assert_eq!(bolt.number("MATCH (a:Author) WHERE a.platform = $platform RETURN a.followers AS n", &platform).await, 500);
+    let names = bolt.strings("MATCH (a:Author) WHERE a.platform = $platform RETURN a.name AS name", &platform, "name");
+    assert_eq!(names.await, ["Ann New"]);
+    assert_eq!(bolt.visible_post_ids(&platform).await.len(), 2, "the older post is written");
+}
+
 #[tokio::test]
 async fn constraints_are_created_idempotently_and_bad_credentials_are_fatal() {
     let _turn = SERIAL.lock().await;
@@ -182,7 +246,7 @@ async fn constraints_are_created_idempotently_and_bad_credentials_are_fatal() {
     Neo4jSink::migrate_store(&bolt.config).await.unwrap();
     assert_eq!(Neo4jSink::migrate_store(&bolt.config).await.unwrap(), Vec::<i64>::new(), "recorded once applied");
     let mut bad = bolt.config.clone();
-    bad.password = "wrong".into();
+    bad.password = socialpipe_schemas::Secret::new("wrong");
     let error = Neo4jSink::open(&bad).await.err().unwrap();
     assert_eq!(error.domain, ErrorDomain::Fatal, "{}", error.reason);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -11,7 +11,7 @@ mod tests;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use socialpipe_schemas::{ComponentError, Sink, SinkConfig};
+use socialpipe_schemas::{ComponentError, Secret, Sink, SinkConfig};
 
 pub use schema::MIGRATIONS;
 pub use sink::PostgresSink;
@@ -29,8 +29,8 @@ pub use sink::PostgresSink;
 #[serde(deny_unknown_fields)]
 pub struct PostgresConfig {
     /// `postgres://user:password@host:port/database` (libpq URL or
-    /// key=value; no TLS yet).
-    pub url: String,
+    /// key=value; no TLS yet). Never shown, as it may hold the password.
+    pub url: Secret,
     /// The schema holding the tables; created by the migrations.
     #[serde(default = "default_schema")]
     pub schema: String,
@@ -65,7 +65,7 @@ fn default_statement_timeout_ms() -> u64 {
 impl PostgresConfig {
     pub fn new(url: impl Into<String>, schema: impl Into<String>) -> Self {
         PostgresConfig {
-            url: url.into(),
+            url: Secret::new(url),
             schema: schema.into(),
             migrate_on_start: true,
             connect_timeout_ms: default_connect_timeout_ms(),
@@ -79,7 +79,7 @@ impl PostgresConfig {
 impl SinkConfig for PostgresConfig {
     /// What can be checked without a server.
     fn check(&self) -> Result<(), String> {
-        let parsed: tokio_postgres::Config = self.url.parse().map_err(|e| format!("url: {e}"))?;
+        let parsed: tokio_postgres::Config = self.url.expose().parse().map_err(|e| format!("url: {e}"))?;
         if parsed.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
             return Err("url: sslmode=require is not supported yet (TLS to PostgreSQL)".into());
         }

@@ -64,7 +64,7 @@ async fn connect(config: &PostgresConfig) -> Result<Client, ComponentError> {
     use socialpipe_schemas::SinkConfig;
     config.check().map_err(|e| ComponentError::fatal(format!("postgres: {e}")))?;
     let mut pg: tokio_postgres::Config =
-        config.url.parse().map_err(|e| ComponentError::fatal(format!("postgres: url: {e}")))?;
+        config.url.expose().parse().map_err(|e| ComponentError::fatal(format!("postgres: url: {e}")))?;
     pg.connect_timeout(Duration::from_millis(config.connect_timeout_ms));
     pg.application_name("socialpipe");
     let (client, connection) = pg.connect(NoTls).await.map_err(|e| pg_error("connecting", &e))?;

@@ -31,7 +31,7 @@ impl Pg {
     }
 
     async fn query(&self, sql: &str, id: &str) -> Vec<tokio_postgres::Row> {
-        let client = client(&self.config.url).await;
+        let client = client(self.config.url.expose()).await;
         client.batch_execute(&format!("SET search_path TO {}", self.config.schema)).await.unwrap();
         if sql.contains("$1") { client.query(sql, &[&id]).await } else { client.query(sql, &[]).await }.unwrap()
     }
@@ -93,7 +93,7 @@ impl MigratingStore for Pg {
 impl Drop for Pg {
     fn drop(&mut self) {
         // Best effort: a failed test leaves its schema for inspection otherwise.
-        let (url, schema) = (self.config.url.clone(), self.config.schema.clone());
+        let (url, schema) = (self.config.url.expose().to_owned(), self.config.schema.clone());
         clean_up(async move {
             if let Ok((c, conn)) = tokio_postgres::connect(&url, NoTls).await {
                 tokio::spawn(conn);

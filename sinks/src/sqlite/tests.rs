@@ -174,6 +174,36 @@ async fn records_it_cannot_store_are_rejected_one_by_one_and_the_rest_commits() 
     assert_eq!(rows, 1);
 }
 
+/// Beyond the suite's like count: every other count SQLite keeps as an
+/// integer (a post's author followers, a roster's followers, a score's
+/// followers) is refused alone, not fatal to the batch.
+#[tokio::test]
+async fn every_count_beyond_i64_is_refused_alone_and_the_rest_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sink, db) = open(&dir).await;
+    let (mut score, mut score_envelope) = crate::testing::kol_score("twitter", "2026-11-20T00:00:00Z", 50.0);
+    score.followers = Some(u64::MAX);
+    score_envelope.payload = Envelope::encode_payload(&score);
+    let batch = [
+        post(1, u64::MAX, "2026-11-20T10:00:00Z", "huge author"),
+        roster_row("ann", u64::MAX, 500.0, "2026-11-20T00:00:00Z"),
+        score_envelope,
+        post(2, 10, "2026-11-20T11:00:00Z", "fine"),
+    ];
+    let report = sink.write(&batch).await.unwrap();
+    let refused: Vec<(usize, String)> = report.rejected.iter().map(|(i, e)| (*i, e.reason.clone())).collect();
+    let beyond = |field: &str| format!("{field} = {} exceeds a signed 64-bit integer", u64::MAX);
+    assert_eq!(
+        refused,
+        vec![(0, beyond("author.followers")), (1, beyond("author.followers")), (2, beyond("followers"))]
+    );
+    let ids: Vec<String> =
+        db.prepare("SELECT id FROM posts").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(ids, ["twitter:2"]);
+    let followers: i64 = db.query_row("SELECT followers FROM authors WHERE id = 'twitter:7'", [], |r| r.get(0)).unwrap();
+    assert_eq!(followers, 10);
+}
+
 #[tokio::test]
 async fn migrations_apply_once() {
     let dir = tempfile::tempdir().unwrap();
