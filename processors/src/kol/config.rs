@@ -27,8 +27,9 @@ use crate::{cannot_start, check_fraction};
 /// ends; a replay emits the same scores. A post id counts once (a higher
 /// version replaces it); a post later than the allowed lateness passes on
 /// uncounted, with the reason. The window is the stage's keyed state, kept
-/// in the changelog, restored after a crash and moved with the partition
-/// (docs/decisions/007).
+/// in the changelog, restored after a crash and moved with the partition;
+/// an author idle past `evict_idle_days` of event time leaves it, after its
+/// last score (docs/decisions/007).
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KolConfig {

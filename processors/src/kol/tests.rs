@@ -640,3 +640,23 @@ async fn whether_an_author_is_idle_depends_on_event_time_not_the_wall_clock() {
         assert_eq!(sorted_keys(&state), ["twitter:new", "twitter:steady"], "shifted by {shift} days");
     }
 }
+
+#[tokio::test]
+async fn a_partition_handed_to_a_running_stage_is_judged_by_the_authors_restored_with_it() {
+    let config = KolConfig::default();
+    let partition = |key: &str| u32::from(key.starts_with("twitter:s"));
+    // Another worker had partition 1.
+    let mut elsewhere = KeyedState::partitioned(partition);
+    let before = [P::new(1, "sal", 0.0), P::new(2, "sal", SOON), P::new(3, "sue", 20.0)];
+    run(&mut stage(&config), &mut elsewhere, &before).await;
+
+    let mut stage = stage(&config);
+    let mut state = KeyedState::partitioned(partition);
+    run(&mut stage, &mut state, &[P::new(4, "fay", 0.0)]).await;
+    stage.take_emitted();
+    restore(&mut elsewhere, &mut state);
+    // Day 40 in partition 1: sal has been idle for 40 days; fay's partition is at day 0.
+    run(&mut stage, &mut state, &[P::new(5, "sid", 40.0)]).await;
+    assert_eq!(scores_of(&scores(stage.take_emitted()), "sal"), [("2026-01-01T00:22:30+00:00".into(), 2)]);
+    assert_eq!(sorted_keys(&state), ["twitter:fay", "twitter:sid", "twitter:sue"]);
+}
