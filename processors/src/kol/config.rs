@@ -43,10 +43,11 @@ pub struct KolConfig {
     /// At most one score per author per this much event time; the last one
     /// is always emitted when the input ends.
     pub emit_interval_minutes: u32,
-    /// Authors with no post or roster row for more than this many days of
-    /// event time behind the newest one of their partition leave the stage's
-    /// state, which bounds it: a score held back is emitted first, the
-    /// scores stay in the stores, and a later post starts a new window. At
+    /// Authors whose newest post or roster follower count is more than this
+    /// many days of event time older than the newest in their partition
+    /// leave the stage's state, which bounds it: a score held back is
+    /// emitted first, the scores stay in the stores, and a later post
+    /// starts a new window. At
     /// least `window_days`, so no post in order finds its window cut short;
     /// 0: never (the state then keeps every author ever seen). Default:
     /// `window_days`.
