@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -118,13 +119,67 @@ pub trait Processor: Send {
 /// drops them when it is revoked, and persists what changed after each batch
 /// (so the state a restarted or rebalanced worker sees reflects exactly the
 /// records whose output is durable).
+///
+/// Its size is cheap to ask at any time ([`len`](Self::len),
+/// [`text_bytes`](Self::text_bytes)): the runner publishes it as metrics.
 #[derive(Debug, Default)]
 pub struct KeyedState {
     values: HashMap<String, Box<RawValue>>,
     changed: HashSet<String>,
+    /// Of the keys and values held, kept up to date as they change.
+    text_bytes: usize,
+    partitioner: Option<Partitioner>,
+    generation: Generation,
+}
+
+/// The runner's partition of a key.
+struct Partitioner(Box<dyn Fn(&str) -> u32 + Send + Sync>);
+
+impl fmt::Debug for Partitioner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Partitioner")
+    }
+}
+
+/// Names what a [`KeyedState`] holds as far as its stage knows: a new one
+/// for every state, and whenever the runner loads or drops keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation(u64);
+
+impl Default for Generation {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Generation(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 impl KeyedState {
+    /// A state whose keys the runner spreads over partitions with
+    /// `partition_of` (the input's partitioner): a stage that keeps a clock
+    /// per partition sees the runner's partitions through
+    /// [`partition_of`](Self::partition_of).
+    pub fn partitioned(partition_of: impl Fn(&str) -> u32 + Send + Sync + 'static) -> Self {
+        KeyedState { partitioner: Some(Partitioner(Box::new(partition_of))), ..Default::default() }
+    }
+
+    /// The runner's partition of `key` (0 for every key of a state made
+    /// without [`partitioned`](Self::partitioned)). A partition's records
+    /// reach the stage in their input order, whatever the batches, and its
+    /// keys are restored and dropped together: what a stage derives from one
+    /// partition alone is the same however partitions interleave in batches
+    /// or move between workers.
+    pub fn partition_of(&self, key: &str) -> u32 {
+        self.partitioner.as_ref().map_or(0, |p| (p.0)(key))
+    }
+
+    /// Changes when keys come or go other than through `set`, `encode` or
+    /// `remove` (the runner restored or dropped a partition's keys), and
+    /// differs between two states: a stage that keeps an index over its
+    /// state rebuilds it when this is not what it last saw.
+    pub fn generation(&self) -> Generation {
+        self.generation
+    }
+
     pub fn get(&self, key: &str) -> Option<&RawValue> {
         self.values.get(key).map(|v| &**v)
     }
@@ -136,7 +191,7 @@ impl KeyedState {
 
     pub fn set(&mut self, key: &str, value: Box<RawValue>) {
         self.changed.insert(key.to_owned());
-        self.values.insert(key.to_owned(), value);
+        self.put(key.to_owned(), value);
     }
 
     /// Stores `value` as JSON.
@@ -144,8 +199,10 @@ impl KeyedState {
         self.set(key, serde_json::value::to_raw_value(value).expect("state values always serialise"));
     }
 
+    /// Forgets the key; the changes then say it was removed (`None`), so a
+    /// restore does not bring it back.
     pub fn remove(&mut self, key: &str) {
-        if self.values.remove(key).is_some() {
+        if self.take(key) {
             self.changed.insert(key.to_owned());
         }
     }
@@ -153,15 +210,42 @@ impl KeyedState {
     /// Restores a value (not a change).
     pub fn load(&mut self, key: String, value: Option<Box<RawValue>>) {
         match value {
-            Some(value) => self.values.insert(key, value),
-            None => self.values.remove(&key),
-        };
+            Some(value) => self.put(key, value),
+            None => {
+                self.take(&key);
+            }
+        }
+        self.generation = Generation::default();
     }
 
     /// Forgets the keys `drop` selects (their partition moved elsewhere).
     pub fn unload(&mut self, mut drop: impl FnMut(&str) -> bool) {
-        self.values.retain(|key, _| !drop(key));
+        let mut dropped = 0;
+        self.values.retain(|key, value| {
+            let keep = !drop(key);
+            if !keep {
+                dropped += key.len() + value.get().len();
+            }
+            keep
+        });
+        self.text_bytes -= dropped;
         self.changed.retain(|key| !drop(key));
+        self.generation = Generation::default();
+    }
+
+    fn put(&mut self, key: String, value: Box<RawValue>) {
+        let key_len = key.len();
+        self.text_bytes += key_len + value.get().len();
+        if let Some(old) = self.values.insert(key, value) {
+            self.text_bytes -= key_len + old.get().len();
+        }
+    }
+
+    /// Removes the key's value; whether it had one.
+    fn take(&mut self, key: &str) -> bool {
+        let Some(old) = self.values.remove(key) else { return false };
+        self.text_bytes -= key.len() + old.get().len();
+        true
     }
 
     /// The changes since the last call: key and new value (None: removed).
@@ -177,11 +261,15 @@ impl KeyedState {
         self.values.keys().map(String::as_str)
     }
 
-    /// Bytes of JSON text held (keys and values), for memory reports.
+    /// Bytes of JSON text held, keys and values: what the changelog holds
+    /// for them. Resident memory is larger by the map and the allocator's
+    /// share (decision 007 measured 4.9 KB resident for 1.9 KB of text).
+    /// Kept as values change, so asking costs nothing.
     pub fn text_bytes(&self) -> usize {
-        self.values.iter().map(|(k, v)| k.len() + v.get().len()).sum()
+        self.text_bytes
     }
 
+    /// The number of keys held.
     pub fn len(&self) -> usize {
         self.values.len()
     }
@@ -339,4 +427,50 @@ macro_rules! registry {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::value::to_raw_value;
+
+    use super::*;
+
+    #[test]
+    fn keyed_state_reports_its_keys_and_text_bytes_as_values_come_change_and_go() {
+        let mut state = KeyedState::default();
+        state.encode("ann", &"x".repeat(10)); // "xxxxxxxxxx": 12 bytes of JSON
+        state.encode("bo", &[1, 2]); // [1,2]: 5
+        assert_eq!((state.len(), state.text_bytes()), (2, 3 + 12 + 2 + 5));
+        state.encode("bo", &7);
+        assert_eq!((state.len(), state.text_bytes()), (2, 3 + 12 + 2 + 1));
+        state.remove("ann");
+        state.remove("nobody");
+        assert_eq!((state.len(), state.text_bytes()), (1, 2 + 1));
+        state.load("cy".into(), Some(to_raw_value(&true).unwrap()));
+        state.load("bo".into(), None);
+        assert_eq!((state.len(), state.text_bytes()), (1, 2 + 4));
+        state.unload(|key| key == "cy");
+        assert_eq!((state.len(), state.text_bytes()), (0, 0));
+        let all: usize = state.keys().map(|k| k.len() + state.get(k).unwrap().get().len()).sum();
+        assert_eq!(all, state.text_bytes());
+    }
+
+    #[test]
+    fn keyed_state_tells_a_keys_partition_and_when_the_runner_loaded_or_dropped_keys() {
+        let mut state = KeyedState::partitioned(|key| key.len() as u32 % 3);
+        assert_eq!((state.partition_of("ab"), state.partition_of("abcd")), (2, 1));
+        assert_eq!(KeyedState::default().partition_of("ab"), 0, "one partition unless told");
+        assert_ne!(KeyedState::default().generation(), KeyedState::default().generation());
+
+        let seen = state.generation();
+        state.encode("ab", &1);
+        state.remove("ab");
+        state.take_changes();
+        assert_eq!(state.generation(), seen, "the stage's own changes");
+        state.load("ab".into(), Some(to_raw_value(&1).unwrap()));
+        let loaded = state.generation();
+        assert_ne!(loaded, seen);
+        state.unload(|_| true);
+        assert_ne!(state.generation(), loaded);
+    }
 }

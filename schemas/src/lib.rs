@@ -15,8 +15,8 @@ pub mod secret;
 pub mod sheet;
 
 pub use component::{
-    DurableCallback, Failed, KeyedState, KolScoreStore, Processor, Rejected, Sink, SinkConfig, SinkReport, Source,
-    SourceBatch, SourceConfig, SourceMode, StageConfig,
+    DurableCallback, Failed, Generation, KeyedState, KolScoreStore, Processor, Rejected, Sink, SinkConfig, SinkReport,
+    Source, SourceBatch, SourceConfig, SourceMode, StageConfig,
 };
 pub use dead_letter::{DeadLetter, OriginalBytes, OriginalKind, sha256_hex};
 pub use enrichment::Enrichment;

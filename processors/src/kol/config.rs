@@ -27,8 +27,9 @@ use crate::{cannot_start, check_fraction};
 /// ends; a replay emits the same scores. A post id counts once (a higher
 /// version replaces it); a post later than the allowed lateness passes on
 /// uncounted, with the reason. The window is the stage's keyed state, kept
-/// in the changelog, restored after a crash and moved with the partition
-/// (docs/decisions/007).
+/// in the changelog, restored after a crash and moved with the partition;
+/// an author idle past `evict_idle_days` of event time leaves it, after its
+/// last score (docs/decisions/007).
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct KolConfig {
@@ -42,6 +43,15 @@ pub struct KolConfig {
     /// At most one score per author per this much event time; the last one
     /// is always emitted when the input ends.
     pub emit_interval_minutes: u32,
+    /// Authors whose newest post or roster follower count is more than this
+    /// many days of event time older than the newest in their partition
+    /// leave the stage's state, which bounds it: a score held back is
+    /// emitted first, the scores stay in the stores, and a later post
+    /// starts a new window. At
+    /// least `window_days`, so no post in order finds its window cut short;
+    /// 0: never (the state then keeps every author ever seen). Default:
+    /// `window_days`.
+    pub evict_idle_days: Option<u32>,
     /// The factors' weights, each within [0, 1], summing to 1.
     pub weights: Weights,
     /// Engagement rate per tier by platform (`default` covers the others);
@@ -200,6 +210,7 @@ impl Default for KolConfig {
             max_posts_per_author: 200,
             allowed_lateness_hours: None,
             emit_interval_minutes: 60,
+            evict_idle_days: None,
             weights: Weights::default(),
             benchmarks: default_benchmarks(),
             briefs: BTreeMap::new(),
@@ -269,6 +280,15 @@ impl KolConfig {
         if self.emit_interval_minutes == 0 {
             return Err("emit_interval_minutes must be at least 1".into());
         }
+        if let Some(days @ 1..) = self.evict_idle_days
+            && days < self.window_days
+        {
+            return Err(format!(
+                "evict_idle_days must be 0 (never) or at least window_days ({}), not {days}: an author's next post \
+                 would find its window cut short",
+                self.window_days
+            ));
+        }
         for (platform, rates) in &self.benchmarks {
             if !rates.all().iter().all(|r| r.is_finite() && *r > 0.0) {
                 return Err(format!("benchmarks.{platform}: every rate must be above 0"));
@@ -316,6 +336,14 @@ impl KolConfig {
     /// Posts older than the author's newest by more than this are not counted.
     pub fn lateness_ms(&self) -> i64 {
         self.allowed_lateness_hours.map_or(self.window_ms(), |h| (i64::from(h) * 3_600_000).min(self.window_ms()))
+    }
+
+    /// How long an author may be idle before leaving the state (None: forever).
+    pub fn evict_idle_ms(&self) -> Option<i64> {
+        match self.evict_idle_days.unwrap_or(self.window_days) {
+            0 => None,
+            days => Some(i64::from(days) * 86_400_000),
+        }
     }
 
     pub fn emit_interval_ms(&self) -> i64 {

@@ -5,12 +5,15 @@
 //! `kol_score` record at most once per `emit_interval_minutes` of event
 //! time per author, plus every author's last score when the input ends.
 //! Every post passes on with `enrichments.kol` saying whether it counted.
+//! The state is bounded: authors idle past `evict_idle_days` leave it, after
+//! their held-back score.
 //!
 //! Time is event time only (the posts' `created_at`): a replay of the same
-//! input emits the same scores.
+//! input emits the same scores and evicts the same authors.
 
 mod config;
 mod factors;
+mod idle;
 mod window;
 
 #[cfg(test)]
@@ -33,6 +36,7 @@ use socialpipe_schemas::{
 pub use config::{Brief, FollowerQualityConfig, KolConfig, TierRates, Weights, default_benchmarks};
 use factors::BriefInfo;
 pub use factors::Tier;
+use idle::IdleIndex;
 use window::{
     AuthorState, FLAG_SAFETY_KNOWN, FLAG_SENTIMENT_KNOWN, FLAG_STRONGLY_NEGATIVE, FLAG_UNSAFE, Observed, Profile,
     WindowPost,
@@ -61,6 +65,8 @@ pub struct KolStage {
     infos: Vec<BriefInfo>,
     fingerprint: u64,
     emitted: Vec<Envelope>,
+    /// None: idle authors stay.
+    idle: Option<IdleIndex>,
 }
 
 impl KolStage {
@@ -114,7 +120,8 @@ impl KolStage {
                 keywords: brief.keywords.iter().map(|k| k.trim().to_lowercase()).collect(),
             });
         }
-        KolStage { config, briefs, infos, fingerprint, emitted: Vec::new() }
+        let idle = config.evict_idle_ms().map(IdleIndex::new);
+        KolStage { config, briefs, infos, fingerprint, emitted: Vec::new(), idle }
     }
 
     /// Reads what the window keeps of a post, and the author's profile.
@@ -226,10 +233,72 @@ impl KolStage {
         state.dirty = false;
     }
 
+    /// Queues the score the author's window changed to since its last one,
+    /// if it did; whether it did.
+    fn emit_held_back(&mut self, author_id: &str, state: &mut AuthorState) -> bool {
+        let held = state.dirty;
+        if held {
+            self.emit(author_id, state);
+        }
+        held
+    }
+
+    /// The author's window to add a record to. An author idle past
+    /// `evict_idle_days` starts a new one, after its held-back score: what
+    /// it would find had the batch's end evicted it already, so where
+    /// batches end changes nothing.
+    fn author<'a>(&mut self, key: &str, authors: &'a mut Authors) -> Result<&'a mut OpenAuthor, ComponentError> {
+        let author = authors.get(key)?;
+        let idle = match (&self.idle, author.active) {
+            (Some(index), Some(active)) => index.is_idle(author.partition, active),
+            _ => false,
+        };
+        if idle {
+            self.emit_held_back(key, &mut author.state);
+            author.state = AuthorState::default();
+            author.changed = true;
+        }
+        Ok(author)
+    }
+
+    /// Keeps the idle index up with what a record did to the author.
+    fn touched(&mut self, key: &str, author: &mut OpenAuthor) {
+        let active = Some(author.state.last_active());
+        if let Some(index) = &mut self.idle {
+            index.update(author.partition, key, author.active, active);
+        }
+        author.active = active;
+    }
+
+    /// Evicts the authors idle past `evict_idle_days`, each after its
+    /// held-back score, as `finish` would emit it. The removal goes to the
+    /// changelog, so a restore does not bring the author back.
+    fn evict_idle(&mut self, state: &mut KeyedState) {
+        let Some(index) = &mut self.idle else { return };
+        for key in index.take_idle() {
+            if let Ok(Some(mut author)) = state.decode::<AuthorState>(&key) {
+                self.emit_held_back(&key, &mut author);
+            }
+            state.remove(&key);
+        }
+    }
+
+    /// Rebuilds the idle index when the runner restored or dropped keys,
+    /// and evicts who is idle then (state saved by a version that kept
+    /// idle authors, or with a longer `evict_idle_days`).
+    fn sync_idle(&mut self, state: &mut KeyedState) {
+        if let Some(index) = &mut self.idle
+            && index.is_stale(state)
+        {
+            index.rebuild(state);
+            self.evict_idle(state);
+        }
+    }
+
     /// Adds a post to its author's window; emits a score when the interval is up.
     fn observe(&mut self, record: &mut Envelope, authors: &mut Authors) -> Result<(), ComponentError> {
         let (post, profile) = self.window_post(record)?;
-        let author = authors.get(&record.key)?;
+        let author = self.author(&record.key, authors)?;
         author.state.use_briefs(self.fingerprint);
         let outcome = author.state.observe(post, profile, &self.config);
         author.changed |= outcome == Observed::Counted;
@@ -242,6 +311,7 @@ impl KolStage {
                 if due {
                     self.emit(&record.key, &mut author.state);
                 }
+                self.touched(&record.key, author);
             }
             Observed::Duplicate => note.reason = Some("duplicate: this post is already counted".into()),
             Observed::Late { behind_ms } => {
@@ -255,26 +325,27 @@ impl KolStage {
         record.set_enrichment(&note);
         Ok(())
     }
-}
 
-/// A roster row's author snapshot (a `sheet_row/v1` mapped as a roster,
-/// keyed by its author): the handle and follower counts, as of the
-/// roster's time, join the author's window. Other sheet rows pass.
-fn observe_roster(record: &mut Envelope, authors: &mut Authors) -> Result<(), ComponentError> {
-    let row: SheetRowRecord =
-        record.payload_as().map_err(|e| ComponentError::invalid(format!("kol: unreadable sheet_row/v1: {e}")))?;
-    let Some(snapshot) = row.author else { return Ok(()) };
-    let author = authors.get(&record.key)?;
-    let profile = Profile {
-        handle: snapshot.profile.handle,
-        followers: snapshot.profile.followers,
-        following: snapshot.profile.following,
-        account_created: None,
-    };
-    author.state.observe_roster(record.event_time.timestamp_millis(), profile);
-    author.changed = true;
-    record.set_enrichment(&KolNote { author_id: record.key.clone(), counted: None, reason: None, roster: true });
-    Ok(())
+    /// A roster row's author snapshot (a `sheet_row/v1` mapped as a roster,
+    /// keyed by its author): the handle and follower counts, as of the
+    /// roster's time, join the author's window. Other sheet rows pass.
+    fn observe_roster(&mut self, record: &mut Envelope, authors: &mut Authors) -> Result<(), ComponentError> {
+        let row: SheetRowRecord =
+            record.payload_as().map_err(|e| ComponentError::invalid(format!("kol: unreadable sheet_row/v1: {e}")))?;
+        let Some(snapshot) = row.author else { return Ok(()) };
+        let author = self.author(&record.key, authors)?;
+        let profile = Profile {
+            handle: snapshot.profile.handle,
+            followers: snapshot.profile.followers,
+            following: snapshot.profile.following,
+            account_created: None,
+        };
+        author.state.observe_roster(record.event_time.timestamp_millis(), profile);
+        author.changed = true;
+        self.touched(&record.key, author);
+        record.set_enrichment(&KolNote { author_id: record.key.clone(), counted: None, reason: None, roster: true });
+        Ok(())
+    }
 }
 
 /// The windows a batch touches, decoded once and written back once.
@@ -286,17 +357,28 @@ struct Authors<'a> {
 struct OpenAuthor {
     state: AuthorState,
     changed: bool,
+    /// The runner's partition of the author.
+    partition: u32,
+    /// When the author was last active, as the idle index has it (None: not
+    /// in the state).
+    active: Option<i64>,
 }
 
 impl Authors<'_> {
     fn get(&mut self, key: &str) -> Result<&mut OpenAuthor, ComponentError> {
         if !self.open.contains_key(key) {
-            let state: AuthorState = self
+            let stored: Option<AuthorState> = self
                 .state
                 .decode(key)
-                .map_err(|e| ComponentError::fatal(format!("kol: the stored window of {key} is unreadable: {e}")))?
-                .unwrap_or_default();
-            self.open.insert(key.to_owned(), OpenAuthor { state, changed: false });
+                .map_err(|e| ComponentError::fatal(format!("kol: the stored window of {key} is unreadable: {e}")))?;
+            let active = stored.as_ref().map(AuthorState::last_active);
+            let author = OpenAuthor {
+                state: stored.unwrap_or_default(),
+                changed: false,
+                partition: self.state.partition_of(key),
+                active,
+            };
+            self.open.insert(key.to_owned(), author);
         }
         Ok(self.open.get_mut(key).expect("just inserted"))
     }
@@ -318,13 +400,14 @@ impl Processor for KolStage {
     }
 
     async fn process_keyed(&mut self, batch: Vec<Envelope>, state: &mut KeyedState) -> Vec<Result<Envelope, Failed>> {
+        self.sync_idle(state);
         let mut authors = Authors { state, open: HashMap::new() };
         let outcomes = batch
             .into_iter()
             .map(|mut record| {
                 let observed = match record.kind() {
                     Some(RecordKind::Post) => self.observe(&mut record, &mut authors),
-                    Some(RecordKind::SheetRow) => observe_roster(&mut record, &mut authors),
+                    Some(RecordKind::SheetRow) => self.observe_roster(&mut record, &mut authors),
                     _ => return Ok(record),
                 };
                 match observed {
@@ -334,6 +417,7 @@ impl Processor for KolStage {
             })
             .collect();
         authors.write_back();
+        self.evict_idle(state);
         outcomes
     }
 
@@ -342,12 +426,12 @@ impl Processor for KolStage {
     }
 
     fn finish(&mut self, state: &mut KeyedState) {
+        self.sync_idle(state);
         let mut keys: Vec<String> = state.keys().map(str::to_owned).collect();
         keys.sort();
         for key in keys {
             let Ok(Some(mut author)) = state.decode::<AuthorState>(&key) else { continue };
-            if author.dirty {
-                self.emit(&key, &mut author);
+            if self.emit_held_back(&key, &mut author) {
                 state.encode(&key, &author);
             }
         }

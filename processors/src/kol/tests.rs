@@ -246,22 +246,29 @@ async fn a_window_restored_from_its_saved_text_continues_as_if_never_stopped() {
     let mut state = KeyedState::default();
     run(&mut stage, &mut state, &posts[..17]).await;
     let mut emitted = scores(stage.take_emitted());
-    // What the changelog would hold, restored into a new worker.
     let mut restored = KeyedState::default();
-    for (key, value) in state.take_changes() {
-        restored.load(key, value.map(|v| serde_json::value::RawValue::from_string(v.get().to_owned()).unwrap()));
-    }
+    restore(&mut state, &mut restored);
     let mut stage = self::stage(&config);
     run(&mut stage, &mut restored, &posts[17..]).await;
     stage.finish(&mut restored);
     emitted.extend(scores(stage.take_emitted()));
-    let strip = |s: Vec<KolScoreRecord>| -> Vec<KolScoreRecord> {
-        s.into_iter().map(|s| KolScoreRecord { emitted_at: Default::default(), ..s }).collect()
-    };
-    let (mut a, mut b) = (strip(uninterrupted), strip(emitted));
-    a.sort_by_key(KolScoreRecord::record_id);
-    b.sort_by_key(KolScoreRecord::record_id);
-    assert_eq!(a, b);
+    assert_eq!(comparable(uninterrupted), comparable(emitted));
+}
+
+/// What the changelog would hold of `state`'s changes, restored into a new worker's `into`.
+fn restore(state: &mut KeyedState, into: &mut KeyedState) {
+    for (key, value) in state.take_changes() {
+        into.load(key, value.map(|v| serde_json::value::RawValue::from_string(v.get().to_owned()).unwrap()));
+    }
+}
+
+/// Scores as the stores keep them, whatever batch emitted them: by record
+/// id, without the wall-clock `emitted_at`.
+fn comparable(scores: Vec<KolScoreRecord>) -> Vec<KolScoreRecord> {
+    let mut scores: Vec<KolScoreRecord> =
+        scores.into_iter().map(|s| KolScoreRecord { emitted_at: Default::default(), ..s }).collect();
+    scores.sort_by_key(KolScoreRecord::record_id);
+    scores
 }
 
 #[tokio::test]
@@ -437,4 +444,219 @@ async fn a_roster_row_gives_the_author_a_follower_snapshot_and_handle_that_the_s
     stage.process_keyed(vec![roster_row("frank", 1.0, 9_000)], &mut state).await;
     stage.finish(&mut state);
     assert!(stage.take_emitted().is_empty());
+}
+
+/// Runs `records` through the stage `per_batch` at a time, taking what it
+/// emits after each batch, as the runner does.
+async fn run_batches(
+    stage: &mut KolStage,
+    state: &mut KeyedState,
+    records: &[Envelope],
+    per_batch: usize,
+) -> Vec<KolScoreRecord> {
+    let mut emitted = Vec::new();
+    for batch in records.chunks(per_batch) {
+        for outcome in stage.process_keyed(batch.to_vec(), state).await {
+            outcome.map_err(|f| f.error).unwrap();
+        }
+        emitted.extend(scores(stage.take_emitted()));
+    }
+    emitted
+}
+
+/// Every key with its value's text.
+fn contents(state: &KeyedState) -> BTreeMap<String, String> {
+    state.keys().map(|key| (key.to_owned(), state.get(key).unwrap().get().to_owned())).collect()
+}
+
+fn sorted_keys(state: &KeyedState) -> Vec<&str> {
+    let mut keys: Vec<&str> = state.keys().collect();
+    keys.sort();
+    keys
+}
+
+/// The `computed_at` and post count of each of twitter `author`'s scores, in order.
+fn scores_of(scores: &[KolScoreRecord], author: &str) -> Vec<(String, u32)> {
+    let id = format!("twitter:{author}");
+    scores.iter().filter(|s| s.author_id == id).map(|s| (s.computed_at.to_rfc3339(), s.posts)).collect()
+}
+
+/// A sixty-fourth of a day, 22.5 minutes: inside the default emit interval.
+const SOON: f64 = 1.0 / 64.0;
+
+#[tokio::test]
+async fn an_author_idle_longer_than_the_span_leaves_the_state_after_its_held_back_score_and_active_ones_stay() {
+    let config = KolConfig::default();
+    assert_eq!(config.evict_idle_ms(), Some(30 * DAY), "the span defaults to the 30-day window");
+    let mut stage = stage(&config);
+    let mut state = KeyedState::default();
+    let early = [P::new(1, "old", 0.0), P::new(2, "old", SOON), P::new(3, "steady", 0.0), P::new(4, "steady", 15.0)];
+    run(&mut stage, &mut state, &early).await;
+    let emitted = scores(stage.take_emitted());
+    assert_eq!(scores_of(&emitted, "old"), [("2026-01-01T00:00:00+00:00".into(), 1)], "the second is held back");
+    state.take_changes();
+
+    // Day 40: old has been idle for 40 days, steady for 25.
+    run(&mut stage, &mut state, &[P::new(5, "new", 40.0)]).await;
+    let emitted = scores(stage.take_emitted());
+    assert_eq!(scores_of(&emitted, "old"), [("2026-01-01T00:22:30+00:00".into(), 2)], "the held-back score");
+    let changes = state.take_changes();
+    let removed: Vec<&str> = changes.iter().filter(|(_, value)| value.is_none()).map(|(key, _)| key.as_str()).collect();
+    assert_eq!(removed, ["twitter:old"], "the removal goes to the changelog");
+    assert_eq!(sorted_keys(&state), ["twitter:new", "twitter:steady"]);
+
+    stage.finish(&mut state);
+    assert!(scores_of(&scores(stage.take_emitted()), "old").is_empty(), "its score was emitted once");
+}
+
+#[tokio::test]
+async fn an_idle_author_who_posts_again_starts_a_new_window_after_its_held_back_score() {
+    let mut stage = stage(&KolConfig::default());
+    let mut state = KeyedState::default();
+    // One batch: old's return comes before any batch end could evict it.
+    let posts = [P::new(1, "old", 0.0), P::new(2, "old", SOON), P::new(3, "new", 40.0), P::new(4, "old", 41.0)];
+    run(&mut stage, &mut state, &posts).await;
+    let emitted = scores(stage.take_emitted());
+    assert_eq!(
+        scores_of(&emitted, "old"),
+        [
+            ("2026-01-01T00:00:00+00:00".into(), 1),
+            ("2026-01-01T00:22:30+00:00".into(), 2),
+            ("2026-02-11T00:00:00+00:00".into(), 1)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn with_evict_idle_days_0_idle_authors_stay_and_a_span_shorter_than_the_window_is_refused() {
+    let never = KolConfig { evict_idle_days: Some(0), ..Default::default() };
+    let mut stage = stage(&never);
+    let mut state = KeyedState::default();
+    run(&mut stage, &mut state, &[P::new(1, "old", 0.0), P::new(2, "new", 400.0)]).await;
+    assert_eq!(sorted_keys(&state), ["twitter:new", "twitter:old"]);
+
+    let short = KolConfig { evict_idle_days: Some(29), ..Default::default() };
+    assert!(short.check().unwrap_err().contains("evict_idle_days must be 0 (never) or at least window_days (30)"));
+    assert!(KolConfig { evict_idle_days: Some(30), ..Default::default() }.check().is_ok());
+}
+
+/// Authors who go idle, come back, post late, and show up on a roster.
+fn comings_and_goings() -> Vec<Envelope> {
+    let mut records: Vec<Envelope> = [
+        P::new(1, "ann", 0.0),
+        P::new(2, "ann", SOON), // held back
+        P::new(3, "bea", 1.0),
+        P::new(4, "cid", 5.0),
+        P::new(5, "bea", 3.0),
+        P::new(6, "dan", 10.0),
+        P::new(7, "cid", 20.0),
+        P::new(8, "bea", 2.5),  // late, counted
+        P::new(9, "cid", 36.0), // ann and bea are idle
+        P::new(10, "bea", 2.75), // after bea left: a new window, idle from the start
+        P::new(11, "ann", 50.0), // back
+        P::new(12, "ann", 50.0 + SOON),
+        P::new(13, "cid", 61.0),
+        P::new(14, "eve", 81.0), // ann and dan are idle
+    ]
+    .iter()
+    .map(P::envelope)
+    .collect();
+    records.insert(9, roster_row("dan", 44.0, 30_000)); // dan is active again, without a post
+    records
+}
+
+#[tokio::test]
+async fn a_run_split_anywhere_and_restored_from_its_changes_emits_and_keeps_what_one_run_does() {
+    let config = KolConfig::default();
+    let records = comings_and_goings();
+    let (one_run, one_state) = {
+        let mut stage = stage(&config);
+        let mut state = KeyedState::default();
+        let mut emitted = run_batches(&mut stage, &mut state, &records, 4).await;
+        stage.finish(&mut state);
+        emitted.extend(scores(stage.take_emitted()));
+        (comparable(emitted), contents(&state))
+    };
+    assert_eq!(sorted_keys_of(&one_state), ["twitter:cid", "twitter:eve"], "the others left");
+
+    for split in 0..=records.len() {
+        let mut stage = stage(&config);
+        let mut state = KeyedState::default();
+        let mut emitted = run_batches(&mut stage, &mut state, &records[..split], 3).await;
+        // A new worker, its state restored from the changelog.
+        let mut restored = KeyedState::default();
+        restore(&mut state, &mut restored);
+        let mut stage = self::stage(&config);
+        emitted.extend(run_batches(&mut stage, &mut restored, &records[split..], 3).await);
+        stage.finish(&mut restored);
+        emitted.extend(scores(stage.take_emitted()));
+        assert_eq!(comparable(emitted), one_run, "split before record {split}");
+        assert_eq!(contents(&restored), one_state, "split before record {split}");
+    }
+}
+
+fn sorted_keys_of(contents: &BTreeMap<String, String>) -> Vec<&str> {
+    contents.keys().map(String::as_str).collect()
+}
+
+#[tokio::test]
+async fn an_author_is_idle_by_its_partitions_clock_however_the_partitions_interleave() {
+    let config = KolConfig::default();
+    // Authors whose names start with s are in partition 1, the others in 0.
+    let partition = |key: &str| u32::from(key.starts_with("twitter:s"));
+    let fast: Vec<Envelope> = [P::new(1, "fay", 0.0), P::new(2, "fay", 100.0)].iter().map(P::envelope).collect();
+    let slow: Vec<Envelope> =
+        [P::new(3, "sal", 0.0), P::new(4, "sue", 10.0), P::new(5, "sid", 35.0)].iter().map(P::envelope).collect();
+    let alternating = vec![
+        slow[0].clone(),
+        fast[0].clone(),
+        slow[1].clone(),
+        fast[1].clone(),
+        slow[2].clone(),
+    ];
+    let mut outcomes = Vec::new();
+    for records in [[fast.clone(), slow.clone()].concat(), [slow.clone(), fast.clone()].concat(), alternating] {
+        let mut stage = stage(&config);
+        let mut state = KeyedState::partitioned(partition);
+        let mut emitted = run_batches(&mut stage, &mut state, &records, 2).await;
+        stage.finish(&mut state);
+        emitted.extend(scores(stage.take_emitted()));
+        outcomes.push((comparable(emitted), contents(&state)));
+    }
+    // sal was idle 35 days when sid posted; sue only 25, though fay's partition is at day 100.
+    assert_eq!(sorted_keys_of(&outcomes[0].1), ["twitter:fay", "twitter:sid", "twitter:sue"]);
+    assert_eq!(outcomes[1], outcomes[0]);
+    assert_eq!(outcomes[2], outcomes[0]);
+}
+
+#[tokio::test]
+async fn whether_an_author_is_idle_depends_on_event_time_not_the_wall_clock() {
+    // Dated 40 years ago, now, or 60 years ahead: the same author leaves.
+    for shift in [-40.0 * 365.0, 0.0, 60.0 * 365.0] {
+        let mut stage = stage(&KolConfig::default());
+        let mut state = KeyedState::default();
+        let posts = [P::new(1, "old", shift), P::new(2, "steady", shift + 15.0), P::new(3, "new", shift + 40.0)];
+        run(&mut stage, &mut state, &posts).await;
+        assert_eq!(sorted_keys(&state), ["twitter:new", "twitter:steady"], "shifted by {shift} days");
+    }
+}
+
+#[tokio::test]
+async fn a_partition_handed_to_a_running_stage_is_judged_by_the_authors_restored_with_it() {
+    let config = KolConfig::default();
+    let partition = |key: &str| u32::from(key.starts_with("twitter:s"));
+    // Another worker had partition 1.
+    let mut elsewhere = KeyedState::partitioned(partition);
+    let before = [P::new(1, "sal", 0.0), P::new(2, "sal", SOON), P::new(3, "sue", 20.0)];
+    run(&mut stage(&config), &mut elsewhere, &before).await;
+
+    let mut stage = stage(&config);
+    let mut state = KeyedState::partitioned(partition);
+    run(&mut stage, &mut state, &[P::new(4, "fay", 0.0)]).await;
+    stage.take_emitted();
+    restore(&mut elsewhere, &mut state);
+    // Day 40 in partition 1: sal has been idle for 40 days; fay's partition is at day 0.
+    run(&mut stage, &mut state, &[P::new(5, "sid", 40.0)]).await;
+    assert_eq!(scores_of(&scores(stage.take_emitted()), "sal"), [("2026-01-01T00:22:30+00:00".into(), 2)]);
+    assert_eq!(sorted_keys(&state), ["twitter:fay", "twitter:sid", "twitter:sue"]);
 }

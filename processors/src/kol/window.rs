@@ -190,6 +190,12 @@ impl AuthorState {
         }
     }
 
+    /// The latest event time the author was seen at: its newest post, or a
+    /// later roster row (late posts do not make an author active).
+    pub fn last_active(&self) -> i64 {
+        self.latest().map_or(self.newest, |s| s.0.max(self.newest))
+    }
+
     /// The follower count of the newest snapshot.
     pub fn latest(&self) -> Option<Snapshot> {
         self.snapshots.last().copied()
