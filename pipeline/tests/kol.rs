@@ -140,11 +140,22 @@ fn a_run_killed_twice_ends_with_the_scores_of_an_uninterrupted_run_and_every_aut
 fn a_daemon_stopped_with_sigterm_emits_every_authors_final_score_first() {
     let scratch = Scratch::new();
     let unique = input(&scratch);
-    let config = scratch.config("app.toml", TOPOLOGY);
+    let port = free_port();
+    let topology = TOPOLOGY.replace("[http]\nenabled = false", &format!("[http]\nlisten = \"127.0.0.1:{port}\""));
+    let config = scratch.config("app.toml", &topology);
     let mut daemon = spawn(&["run", "--config", config.to_str().unwrap()]);
     wait_until("every post stored", Duration::from_secs(300), Some(&mut daemon), || {
         post_count(&scratch.db()) >= unique
     });
+    // The state's size is published: one key per author seen.
+    let authors: u64 = rusqlite::Connection::open(scratch.db())
+        .unwrap()
+        .query_row("SELECT count(DISTINCT author_id) FROM posts", [], |r| r.get(0))
+        .unwrap();
+    wait_until("the state's size", Duration::from_secs(60), Some(&mut daemon), || {
+        metric(port, r#"keyed_state_keys{component="kol"}"#) >= authors
+    });
+    assert!(metric(port, r#"keyed_state_bytes{component="kol"}"#) > 0);
     sigterm(&daemon);
     let (status, stderr) = stderr_of(daemon);
     assert!(status.success(), "{stderr}");

@@ -21,6 +21,11 @@ pub struct Metrics {
     pub processing: HistogramVec,
     /// Messages after a consumer's position, per partition.
     pub lag: IntGaugeVec,
+    /// Keys a stateful stage holds (over the process's chain workers).
+    pub state_keys: IntGaugeVec,
+    /// Bytes of the keys and values' JSON a stateful stage holds (resident
+    /// memory is about 2.5 times that).
+    pub state_bytes: IntGaugeVec,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +73,14 @@ impl Metrics {
         )
         .expect("valid metric");
         registry.register(Box::new(lag.clone())).expect("unique metric");
-        Metrics { registry, received, sent, errors, dlq, processing, lag }
+        let gauge = |name: &str, help: &str| {
+            let g = IntGaugeVec::new(Opts::new(name, help), &["component"]).expect("valid metric");
+            registry.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let state_keys = gauge("keyed_state_keys", "Keys a stateful stage holds.");
+        let state_bytes = gauge("keyed_state_bytes", "Bytes of keys and values a stateful stage holds.");
+        Metrics { registry, received, sent, errors, dlq, processing, lag, state_keys, state_bytes }
     }
 
     pub fn render(&self) -> String {

@@ -81,6 +81,7 @@ pub(crate) async fn run(
             ctx.send(&routes.dlq_topic(&stage), letters).await?;
         }
         state.persist(ctx, &positions).await?;
+        state.publish_size(ctx);
         log_op!(ctx, "committing", consumer.commit(&positions))?;
         ctx.publish_lag(&group, consumer.as_mut(), &mut lag_seen).await?;
     }

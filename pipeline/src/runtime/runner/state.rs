@@ -41,6 +41,9 @@ struct Entry {
 pub(crate) struct ChainState {
     /// Per stage of the chain: its name and state, when it keeps one.
     stages: Vec<Option<(String, KeyedState)>>,
+    /// Per stage: the size last added to the metrics (keys, bytes), so that
+    /// the chain workers of a process add up.
+    published: Vec<(i64, i64)>,
     changelog: String,
     partitions: u32,
     /// Loaded input partitions and the input offset their last marker says is done.
@@ -49,8 +52,13 @@ pub(crate) struct ChainState {
 
 impl ChainState {
     pub fn new(ctx: &Context, chain: &[Stage]) -> Self {
-        let stages = chain.iter().map(|s| s.keyed.then(|| (s.name.clone(), KeyedState::default()))).collect();
+        let partitions = ctx.config.topics.partitions;
+        // A stage may keep per-partition bookkeeping (the kol stage's idle
+        // clock): it learns a key's partition as the runner computes it.
+        let state = || KeyedState::partitioned(move |key| partition_for(key, partitions));
+        let stages: Vec<_> = chain.iter().map(|s| s.keyed.then(|| (s.name.clone(), state()))).collect();
         ChainState {
+            published: vec![(0, 0); stages.len()],
             stages,
             changelog: ctx.config.routes().changelog_topic(),
             partitions: ctx.config.topics.partitions,
@@ -164,6 +172,18 @@ impl ChainState {
         }
         tracing::info!(partition, restored, done, committed, "restored keyed state");
         Ok(done)
+    }
+
+    /// Publishes how much state each stateful stage holds.
+    pub fn publish_size(&mut self, ctx: &Context) {
+        for ((name, state), published) in
+            self.stages.iter().zip(&mut self.published).filter_map(|(s, p)| Some((s.as_ref()?, p)))
+        {
+            let now = (state.len() as i64, state.text_bytes() as i64);
+            ctx.metrics.state_keys.with_label_values(&[name]).add(now.0 - published.0);
+            ctx.metrics.state_bytes.with_label_values(&[name]).add(now.1 - published.1);
+            *published = now;
+        }
     }
 
     /// Appends what the batch changed, then per partition a marker at `positions`.
