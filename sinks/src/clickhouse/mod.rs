@@ -51,6 +51,15 @@ pub struct ClickhouseConfig {
     /// Bound on sending a batch and on the server's answer to it.
     #[serde(default = "default_request_timeout_ms")]
     pub request_timeout_ms: u64,
+    /// Bound on writing one batch, connecting again included: a store that
+    /// has not finished by then (hung, or unreachable with the connection
+    /// left open) fails the write as transient; nothing of the batch is
+    /// acknowledged and the runner retries it with backoff (`/health/ready`
+    /// says `retrying`). Keep it well above a healthy batch's write time
+    /// (large batches on a slow store take longer): a batch that always
+    /// takes longer is retried forever.
+    #[serde(default = "crate::store::default_write_timeout_ms")]
+    pub write_timeout_ms: u64,
 }
 
 fn default_database() -> String {
@@ -79,6 +88,7 @@ impl ClickhouseConfig {
             migrate_on_start: true,
             compression: true,
             request_timeout_ms: default_request_timeout_ms(),
+            write_timeout_ms: crate::store::default_write_timeout_ms(),
         }
     }
 
