@@ -151,3 +151,6 @@ async fn flush(ctx: &Context, name: &str, sink: &mut dyn Sink, batch: &[Message]
     ctx.metrics.sent.with_label_values(&labels).inc_by(records.len() as u64 - report.rejected.len() as u64);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
