@@ -26,7 +26,8 @@ pub use sink::ClickhouseSink;
 /// with `FINAL` so a redelivered row counts once before merges. The DDL is
 /// picked by `SELECT version()` (18.x gets `String` where current releases
 /// get `LowCardinality(String)`, docs/decisions/004). Prefer large batches
-/// (`batch_max_records = 50000`): every insert makes a part.
+/// (`batch_max_records = 50000`, `batch_max_bytes` to hold them): every
+/// insert makes a part.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClickhouseConfig {
