@@ -29,6 +29,9 @@ pub trait PartWriter: Send {
     fn storable(&self, record: &Record) -> Result<(), ComponentError>;
 
     async fn write_part(&mut self, part: &DecodedBatch<'_>) -> Result<(), PartError>;
+
+    /// As `StoreWriter::abandon`.
+    fn abandon(&mut self) {}
 }
 
 /// The store writer of a part writer: writes the whole batch, then halves
@@ -64,6 +67,10 @@ impl<P: PartWriter> StoreWriter for Bisecting<P> {
             }
         }
         Ok(())
+    }
+
+    fn abandon(&mut self) {
+        self.0.abandon()
     }
 }
 

@@ -3,7 +3,8 @@
 //! overwrites a newer one, what `write` acknowledged is visible to a new
 //! connection, every record type is stored once; and, where they apply, a
 //! record the store refuses goes to the DLQ with the store's message while
-//! the rest is written, an outage loses nothing, counts beyond the store's
+//! the rest is written, an outage loses nothing, a stalled server fails a
+//! write by its deadline and loses nothing, counts beyond the store's
 //! integers are refused, and migrations apply once and stop a sink that may
 //! not migrate. `sink_compliance_suite!(Store, extras…)` makes each a named
 //! test of the sink's own module, so a new sink gets all of it in one line.
@@ -46,6 +47,12 @@ pub trait ServerStore: Store {
     fn on_port(port: u16) -> Self;
 }
 
+/// A store on a server a test can stall, whose sink bounds each write.
+pub trait StallStore: ServerStore {
+    /// The same store, its sink's writes bounded by `timeout`.
+    fn with_write_timeout(self, timeout: std::time::Duration) -> Self;
+}
+
 /// A store that refuses some post for good.
 #[async_trait]
 pub trait PoisonStore: Store {
@@ -61,8 +68,9 @@ pub trait MigratingStore: Store {
 }
 
 /// The contract's tests for `$store` (a `Store`), plus the extras named:
-/// `poison` (`PoisonStore`), `outage` (`ServerStore`), `i64_counts` (the
-/// store's integers are signed 64-bit), `migrations` (`MigratingStore`).
+/// `poison` (`PoisonStore`), `outage` (`ServerStore`), `stall`
+/// (`StallStore`), `i64_counts` (the store's integers are signed 64-bit),
+/// `migrations` (`MigratingStore`).
 macro_rules! sink_compliance_suite {
     ($store:ty $(, $extra:ident)* $(,)?) => {
         $crate::compliance::sink_compliance_suite!(@test $store, redelivery_creates_no_duplicates);
@@ -76,6 +84,9 @@ macro_rules! sink_compliance_suite {
     };
     (@outage $store:ty) => {
         $crate::compliance::sink_compliance_suite!(@test $store, outage_loses_nothing);
+    };
+    (@stall $store:ty) => {
+        $crate::compliance::sink_compliance_suite!(@test $store, a_stalled_server_fails_the_write_as_transient_and_loses_nothing);
     };
     (@i64_counts $store:ty) => {
         $crate::compliance::sink_compliance_suite!(@test $store, counts_beyond_i64_are_refused);
@@ -173,22 +184,55 @@ pub async fn outage_loses_nothing<S: ServerStore>() {
     let error = sink.write(&during).await.expect_err("a write while the server is down must fail");
     assert_eq!(error.domain, ErrorDomain::Transient, "{}", error.reason);
     server.restart();
-    // The runner's retry, bounded here: the restarted server may refuse the
-    // first attempts while it recovers.
+    write_with_retries(sink.as_mut(), &during).await;
+    let expected = ids(&[before, during].concat());
+    assert_eq!(sorted(store.visible_post_ids(&platform).await), expected);
+}
+
+/// The runner's retry of a batch, bounded here: a server back from an
+/// outage or a stall may refuse the first attempts while it recovers.
+async fn write_with_retries(sink: &mut dyn Sink, batch: &[Envelope]) {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match sink.write(&during).await {
+        match sink.write(batch).await {
             Ok(report) => {
                 assert!(report.rejected.is_empty());
-                break;
+                return;
             }
             Err(e) if e.domain == ErrorDomain::Transient && attempts < 50 => {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await
             }
-            Err(e) => panic!("write after the restart failed ({attempts} attempts): {}", e.reason),
+            Err(e) => panic!("write after the server came back failed ({attempts} attempts): {}", e.reason),
         }
     }
+}
+
+/// A server that stops answering (its processes stopped, connections left
+/// open) fails a write as transient once the sink's write deadline passes,
+/// rather than hanging the sink; the write is not acknowledged, and once the
+/// server answers again the retry writes it (once, even where the abandoned
+/// write landed after all).
+pub async fn a_stalled_server_fails_the_write_as_transient_and_loses_nothing<S: StallStore>() {
+    let server = PrivateServer::start(S::SERVER, S::COMPANION_PORTS);
+    // Far above a healthy write of these small batches, even on a busy machine.
+    let deadline = std::time::Duration::from_secs(3);
+    let (store, platform) = (S::on_port(server.port).with_write_timeout(deadline), unique("p"));
+    let mut sink = store.sink().await.unwrap();
+    let before = posts(&platform, 0..20, 10);
+    sink.write(&before).await.unwrap();
+    let during = posts(&platform, 20..40, 10);
+    {
+        let _stalled = server.stall();
+        // Three times the deadline. Without one the write hangs (PostgreSQL,
+        // Bolt) or waits for the driver's monitor (MongoDB's: 10 to 20 s).
+        let outcome = tokio::time::timeout(deadline * 3, sink.write(&during))
+            .await
+            .expect("a write to a stalled server must end by the sink's deadline");
+        let error = outcome.expect_err("a write the server never answered must not be acknowledged");
+        assert_eq!(error.domain, ErrorDomain::Transient, "{}", error.reason);
+    }
+    write_with_retries(sink.as_mut(), &during).await;
     let expected = ids(&[before, during].concat());
     assert_eq!(sorted(store.visible_post_ids(&platform).await), expected);
 }

@@ -1,6 +1,6 @@
 //! Test support: sample records, unique names, and private server instances
 //! (started by `scripts/services.sh` in their own run dir and port) for tests
-//! that stop a server.
+//! that stop or stall a server.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -147,6 +147,93 @@ impl PrivateServer {
     /// Starts it again on the same data and port; returns when it is ready.
     pub fn restart(&self) {
         self.run("start");
+    }
+
+    /// Stops the server's processes (SIGSTOP to the one `services.sh`
+    /// started and all it forked: PostgreSQL's backends are sessions of
+    /// their own) as a hung or blackholed server behaves: connections stay
+    /// open and nothing answers. Returns once every thread is stopped; they
+    /// continue when the guard is dropped, also when the test fails.
+    pub fn stall(&self) -> Stalled {
+        let pid_file = self.run_dir.path().join(self.name).join("server.pid");
+        let root: u32 = std::fs::read_to_string(pid_file).expect("the server's pid file").trim().parse().unwrap();
+        let mut stalled = Stalled(Vec::new());
+        // Parents first: a stopped process forks no child we would miss.
+        let mut pending = vec![root];
+        while let Some(pid) = pending.pop() {
+            // A child may exit meanwhile (e.g. an autovacuum worker): only
+            // the server itself must stop.
+            if !signal(pid, "STOP") {
+                assert!(pid != root, "kill -STOP {pid} of the {} server failed", self.name);
+                continue;
+            }
+            stalled.0.push(pid);
+            wait_stopped(pid);
+            pending.extend(children(pid));
+        }
+        stalled
+    }
+}
+
+/// Sends `signal` (a name, e.g. `STOP`) to process `pid`; says whether that succeeded.
+fn signal(pid: u32, signal: &str) -> bool {
+    Command::new("kill").args([format!("-{signal}"), pid.to_string()]).status().is_ok_and(|s| s.success())
+}
+
+/// The state letter and the parent of a process or thread, from its `stat`
+/// file (`pid (command) state ppid …`; the command may hold spaces and
+/// parentheses).
+fn state_and_parent(stat_file: &str) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(stat_file).ok()?;
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.next()?.parse().ok()?))
+}
+
+/// The processes whose parent is `parent`.
+fn children(parent: u32) -> Vec<u32> {
+    let entries = std::fs::read_dir("/proc").expect("/proc");
+    entries
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let (_, ppid) = state_and_parent(&format!("/proc/{pid}/stat"))?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
+/// Waits until every thread of `pid` is stopped (or it is gone): SIGSTOP wakes one thread,
+/// which stops the others, and until it runs (on a busy machine, a while)
+/// the others still serve requests.
+fn wait_stopped(pid: u32) {
+    let started = std::time::Instant::now();
+    loop {
+        let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return };
+        let running = threads.filter_map(|t| {
+            let stat = format!("/proc/{pid}/task/{}/stat", t.ok()?.file_name().to_str()?);
+            state_and_parent(&stat).filter(|(state, _)| !matches!(state, 'T' | 'Z' | 'X'))
+        });
+        if running.count() == 0 {
+            return;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "process {pid} did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// A stalled server's processes; continued when dropped.
+pub struct Stalled(Vec<u32>);
+
+impl Drop for Stalled {
+    fn drop(&mut self) {
+        // No panic here (it may run while a failed test unwinds): a server
+        // left stopped is still ended by its own drop (SIGKILL after the
+        // SIGTERM wait).
+        for pid in &self.0 {
+            if !signal(*pid, "CONT") {
+                eprintln!("kill -CONT {pid} failed");
+            }
+        }
     }
 }
 

@@ -233,6 +233,10 @@ pub struct SinkSpec {
     /// A batch is written when it has this many records…
     #[serde(default = "default_sink_batch")]
     pub batch_max_records: usize,
+    /// …or this many bytes of encoded records (a record larger than this is
+    /// written alone; the records read beyond it wait for the next batch)…
+    #[serde(default = "default_sink_batch_bytes")]
+    pub batch_max_bytes: usize,
     /// …or when its oldest record waited this long.
     #[serde(default = "default_sink_timeout")]
     pub batch_timeout_ms: u64,
@@ -242,6 +246,12 @@ pub struct SinkSpec {
 
 fn default_sink_batch() -> usize {
     10_000
+}
+
+/// What a store takes in one batch without strain, and a bound on the
+/// memory a batch takes once decoded.
+fn default_sink_batch_bytes() -> usize {
+    16 << 20
 }
 
 fn default_sink_timeout() -> u64 {
@@ -333,8 +343,12 @@ impl Config {
         }
         let known = self.routes.produced_topics();
         for (name, sink) in &self.sinks {
-            if sink.batch_max_records == 0 {
-                return Err((format!("sinks.{name}.batch_max_records"), "must be at least 1".into()));
+            for (key, value) in
+                [("batch_max_records", sink.batch_max_records), ("batch_max_bytes", sink.batch_max_bytes)]
+            {
+                if value == 0 {
+                    return Err((format!("sinks.{name}.{key}"), "must be at least 1".into()));
+                }
             }
             sink.kind.component().check().map_err(|m| (format!("sinks.{name}"), m))?;
             for input in self.routes.sink_inputs(sink.inputs.as_ref()) {

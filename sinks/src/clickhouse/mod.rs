@@ -26,7 +26,8 @@ pub use sink::ClickhouseSink;
 /// with `FINAL` so a redelivered row counts once before merges. The DDL is
 /// picked by `SELECT version()` (18.x gets `String` where current releases
 /// get `LowCardinality(String)`, docs/decisions/004). Prefer large batches
-/// (`batch_max_records = 50000`): every insert makes a part.
+/// (`batch_max_records = 50000`, `batch_max_bytes` to hold them): every
+/// insert makes a part.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClickhouseConfig {
@@ -51,6 +52,15 @@ pub struct ClickhouseConfig {
     /// Bound on sending a batch and on the server's answer to it.
     #[serde(default = "default_request_timeout_ms")]
     pub request_timeout_ms: u64,
+    /// Bound on writing one batch, connecting again included: a store that
+    /// has not finished by then (hung, or unreachable with the connection
+    /// left open) fails the write as transient; nothing of the batch is
+    /// acknowledged and the runner retries it with backoff (`/health/ready`
+    /// says `retrying`). Keep it well above a healthy batch's write time
+    /// (large batches on a slow store take longer): a batch that always
+    /// takes longer is retried forever.
+    #[serde(default = "crate::store::default_write_timeout_ms")]
+    pub write_timeout_ms: u64,
 }
 
 fn default_database() -> String {
@@ -79,6 +89,7 @@ impl ClickhouseConfig {
             migrate_on_start: true,
             compression: true,
             request_timeout_ms: default_request_timeout_ms(),
+            write_timeout_ms: crate::store::default_write_timeout_ms(),
         }
     }
 

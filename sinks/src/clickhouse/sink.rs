@@ -215,7 +215,10 @@ impl ClickhouseSink {
         let store = format!("clickhouse: database {}", config.database);
         prepare(&mut target, MIGRATIONS, config.migrate_on_start, &store).await?;
         let timeout = Duration::from_millis(config.request_timeout_ms);
-        Ok(StoreSink(Bisecting(ClickhouseWriter { client: target.client, timeout })))
+        // An insert dropped at the deadline closes its HTTP connection: the
+        // writer needs no `abandon`.
+        let write_timeout = Some(Duration::from_millis(config.write_timeout_ms));
+        Ok(StoreSink::new(Bisecting(ClickhouseWriter { client: target.client, timeout }), write_timeout))
     }
 }
 

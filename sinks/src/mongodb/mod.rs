@@ -39,6 +39,15 @@ pub struct MongodbConfig {
     /// Bound on one `update` command's size; a batch is split to stay under it.
     #[serde(default = "default_max_command_bytes")]
     pub max_command_bytes: usize,
+    /// Bound on writing one batch, connecting again included: a store that
+    /// has not finished by then (hung, or unreachable with the connection
+    /// left open) fails the write as transient; nothing of the batch is
+    /// acknowledged and the runner retries it with backoff (`/health/ready`
+    /// says `retrying`). Keep it well above a healthy batch's write time
+    /// (large batches on a slow store take longer): a batch that always
+    /// takes longer is retried forever.
+    #[serde(default = "crate::store::default_write_timeout_ms")]
+    pub write_timeout_ms: u64,
 }
 
 fn yes() -> bool {
@@ -60,6 +69,7 @@ impl MongodbConfig {
             migrate_on_start: true,
             server_selection_timeout_ms: default_server_selection_timeout_ms(),
             max_command_bytes: default_max_command_bytes(),
+            write_timeout_ms: crate::store::default_write_timeout_ms(),
         }
     }
 

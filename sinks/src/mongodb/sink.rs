@@ -217,7 +217,10 @@ impl MongodbSink {
         let db = Self::database(config).await?;
         let store = format!("mongodb: database {}", db.name());
         prepare(&mut Target(&db), MIGRATIONS, config.migrate_on_start, &store).await?;
-        Ok(StoreSink(MongodbWriter { db, max_command_bytes: config.max_command_bytes }))
+        // A command dropped at the deadline closes its connection (the
+        // driver never pools one mid-command): the writer needs no `abandon`.
+        let writer = MongodbWriter { db, max_command_bytes: config.max_command_bytes };
+        Ok(StoreSink::new(writer, Some(Duration::from_millis(config.write_timeout_ms))))
     }
 }
 

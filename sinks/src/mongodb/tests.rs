@@ -5,7 +5,7 @@ use mongodb::{Client, Database};
 use socialpipe_schemas::{Envelope, ErrorDomain, RecordKind, SinkConfig};
 
 use super::{MongodbConfig, MongodbSink};
-use crate::compliance::{MigratingStore, PoisonStore, ServerStore, Store, sink_compliance_suite};
+use crate::compliance::{MigratingStore, PoisonStore, ServerStore, StallStore, Store, sink_compliance_suite};
 use crate::testing::{clean_up, post, unique};
 
 fn uri(port: u16, db: &str) -> String {
@@ -34,7 +34,7 @@ impl Mongo {
     }
 }
 
-sink_compliance_suite!(Mongo, poison, outage, i64_counts, migrations);
+sink_compliance_suite!(Mongo, poison, outage, stall, i64_counts, migrations);
 
 #[async_trait]
 impl Store for Mongo {
@@ -85,6 +85,13 @@ impl ServerStore for Mongo {
 
     fn on_port(port: u16) -> Self {
         Mongo::new(port)
+    }
+}
+
+impl StallStore for Mongo {
+    fn with_write_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.write_timeout_ms = timeout.as_millis() as u64;
+        self
     }
 }
 

@@ -61,6 +61,15 @@ pub struct Neo4jConfig {
     /// (in one transaction) to stay under it.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// Bound on writing one batch, connecting again included: a store that
+    /// has not finished by then (hung, or unreachable with the connection
+    /// left open) fails the write as transient; nothing of the batch is
+    /// acknowledged and the runner retries it with backoff (`/health/ready`
+    /// says `retrying`). Keep it well above a healthy batch's write time
+    /// (large batches on a slow store take longer): a batch that always
+    /// takes longer is retried forever.
+    #[serde(default = "crate::store::default_write_timeout_ms")]
+    pub write_timeout_ms: u64,
 }
 
 fn default_max_message_bytes() -> usize {
@@ -89,6 +98,7 @@ impl Neo4jConfig {
             migrate_on_start: true,
             max_connections: default_max_connections(),
             max_message_bytes: default_max_message_bytes(),
+            write_timeout_ms: crate::store::default_write_timeout_ms(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Graph rows, the batch transaction, and error classification.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use neo4rs::{BoltType, ConfigBuilder, Graph, Neo4jErrorKind, Query, Txn, query};
@@ -77,8 +78,9 @@ SET s.file_id = r.file_id, s.file_name = r.file_name, s.sheet = r.sheet, s.row_k
 pub type Neo4jSink = StoreSink<Bisecting<Neo4jWriter>>;
 
 pub struct Neo4jWriter {
-    graph: Graph,
-    max_message_bytes: usize,
+    config: Neo4jConfig,
+    /// None after a write was abandoned: the next write connects again.
+    graph: Option<Graph>,
 }
 
 /// A server status code's domain (`Neo.TransientError.*` and the like).
@@ -335,7 +337,8 @@ impl Neo4jSink {
         let graph = Self::graph(config).await?;
         let store = format!("neo4j: {}", if config.database.is_empty() { "the default database" } else { &config.database });
         prepare(&mut Target(&graph), MIGRATIONS, config.migrate_on_start, &store).await?;
-        Ok(StoreSink(Bisecting(Neo4jWriter { graph, max_message_bytes: config.max_message_bytes })))
+        let writer = Neo4jWriter { config: config.clone(), graph: Some(graph) };
+        Ok(StoreSink::new(Bisecting(writer), Some(Duration::from_millis(config.write_timeout_ms))))
     }
 }
 
@@ -387,13 +390,23 @@ impl PartWriter for Neo4jWriter {
     }
 
     async fn write_part(&mut self, part: &DecodedBatch<'_>) -> Result<(), PartError> {
-        let mut txn = self.graph.start_txn().await.map_err(part_error)?;
-        for statement in queries(part, self.max_message_bytes) {
+        let graph = match &mut self.graph {
+            Some(graph) => graph,
+            graph => graph.insert(Neo4jSink::graph(&self.config).await.map_err(PartError::Failed)?),
+        };
+        let mut txn = graph.start_txn().await.map_err(part_error)?;
+        for statement in queries(part, self.config.max_message_bytes) {
             if let Err(e) = run_checked(&mut txn, statement).await {
                 let _ = txn.rollback().await;
                 return Err(e);
             }
         }
         txn.commit().await.map_err(part_error)
+    }
+
+    /// The pool would recycle the abandoned connection with its answer
+    /// unread; a new pool starts clean (the old one closes with its last use).
+    fn abandon(&mut self) {
+        self.graph = None;
     }
 }

@@ -4,7 +4,7 @@ use socialpipe_schemas::enrichment::Entities;
 use socialpipe_schemas::{Envelope, ErrorDomain, RecordKind, SinkConfig, parse_raw_post};
 
 use super::{Neo4jConfig, Neo4jSink};
-use crate::compliance::{MigratingStore, ServerStore, Store, migrations_apply_once_to, sink_compliance_suite};
+use crate::compliance::{MigratingStore, ServerStore, StallStore, Store, migrations_apply_once_to, sink_compliance_suite};
 use crate::testing::{PrivateServer, posts, unique};
 
 fn config(port: u16) -> Neo4jConfig {
@@ -65,7 +65,7 @@ impl Bolt {
 
 // The graph model refuses no record (the bisection is tested in `bisect`);
 // the migrations test runs below on a server of its own.
-sink_compliance_suite!(Bolt, outage, i64_counts);
+sink_compliance_suite!(Bolt, outage, stall, i64_counts);
 
 #[async_trait]
 impl Store for Bolt {
@@ -114,6 +114,13 @@ impl ServerStore for Bolt {
 
     fn on_port(port: u16) -> Self {
         Bolt { config: config(port) }
+    }
+}
+
+impl StallStore for Bolt {
+    fn with_write_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.write_timeout_ms = timeout.as_millis() as u64;
+        self
     }
 }
 

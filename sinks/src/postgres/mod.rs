@@ -44,6 +44,15 @@ pub struct PostgresConfig {
     /// Server-side bound on one statement (a batch's COPY or upsert).
     #[serde(default = "default_statement_timeout_ms")]
     pub statement_timeout_ms: u64,
+    /// Bound on writing one batch, connecting again included: a store that
+    /// has not finished by then (hung, or unreachable with the connection
+    /// left open) fails the write as transient; nothing of the batch is
+    /// acknowledged and the runner retries it with backoff (`/health/ready`
+    /// says `retrying`). Keep it well above a healthy batch's write time
+    /// (large batches on a slow store take longer): a batch that always
+    /// takes longer is retried forever.
+    #[serde(default = "crate::store::default_write_timeout_ms")]
+    pub write_timeout_ms: u64,
 }
 
 fn default_schema() -> String {
@@ -70,6 +79,7 @@ impl PostgresConfig {
             migrate_on_start: true,
             connect_timeout_ms: default_connect_timeout_ms(),
             statement_timeout_ms: default_statement_timeout_ms(),
+            write_timeout_ms: crate::store::default_write_timeout_ms(),
         }
     }
 

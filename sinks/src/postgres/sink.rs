@@ -99,7 +99,8 @@ impl PostgresSink {
         let mut target = Target { client: &mut client, schema: &config.schema };
         prepare(&mut target, MIGRATIONS, config.migrate_on_start, &store).await?;
         create_staging(&client).await?;
-        Ok(StoreSink(PostgresWriter { config: config.clone(), client: Some(client) }))
+        let write_timeout = Some(Duration::from_millis(config.write_timeout_ms));
+        Ok(StoreSink::new(PostgresWriter { config: config.clone(), client: Some(client) }, write_timeout))
     }
 }
 
@@ -370,6 +371,11 @@ impl StoreWriter for PostgresWriter {
             }
             Err(e) => Err(self.failed("writing a batch", &e)),
         }
+    }
+
+    /// The session may be mid-COPY or mid-transaction: the retry connects again.
+    fn abandon(&mut self) {
+        self.client = None;
     }
 }
 

@@ -3,7 +3,7 @@ use socialpipe_schemas::{Envelope, ErrorDomain, RecordKind, SinkConfig};
 use tokio_postgres::{Client, NoTls};
 
 use super::{PostgresConfig, PostgresSink};
-use crate::compliance::{MigratingStore, PoisonStore, ServerStore, Store, sink_compliance_suite};
+use crate::compliance::{MigratingStore, PoisonStore, ServerStore, StallStore, Store, sink_compliance_suite};
 use crate::testing::{clean_up, post_with, unique};
 
 fn url(port: u16) -> String {
@@ -37,7 +37,7 @@ impl Pg {
     }
 }
 
-sink_compliance_suite!(Pg, poison, outage, i64_counts, migrations);
+sink_compliance_suite!(Pg, poison, outage, stall, i64_counts, migrations);
 
 #[async_trait]
 impl Store for Pg {
@@ -79,6 +79,13 @@ impl ServerStore for Pg {
 
     fn on_port(port: u16) -> Self {
         Pg::new(url(port))
+    }
+}
+
+impl StallStore for Pg {
+    fn with_write_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.write_timeout_ms = timeout.as_millis() as u64;
+        self
     }
 }
 

@@ -95,7 +95,9 @@ impl SqliteSink {
         };
         let mut conn = connect().map_err(|e| unusable(&e))?;
         migrate(&mut Target(&mut conn), MIGRATIONS).await?;
-        Ok(StoreSink(SqliteWriter { conn }))
+        // No write deadline: a write blocks its thread, which a timer cannot
+        // interrupt; `busy_timeout_ms` bounds its waits for other writers.
+        Ok(StoreSink::new(SqliteWriter { conn }, None))
     }
 }
 

@@ -72,6 +72,19 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// A context of its own on `transport`, for tests of one task.
+    #[cfg(test)]
+    pub fn for_test(config: Config, transport: impl Transport + 'static) -> Context {
+        Context {
+            config: Arc::new(config),
+            transport: Arc::new(transport),
+            metrics: Arc::new(Metrics::new()),
+            health: Arc::new(Health::default()),
+            abort: Flag::new().1,
+            components: Arc::from([]),
+        }
+    }
+
     /// This context for the task running `components`.
     pub fn for_components(&self, components: impl IntoIterator<Item = String>) -> Context {
         Context { components: components.into_iter().collect(), ..self.clone() }

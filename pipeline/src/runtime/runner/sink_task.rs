@@ -1,13 +1,14 @@
-//! A sink's loop: gather a batch (bounded by size and age), write it with
-//! retries, dead-letter what the sink refused, then commit. While the store
-//! is down the batch is retried without limit and nothing more is read, so
-//! the backlog waits in the log, not in memory.
+//! A sink's loop: gather a batch (bounded by records, bytes and age), write
+//! it with retries, dead-letter what the sink refused, then commit. While the
+//! store is down the batch is retried without limit and nothing more is
+//! read, so the backlog waits in the log, not in memory.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Sink};
+use socialpipe_sinks::bisect::size_bounded;
 
 use super::dead_letters::{Failure, record_dead_letter};
 use super::{Backoff, Context, Layer, Stop, log_op};
@@ -38,11 +39,22 @@ pub(crate) async fn run(
     let mut buffer: Vec<Message> = Vec::new();
     let mut oldest = Instant::now();
     let mut lag_seen = Instant::now();
+    let full = |buffer: &[Message]| {
+        buffer.len() >= spec.batch_max_records
+            || buffer.iter().map(|m| m.value.len()).sum::<usize>() >= spec.batch_max_bytes
+    };
     loop {
         if ctx.abort.is_set() {
             return Err(Stop::Aborted);
         }
-        let wait = if buffer.is_empty() { poll_wait } else { timeout.saturating_sub(oldest.elapsed()).min(poll_wait) };
+        // What a batch cut by bytes left buffered may be a full batch already.
+        let wait = if buffer.is_empty() {
+            poll_wait
+        } else if full(&buffer) {
+            Duration::ZERO
+        } else {
+            timeout.saturating_sub(oldest.elapsed()).min(poll_wait)
+        };
         let room = spec.batch_max_records - buffer.len();
         let messages = log_op!(ctx, "polling", consumer.poll(room, wait))?;
         // Buffered work of partitions that moved is abandoned uncommitted: the new owner redelivers it.
@@ -56,8 +68,8 @@ pub(crate) async fn run(
         }
         buffer.extend(messages);
         let draining = idle && upstream.is_done();
-        if !buffer.is_empty() && (buffer.len() >= spec.batch_max_records || oldest.elapsed() >= timeout || draining) {
-            let batch = std::mem::take(&mut buffer);
+        if !buffer.is_empty() && (full(&buffer) || oldest.elapsed() >= timeout || draining) {
+            let batch = take_batch(&mut buffer, spec.batch_max_bytes);
             flush(ctx, name, sink.as_mut(), &batch).await?;
             let positions = positions_after(&batch);
             log_op!(ctx, "committing", consumer.commit(&positions))?;
@@ -69,6 +81,15 @@ pub(crate) async fn run(
         }
         ctx.publish_lag(&group, consumer.as_mut(), &mut lag_seen).await?;
     }
+}
+
+/// The batch to write now: the buffer's first messages up to `max_bytes`
+/// (a larger one alone); the rest stays buffered, in order, for the next.
+fn take_batch(buffer: &mut Vec<Message>, max_bytes: usize) -> Vec<Message> {
+    let sizes: Vec<usize> = buffer.iter().map(|m| m.value.len()).collect();
+    let end = size_bounded(&sizes, max_bytes, usize::MAX).first().map_or(0, |first| first.end);
+    let rest = buffer.split_off(end);
+    std::mem::replace(buffer, rest)
 }
 
 async fn build_with_retry(ctx: &Context, name: &str, spec: &SinkSpec) -> Result<Box<dyn Sink>, Stop> {
@@ -151,3 +172,6 @@ async fn flush(ctx: &Context, name: &str, sink: &mut dyn Sink, batch: &[Message]
     ctx.metrics.sent.with_label_values(&labels).inc_by(records.len() as u64 - report.rejected.len() as u64);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

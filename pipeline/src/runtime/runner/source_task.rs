@@ -201,7 +201,6 @@ async fn read_ahead(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use async_trait::async_trait;
     use chrono::{DateTime, Duration, Utc};
@@ -211,7 +210,6 @@ mod tests {
     use super::run;
     use crate::config::Config;
     use crate::runtime::runner::{Context, Flag};
-    use crate::runtime::telemetry::{Health, Metrics};
     use crate::runtime::transport::Transport;
     use crate::runtime::transport::embedded::{EmbeddedConfig, EmbeddedLog};
 
@@ -262,15 +260,7 @@ mod tests {
             log.create_topic(topic, 1).await.unwrap();
         }
         let config = Config::parse("test.toml", "", |_| None).unwrap();
-        let (_, abort) = Flag::new();
-        let ctx = Context {
-            config: Arc::new(config),
-            transport: Arc::new(log),
-            metrics: Arc::new(Metrics::new()),
-            health: Arc::new(Health::default()),
-            abort,
-            components: Arc::from([]),
-        };
+        let ctx = Context::for_test(config, log);
         let now: DateTime<Utc> = "2026-12-04T10:00:00Z".parse().unwrap();
         // Two records in one millisecond, then the clock steps back a minute.
         run_source(&ctx, vec![vec![now, now], vec![now - Duration::minutes(1)]]).await;

@@ -2,7 +2,6 @@
 //! failures are scripted per record.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use socialpipe_schemas::{ComponentError, DeadLetter, Envelope, ErrorDomain, Failed, Processor, parse_raw_post};
@@ -10,8 +9,7 @@ use socialpipe_schemas::{ComponentError, DeadLetter, Envelope, ErrorDomain, Fail
 use super::run;
 use crate::config::Config;
 use crate::runtime::chain::Stage;
-use crate::runtime::runner::{Context, Flag, Layer, Stop};
-use crate::runtime::telemetry::{Health, Metrics};
+use crate::runtime::runner::{Context, Layer, Stop};
 use crate::runtime::transport::embedded::{EmbeddedConfig, EmbeddedLog};
 use crate::runtime::transport::{Membership, Outgoing, Transport};
 
@@ -68,15 +66,7 @@ async fn setup(ids: &[&str]) -> (tempfile::TempDir, Context, Vec<Vec<u8>>) {
     log.send("raw.posts", messages).await.unwrap();
     let retry = "[runtime]\nretry = { initial_backoff_ms = 1, max_backoff_ms = 2, max_attempts = 4 }\n";
     let config = Config::parse("test.toml", retry, |_| None).unwrap();
-    let (_, abort) = Flag::new();
-    let ctx = Context {
-        config: Arc::new(config),
-        transport: Arc::new(log),
-        metrics: Arc::new(Metrics::new()),
-        health: Arc::new(Health::default()),
-        abort,
-        components: Arc::from([]),
-    };
+    let ctx = Context::for_test(config, log);
     (dir, ctx, originals)
 }
 
