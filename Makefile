@@ -6,7 +6,7 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: config-docs check-fixtures models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp bench-kol fuzz-webhook fuzz-xlsx sample-roster full-stack scale-demo test-kafka-soak bench-kafka clean-demo
+.PHONY: config-docs check-fixtures models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp bench-kol bench-restore fuzz-webhook fuzz-xlsx sample-roster full-stack scale-demo test-kafka-soak bench-kafka clean-demo
 
 demo: models build
 	@scripts/demo.sh "$(BIN)"
@@ -103,6 +103,11 @@ bench-nlp: models
 # and memory per tracked author (docs/performance.md).
 bench-kol:
 	$(CARGO) run --release -p socialpipe-benches --bin kol -- --posts $${BENCH_POSTS:-1000000} --authors $${BENCH_AUTHORS:-50000}
+
+# Keyed-state restore time from the embedded log's compacted changelog,
+# against the same updates kept as history (the reference).
+bench-restore:
+	$(CARGO) run --release -p socialpipe-benches --bin restore -- --updates $${BENCH_UPDATES:-1000000} --authors $${BENCH_AUTHORS:-50000}
 
 # A fuzz target under libFuzzer for FUZZ_SECONDS (default 600), from its
 # committed seeds: the webhook payload parser, or the workbook reader and row

@@ -200,7 +200,7 @@ pub async fn run_on(
         sinks.push((name.clone(), spec.clone(), sink));
     }
 
-    let _retention = embedded.and_then(|log| spawn_retention(&config, log)).map(AbortOnDrop);
+    let _housekeeping = embedded.and_then(|log| spawn_housekeeping(&config, log)).map(AbortOnDrop);
 
     // A daemon's stages and sinks drain only on shutdown, even when its
     // sources have ended: `produce` and `dlq replay` may still write.
@@ -319,7 +319,7 @@ impl Tasks {
     }
 }
 
-/// Aborts a background task (the status server, retention) when the run ends, however it ends.
+/// Aborts a background task (the status server, housekeeping) when the run ends, however it ends.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -328,24 +328,32 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Deletes log messages past retention, hourly.
-fn spawn_retention(config: &Config, log: Arc<EmbeddedLog>) -> Option<tokio::task::JoinHandle<()>> {
+/// The embedded log's housekeeping: compacts state changelogs at start and
+/// hourly (restore reads live keys, not their history), and deletes
+/// messages past retention hourly.
+fn spawn_housekeeping(config: &Config, log: Arc<EmbeddedLog>) -> Option<tokio::task::JoinHandle<()>> {
     let TransportConfig::Embedded(c) = &config.transport else { return None };
     let hours = c.retention_hours;
-    (hours > 0).then(|| {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                tick.tick().await;
-                let cutoff = chrono::Utc::now().timestamp_millis() - (hours as i64) * 3_600_000;
-                match log.delete_before(cutoff).await {
-                    Ok(0) => {}
-                    Ok(deleted) => tracing::info!(deleted, retention_hours = hours, "deleted messages past retention"),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "retention cleanup failed; retrying in an hour")
-                    }
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match log.compact().await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "compacted state changelogs"),
+                Err(e) => tracing::warn!(error = %e, "compacting state changelogs failed; retrying in an hour"),
+            }
+            if hours == 0 {
+                continue;
+            }
+            let cutoff = chrono::Utc::now().timestamp_millis() - (hours as i64) * 3_600_000;
+            match log.delete_before(cutoff).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, retention_hours = hours, "deleted messages past retention"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "retention cleanup failed; retrying in an hour")
                 }
             }
-        })
-    })
+        }
+    }))
 }
