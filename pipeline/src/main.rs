@@ -264,6 +264,9 @@ async fn main_inner(cli: Cli) -> Result<ExitCode> {
                 config.stages.len(),
                 config.sinks.len()
             )?;
+            if !config.disabled_sources.is_empty() {
+                writeln!(stdout, "off: {} (their `enabled` is false)", config.disabled_sources.join(", "))?;
+            }
         }
         Command::Migrate { config, sink } => {
             let config = load(&config)?;

@@ -546,3 +546,60 @@ fn a_sink_stuck_past_the_poll_interval_loses_nothing() {
     assert_sink_holds_exactly(&setup.scratch.db(), &ids);
     assert_counts_are_exact(&setup.scratch.db());
 }
+
+/// examples/production.toml with one API source turned on from the
+/// environment, against a local server answering as X's API does: its
+/// tweets reach the raw topic (on a broker of the test's own), and
+/// `validate` names the sources that stay off.
+#[test]
+fn the_production_config_runs_an_api_source_its_environment_turns_on() {
+    use serde_json::json;
+    use socialpipe_connectors::http::fixture::{FixtureServer, Reply};
+
+    let _serial = serial();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(FixtureServer::start());
+    let tweets = json!({
+        "data": [{"id": "7", "text": "espresso time", "author_id": "12", "created_at": "2026-11-15T19:08:05.000Z"},
+                 {"id": "6", "text": "latte art", "author_id": "12", "created_at": "2026-11-15T19:07:05.000Z"}],
+        "includes": {"users": [{"id": "12", "name": "Bean", "username": "bean"}]},
+        "meta": {"newest_id": "7", "oldest_id": "6", "result_count": 2}
+    });
+    server.reply("/2/tweets/search/recent", [Reply::json(tweets)]);
+    let broker = Broker::start_fresh();
+    let scratch = Scratch::new();
+    std::fs::create_dir(scratch.path("inbox")).unwrap();
+    let port = free_port();
+    let root = root();
+    let env = [
+        ("KAFKA_BROKERS", broker.address()),
+        ("SOCIALPIPE_GROUP", format!("prod{:08x}", fastrand::u32(..))),
+        ("SOCIALPIPE_HTTP", format!("127.0.0.1:{port}")),
+        ("SOCIALPIPE_INBOX", scratch.path("inbox").display().to_string()),
+        ("SOCIALPIPE_ROSTERS", root.join("examples/data/rosters").display().to_string()),
+        ("SOCIALPIPE_MODELS", root.join("models").display().to_string()),
+        ("TWITTER_ENABLED", "true".into()),
+        ("TWITTER_BASE_URL", server.base_url.clone()),
+        ("X_BEARER_TOKEN", "prod-bearer".into()),
+    ];
+    let config = root.join("examples/production.toml");
+    let config = config.to_str().unwrap();
+    let validate = socialpipe().args(["validate", "--config", config]).envs(env.clone()).output().unwrap();
+    let said = String::from_utf8_lossy(&validate.stdout);
+    assert!(validate.status.success(), "{said}{}", String::from_utf8_lossy(&validate.stderr));
+    assert!(said.contains("off: facebook, gdrive, instagram, tiktok, webhook, youtube"), "{said}");
+    let mut ingest = Daemon::from(
+        socialpipe()
+            .args(["run", "--config", config, "--only", "sources"])
+            .envs(env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the tweets in the raw topic", Duration::from_secs(120), Some(&mut ingest), || {
+        metric(port, r#"component_sent_events_total{component="twitter",kind="source"}"#) == 2
+    });
+    let seen = server.seen();
+    assert_eq!(seen[0].authorization.as_deref(), Some("Bearer prod-bearer"));
+}

@@ -82,6 +82,10 @@ impl SourceConfig for WebhookConfig {
         if self.max_body_bytes == 0 || self.max_pending_requests == 0 || self.ack_timeout_ms == 0 {
             return Err("max_body_bytes, max_pending_requests and ack_timeout_ms must be at least 1".into());
         }
+        // An empty secret would sign with an empty key: anyone could post.
+        if self.app_secret.as_ref().is_some_and(|s| s.expose().is_empty()) {
+            return Err("app_secret is empty (leave it out to accept unsigned posts)".into());
+        }
         Ok(())
     }
 

@@ -151,3 +151,12 @@ impl JsonBody for reqwest::RequestBuilder {
         self.header("content-type", "application/json").body(value.to_string())
     }
 }
+
+#[test]
+fn an_empty_app_secret_is_refused_rather_than_signing_with_an_empty_key() {
+    use socialpipe_schemas::SourceConfig as _;
+    let config: WebhookConfig = toml::from_str("listen = \"127.0.0.1:0\"\napp_secret = \"\"").unwrap();
+    assert_eq!(config.check().unwrap_err(), "app_secret is empty (leave it out to accept unsigned posts)");
+    let unsigned: WebhookConfig = toml::from_str("listen = \"127.0.0.1:0\"").unwrap();
+    assert_eq!(unsigned.check(), Ok(()));
+}

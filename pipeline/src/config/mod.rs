@@ -84,6 +84,9 @@ pub struct Config {
     /// The topology's topics and groups (derived, not read).
     #[serde(skip)]
     routes: Routes,
+    /// Sources whose `enabled` is false: not in `sources`, named for `validate`.
+    #[serde(skip)]
+    pub disabled_sources: Vec<String>,
 }
 
 /// The `[http]` section: the status server.
@@ -181,6 +184,12 @@ pub enum LogFormat {
 /// A source: its `type` with that type's settings, and the runner's.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct SourceSpec {
+    /// Whether the source runs. One that is off is parsed (unknown keys are
+    /// still errors) but neither checked nor built; `validate` lists it. Set
+    /// it from the environment with a bare reference:
+    /// `enabled = ${TWITTER_ENABLED:-false}` (the variable says true or false).
+    #[serde(default = "enabled")]
+    pub enabled: bool,
     /// Topic the source writes to (default: `topics.raw_posts`).
     #[serde(default)]
     pub topic: Option<String>,
@@ -189,6 +198,10 @@ pub struct SourceSpec {
     pub batch_records: usize,
     #[serde(flatten)]
     pub kind: SourceKind,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 fn default_source_batch() -> usize {
@@ -277,6 +290,8 @@ impl Config {
                 })
             });
         let mut config = parsed.map_err(|e| e.redacted(&values))?;
+        config.disabled_sources = config.sources.iter().filter(|(_, s)| !s.enabled).map(|(n, _)| n.clone()).collect();
+        config.sources.retain(|_, s| s.enabled);
         config.routes = Routes::new(
             &config.topics,
             config.sources.values().map(|s| s.topic.clone()),

@@ -149,3 +149,21 @@ fn names_that_would_make_a_dlq_or_data_topic_compacted_are_rejected() {
     let e = error(&GOOD.replace("[transport]", "[topics]\nenriched_posts = \"posts.changelog\"\n\n[transport]"));
     assert!(e.contains("topics.enriched_posts: \"posts.changelog\" ends in .changelog, which is for compacted"), "{e}");
 }
+
+/// A source that is off (from the environment, as examples/production.toml
+/// does) is parsed but neither checked nor run; `validate` names it.
+#[test]
+fn a_source_that_is_off_is_parsed_but_not_checked_nor_run() {
+    let off = GOOD.replace(
+        "[[stages]]",
+        "[sources.x]\ntype = \"twitter\"\nenabled = ${X_ON:-false}\nquery = \"q\"\nbearer_token = \"\"\n\n[[stages]]",
+    );
+    let config = parse(&off).unwrap();
+    assert_eq!(config.sources.keys().collect::<Vec<_>>(), ["posts"]);
+    assert_eq!(config.disabled_sources, ["x"]);
+    let on = Config::parse("app.toml", &off, |name| (name == "X_ON" || name == "DB").then(|| "true".to_owned()));
+    let e = on.unwrap_err().to_string();
+    assert!(e.contains("sources.x"), "an enabled source is checked: {e}");
+    let e = error(&off.replace("query = \"q\"", "query = \"q\"\nmystery = 1"));
+    assert!(e.contains("mystery"), "unknown keys of a source that is off are still errors: {e}");
+}
