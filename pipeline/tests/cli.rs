@@ -192,3 +192,31 @@ fn admin_commands_refuse_a_log_that_does_not_exist() {
     );
     assert!(!scratch.log_dir().exists(), "nothing was created");
 }
+
+/// No Docker engine runs here, so what the image and the compose stack take
+/// from the repository is checked instead: every `COPY` source and every
+/// mounted path exists, and every configuration the stack mounts validates.
+#[test]
+fn the_image_and_the_compose_stack_name_files_that_exist_and_configs_that_validate() {
+    let root = root();
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let copies: Vec<&str> = dockerfile.lines().filter(|l| l.starts_with("COPY ") && !l.contains("--from=")).collect();
+    assert!(!copies.is_empty());
+    for line in copies {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for source in &words[1..words.len() - 1] {
+            assert!(root.join(source).exists(), "Dockerfile: {line}: {source} does not exist");
+        }
+    }
+    let compose = std::fs::read_to_string(root.join("docker-compose.yml")).unwrap();
+    let mounted: Vec<&str> =
+        compose.lines().filter_map(|l| l.trim().strip_prefix("- ./")).map(|m| m.split(':').next().unwrap()).collect();
+    assert!(mounted.iter().any(|m| m.ends_with("production.toml")), "{mounted:?}");
+    for path in mounted {
+        assert!(root.join(path).exists(), "docker-compose.yml mounts ./{path}, which does not exist");
+        if path.ends_with(".toml") {
+            let output = socialpipe().current_dir(&root).args(["validate", "--config", path]).output().unwrap();
+            assert!(output.status.success(), "{path}: {}", String::from_utf8_lossy(&output.stderr));
+        }
+    }
+}
