@@ -519,6 +519,22 @@ fn records_over_the_brokers_message_size_become_dead_letters() {
     assert!(reason.contains("exceeds the transport's limit of 1000000 bytes"), "{reason}");
     assert_eq!(enriched[0]["record_id"], "twitter:grows");
     assert_eq!(enriched[0]["original"]["truncated"], false, "the input record fits whole: replay can re-run it");
+
+    // `produce` dead-letters such a record too, and writes the rest.
+    let produced = setup.scratch.path("produced.jsonl");
+    let too_large = post("produced", "a record over the limit", &"z".repeat(1_010_000));
+    std::fs::write(&produced, format!("{too_large}\n{}\n", post("fits", "small", "z"))).unwrap();
+    let output = socialpipe()
+        .args(["produce", "--config", &setup.config, &format!("{}.raw", setup.id)])
+        .stdin(std::fs::File::open(&produced).unwrap())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{said}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(said.starts_with(&format!("1 written to {}.raw, 1 rejected", setup.id)), "{said}");
+    let rejected = letters("produce");
+    assert_eq!(rejected.len(), 1);
+    assert!(rejected[0]["reason"].as_str().unwrap().contains("exceeds the transport's limit of 1000000 bytes"));
 }
 
 /// A sink stuck longer than `max_poll_interval_ms` (here its database

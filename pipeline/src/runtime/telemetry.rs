@@ -140,7 +140,7 @@ impl Health {
     }
 
     /// Sets `state` if the component is `retrying` (a retry that succeeded
-    /// leaves other states alone: `starting` stays until the task says).
+    /// leaves other states, such as `failed`, alone).
     pub fn replace_retrying(&self, component: &str, state: ComponentState) {
         let mut components = self.components.lock().expect("health lock");
         if let Some(current @ ComponentState::Retrying(_)) = components.get_mut(component) {

@@ -22,19 +22,20 @@ macro_rules! log_op {
     ($ctx:expr, $what:expr, $op:expr) => {{
         let mut backoff = $crate::runtime::runner::Backoff::new(&$ctx.config.runtime.retry);
         let mut abort = $ctx.abort.clone();
-        let mut retried = false;
+        // The components' states before the first retry, put back after.
+        let mut before = None;
         loop {
             match $op.await {
                 Ok(value) => {
-                    if retried {
-                        $ctx.recovered();
+                    if let Some(before) = before {
+                        $ctx.recovered(before);
                     }
                     break Ok(value);
                 }
                 Err(e) if e.domain() == socialpipe_schemas::ErrorDomain::Transient => {
                     tracing::warn!(operation = $what, error = %e, "log unavailable; retrying");
+                    before.get_or_insert_with(|| $ctx.states());
                     $ctx.retrying(&format!("{}: {e}", $what));
-                    retried = true;
                     if !backoff.wait(&mut abort).await {
                         break Err($crate::runtime::runner::Stop::Aborted);
                     }
@@ -97,10 +98,17 @@ impl Context {
         }
     }
 
-    /// The retried operation succeeded.
-    pub fn recovered(&self) {
-        for component in self.components.iter() {
-            self.health.replace_retrying(component, ComponentState::Running);
+    /// The states of this task's components.
+    pub fn states(&self) -> Vec<ComponentState> {
+        let all = self.health.snapshot();
+        self.components.iter().map(|c| all.get(c).cloned().unwrap_or(ComponentState::Starting)).collect()
+    }
+
+    /// The retried operation succeeded: the components are as they were
+    /// before (unless something else changed them meanwhile).
+    pub fn recovered(&self, before: Vec<ComponentState>) {
+        for (component, state) in self.components.iter().zip(before) {
+            self.health.replace_retrying(component, state);
         }
     }
 
@@ -111,10 +119,7 @@ impl Context {
 
     /// Why the transport cannot take this message whole, if it cannot.
     pub fn too_large(&self, message: &Outgoing) -> Option<ComponentError> {
-        let (size, limit) = (message.wire_size(), self.transport.max_message_bytes());
-        (size > limit).then(|| {
-            ComponentError::invalid(format!("record of {size} bytes exceeds the transport's limit of {limit} bytes"))
-        })
+        super::dead_letters::too_large(message, self.dead_letter_limits())
     }
 
     /// Appends durably (see `log_op!`).

@@ -2,7 +2,7 @@
 //! dead letters' envelopes (their topics: `TopicsConfig::dlq_topic`).
 
 use chrono::{DateTime, Utc};
-use socialpipe_schemas::{ComponentError, DeadLetter, ErrorDomain, OriginalBytes, OriginalKind, Rejected};
+use socialpipe_schemas::{ComponentError, DeadLetter, Envelope, ErrorDomain, OriginalBytes, OriginalKind, Rejected};
 
 use crate::runtime::transport::{Outgoing, new_trace_id};
 
@@ -86,6 +86,46 @@ fn fitted(limits: Limits, build: impl Fn(usize) -> Outgoing) -> Outgoing {
         let scaled = (kept as u128 * limits.message as u128 * 9 / 10 / size as u128) as usize;
         kept = scaled.min(kept - 1);
     }
+}
+
+/// Why the transport cannot take this message whole (its limit is
+/// `limits.message`), if it cannot.
+pub fn too_large(message: &Outgoing, limits: Limits) -> Option<ComponentError> {
+    let (size, limit) = (message.wire_size(), limits.message);
+    (size > limit).then(|| {
+        ComponentError::invalid(format!("record of {size} bytes exceeds the transport's limit of {limit} bytes"))
+    })
+}
+
+/// A source's (or `produce`'s) messages the transport takes, and dead
+/// letters of those too large for it: whole records, nothing of them written.
+pub fn fitting_or_dead(
+    component: &str,
+    topic: &str,
+    records: &[Envelope],
+    messages: Vec<Outgoing>,
+    limits: Limits,
+) -> (Vec<Outgoing>, Vec<Outgoing>) {
+    let (mut fitting, mut letters) = (Vec::with_capacity(messages.len()), Vec::new());
+    for (record, message) in records.iter().zip(messages) {
+        let Some(error) = too_large(&message, limits) else {
+            fitting.push(message);
+            continue;
+        };
+        let failure = Failure {
+            component,
+            error: &error,
+            attempts: 1,
+            first_failure: Utc::now(),
+            record_id: Some(record.id.clone()),
+            key: Some(record.key.clone()),
+            input_topic: topic,
+            original: &message.value,
+            trace_id: message.headers.trace_id.as_deref(),
+        };
+        letters.push(record_dead_letter(failure, limits));
+    }
+    (fitting, letters)
 }
 
 pub fn to_outgoing(letter: DeadLetter, key: Option<String>, trace_id: Option<&str>) -> Outgoing {

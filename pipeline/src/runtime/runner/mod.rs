@@ -307,16 +307,21 @@ impl Tasks {
     fn ended_abnormally(&mut self, error: tokio::task::JoinError) {
         let Some((kind, ctx)) = self.running.remove(&error.id()) else { return };
         if let Ok(panic) = error.try_into_panic() {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".into());
+            let message = panic_message(panic);
             for name in ctx.components.iter() {
                 ctx.finish(name, kind, Err(Stop::Failed(format!("panicked: {message}"))));
             }
         }
     }
+}
+
+/// What a panic said.
+pub(crate) fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 /// Aborts a background task (the status server, housekeeping) when the run ends, however it ends.

@@ -4,11 +4,10 @@
 
 use std::time::Instant;
 
-use chrono::Utc;
 use socialpipe_schemas::{Envelope, ErrorDomain, Source, SourceBatch, SourceMode};
 
-use super::dead_letters::{Failure, record_dead_letter, rejected_dead_letter};
-use super::{Backoff, Context, Flag, Stop, log_op};
+use super::dead_letters::{fitting_or_dead, rejected_dead_letter};
+use super::{Backoff, Context, Flag, Stop, log_op, panic_message};
 use crate::runtime::telemetry::{ComponentState, Kind};
 use crate::runtime::transport::{Outgoing, new_trace_id};
 
@@ -16,13 +15,21 @@ pub(crate) fn checkpoint_name(source: &str) -> String {
     format!("source.{source}")
 }
 
-/// Issues a source's record versions: `max(ingest time in ms, last issued + 1)`,
-/// the last one persisted before the records it covers are written.
-/// A wall clock that steps back (NTP, a VM restored) can then never make a
-/// newer record lose to an older one, and reprocessing issues fresh versions.
+/// Issues a source's record versions: `max(ingest time in ms, last issued + 1)`.
+/// A ceiling a minute above the last issued is persisted before the records
+/// it covers are written (so a checkpoint is not written per batch); after
+/// a restart versions start above it. A wall clock that steps back (NTP, a
+/// VM restored) can then never make a newer record of this source lose to
+/// an older one, and reprocessing issues fresh versions. A source emitting
+/// more than 1,000 records a second runs its versions ahead of the clock
+/// (docs/record-schema.md says what that means).
 struct Versions {
     last: i64,
+    ceiling: i64,
 }
+
+/// How far above the last issued version the persisted ceiling is.
+const VERSION_HEADROOM: i64 = 60_000;
 
 impl Versions {
     fn checkpoint(source: &str) -> String {
@@ -32,23 +39,30 @@ impl Versions {
     async fn load(ctx: &Context, source: &str) -> Result<Versions, Stop> {
         let stored =
             log_op!(ctx, "reading the last version", ctx.transport.read_checkpoint(&Self::checkpoint(source)))?;
-        let last =
+        let ceiling =
             stored.map(|v| v.parse()).transpose().map_err(|e| Stop::Failed(format!("unreadable last version: {e}")))?;
-        Ok(Versions { last: last.unwrap_or(0) })
+        let ceiling = ceiling.unwrap_or(0);
+        Ok(Versions { last: ceiling, ceiling })
     }
 
-    fn stamp(&mut self, records: &mut [socialpipe_schemas::Envelope]) {
-        for record in records {
+    /// Stamps the records; returns the ceiling to persist before they are
+    /// written, when they pass the last one.
+    fn stamp(&mut self, records: &mut [Envelope]) -> Option<i64> {
+        for record in records.iter_mut() {
             record.version = record.ingest_time.timestamp_millis().max(self.last + 1);
             self.last = record.version;
         }
+        (self.last > self.ceiling).then(|| {
+            self.ceiling = self.last + VERSION_HEADROOM;
+            self.ceiling
+        })
     }
 
-    async fn save(ctx: &Context, source: &str, last: i64) -> Result<(), Stop> {
+    async fn save(ctx: &Context, source: &str, ceiling: i64) -> Result<(), Stop> {
         log_op!(
             ctx,
-            "writing the last version",
-            ctx.transport.write_checkpoint(&Self::checkpoint(source), &last.to_string())
+            "writing the version ceiling",
+            ctx.transport.write_checkpoint(&Self::checkpoint(source), &ceiling.to_string())
         )
     }
 }
@@ -90,14 +104,15 @@ pub(crate) async fn run(
     let dlq = ctx.config.routes().dlq_topic(name);
     let result = async {
         while let Some(read) = rx.recv().await {
-            let (batch, messages, last_version): (SourceBatch, Vec<Outgoing>, i64) = read?;
+            let (batch, messages, ceiling): (SourceBatch, Vec<Outgoing>, Option<i64>) = read?;
             let started = Instant::now();
-            if !batch.records.is_empty() {
-                Versions::save(ctx, name, last_version).await?;
+            if let Some(ceiling) = ceiling {
+                Versions::save(ctx, name, ceiling).await?;
             }
             let received = (batch.records.len() + batch.rejected.len()) as u64;
             ctx.metrics.received.with_label_values(&labels).inc_by(received);
-            let (messages, mut letters) = fitting_or_dead(ctx, name, topic, &batch.records, messages);
+            let (messages, mut letters) =
+                fitting_or_dead(name, topic, &batch.records, messages, ctx.dead_letter_limits());
             let records = messages.len() as u64;
             ctx.send(topic, messages).await?;
             letters.extend(
@@ -127,43 +142,19 @@ pub(crate) async fn run(
         Ok(())
     }
     .await;
-    reader.abort();
-    result
-}
-
-/// The batch's messages the transport takes, and dead letters of those too
-/// large for it (whole records: the source wrote nothing of them).
-fn fitting_or_dead(
-    ctx: &Context,
-    name: &str,
-    topic: &str,
-    records: &[Envelope],
-    messages: Vec<Outgoing>,
-) -> (Vec<Outgoing>, Vec<Outgoing>) {
-    let (mut fitting, mut letters) = (Vec::with_capacity(messages.len()), Vec::new());
-    for (record, message) in records.iter().zip(messages) {
-        let Some(error) = ctx.too_large(&message) else {
-            fitting.push(message);
-            continue;
-        };
-        let failure = Failure {
-            component: name,
-            error: &error,
-            attempts: 1,
-            first_failure: Utc::now(),
-            record_id: Some(record.id.clone()),
-            key: Some(record.key.clone()),
-            input_topic: topic,
-            original: &message.value,
-            trace_id: message.headers.trace_id.as_deref(),
-        };
-        letters.push(record_dead_letter(failure, ctx.dead_letter_limits()));
+    if result.is_err() {
+        reader.abort();
+        return result;
     }
-    (fitting, letters)
+    // The reader closed the channel: after its last batch, or by a panic.
+    match reader.await {
+        Err(e) if e.is_panic() => Err(Stop::Failed(format!("panicked: {}", panic_message(e.into_panic())))),
+        _ => result,
+    }
 }
 
-/// A batch, its records as messages, and the last version they carry.
-type ReadBatch = Result<(SourceBatch, Vec<Outgoing>, i64), Stop>;
+/// A batch, its records as messages, and the version ceiling to persist first.
+type ReadBatch = Result<(SourceBatch, Vec<Outgoing>, Option<i64>), Stop>;
 
 /// Reads batches until the input is done (`--once`), `stop`, or a fatal error.
 async fn read_ahead(
@@ -180,9 +171,9 @@ async fn read_ahead(
         let read = match source.next_batch(batch_records).await {
             Ok(mut batch) => {
                 backoff.reset();
-                versions.stamp(&mut batch.records);
+                let ceiling = versions.stamp(&mut batch.records);
                 let messages = batch.records.iter().map(|r| Outgoing::record(r, Some(&new_trace_id()))).collect();
-                Ok((batch, messages, versions.last))
+                Ok((batch, messages, ceiling))
             }
             Err(e) if e.domain == ErrorDomain::Transient => {
                 if ctx.back_off(&name, Kind::Source, &e, &mut backoff).await {
@@ -209,7 +200,7 @@ mod tests {
 
     use super::run;
     use crate::config::Config;
-    use crate::runtime::runner::{Context, Flag};
+    use crate::runtime::runner::{Context, Flag, Stop};
     use crate::runtime::transport::Transport;
     use crate::runtime::transport::embedded::{EmbeddedConfig, EmbeddedLog};
 
@@ -275,6 +266,41 @@ mod tests {
             .map(|m| Envelope::from_bytes(&m.value).unwrap().version)
             .collect();
         let start = now.timestamp_millis();
-        assert_eq!(versions, [start, start + 1, start + 2, start + 3], "each version above every one issued before");
+        // After the restart versions start above the persisted ceiling: a
+        // minute above the first batch's last version (the second batch,
+        // below it, persisted nothing).
+        assert_eq!(
+            versions,
+            [start, start + 1, start + 2, start + 1 + super::VERSION_HEADROOM + 1],
+            "each version above every one issued before"
+        );
+    }
+
+    /// Panics on its first batch.
+    struct Panicking;
+
+    #[async_trait]
+    impl Source for Panicking {
+        async fn open(&mut self, _: Option<Value>, _: SourceMode) -> Result<(), ComponentError> {
+            Ok(())
+        }
+
+        async fn next_batch(&mut self, _: usize) -> Result<SourceBatch, ComponentError> {
+            panic!("the reader broke")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_source_that_panics_while_reading_fails_rather_than_finishing() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(&EmbeddedConfig::new(dir.path())).unwrap();
+        log.create_topic("raw.posts", 1).await.unwrap();
+        let ctx = Context::for_test(Config::parse("test.toml", "", |_| None).unwrap(), log);
+        let (_, stop) = Flag::new();
+        match run(&ctx, "broken", "raw.posts", 100, Box::new(Panicking), true, stop).await {
+            Err(Stop::Failed(reason)) => assert_eq!(reason, "panicked: the reader broke"),
+            Err(Stop::Aborted) => panic!("aborted"),
+            Ok(()) => panic!("a panicking source finished"),
+        }
     }
 }

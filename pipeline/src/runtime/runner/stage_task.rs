@@ -71,10 +71,16 @@ pub(crate) async fn run(
         state.load_and_skip_done(ctx, &mut messages).await?;
         let mut dead = Vec::new();
         let mut records = decode(ctx, &first_stage, &messages, &mut dead);
+        let last = chain.len() - 1;
         for (index, stage) in chain.iter_mut().enumerate() {
             records = apply(ctx, stage, state.of(index), records, &mut dead).await?;
+            if index < last {
+                ctx.metrics.sent.with_label_values(&[&stage.name, Kind::Stage.as_str()]).inc_by(records.len() as u64);
+            }
         }
+        // The last stage passes on what the transport takes.
         let out = outgoing_or_dead(ctx, &chain, records, &mut dead);
+        ctx.metrics.sent.with_label_values(&[&chain[last].name, Kind::Stage.as_str()]).inc_by(out.len() as u64);
         ctx.send(&routes.topics().enriched_posts, out).await?;
         send_emitted(ctx, chain.iter_mut().flat_map(|s| s.processor.take_emitted()).collect()).await?;
         for (stage, letters) in dead {
@@ -268,9 +274,7 @@ async fn apply(
             return Err(Stop::Aborted);
         }
     }
-    let done: Vec<InFlight> = slots.into_iter().flatten().collect();
-    ctx.metrics.sent.with_label_values(&labels).inc_by(done.len() as u64);
-    Ok(done)
+    Ok(slots.into_iter().flatten().collect())
 }
 
 #[cfg(test)]

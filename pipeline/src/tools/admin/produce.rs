@@ -9,7 +9,7 @@ use super::open_transport;
 use super::{AdminError, require_topic};
 use crate::config::Config;
 use crate::routing::PRODUCE;
-use crate::runtime::runner::dead_letters::{Limits, rejected_dead_letter};
+use crate::runtime::runner::dead_letters::{Limits, fitting_or_dead, rejected_dead_letter};
 use crate::runtime::transport::{Outgoing, Transport, new_trace_id};
 
 const BATCH: usize = 1000;
@@ -37,14 +37,14 @@ impl Pending<'_> {
     }
 
     async fn flush(&mut self) -> Result<(), AdminError> {
-        let messages: Vec<Outgoing> =
-            self.records.drain(..).map(|r| Outgoing::record(&r, Some(&new_trace_id()))).collect();
-        self.counts.written += messages.len() as u64;
-        self.log.send(self.topic, messages).await?;
         let limits = Limits { original: self.max_dlq_payload_bytes, message: self.log.max_message_bytes() };
         let topic = self.topic;
-        let dead: Vec<Outgoing> =
-            self.letters.drain(..).map(|r| rejected_dead_letter(PRODUCE, r, topic, limits)).collect();
+        let messages: Vec<Outgoing> = self.records.iter().map(|r| Outgoing::record(r, Some(&new_trace_id()))).collect();
+        let (messages, mut dead) = fitting_or_dead(PRODUCE, topic, &self.records, messages, limits);
+        self.records.clear();
+        self.counts.written += messages.len() as u64;
+        self.log.send(topic, messages).await?;
+        dead.extend(self.letters.drain(..).map(|r| rejected_dead_letter(PRODUCE, r, topic, limits)));
         self.counts.rejected += dead.len() as u64;
         self.log.send(&self.dlq, dead).await?;
         Ok(())

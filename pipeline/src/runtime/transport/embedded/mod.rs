@@ -40,7 +40,8 @@ pub struct EmbeddedConfig {
     /// outage. State changelogs and checkpoints are never deleted.
     #[serde(default = "default_retention_hours")]
     pub retention_hours: u64,
-    /// Upper size of the log on disk, in MiB (0: as much as the disk holds).
+    /// Upper size of the log's database file, in MiB (0: as much as the disk
+    /// holds; the write-ahead log, bounded by its checkpoints, comes on top).
     /// An append that would pass it waits, retried as on a full disk
     /// (readiness `retrying`), until retention or a raised limit makes room.
     #[serde(default)]
@@ -104,9 +105,10 @@ fn storage(e: rusqlite::Error) -> TransportError {
     use rusqlite::ErrorCode::*;
     match e.sqlite_error_code() {
         Some(DatabaseBusy | DatabaseLocked) => TransportError::Busy(e.to_string()),
-        // A full disk (or the log's size cap) and failing writes may pass:
-        // retried with backoff, the component `retrying` meanwhile.
-        Some(DiskFull | SystemIoFailure) => TransportError::Unavailable(e.to_string()),
+        // A full disk (or the log's size cap) may pass: retried with backoff,
+        // the component `retrying` meanwhile. Other I/O errors (a failing
+        // disk, a corrupt file) stop the component.
+        Some(DiskFull) => TransportError::Unavailable(e.to_string()),
         _ => TransportError::Storage(e.to_string()),
     }
 }
