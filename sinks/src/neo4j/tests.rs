@@ -322,3 +322,42 @@ async fn concurrent_writers_conflict_transiently_and_create_no_duplicate_nodes()
         bolt.number("MATCH (:Post)-[r:TAGGED]->(h:Hashtag) WHERE h.name = $platform RETURN count(r) AS n", &tag).await;
     assert_eq!(edges, 900);
 }
+
+/// The post's edges are its newest version's: a newer version that drops a
+/// hashtag, brand or mention drops the edge, and an older version arriving
+/// late adds none of its own.
+#[tokio::test]
+async fn a_newer_version_that_drops_a_hashtag_or_brand_drops_its_edge() {
+    use socialpipe_schemas::enrichment::Entities;
+    let _turn = SERIAL.lock().await;
+    let bolt = Bolt::machine();
+    let platform = unique("e");
+    let mut sink = bolt.sink().await.unwrap();
+    let version = |version: i64, hashtags: &[&str], brands: &[&str], mentions: &[&str]| {
+        let mut envelope = crate::testing::post(&platform, 1, 1, version);
+        envelope.set_enrichment(&Entities {
+            hashtags: hashtags.iter().map(|h| h.to_string()).collect(),
+            brands: brands.iter().map(|b| b.to_string()).collect(),
+            mentions: mentions.iter().map(|m| m.to_string()).collect(),
+            ..Entities::default()
+        });
+        envelope
+    };
+    sink.write(&[version(10, &["coffee", "latte"], &["acme"], &["user3"])]).await.unwrap();
+    sink.write(&[version(20, &["latte"], &[], &["user4"])]).await.unwrap();
+    sink.write(&[version(5, &["tea"], &["globex"], &["user5"])]).await.unwrap();
+    let names = |cypher: &'static str| {
+        let (bolt, platform) = (&bolt, platform.clone());
+        async move {
+            let mut names = bolt.strings(cypher, &platform, "name").await;
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(names("MATCH (p:Post)-[:TAGGED]->(h:Hashtag) WHERE p.platform = $platform RETURN h.name AS name").await, ["latte"]);
+    assert!(names("MATCH (p:Post)-[:ABOUT]->(b:Brand) WHERE p.platform = $platform RETURN b.name AS name").await.is_empty());
+    assert_eq!(
+        names("MATCH (p:Post)-[:MENTIONS]->(u:Author) WHERE p.platform = $platform RETURN u.handle AS name").await,
+        ["user4"]
+    );
+}
