@@ -26,8 +26,9 @@ pub use sink::{MIGRATIONS, Neo4jSink};
 
 /// Neo4j (or a server speaking Bolt): the graph
 /// `(Author)-[:POSTED]->(Post)-[:TAGGED]->(Hashtag)`, `(Post)-[:MENTIONS]->(Author)`,
-/// `(Post)-[:ABOUT]->(Brand)`, KOL scores as `kol_*` properties of the
-/// author, sheet rows as `SheetRow` nodes; the embedding stays out. A batch
+/// `(Post)-[:ABOUT]->(Brand)` (a post's edges are those of its stored
+/// version: a newer one that drops a hashtag drops the edge), KOL scores as
+/// `kol_*` properties of the author, sheet rows as `SheetRow` nodes; the embedding stays out. A batch
 /// is one transaction of `UNWIND $rows AS r MERGE …` statements; unique
 /// constraints on `Author.handle_key`, `Post.id`, `Hashtag.name`,
 /// `Brand.name`, `SheetRow.id` keep concurrent batches from duplicating

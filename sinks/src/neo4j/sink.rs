@@ -43,21 +43,35 @@ FOREACH (_ IN CASE WHEN newer THEN [1] ELSE [] END |
     p.enrichments = r.enrichments, p.version = r.version)
 RETURN count(p) AS written";
 
+// A post's edges are its stored version's: an older version arriving late
+// adds none, and the PRUNE statements drop those a newer version no longer has.
 const TAGS: &str = "UNWIND $rows AS r
-MATCH (p:Post {id: r.post})
+MATCH (p:Post {id: r.post}) WHERE p.version = r.version
 MERGE (h:Hashtag {name: r.name})
 MERGE (p)-[:TAGGED]->(h)";
 
 const BRANDS: &str = "UNWIND $rows AS r
-MATCH (p:Post {id: r.post})
+MATCH (p:Post {id: r.post}) WHERE p.version = r.version
 MERGE (b:Brand {name: r.name})
 MERGE (p)-[:ABOUT]->(b)";
 
 const MENTIONS: &str = "UNWIND $rows AS r
-MATCH (p:Post {id: r.post})
+MATCH (p:Post {id: r.post}) WHERE p.version = r.version
 MERGE (u:Author {handle_key: r.handle_key})
 ON CREATE SET u.platform = r.platform, u.handle = r.handle
 MERGE (p)-[:MENTIONS]->(u)";
+
+const PRUNE_TAGS: &str = "UNWIND $rows AS r
+MATCH (p:Post {id: r.id})-[e:TAGGED]->(h:Hashtag) WHERE p.version = r.version AND NOT h.name IN r.hashtags
+DELETE e";
+
+const PRUNE_BRANDS: &str = "UNWIND $rows AS r
+MATCH (p:Post {id: r.id})-[e:ABOUT]->(b:Brand) WHERE p.version = r.version AND NOT b.name IN r.brands
+DELETE e";
+
+const PRUNE_MENTIONS: &str = "UNWIND $rows AS r
+MATCH (p:Post {id: r.id})-[e:MENTIONS]->(u:Author) WHERE p.version = r.version AND NOT u.handle_key IN r.mentions
+DELETE e";
 
 // A score names its author by id: the node of that id if there is one.
 const SCORES: &str = "UNWIND $rows AS r
@@ -182,6 +196,7 @@ fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Statement> {
         ]));
     }
     let (mut posts, mut tags, mut brands, mut mentions) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut edges = Vec::new();
     for (post, envelope) in part.posts() {
         let m = &post.metrics;
         let entities = envelope.enrichment::<Entities>().unwrap_or_default();
@@ -206,17 +221,29 @@ fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Statement> {
             ("enrichments", crate::batch::enrichments_json_except_embedding(envelope).into()),
             ("version", envelope.version.into()),
         ]));
-        let edge = |name: &str| props([("post", envelope.id.clone().into()), ("name", name.to_owned().into())]);
+        let version: BoltType = envelope.version.into();
+        let edge = |name: &str| {
+            props([("post", envelope.id.clone().into()), ("version", version.clone()), ("name", name.to_owned().into())])
+        };
         tags.extend(entities.hashtags.iter().map(|h| edge(h)));
         brands.extend(entities.brands.iter().map(|b| edge(b)));
-        mentions.extend(entities.mentions.iter().map(|handle| {
+        let mentioned: Vec<String> = entities.mentions.iter().map(|handle| handle_key(&post.platform, handle)).collect();
+        mentions.extend(entities.mentions.iter().zip(&mentioned).map(|(handle, key)| {
             props([
                 ("post", envelope.id.clone().into()),
-                ("handle_key", handle_key(&post.platform, handle).into()),
+                ("version", version.clone()),
+                ("handle_key", key.clone().into()),
                 ("platform", post.platform.clone().into()),
                 ("handle", handle.clone().into()),
             ])
         }));
+        edges.push(props([
+            ("id", envelope.id.clone().into()),
+            ("version", version.clone()),
+            ("hashtags", entities.hashtags.clone().into()),
+            ("brands", entities.brands.clone().into()),
+            ("mentions", mentioned.into()),
+        ]));
     }
     let scores: Vec<Props> = part
         .scores()
@@ -255,6 +282,9 @@ fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Statement> {
         (TAGS, tags),
         (BRANDS, brands),
         (MENTIONS, mentions),
+        (PRUNE_TAGS, edges.clone()),
+        (PRUNE_BRANDS, edges.clone()),
+        (PRUNE_MENTIONS, edges),
         (SCORES, scores),
         (SHEETS, sheets),
     ]
