@@ -560,20 +560,26 @@ impl Transport for KafkaTransport {
             let deadline = Instant::now() + timeout;
             let mut out = Vec::with_capacity(max.min((end - from) as usize));
             // Offsets without a message (compacted away, transaction markers)
-            // are skipped: the read is done at `max` messages or when the
-            // position reaches the end offset, whatever the count.
+            // are skipped: the read is done at `max` messages, at the end
+            // offset's last message, or at the partition's EOF (markers after
+            // the last message), whatever the count.
             let result = loop {
-                if out.len() >= max || read_position(consumer, &topic, partition).is_some_and(|p| p >= end) {
+                if out.len() >= max {
                     break Ok(out);
                 }
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     break Err(TransportError::Unavailable(format!("reading {topic}[{partition}] timed out")));
                 }
-                match consumer.poll(left.min(Duration::from_millis(100))) {
+                match consumer.poll(left) {
                     // A message of an earlier read may still be queued: only this range counts.
                     Some(Ok(m)) if m.topic() != topic || m.partition() as u32 != partition => {}
-                    Some(Ok(m)) if (from..end).contains(&(m.offset() as u64)) => out.push(to_message(&m)),
+                    Some(Ok(m)) if (from..end).contains(&(m.offset() as u64)) => {
+                        out.push(to_message(&m));
+                        if m.offset() as u64 + 1 == end {
+                            break Ok(out);
+                        }
+                    }
                     Some(Ok(m)) if m.offset() as u64 >= end => break Ok(out),
                     Some(Ok(_)) => {}
                     // The fetch reached the end, markers after the last message included.
@@ -608,16 +614,6 @@ impl Transport for KafkaTransport {
     async fn write_checkpoint(&self, name: &str, value: &str) -> Result<()> {
         let topic = self.checkpoints().await?;
         self.send(&topic, vec![Outgoing::new(name, value.as_bytes().to_vec())]).await
-    }
-}
-
-/// The offset the consumer reads next in a partition it is assigned (past
-/// the messages it handed out and the markers it skipped).
-fn read_position(consumer: &BaseConsumer, topic: &str, partition: u32) -> Option<u64> {
-    let positions = consumer.position().ok()?;
-    match positions.find_partition(topic, partition as i32)?.offset() {
-        Offset::Offset(o) if o >= 0 => Some(o as u64),
-        _ => None,
     }
 }
 
