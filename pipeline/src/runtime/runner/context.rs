@@ -117,11 +117,6 @@ impl Context {
         Limits { original: self.config.runtime.max_dlq_payload_bytes, message: self.transport.max_message_bytes() }
     }
 
-    /// Why the transport cannot take this message whole, if it cannot.
-    pub fn too_large(&self, message: &Outgoing) -> Option<ComponentError> {
-        super::dead_letters::too_large(message, self.dead_letter_limits())
-    }
-
     /// Appends durably (see `log_op!`).
     pub async fn send(&self, topic: &str, messages: Vec<Outgoing>) -> Result<(), Stop> {
         log_op!(self, "writing to the log", self.transport.send(topic, messages.clone()))

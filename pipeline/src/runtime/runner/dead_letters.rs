@@ -88,13 +88,35 @@ fn fitted(limits: Limits, build: impl Fn(usize) -> Outgoing) -> Outgoing {
     }
 }
 
-/// Why the transport cannot take this message whole (its limit is
-/// `limits.message`), if it cannot.
-pub fn too_large(message: &Outgoing, limits: Limits) -> Option<ComponentError> {
+/// A dead letter of `record` when the transport cannot take its `message`
+/// whole (its limit is `limits.message`); `original` is what a replay
+/// re-sends from `input_topic`.
+pub fn too_large_letter(
+    component: &str,
+    record: &Envelope,
+    message: &Outgoing,
+    input_topic: &str,
+    original: &[u8],
+    limits: Limits,
+) -> Option<Outgoing> {
     let (size, limit) = (message.wire_size(), limits.message);
-    (size > limit).then(|| {
-        ComponentError::invalid(format!("record of {size} bytes exceeds the transport's limit of {limit} bytes"))
-    })
+    if size <= limit {
+        return None;
+    }
+    let error =
+        ComponentError::invalid(format!("record of {size} bytes exceeds the transport's limit of {limit} bytes"));
+    let failure = Failure {
+        component,
+        error: &error,
+        attempts: 1,
+        first_failure: Utc::now(),
+        record_id: Some(record.id.clone()),
+        key: Some(record.key.clone()),
+        input_topic,
+        original,
+        trace_id: message.headers.trace_id.as_deref(),
+    };
+    Some(record_dead_letter(failure, limits))
 }
 
 /// A source's (or `produce`'s) messages the transport takes, and dead
@@ -108,22 +130,10 @@ pub fn fitting_or_dead(
 ) -> (Vec<Outgoing>, Vec<Outgoing>) {
     let (mut fitting, mut letters) = (Vec::with_capacity(messages.len()), Vec::new());
     for (record, message) in records.iter().zip(messages) {
-        let Some(error) = too_large(&message, limits) else {
-            fitting.push(message);
-            continue;
-        };
-        let failure = Failure {
-            component,
-            error: &error,
-            attempts: 1,
-            first_failure: Utc::now(),
-            record_id: Some(record.id.clone()),
-            key: Some(record.key.clone()),
-            input_topic: topic,
-            original: &message.value,
-            trace_id: message.headers.trace_id.as_deref(),
-        };
-        letters.push(record_dead_letter(failure, limits));
+        match too_large_letter(component, record, &message, topic, &message.value, limits) {
+            Some(letter) => letters.push(letter),
+            None => fitting.push(message),
+        }
     }
     (fitting, letters)
 }

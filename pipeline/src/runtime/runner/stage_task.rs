@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, Failed};
 
-use super::dead_letters::{Failure, record_dead_letter};
+use super::dead_letters::{Failure, record_dead_letter, too_large_letter};
 use super::state::ChainState;
 use super::{Backoff, Context, Layer, Stop, log_op};
 use crate::runtime::chain::Stage;
@@ -106,22 +106,12 @@ fn outgoing_or_dead(
     let mut out = Vec::with_capacity(records.len());
     for InFlight { origin, record } in records {
         let message = Outgoing::record(&record, origin.trace_id.as_deref());
-        let Some(error) = ctx.too_large(&message) else {
+        let limits = ctx.dead_letter_limits();
+        let Some(letter) = too_large_letter(last, &record, &message, &origin.topic, &origin.original, limits) else {
             out.push(message);
             continue;
         };
-        let failure = Failure {
-            component: last,
-            error: &error,
-            attempts: 1,
-            first_failure: Utc::now(),
-            record_id: Some(record.id.clone()),
-            key: Some(record.key.clone()),
-            input_topic: &origin.topic,
-            original: &origin.original,
-            trace_id: origin.trace_id.as_deref(),
-        };
-        push_grouped(dead, last, record_dead_letter(failure, ctx.dead_letter_limits()));
+        push_grouped(dead, last, letter);
         ctx.metrics.errors.with_label_values(&[last, Kind::Stage.as_str(), "invalid"]).inc();
         ctx.metrics.dlq.with_label_values(&[last]).inc();
     }
