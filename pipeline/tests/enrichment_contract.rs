@@ -345,7 +345,7 @@ async fn neo4j_properties(batch: &[Envelope], posts: &[&Envelope]) {
     let cypher = "MATCH (p:Post) WHERE p.id IN $ids
                   OPTIONAL MATCH (p)-[:TAGGED]->(h:Hashtag) WITH p, collect(h.name) AS tags
                   OPTIONAL MATCH (p)-[:ABOUT]->(b:Brand)
-                  RETURN p.id AS id, p.sentiment AS sentiment, p.emotion AS emotion, tags, collect(b.name) AS brands";
+                  RETURN p.id AS id, p.sentiment_label AS sentiment, p.emotion AS emotion, tags, collect(b.name) AS brands";
     let mut rows = graph.execute(neo4rs::query(cypher).param("ids", ids)).await.unwrap();
     let mut seen = 0;
     let by_id: BTreeMap<&str, &&Envelope> = posts.iter().map(|p| (p.id.as_str(), p)).collect();

@@ -67,16 +67,10 @@ impl<'a> DecodedBatch<'a> {
     /// event time), with that post's index in the batch: an author row is
     /// written once per batch, not per post.
     pub fn newest_authors(&self) -> Vec<(usize, &PostPayload)> {
-        self.newest_authors_by(PostPayload::author_id)
-    }
-
-    /// [`Self::newest_authors`] for a store that keys its authors by `key`
-    /// (one author id may have several keys), in key order.
-    pub fn newest_authors_by(&self, key: impl Fn(&PostPayload) -> String) -> Vec<(usize, &PostPayload)> {
         let mut newest: HashMap<String, (usize, &PostPayload)> = HashMap::new();
         for (index, record) in &self.records {
             let Record::Post { post, .. } = record else { continue };
-            let slot = newest.entry(key(post)).or_insert((*index, post));
+            let slot = newest.entry(post.author_id()).or_insert((*index, post));
             if post.created_at >= slot.1.created_at {
                 *slot = (*index, post);
             }
@@ -90,11 +84,49 @@ impl<'a> DecodedBatch<'a> {
     /// each post author once, as of their newest post (so at equal times
     /// the post's profile is the one kept).
     pub fn author_updates(&self) -> Vec<AuthorUpdate<'_>> {
-        let rosters = self
-            .sheets()
-            .filter_map(|(row, envelope)| row.author.as_ref().map(|a| AuthorUpdate::of_roster(a, envelope.event_time)));
-        let posts = self.newest_authors().into_iter().map(|(_, post)| AuthorUpdate::of_post(post));
+        let rosters = self.roster_updates();
+        let posts = self.newest_authors().into_iter().map(|(index, post)| AuthorUpdate::of_post(index, post));
         rosters.chain(posts).collect()
+    }
+
+    /// Each roster row's author, as of the roster's time.
+    fn roster_updates(&self) -> impl Iterator<Item = AuthorUpdate<'_>> {
+        self.records.iter().filter_map(|(index, record)| match record {
+            Record::Sheet { row, envelope } => {
+                row.author.as_ref().map(|a| AuthorUpdate::of_roster(*index, a, envelope.event_time))
+            }
+            _ => None,
+        })
+    }
+
+    /// What the batch says of each author, merged per `key` (a store may
+    /// key one author id several ways), for a store that writes one row per
+    /// author and statement: the profile of the newest roster row or post
+    /// (a post's at equal times), with the rate and category of the last
+    /// roster row that gave them; in key order.
+    pub fn authors_by(&self, key: impl Fn(&AuthorUpdate) -> String) -> Vec<AuthorUpdate<'_>> {
+        let rosters = self.roster_updates();
+        let posts = self.records.iter().filter_map(|(index, record)| match record {
+            Record::Post { post, .. } => Some(AuthorUpdate::of_post(*index, post)),
+            _ => None,
+        });
+        let mut merged: std::collections::BTreeMap<String, AuthorUpdate> = std::collections::BTreeMap::new();
+        for update in rosters.chain(posts) {
+            match merged.entry(key(&update)) {
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(update);
+                }
+                std::collections::btree_map::Entry::Occupied(mut slot) => {
+                    let kept = slot.get_mut();
+                    let (rate, category) = (update.rate.or(kept.rate), update.category.or(kept.category));
+                    if update.at >= kept.at {
+                        *kept = update;
+                    }
+                    (kept.rate, kept.category) = (rate, category);
+                }
+            }
+        }
+        merged.into_values().collect()
     }
 
     /// Moves a record the store refused for good to the refusals.
@@ -148,6 +180,8 @@ impl<'a> Record<'a> {
 /// time; from a roster row, as of the roster's time (only rosters give a
 /// rate and a category). Stores keep, field by field, the newest known value.
 pub struct AuthorUpdate<'a> {
+    /// The batch index of the record it comes from.
+    pub index: usize,
     /// `<platform>:<author id>`.
     pub id: String,
     pub platform: &'a str,
@@ -159,8 +193,9 @@ pub struct AuthorUpdate<'a> {
 }
 
 impl<'a> AuthorUpdate<'a> {
-    pub fn of_post(post: &'a PostPayload) -> Self {
+    pub fn of_post(index: usize, post: &'a PostPayload) -> Self {
         AuthorUpdate {
+            index,
             id: post.author_id(),
             platform: &post.platform,
             profile: &post.author.profile,
@@ -171,8 +206,9 @@ impl<'a> AuthorUpdate<'a> {
         }
     }
 
-    pub fn of_roster(author: &'a AuthorSnapshot, at: DateTime<Utc>) -> Self {
+    pub fn of_roster(index: usize, author: &'a AuthorSnapshot, at: DateTime<Utc>) -> Self {
         AuthorUpdate {
+            index,
             id: author.author_id(),
             platform: &author.platform,
             profile: &author.profile,

@@ -4,9 +4,11 @@
 //! wins) and returns only when the batch is durable. What they share, each
 //! calling only downwards: `store` (the `Sink` of every store: decode,
 //! refuse, write, report), `batch` (a batch decoded into records),
+//! `analyst` (a post's and a KOL score's fields, as typed columns),
 //! `bisect` (a writer that finds the records a store refuses by halving),
 //! `fit` (integers a store holds), `migrations` (versioned schema changes).
 
+pub mod analyst;
 pub mod batch;
 pub mod bisect;
 pub mod fit;

@@ -267,6 +267,7 @@ fn content_relevance(posts: &[WindowPost], briefs: &[BriefInfo], config: &KolCon
     }
     let embedded: Vec<&WindowPost> = posts.iter().filter(|p| p.similarities().len() == briefs.len()).collect();
     let mut best: Option<(f64, serde_json::Value, String)> = None;
+    let mut relevance = serde_json::Map::new();
     for (i, brief) in briefs.iter().enumerate() {
         let hits = posts.iter().filter(|p| p.keyword_hits() & (1 << i) != 0).count();
         let keyword_share = hits as f64 / posts.len().max(1) as f64;
@@ -285,6 +286,7 @@ fn content_relevance(posts: &[WindowPost], briefs: &[BriefInfo], config: &KolCon
             }
             (None, false) => continue,
         };
+        relevance.insert(brief.name.clone(), json!(value));
         if best.as_ref().is_none_or(|(v, _, _)| value > *v) {
             let inputs = json!({
                 "brief": brief.name, "centroid_similarity": centroid, "keyword_share": keyword_share,
@@ -294,7 +296,10 @@ fn content_relevance(posts: &[WindowPost], briefs: &[BriefInfo], config: &KolCon
         }
     }
     match best {
-        Some((value, inputs, explanation)) => Factor { value: Some(value), inputs, explanation },
+        Some((value, mut inputs, explanation)) => {
+            inputs["briefs"] = serde_json::Value::Object(relevance);
+            Factor { value: Some(value), inputs, explanation }
+        }
         None => unavailable("no embeddings (put an embed stage before kol)"),
     }
 }

@@ -99,6 +99,36 @@ fn enriched(safe: bool, compound: f64, similarity: f32) -> Value {
     Value::Object(e)
 }
 
+/// Content relevance takes the best brief and lists every brief's
+/// relevance, so stores can show why one brief won.
+#[tokio::test]
+async fn content_relevance_names_the_best_brief_and_every_briefs_relevance() {
+    let config = KolConfig {
+        briefs: BTreeMap::from([
+            ("a_text".to_owned(), Brief { text: Some("skincare routines".into()), keywords: vec![] }),
+            ("b_keywords".to_owned(), Brief { text: None, keywords: vec!["serum".into()] }),
+        ]),
+        ..Default::default()
+    };
+    let mut stage = stage(&config);
+    let mut state = KeyedState::default();
+    let posts: Vec<P> = (0..4)
+        .map(|i| P {
+            text: if i % 2 == 0 { "my serum routine" } else { "a day out" },
+            enrichments: enriched(true, 0.3, 0.6),
+            ..P::new(i, "alice", f64::from(i))
+        })
+        .collect();
+    run(&mut stage, &mut state, &posts).await;
+    stage.finish(&mut state);
+    let score = scores(stage.take_emitted()).pop().unwrap();
+    let relevance = factor(&score, "content_relevance");
+    // Similarity 0.6 is past relevance_full (1.0); keywords in 2 of 4 posts (0.5).
+    assert_eq!(relevance.inputs["brief"], "a_text");
+    assert_eq!(relevance.inputs["briefs"], serde_json::json!({"a_text": 1.0, "b_keywords": 0.5}));
+    assert_eq!(relevance.value, Some(1.0));
+}
+
 #[tokio::test]
 async fn a_score_has_five_explained_factors_in_range_and_a_tier() {
     let config = with_brief();

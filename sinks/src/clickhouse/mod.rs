@@ -18,11 +18,11 @@ pub use sink::ClickhouseSink;
 
 /// ClickHouse, over its HTTP interface: RowBinary inserts (lz4) of whole
 /// batches into ReplacingMergeTree tables `posts` (ordered by platform,
-/// event day, id; hashtags, mentions and brands as arrays, the combined
-/// sentiment label, VADER's compound, the dominant emotion and the embedding
-/// as columns), `authors`, `kol_scores` and `sheet_rows`, plus the views
-/// `kol_scores_latest`, `sentiment_by_hashtag_hour`, `sentiment_by_brand_hour`,
-/// `emotion_by_hashtag_hour` and `emotion_by_brand_hour`. Query the tables
+/// event day, id; every enrichment field as a typed column, lists as
+/// arrays, the embedding as `Array(Float32)`), `authors`, `kol_scores`
+/// (each factor as columns) and `sheet_rows`, plus the views `kol_latest`,
+/// `author_profiles`, `sentiment_by_hashtag_hour`, `sentiment_by_brand_hour`,
+/// `emotion_by_hashtag_hour` and `emotion_by_brand_hour` (docs/stores.md). Query the tables
 /// with `FINAL` so a redelivered row counts once before merges. The DDL is
 /// picked by `SELECT version()` (18.x gets `String` where current releases
 /// get `LowCardinality(String)`, docs/decisions/004). Prefer large batches

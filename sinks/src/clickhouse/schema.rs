@@ -37,8 +37,10 @@ impl Dialect {
 
 /// In order. Append only: never edit a released one. `{lc}` stands for the
 /// dialect's low-cardinality string type.
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "initial", script: include_str!("migrations/001_initial.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "initial", script: include_str!("migrations/001_initial.sql") },
+    Migration { version: 2, name: "analyst_fields", script: include_str!("migrations/002_analyst_fields.sql") },
+];
 
 /// The per-hour analyst views: sentiment and emotion, by hashtag and by brand.
 fn views() -> String {
@@ -64,7 +66,54 @@ fn views() -> String {
     sql
 }
 
-/// The statements of migration `sql` for `dialect`, one per entry.
-pub fn statements(sql: &str, dialect: Dialect) -> Vec<String> {
-    crate::migrations::statements(&sql.replace("{views}", &views()).replace("{lc}", dialect.low_cardinality()))
+/// A statement that runs only while a column exists, or only while it is
+/// missing (`-- only if column T.C exists` / `is missing` before it): what
+/// 18.16 lacks `IF [NOT] EXISTS` for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnGuard {
+    pub table: String,
+    pub column: String,
+    pub exists: bool,
+}
+
+/// One statement of a migration and its guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub sql: String,
+    pub guard: Option<ColumnGuard>,
+}
+
+impl ColumnGuard {
+    fn parse(chunk: &str) -> Option<ColumnGuard> {
+        let line = chunk.lines().find_map(|l| l.trim().strip_prefix("-- only if column "))?;
+        let (name, state) = line.split_once(' ')?;
+        let (table, column) = name.split_once('.')?;
+        let exists = match state.trim() {
+            "exists" => true,
+            "is missing" => false,
+            other => panic!("migration guard {line:?}: {other:?} is neither `exists` nor `is missing`"),
+        };
+        Some(ColumnGuard { table: table.to_owned(), column: column.to_owned(), exists })
+    }
+
+    /// The query that answers 1 when the guarded statement should run.
+    pub fn query(&self) -> String {
+        format!(
+            "SELECT toUInt8(count() {} 0) FROM system.columns WHERE database = currentDatabase() AND table = '{}' AND name = '{}'",
+            if self.exists { ">" } else { "=" },
+            self.table,
+            self.column
+        )
+    }
+}
+
+/// The statements of migration `sql` for `dialect`, in order.
+pub fn statements(sql: &str, dialect: Dialect) -> Vec<Statement> {
+    let sql = sql.replace("{views}", &views()).replace("{lc}", dialect.low_cardinality());
+    sql.split(';')
+        .filter_map(|chunk| {
+            let guard = ColumnGuard::parse(chunk);
+            crate::migrations::statements(chunk).pop().map(|sql| Statement { sql, guard })
+        })
+        .collect()
 }

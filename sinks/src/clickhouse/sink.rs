@@ -5,10 +5,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use clickhouse::{Client, Compression, Row as ChRow};
 use serde::Serialize;
-use socialpipe_schemas::enrichment::{Emotion, Entities, Sentiment};
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain};
 
 use super::{ClickhouseConfig, Dialect, MIGRATIONS, statements};
+use crate::analyst::{KolFields, PostFields};
 use crate::batch::{DecodedBatch, Record, embedding, enrichments_json_except_embedding, rfc3339};
 use crate::bisect::{Bisecting, PartError, PartWriter};
 use crate::migrations::{Migration, MigrationTarget, migrate, prepare};
@@ -47,6 +47,36 @@ struct PostRow<'a> {
     enrichments: String,
     version: u64,
     ingest_time: u32,
+    language: Option<String>,
+    language_reliable: Option<u8>,
+    cashtags: Vec<String>,
+    urls: Vec<String>,
+    emoji: Vec<String>,
+    sentiment_label_source: Option<&'static str>,
+    sentiment_reliable: Option<u8>,
+    sentiment_neg: Option<f64>,
+    sentiment_neu: Option<f64>,
+    sentiment_pos: Option<f64>,
+    sentiment_model_label: Option<&'static str>,
+    sentiment_model_negative: Option<f64>,
+    sentiment_model_neutral: Option<f64>,
+    sentiment_model_positive: Option<f64>,
+    emotion_anger: Option<f64>,
+    emotion_anticipation: Option<f64>,
+    emotion_disgust: Option<f64>,
+    emotion_fear: Option<f64>,
+    emotion_joy: Option<f64>,
+    emotion_sadness: Option<f64>,
+    emotion_surprise: Option<f64>,
+    emotion_trust: Option<f64>,
+    emotion_ekman: Option<&'static str>,
+    intent: Option<&'static str>,
+    intent_confidence: Option<f64>,
+    keyphrases: Vec<String>,
+    topics: Vec<String>,
+    brand_safety_score: Option<f64>,
+    brand_safe: Option<u8>,
+    brand_safety_categories: Vec<String>,
 }
 
 #[derive(ChRow, Serialize)]
@@ -67,11 +97,39 @@ struct KolRow<'a> {
     id: &'a str,
     author_id: &'a str,
     platform: &'a str,
+    handle: Option<&'a str>,
     score: f64,
     tier: &'a str,
+    followers: Option<u64>,
+    posts: Option<u32>,
     factors: String,
-    as_of: u32,
-    as_of_ms: u64,
+    engagement_value: Option<f64>,
+    engagement_weight: Option<f64>,
+    engagement_effective_weight: Option<f64>,
+    engagement_explanation: Option<String>,
+    follower_quality_value: Option<f64>,
+    follower_quality_weight: Option<f64>,
+    follower_quality_effective_weight: Option<f64>,
+    follower_quality_explanation: Option<String>,
+    content_relevance_value: Option<f64>,
+    content_relevance_weight: Option<f64>,
+    content_relevance_effective_weight: Option<f64>,
+    content_relevance_explanation: Option<String>,
+    brand_safety_value: Option<f64>,
+    brand_safety_weight: Option<f64>,
+    brand_safety_effective_weight: Option<f64>,
+    brand_safety_explanation: Option<String>,
+    posting_consistency_value: Option<f64>,
+    posting_consistency_weight: Option<f64>,
+    posting_consistency_effective_weight: Option<f64>,
+    posting_consistency_explanation: Option<String>,
+    best_brief: Option<String>,
+    brief_names: Vec<String>,
+    brief_relevance: Vec<f64>,
+    computed_at: u32,
+    computed_at_ms: u64,
+    emitted_at: Option<u32>,
+    emitted_at_ms: Option<u64>,
     version: u64,
 }
 
@@ -87,6 +145,9 @@ struct SheetRow<'a> {
     content_hash: &'a str,
     version: u64,
     ingest_time: u32,
+    author_id: Option<String>,
+    rate: Option<f64>,
+    category: Option<&'a str>,
 }
 
 /// Seconds and milliseconds of a time, if ClickHouse `DateTime` can hold it.
@@ -146,7 +207,7 @@ fn client(config: &ClickhouseConfig) -> Client {
 }
 
 /// A database being migrated, in the server's dialect.
-struct Target {
+pub(super) struct Target {
     client: Client,
     dialect: Dialect,
 }
@@ -161,8 +222,15 @@ impl MigrationTarget for Target {
     /// NOT EXISTS`), so two workers migrating at once do no harm.
     async fn apply(&mut self, migration: &Migration) -> Result<bool, ComponentError> {
         let version = migration.version;
+        let failed = |e: clickhouse::error::Error| ch_error(&format!("migration {version}"), &e);
         for statement in statements(migration.script, self.dialect) {
-            self.client.query(&statement).execute().await.map_err(|e| ch_error(&format!("migration {version}"), &e))?;
+            if let Some(guard) = &statement.guard {
+                let runs: u8 = self.client.query(&guard.query()).fetch_one().await.map_err(failed)?;
+                if runs == 0 {
+                    continue;
+                }
+            }
+            self.client.query(&statement.sql).execute().await.map_err(failed)?;
         }
         self.client
             .query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())")
@@ -177,7 +245,7 @@ impl MigrationTarget for Target {
 
 /// The database in the server's dialect; with `create`, the database and
 /// `schema_migrations` are created (a sink that may not migrate only reads).
-async fn target(config: &ClickhouseConfig, create: bool) -> Result<Target, ComponentError> {
+pub(super) async fn target(config: &ClickhouseConfig, create: bool) -> Result<Target, ComponentError> {
     use socialpipe_schemas::SinkConfig;
     config.check().map_err(|e| ComponentError::fatal(format!("clickhouse: {e}")))?;
     let client = client(config);
@@ -280,9 +348,9 @@ fn encode<'a>(record: &'a Record<'a>, out: &mut Encoded<'a>) -> Result<(), Compo
     match record {
         Record::Post { post, envelope } => {
             let (created_at, created_at_ms) = datetime(&post.created_at, "created_at")?;
-            let entities = envelope.enrichment::<Entities>().unwrap_or_default();
-            let sentiment = envelope.enrichment::<Sentiment>();
-            let emotion = envelope.enrichment::<Emotion>();
+            let f = PostFields::of(envelope);
+            let model = f.sentiment_model.map(|m| m.map(Some)).unwrap_or_default();
+            let emotions = f.emotion_scores.map(|e| e.map(Some)).unwrap_or_default();
             out.posts.push(PostRow {
                 id: &envelope.id,
                 platform: &post.platform,
@@ -297,30 +365,92 @@ fn encode<'a>(record: &'a Record<'a>, out: &mut Encoded<'a>) -> Result<(), Compo
                 comments: post.metrics.comments,
                 shares: post.metrics.shares,
                 views: post.metrics.views,
-                hashtags: entities.hashtags,
-                mentions: entities.mentions,
-                brands: entities.brands,
-                sentiment_label: sentiment.as_ref().map_or("", |s| s.label.as_str()),
-                sentiment_compound: sentiment.as_ref().map(|s| s.vader.compound as f32),
-                emotion: emotion.as_ref().map_or("", |e| e.dominant.as_str()),
+                sentiment_label: f.sentiment_label.unwrap_or(""),
+                sentiment_compound: f.sentiment_compound.map(|c| c as f32),
+                emotion: f.emotion.unwrap_or(""),
                 embedding: embedding(envelope).unwrap_or_default(),
                 payload: envelope.payload.get(),
                 enrichments: enrichments_json_except_embedding(envelope),
                 version: version(envelope)?,
                 ingest_time: datetime(&envelope.ingest_time, "ingest_time")?.0,
+                language: f.language,
+                language_reliable: f.language_reliable.map(u8::from),
+                hashtags: f.hashtags,
+                mentions: f.mentions,
+                brands: f.brands,
+                cashtags: f.cashtags,
+                urls: f.urls,
+                emoji: f.emoji,
+                sentiment_label_source: f.sentiment_label_source,
+                sentiment_reliable: f.sentiment_reliable.map(u8::from),
+                sentiment_neg: f.sentiment_neg,
+                sentiment_neu: f.sentiment_neu,
+                sentiment_pos: f.sentiment_pos,
+                sentiment_model_label: f.sentiment_model_label,
+                sentiment_model_negative: model[0],
+                sentiment_model_neutral: model[1],
+                sentiment_model_positive: model[2],
+                emotion_anger: emotions[0],
+                emotion_anticipation: emotions[1],
+                emotion_disgust: emotions[2],
+                emotion_fear: emotions[3],
+                emotion_joy: emotions[4],
+                emotion_sadness: emotions[5],
+                emotion_surprise: emotions[6],
+                emotion_trust: emotions[7],
+                emotion_ekman: f.emotion_ekman,
+                intent: f.intent,
+                intent_confidence: f.intent_confidence,
+                keyphrases: f.keyphrases,
+                topics: f.topics,
+                brand_safety_score: f.brand_safety_score,
+                brand_safe: f.brand_safe.map(u8::from),
+                brand_safety_categories: f.brand_safety_categories,
             });
         }
         Record::Kol { score, envelope } => {
-            let (as_of, as_of_ms) = datetime(&score.computed_at, "as_of")?;
+            let (computed_at, computed_at_ms) = datetime(&score.computed_at, "computed_at")?;
+            let emitted = datetime(&score.emitted_at, "emitted_at").ok();
+            let kol = KolFields::of(score);
+            let [engagement, follower_quality, content_relevance, brand_safety, posting_consistency] = kol.factors;
+            let (brief_names, brief_relevance) = kol.brief_relevance.into_iter().unzip();
             out.scores.push(KolRow {
                 id: &envelope.id,
                 author_id: &score.author_id,
                 platform: &score.platform,
+                handle: score.handle.as_deref(),
                 score: score.score,
                 tier: &score.tier,
+                followers: score.followers,
+                posts: Some(score.posts),
                 factors: serde_json::to_string(&score.factors).expect("factors always serialise"),
-                as_of,
-                as_of_ms,
+                engagement_value: engagement.value,
+                engagement_weight: engagement.weight,
+                engagement_effective_weight: engagement.effective_weight,
+                engagement_explanation: engagement.explanation,
+                follower_quality_value: follower_quality.value,
+                follower_quality_weight: follower_quality.weight,
+                follower_quality_effective_weight: follower_quality.effective_weight,
+                follower_quality_explanation: follower_quality.explanation,
+                content_relevance_value: content_relevance.value,
+                content_relevance_weight: content_relevance.weight,
+                content_relevance_effective_weight: content_relevance.effective_weight,
+                content_relevance_explanation: content_relevance.explanation,
+                brand_safety_value: brand_safety.value,
+                brand_safety_weight: brand_safety.weight,
+                brand_safety_effective_weight: brand_safety.effective_weight,
+                brand_safety_explanation: brand_safety.explanation,
+                posting_consistency_value: posting_consistency.value,
+                posting_consistency_weight: posting_consistency.weight,
+                posting_consistency_effective_weight: posting_consistency.effective_weight,
+                posting_consistency_explanation: posting_consistency.explanation,
+                best_brief: kol.best_brief,
+                brief_names,
+                brief_relevance,
+                computed_at,
+                computed_at_ms,
+                emitted_at: emitted.map(|(seconds, _)| seconds),
+                emitted_at_ms: emitted.map(|(_, ms)| ms),
                 version: version(envelope)?,
             });
         }
@@ -335,6 +465,9 @@ fn encode<'a>(record: &'a Record<'a>, out: &mut Encoded<'a>) -> Result<(), Compo
             content_hash: &row.content_hash,
             version: version(envelope)?,
             ingest_time: datetime(&envelope.ingest_time, "ingest_time")?.0,
+            author_id: row.author.as_ref().map(|a| a.author_id()),
+            rate: row.author.as_ref().and_then(|a| a.rate),
+            category: row.author.as_ref().and_then(|a| a.category.as_deref()),
         }),
     }
     Ok(())
@@ -376,7 +509,7 @@ impl PartWriter for ClickhouseWriter {
         datetime(&envelope.ingest_time, "ingest_time")?;
         match record {
             Record::Post { post, .. } => datetime(&post.created_at, "created_at").map(drop),
-            Record::Kol { score, .. } => datetime(&score.computed_at, "as_of").map(drop),
+            Record::Kol { score, .. } => datetime(&score.computed_at, "computed_at").map(drop),
             Record::Sheet { .. } => Ok(()),
         }
     }

@@ -143,15 +143,38 @@ async fn bad_credentials_are_fatal_and_an_unreachable_server_transient() {
 fn dialect_follows_the_server_version() {
     assert_eq!(Dialect::of_version("18.16.1"), Dialect::Legacy);
     assert_eq!(Dialect::of_version("25.3.2.39"), Dialect::Current);
-    let legacy = statements(MIGRATIONS[0].script, Dialect::Legacy).join("\n");
+    let text = |dialect| {
+        MIGRATIONS.iter().flat_map(|m| statements(m.script, dialect)).map(|s| s.sql).collect::<Vec<_>>().join("\n")
+    };
+    let legacy = text(Dialect::Legacy);
     assert!(!legacy.contains("LowCardinality") && !legacy.contains("{lc}"));
-    assert!(statements(MIGRATIONS[0].script, Dialect::Current).join("\n").contains("LowCardinality(String)"));
+    assert!(text(Dialect::Current).contains("LowCardinality(String)"));
 }
 
-/// The current-release DDL (and the analyst queries on it) on chdb, an
-/// embedded current ClickHouse from PyPI (`scripts/services.sh which chdb`).
 #[test]
-fn current_release_ddl_and_views_work_on_chdb() {
+fn guarded_statements_name_their_column_and_state() {
+    let statements = statements(MIGRATIONS[1].script, Dialect::Legacy);
+    let guard = |prefix: &str| statements.iter().find(|s| s.sql.starts_with(prefix)).unwrap().guard.clone();
+    let missing = guard("ALTER TABLE posts").unwrap();
+    assert_eq!((missing.table.as_str(), missing.column.as_str(), missing.exists), ("posts", "language", false));
+    assert!(guard("RENAME TABLE kol_scores").unwrap().exists);
+    assert_eq!(guard("DROP TABLE IF EXISTS kol_scores_001"), None);
+}
+
+/// A migration's statements as chdb_exec.py reads them (guards as queries).
+fn chdb_statements(migrations: &[crate::migrations::Migration]) -> Vec<serde_json::Value> {
+    migrations
+        .iter()
+        .flat_map(|m| statements(m.script, Dialect::Current))
+        .map(|s| match s.guard {
+            Some(guard) => serde_json::json!({"sql": s.sql, "guard": guard.query()}),
+            None => serde_json::json!(s.sql),
+        })
+        .collect()
+}
+
+/// Runs `sql` on chdb in one session; each statement's JSONEachRow output.
+fn on_chdb(sql: &[serde_json::Value]) -> Vec<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let python = std::process::Command::new("bash")
         .arg(root.join("../scripts/services.sh"))
@@ -160,28 +183,101 @@ fn current_release_ddl_and_views_work_on_chdb() {
         .unwrap();
     assert!(python.status.success(), "{}", String::from_utf8_lossy(&python.stderr));
     let python = String::from_utf8(python.stdout).unwrap().trim().to_owned();
-    let mut sql = vec!["CREATE DATABASE sp".to_owned(), "USE sp".to_owned()];
-    sql.extend(MIGRATIONS.iter().flat_map(|m| statements(m.script, Dialect::Current)));
-    // One post written twice (a redelivery) and a newer version of it.
-    for version in [10, 10, 11] {
-        sql.push(format!(
-            "INSERT INTO posts (id, platform, author_id, created_at, created_at_ms, hashtags, brands, sentiment_label,
-                                sentiment_compound, emotion, version)
-             VALUES ('x:1', 'x', 'x:a', '2026-11-20 10:15:00', 1795170900000, ['coffee'], ['acme'], 'positive', 0.5, 'joy', {version})"
-        ));
-    }
-    sql.push("SELECT count() AS n FROM posts FINAL".into());
-    sql.push("SELECT hour, hashtag, posts, positive FROM sentiment_by_hashtag_hour".into());
-    sql.push("SELECT brand, emotion, posts FROM emotion_by_brand_hour".into());
     let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), serde_json::to_vec(&sql).unwrap()).unwrap();
+    std::fs::write(file.path(), serde_json::to_vec(sql).unwrap()).unwrap();
     let out = std::process::Command::new(python)
         .arg(root.join("../scripts/chdb_exec.py"))
         .arg(file.path())
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let outputs: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+const OLD_SCORES: &str = "INSERT INTO kol_scores (id, author_id, platform, score, tier, factors, as_of, as_of_ms, version)
+     VALUES ('twitter:7@2026-11-01T00:00:00.000Z', 'twitter:7', 'twitter', 55.5, 'nano', '[]', '2026-11-01 00:00:00', 1761955200000, 3),
+            ('twitter:7@2026-11-02T00:00:00.000Z', 'twitter:7', 'twitter', 60.5, 'micro', '[]', '2026-11-02 00:00:00', 1762041600000, 4)";
+const MIGRATED_SCORES: &str =
+    "SELECT id, score, tier, toString(computed_at) AS computed_at, computed_at_ms FROM kol_scores FINAL ORDER BY id";
+
+#[derive(clickhouse::Row, serde::Serialize, serde::Deserialize)]
+struct MigratedScore {
+    id: String,
+    score: f64,
+    tier: String,
+    computed_at: String,
+    computed_at_ms: u64,
+}
+
+fn migrated_scores() -> Vec<serde_json::Value> {
+    use serde_json::json;
+    vec![
+        json!({"id": "twitter:7@2026-11-01T00:00:00.000Z", "score": 55.5, "tier": "nano", "computed_at": "2026-11-01 00:00:00", "computed_at_ms": 1761955200000_u64}),
+        json!({"id": "twitter:7@2026-11-02T00:00:00.000Z", "score": 60.5, "tier": "micro", "computed_at": "2026-11-02 00:00:00", "computed_at_ms": 1762041600000_u64}),
+    ]
+}
+
+/// Migration 2 renames `as_of` by copy on a populated 18.16 table: every
+/// score is kept under `computed_at`, and a second run changes nothing.
+#[tokio::test]
+async fn the_as_of_rename_keeps_every_score_on_the_legacy_server() {
+    let ch = Ch::on_machine();
+    let setup = Client::default().with_url(&ch.config.url).with_validation(false);
+    setup.query(&format!("CREATE DATABASE {}", ch.config.database)).execute().await.unwrap();
+    for statement in statements(MIGRATIONS[0].script, Dialect::Legacy) {
+        ch.client().query(&statement.sql).execute().await.unwrap();
+    }
+    ch.client()
+        .query("CREATE TABLE schema_migrations (version Int64, name String, applied_at DateTime) ENGINE = MergeTree ORDER BY version")
+        .execute()
+        .await
+        .unwrap();
+    ch.client().query("INSERT INTO schema_migrations VALUES (1, 'initial', now())").execute().await.unwrap();
+    ch.client().query(OLD_SCORES).execute().await.unwrap();
+    assert_eq!(ClickhouseSink::migrate_store(&ch.config).await.unwrap(), vec![2]);
+    let rows: Vec<MigratedScore> = ch.client().query(MIGRATED_SCORES).fetch_all().await.unwrap();
+    let rows: Vec<serde_json::Value> = rows.into_iter().map(|r| serde_json::to_value(r).unwrap()).collect();
+    assert_eq!(rows, migrated_scores());
+    // The guarded statements run again without harm (a migration cut short).
+    use crate::migrations::MigrationTarget;
+    super::sink::target(&ch.config, true).await.unwrap().apply(&MIGRATIONS[1]).await.unwrap();
+    let count: u64 = ch.client().query("SELECT count() FROM kol_scores FINAL").fetch_one().await.unwrap();
+    assert_eq!(count, 2);
+}
+
+/// The same on the current release (chdb).
+#[test]
+fn the_as_of_rename_keeps_every_score_on_the_current_release() {
+    let mut sql = vec![serde_json::json!("CREATE DATABASE sp"), serde_json::json!("USE sp")];
+    sql.extend(chdb_statements(&MIGRATIONS[..1]));
+    sql.push(OLD_SCORES.into());
+    sql.extend(chdb_statements(&MIGRATIONS[1..]));
+    // Again, as a migration cut short and run anew would.
+    sql.extend(chdb_statements(&MIGRATIONS[1..]));
+    sql.push(MIGRATED_SCORES.into());
+    let outputs = on_chdb(&sql);
+    let rows: Vec<serde_json::Value> = outputs.last().unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows, migrated_scores());
+}
+
+/// The current-release DDL (and the analyst queries on it) on chdb, an
+/// embedded current ClickHouse from PyPI (`scripts/services.sh which chdb`).
+#[test]
+fn current_release_ddl_and_views_work_on_chdb() {
+    let mut sql = vec![serde_json::json!("CREATE DATABASE sp"), serde_json::json!("USE sp")];
+    sql.extend(chdb_statements(MIGRATIONS));
+    // One post written twice (a redelivery) and a newer version of it.
+    for version in [10, 10, 11] {
+        sql.push(serde_json::json!(format!(
+            "INSERT INTO posts (id, platform, author_id, created_at, created_at_ms, hashtags, brands, sentiment_label,
+                                sentiment_compound, emotion, version)
+             VALUES ('x:1', 'x', 'x:a', '2026-11-20 10:15:00', 1795170900000, ['coffee'], ['acme'], 'positive', 0.5, 'joy', {version})"
+        )));
+    }
+    sql.push("SELECT count() AS n FROM posts FINAL".into());
+    sql.push("SELECT hour, hashtag, posts, positive FROM sentiment_by_hashtag_hour".into());
+    sql.push("SELECT brand, emotion, posts FROM emotion_by_brand_hour".into());
+    let outputs = on_chdb(&sql);
     let last: Vec<serde_json::Value> =
         outputs.iter().rev().take(3).rev().map(|s| serde_json::from_str(s.trim()).unwrap()).collect();
     use serde_json::json;

@@ -12,14 +12,16 @@ use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain, PostPayload};
 use super::MongodbConfig;
 use crate::batch::{DecodedBatch, Record};
 use crate::bisect::size_bounded;
-use crate::fit::{Counts, as_i64, counts_fit_i64};
+use crate::fit::{as_i64, counts_fit_i64};
 use crate::migrations::{Migration, MigrationTarget, migrate, prepare};
 use crate::store::{StoreSink, StoreWriter};
 
 /// In order. Append only: never edit a released one. Each line of a script
 /// is a database command (Extended JSON); indexes are created idempotently.
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "indexes", script: include_str!("migrations/001_indexes.jsonl") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "indexes", script: include_str!("migrations/001_indexes.jsonl") },
+    Migration { version: 2, name: "analyst_fields", script: include_str!("migrations/002_analyst_fields.jsonl") },
+];
 
 pub type MongodbSink = StoreSink<MongodbWriter>;
 
@@ -135,7 +137,9 @@ impl Upsert {
         if self.count_delivery {
             update.append("$inc", RawDocumentBuf::from_document(&doc! { "deliveries": 1 }).expect("valid BSON"));
         }
-        let query = doc! { "_id": &self.id, self.newer: { "$lte": &self.value } };
+        // `$not $gt` also matches a document without the field (an author
+        // first written by another kind of update).
+        let query = doc! { "_id": &self.id, self.newer: { "$not": { "$gt": &self.value } } };
         let mut statement = RawDocumentBuf::new();
         statement.append("q", RawDocumentBuf::from_document(&query).expect("ids and versions are valid BSON"));
         statement.append("u", update);
@@ -313,7 +317,7 @@ impl StoreWriter for MongodbWriter {
 
     /// BSON's integers are signed 64-bit.
     fn storable(&self, record: &Record) -> Result<(), ComponentError> {
-        counts_fit_i64(record, Counts::All)
+        counts_fit_i64(record)
     }
 
     async fn write(&mut self, decoded: &mut DecodedBatch<'_>) -> Result<(), ComponentError> {
@@ -324,7 +328,8 @@ impl StoreWriter for MongodbWriter {
             let (list, set, count_delivery) = match record {
                 Record::Post { post, envelope } => (&mut posts, post_document(post, envelope), true),
                 Record::Kol { score, envelope } => {
-                    (&mut scores, record_document(score, envelope, &[("as_of", &score.computed_at)]), false)
+                    let dates = [("computed_at", &score.computed_at), ("emitted_at", &score.emitted_at)];
+                    (&mut scores, record_document(score, envelope, &dates), false)
                 }
                 Record::Sheet { row, envelope } => {
                     (&mut sheets, record_document(row, envelope, &[("ingest_time", &envelope.ingest_time)]), false)
@@ -349,29 +354,54 @@ impl StoreWriter for MongodbWriter {
                 Err(refusal) => refused.push(refusal),
             }
         }
-        // Authors from the newest post of each; a refused author refuses that post.
+        // Authors from the newest post or roster row of each, roster rates
+        // and categories, and newest KOL scores, each under its own version
+        // field; a refused author update refuses the record it came from.
         let mut authors = Vec::new();
-        for (index, post) in decoded.newest_authors() {
-            let (a, profile) = (&post.author, &post.author.profile);
-            let mut set = doc! { "platform": &post.platform, "native_id": &a.id, "updated_at": time(&post.created_at) };
+        for author in decoded.authors_by(|a| a.id.clone()) {
+            let profile = author.profile;
+            let at = time(&author.at);
+            let mut set = doc! { "platform": author.platform, "updated_at": at.clone() };
+            if let Some((_, native)) = author.id.split_once(':') {
+                set.insert("native_id", native);
+            }
             // Unknown fields keep their stored value.
             let fields: [(&str, Option<Bson>); 5] = [
                 ("handle", profile.handle.as_deref().map(Bson::from)),
                 ("name", profile.name.as_deref().map(Bson::from)),
                 ("followers", profile.followers.map(|v| Bson::Int64(as_i64(v)))),
                 ("following", profile.following.map(|v| Bson::Int64(as_i64(v)))),
-                ("verified", a.verified.map(Bson::Boolean)),
+                ("verified", author.verified.map(Bson::Boolean)),
             ];
             for (field, value) in fields {
                 if let Some(value) = value {
                     set.insert(field, value);
                 }
             }
-            match Upsert::new(index, post.author_id(), "updated_at", time(&post.created_at), &set, false) {
-                Ok(upsert) => authors.push(upsert),
-                Err(refusal) => refused.push(refusal),
+            authors.push(Upsert::new(author.index, author.id.clone(), "updated_at", at.clone(), &set, false));
+            if author.rate.is_some() || author.category.is_some() {
+                let mut roster = doc! { "platform": author.platform, "roster_at": at.clone() };
+                if let Some(rate) = author.rate {
+                    roster.insert("rate", rate);
+                }
+                if let Some(category) = author.category {
+                    roster.insert("category", category);
+                }
+                authors.push(Upsert::new(author.index, author.id.clone(), "roster_at", at, &roster, false));
             }
         }
+        for (index, record) in &decoded.records {
+            let Record::Kol { score, .. } = record else { continue };
+            let at = time(&score.computed_at);
+            let set = doc! {
+                "platform": &score.platform, "kol_score": score.score, "kol_tier": &score.tier, "kol_computed_at": at.clone(),
+            };
+            authors.push(Upsert::new(*index, score.author_id.clone(), "kol_computed_at", at, &set, false));
+        }
+        let authors: Vec<Upsert> = authors
+            .into_iter()
+            .filter_map(|upsert| upsert.map_err(|refusal| refused.push(refusal)).ok())
+            .collect();
         refused.extend(self.upsert("posts", &posts).await?);
         refused.extend(self.upsert("authors", &authors).await?);
         refused.extend(self.upsert("kol_scores", &scores).await?);

@@ -5,25 +5,29 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use neo4rs::{BoltType, ConfigBuilder, Graph, Neo4jErrorKind, Query, Txn, query};
-use socialpipe_schemas::enrichment::{Emotion, Entities, Sentiment};
 use socialpipe_schemas::{ComponentError, ErrorDomain, PostPayload};
 
 use super::Neo4jConfig;
-use crate::batch::{DecodedBatch, Record, rfc3339};
+use crate::analyst::PostFields;
+use crate::batch::{DecodedBatch, Record, embedding, rfc3339};
 use crate::bisect::{Bisecting, PartError, PartWriter, size_bounded};
-use crate::fit::{Counts, as_i64, counts_fit_i64};
+use crate::fit::{as_i64, counts_fit_i64};
 use crate::migrations::{Migration, MigrationTarget, migrate, prepare, statements};
 use crate::store::StoreSink;
 
 /// In order. Append only: never edit a released one.
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "constraints", script: include_str!("migrations/001_constraints.cypher") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "constraints", script: include_str!("migrations/001_constraints.cypher") },
+    Migration { version: 2, name: "analyst_fields", script: include_str!("migrations/002_analyst_fields.cypher") },
+];
 
 // One row per author key (rows of one statement do not see each other's
 // writes on ArcadeDB). `updated_at_ms` is the author's version: the event
-// time of the post its profile comes from; an older post changes nothing.
+// time of the post or roster row its profile comes from; an older one
+// changes nothing but a roster's rate and category (the last one wins).
 const AUTHORS: &str = "UNWIND $rows AS r
 MERGE (a:Author {handle_key: r.handle_key})
+SET a.rate = coalesce(r.rate, a.rate), a.category = coalesce(r.category, a.category)
 WITH a, r WHERE coalesce(a.updated_at_ms, -1) <= r.updated_at_ms
 SET a.id = r.id, a.platform = r.platform, a.handle = coalesce(r.handle, a.handle), a.name = coalesce(r.name, a.name),
     a.followers = coalesce(r.followers, a.followers), a.following = coalesce(r.following, a.following),
@@ -39,8 +43,20 @@ WITH p, r, coalesce(p.version, -1) <= r.version AS newer
 FOREACH (_ IN CASE WHEN newer THEN [1] ELSE [] END |
   SET p.platform = r.platform, p.native_id = r.native_id, p.text = r.text, p.created_at = r.created_at,
     p.created_at_ms = r.created_at_ms, p.likes = r.likes, p.comments = r.comments, p.shares = r.shares,
-    p.views = r.views, p.lang = r.lang, p.url = r.url, p.sentiment = r.sentiment, p.emotion = r.emotion,
-    p.enrichments = r.enrichments, p.version = r.version)
+    p.views = r.views, p.lang = r.lang, p.url = r.url, p.enrichments = r.enrichments, p.version = r.version,
+    p.language = r.language, p.language_reliable = r.language_reliable, p.cashtags = r.cashtags, p.urls = r.urls,
+    p.emoji = r.emoji, p.brands = r.brands, p.hashtags = r.hashtags, p.mentions = r.mentions, p.sentiment_label =
+    r.sentiment_label, p.sentiment_label_source = r.sentiment_label_source, p.sentiment_reliable =
+    r.sentiment_reliable, p.sentiment_neg = r.sentiment_neg, p.sentiment_neu = r.sentiment_neu, p.sentiment_pos =
+    r.sentiment_pos, p.sentiment_compound = r.sentiment_compound, p.sentiment_model_label =
+    r.sentiment_model_label, p.sentiment_model_negative = r.sentiment_model_negative, p.sentiment_model_neutral =
+    r.sentiment_model_neutral, p.sentiment_model_positive = r.sentiment_model_positive, p.emotion = r.emotion,
+    p.emotion_anger = r.emotion_anger, p.emotion_anticipation = r.emotion_anticipation, p.emotion_disgust =
+    r.emotion_disgust, p.emotion_fear = r.emotion_fear, p.emotion_joy = r.emotion_joy, p.emotion_sadness =
+    r.emotion_sadness, p.emotion_surprise = r.emotion_surprise, p.emotion_trust = r.emotion_trust, p.emotion_ekman
+    = r.emotion_ekman, p.intent = r.intent, p.intent_confidence = r.intent_confidence, p.keyphrases =
+    r.keyphrases, p.topics = r.topics, p.brand_safety_score = r.brand_safety_score, p.brand_safe = r.brand_safe,
+    p.brand_safety_categories = r.brand_safety_categories, p.embedding = r.embedding)
 RETURN count(p) AS written";
 
 // A post's edges are its stored version's: an older version arriving late
@@ -79,9 +95,9 @@ OPTIONAL MATCH (known:Author {id: r.author_id})
 WITH r, coalesce(known.handle_key, r.author_id) AS key
 MERGE (a:Author {handle_key: key})
 ON CREATE SET a.id = r.author_id, a.platform = r.platform
-WITH a, r WHERE coalesce(a.kol_as_of_ms, -1) <= r.as_of_ms
-SET a.kol_score = r.score, a.kol_tier = r.tier, a.kol_factors = r.factors, a.kol_as_of = r.as_of,
-    a.kol_as_of_ms = r.as_of_ms";
+WITH a, r WHERE coalesce(a.kol_computed_at_ms, -1) <= r.computed_at_ms
+SET a.kol_score = r.score, a.kol_tier = r.tier, a.kol_factors = r.factors, a.kol_computed_at = r.computed_at,
+    a.kol_computed_at_ms = r.computed_at_ms";
 
 const SHEETS: &str = "UNWIND $rows AS r
 MERGE (s:SheetRow {id: r.id})
@@ -133,12 +149,17 @@ fn handle_key(platform: &str, handle: &str) -> String {
     format!("{platform}:{}", handle.trim_start_matches('@').to_lowercase())
 }
 
+/// How the graph knows an author: by handle where there is one.
+fn key_of(platform: &str, handle: Option<&str>, id: &str) -> String {
+    match handle {
+        Some(handle) if !handle.is_empty() => handle_key(platform, handle),
+        _ => id.to_owned(),
+    }
+}
+
 /// How the graph knows the author of a post.
 fn author_key(post: &PostPayload) -> String {
-    match &post.author.profile.handle {
-        Some(handle) if !handle.is_empty() => handle_key(&post.platform, handle),
-        _ => post.author_id(),
-    }
+    key_of(&post.platform, post.author.profile.handle.as_deref(), &post.author_id())
 }
 
 type Props = HashMap<String, BoltType>;
@@ -146,6 +167,18 @@ type Props = HashMap<String, BoltType>;
 fn props<const N: usize>(entries: [(&str, BoltType); N]) -> Props {
     entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
+
+/// The post properties of the Plutchik scores, in `PostFields::emotion_scores` order.
+const EMOTION_PROPERTIES: [&str; 8] = [
+    "emotion_anger",
+    "emotion_anticipation",
+    "emotion_disgust",
+    "emotion_fear",
+    "emotion_joy",
+    "emotion_sadness",
+    "emotion_surprise",
+    "emotion_trust",
+];
 
 fn count(v: Option<u64>) -> BoltType {
     v.map(as_i64).into()
@@ -157,16 +190,15 @@ fn label(value: Option<&str>) -> BoltType {
 
 /// About the bytes a row takes in a Bolt message.
 fn encoded_size(row: &Props) -> usize {
-    row.iter()
-        .map(|(key, value)| {
-            key.len()
-                + 2
-                + match value {
-                    BoltType::String(s) => s.value.len() + 5,
-                    _ => 9,
-                }
-        })
-        .sum()
+    row.iter().map(|(key, value)| key.len() + 2 + value_size(value)).sum()
+}
+
+fn value_size(value: &BoltType) -> usize {
+    match value {
+        BoltType::String(s) => s.value.len() + 5,
+        BoltType::List(list) => list.value.iter().map(value_size).sum::<usize>() + 5,
+        _ => 9,
+    }
 }
 
 /// A statement of a batch: its query and, for one that must write each of
@@ -181,28 +213,32 @@ struct Statement {
 /// ArcadeDB's limit is 16 MiB).
 fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Statement> {
     let mut authors = Vec::new();
-    for (_, post) in part.newest_authors_by(author_key) {
-        let a = &post.author.profile;
+    for author in part.authors_by(|a| key_of(a.platform, a.profile.handle.as_deref(), &a.id)) {
+        let a = author.profile;
         authors.push(props([
-            ("handle_key", author_key(post).into()),
-            ("id", post.author_id().into()),
-            ("platform", post.platform.clone().into()),
+            ("handle_key", key_of(author.platform, a.handle.as_deref(), &author.id).into()),
+            ("id", author.id.clone().into()),
+            ("platform", author.platform.to_owned().into()),
             ("handle", a.handle.clone().into()),
             ("name", a.name.clone().into()),
             ("followers", count(a.followers)),
             ("following", count(a.following)),
-            ("verified", post.author.verified.into()),
-            ("updated_at_ms", post.created_at.timestamp_millis().into()),
+            ("verified", author.verified.into()),
+            ("rate", author.rate.into()),
+            ("category", label(author.category)),
+            ("updated_at_ms", author.at.timestamp_millis().into()),
         ]));
     }
     let (mut posts, mut tags, mut brands, mut mentions) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut edges = Vec::new();
     for (post, envelope) in part.posts() {
         let m = &post.metrics;
-        let entities = envelope.enrichment::<Entities>().unwrap_or_default();
-        let sentiment = envelope.enrichment::<Sentiment>().map(|s| s.label.as_str());
-        let emotion = envelope.enrichment::<Emotion>().map(|e| e.dominant.as_str());
-        posts.push(props([
+        let f = PostFields::of(envelope);
+        let model = f.sentiment_model.map(|m| m.map(Some)).unwrap_or_default();
+        let emotions = f.emotion_scores.map(|e| e.map(Some)).unwrap_or_default();
+        let embedding: Option<Vec<f64>> = embedding(envelope).map(|v| v.into_iter().map(f64::from).collect());
+        let texts = |list: &[String]| BoltType::from(list.to_vec());
+        let mut row = props([
             ("id", envelope.id.clone().into()),
             ("author_key", author_key(post).into()),
             ("platform", post.platform.clone().into()),
@@ -216,19 +252,50 @@ fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Statement> {
             ("views", count(m.views)),
             ("lang", post.lang.clone().into()),
             ("url", post.url.clone().into()),
-            ("sentiment", label(sentiment)),
-            ("emotion", label(emotion)),
             ("enrichments", crate::batch::enrichments_json_except_embedding(envelope).into()),
             ("version", envelope.version.into()),
-        ]));
+            ("language", f.language.clone().into()),
+            ("language_reliable", f.language_reliable.into()),
+            ("hashtags", texts(&f.hashtags)),
+            ("mentions", texts(&f.mentions)),
+            ("cashtags", texts(&f.cashtags)),
+            ("urls", texts(&f.urls)),
+            ("emoji", texts(&f.emoji)),
+            ("brands", texts(&f.brands)),
+            ("sentiment_label", label(f.sentiment_label)),
+            ("sentiment_label_source", label(f.sentiment_label_source)),
+            ("sentiment_reliable", f.sentiment_reliable.into()),
+            ("sentiment_neg", f.sentiment_neg.into()),
+            ("sentiment_neu", f.sentiment_neu.into()),
+            ("sentiment_pos", f.sentiment_pos.into()),
+            ("sentiment_compound", f.sentiment_compound.into()),
+            ("sentiment_model_label", label(f.sentiment_model_label)),
+            ("sentiment_model_negative", model[0].into()),
+            ("sentiment_model_neutral", model[1].into()),
+            ("sentiment_model_positive", model[2].into()),
+            ("emotion", label(f.emotion)),
+            ("emotion_ekman", label(f.emotion_ekman)),
+            ("intent", label(f.intent)),
+            ("intent_confidence", f.intent_confidence.into()),
+            ("keyphrases", texts(&f.keyphrases)),
+            ("topics", texts(&f.topics)),
+            ("brand_safety_score", f.brand_safety_score.into()),
+            ("brand_safe", f.brand_safe.into()),
+            ("brand_safety_categories", texts(&f.brand_safety_categories)),
+            ("embedding", embedding.into()),
+        ]);
+        for (name, score) in EMOTION_PROPERTIES.iter().zip(emotions) {
+            row.insert((*name).to_owned(), score.into());
+        }
+        posts.push(row);
         let version: BoltType = envelope.version.into();
         let edge = |name: &str| {
             props([("post", envelope.id.clone().into()), ("version", version.clone()), ("name", name.to_owned().into())])
         };
-        tags.extend(entities.hashtags.iter().map(|h| edge(h)));
-        brands.extend(entities.brands.iter().map(|b| edge(b)));
-        let mentioned: Vec<String> = entities.mentions.iter().map(|handle| handle_key(&post.platform, handle)).collect();
-        mentions.extend(entities.mentions.iter().zip(&mentioned).map(|(handle, key)| {
+        tags.extend(f.hashtags.iter().map(|h| edge(h)));
+        brands.extend(f.brands.iter().map(|b| edge(b)));
+        let mentioned: Vec<String> = f.mentions.iter().map(|handle| handle_key(&post.platform, handle)).collect();
+        mentions.extend(f.mentions.iter().zip(&mentioned).map(|(handle, key)| {
             props([
                 ("post", envelope.id.clone().into()),
                 ("version", version.clone()),
@@ -240,8 +307,8 @@ fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Statement> {
         edges.push(props([
             ("id", envelope.id.clone().into()),
             ("version", version.clone()),
-            ("hashtags", entities.hashtags.clone().into()),
-            ("brands", entities.brands.clone().into()),
+            ("hashtags", f.hashtags.clone().into()),
+            ("brands", f.brands.clone().into()),
             ("mentions", mentioned.into()),
         ]));
     }
@@ -254,8 +321,8 @@ fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Statement> {
                 ("score", score.score.into()),
                 ("tier", score.tier.clone().into()),
                 ("factors", serde_json::to_string(&score.factors).expect("factors serialise").into()),
-                ("as_of", rfc3339(&score.computed_at).into()),
-                ("as_of_ms", score.computed_at.timestamp_millis().into()),
+                ("computed_at", rfc3339(&score.computed_at).into()),
+                ("computed_at_ms", score.computed_at.timestamp_millis().into()),
             ])
         })
         .collect();
@@ -413,10 +480,9 @@ fn part_error(e: neo4rs::Error) -> PartError {
 impl PartWriter for Neo4jWriter {
     const NAME: &'static str = "neo4j";
 
-    /// Bolt's integers are signed 64-bit; the graph keeps no follower
-    /// counts of rosters or KOL scores.
+    /// Bolt's integers are signed 64-bit.
     fn storable(&self, record: &Record) -> Result<(), ComponentError> {
-        counts_fit_i64(record, Counts::Typed)
+        counts_fit_i64(record)
     }
 
     async fn write_part(&mut self, part: &DecodedBatch<'_>) -> Result<(), PartError> {

@@ -100,7 +100,7 @@ impl Store for Bolt {
     async fn stored(&self, kind: RecordKind, id: &str) -> u64 {
         let cypher = match kind {
             RecordKind::KolScore => {
-                "MATCH (a:Author) WHERE a.kol_as_of_ms IS NOT NULL AND $platform STARTS WITH (a.id + '@') RETURN count(a) AS n"
+                "MATCH (a:Author) WHERE a.kol_computed_at_ms IS NOT NULL AND $platform STARTS WITH (a.id + '@') RETURN count(a) AS n"
             }
             _ => "MATCH (s:SheetRow) WHERE s.id = $platform RETURN count(s) AS n",
         };

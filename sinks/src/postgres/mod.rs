@@ -16,10 +16,12 @@ use socialpipe_schemas::{ComponentError, Secret, Sink, SinkConfig};
 pub use schema::MIGRATIONS;
 pub use sink::PostgresSink;
 
-/// PostgreSQL: tables `authors`, `posts` (`hashtags` and `mentions` as
-/// `text[]`, `embedding` as `real[]`, `payload` and `enrichments` as
-/// `jsonb`), `kol_scores` (every score) with the view `kol_scores_latest`,
-/// and `sheet_rows`, in one schema; migrations apply under an advisory lock.
+/// PostgreSQL: tables `authors` (with roster rate and category), `posts`
+/// (every enrichment field as a typed column generated from `enrichments`,
+/// lists as `text[]`, `embedding` as `real[]`, `payload` and `enrichments`
+/// as `jsonb`), `kol_scores` (every score, each factor as columns), and
+/// `sheet_rows`, with the views `kol_latest` and `author_profiles`
+/// (docs/stores.md), in one schema; migrations apply under an advisory lock.
 /// A batch is one transaction: binary COPY into session staging tables,
 /// then `INSERT … ON CONFLICT (id) DO UPDATE … WHERE excluded.version >=
 /// version`. When the server refuses the batch for one record's sake (e.g.

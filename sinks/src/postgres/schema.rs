@@ -10,8 +10,10 @@ use super::sink::pg_error;
 use crate::migrations::{Migration, MigrationTarget};
 
 /// In order. Append only: never edit a released one.
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "initial", script: include_str!("migrations/001_initial.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "initial", script: include_str!("migrations/001_initial.sql") },
+    Migration { version: 2, name: "analyst_fields", script: include_str!("migrations/002_analyst_fields.sql") },
+];
 
 /// A schema being migrated.
 pub struct Target<'a> {

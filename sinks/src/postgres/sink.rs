@@ -12,8 +12,8 @@ use tokio_postgres::{Client, NoTls, Transaction};
 
 use super::PostgresConfig;
 use super::schema::{MIGRATIONS, Target};
-use crate::batch::{DecodedBatch, Record, embedding, enrichments_json_except_embedding};
-use crate::fit::{Counts, as_i64, counts_fit_i64};
+use crate::batch::{AuthorUpdate, DecodedBatch, Record, embedding, enrichments_json_except_embedding};
+use crate::fit::{as_i64, counts_fit_i64};
 use crate::migrations::{migrate, prepare};
 use crate::store::{StoreSink, StoreWriter};
 
@@ -150,11 +150,21 @@ const POST_TYPES: &[Type] = &[
     Type::INT8,
     Type::TIMESTAMPTZ,
 ];
-const AUTHOR_COLUMNS: &str = "id, platform, handle, name, followers, following, verified, updated_at";
-const AUTHOR_TYPES: &[Type] =
-    &[Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT, Type::INT8, Type::INT8, Type::BOOL, Type::TIMESTAMPTZ];
+const AUTHOR_COLUMNS: &str = "id, platform, handle, name, followers, following, verified, rate, category, updated_at";
+const AUTHOR_TYPES: &[Type] = &[
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT8,
+    Type::BOOL,
+    Type::FLOAT8,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+];
 const SHEET_COLUMNS: &str =
-    "id, file_id, file_name, sheet, row_key, row_number, cells, content_hash, version, ingest_time";
+    "id, file_id, file_name, sheet, row_key, row_number, cells, content_hash, version, ingest_time, author_id";
 const SHEET_TYPES: &[Type] = &[
     Type::TEXT,
     Type::TEXT,
@@ -166,10 +176,24 @@ const SHEET_TYPES: &[Type] = &[
     Type::TEXT,
     Type::INT8,
     Type::TIMESTAMPTZ,
+    Type::TEXT,
 ];
-const KOL_COLUMNS: &str = "id, author_id, platform, score, tier, factors, as_of, version";
-const KOL_TYPES: &[Type] =
-    &[Type::TEXT, Type::TEXT, Type::TEXT, Type::FLOAT8, Type::TEXT, Type::JSONB, Type::TIMESTAMPTZ, Type::INT8];
+const KOL_COLUMNS: &str =
+    "id, author_id, platform, handle, score, tier, followers, posts, factors, computed_at, emitted_at, version";
+const KOL_TYPES: &[Type] = &[
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::FLOAT8,
+    Type::TEXT,
+    Type::INT8,
+    Type::INT4,
+    Type::JSONB,
+    Type::TIMESTAMPTZ,
+    Type::TIMESTAMPTZ,
+    Type::INT8,
+];
 
 /// Moves the staged rows into `table`: one row per id (the highest version),
 /// upserted where it is at least as new as the stored one.
@@ -241,18 +265,20 @@ fn post_values<'a>(post: &'a PostPayload, envelope: &'a Envelope) -> Values<'a> 
     ]
 }
 
-fn author_values(post: &PostPayload) -> Values<'_> {
+fn author_values<'a>(author: &AuthorUpdate<'a>) -> Values<'a> {
     let count = |v: Option<u64>| v.map(as_i64);
-    let a = &post.author.profile;
+    let a = author.profile;
     vec![
-        Box::new(post.author_id()),
-        Box::new(post.platform.as_str()),
+        Box::new(author.id.clone()),
+        Box::new(author.platform),
         Box::new(a.handle.as_deref()),
         Box::new(a.name.as_deref()),
         Box::new(count(a.followers)),
         Box::new(count(a.following)),
-        Box::new(post.author.verified),
-        Box::new(post.created_at),
+        Box::new(author.verified),
+        Box::new(author.rate),
+        Box::new(author.category),
+        Box::new(author.at),
     ]
 }
 
@@ -262,17 +288,23 @@ async fn write_records(tx: &Transaction<'_>, decoded: &DecodedBatch<'_>) -> Resu
     let post_upsert = upsert_from_staging("posts", POST_COLUMNS, "version", ", deliveries = posts.deliveries + 1");
     copy_upsert(tx, "posts", POST_COLUMNS, POST_TYPES, posts, &post_upsert).await?;
 
-    let authors: Vec<Values> = decoded.newest_authors().into_iter().map(|(_, post)| author_values(post)).collect();
-    // An author's fields unknown in this post keep their stored value.
+    let updates = decoded.authors_by(|a| a.id.clone());
+    let authors: Vec<Values> = updates.iter().map(author_values).collect();
+    // As in SQLite: a newer update replaces each field it knows, an older one
+    // changes none of them; rate and category only rosters give, and the
+    // last one written wins.
     let author_upsert = format!(
         "WITH moved AS (DELETE FROM staging_authors RETURNING *)
          INSERT INTO authors ({AUTHOR_COLUMNS}) SELECT {AUTHOR_COLUMNS} FROM moved
          ON CONFLICT (id) DO UPDATE SET
-           handle = coalesce(excluded.handle, authors.handle), name = coalesce(excluded.name, authors.name),
-           followers = coalesce(excluded.followers, authors.followers),
-           following = coalesce(excluded.following, authors.following),
-           verified = coalesce(excluded.verified, authors.verified), updated_at = excluded.updated_at
-         WHERE excluded.updated_at >= authors.updated_at"
+           handle = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.handle, authors.handle) ELSE authors.handle END,
+           name = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.name, authors.name) ELSE authors.name END,
+           followers = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.followers, authors.followers) ELSE authors.followers END,
+           following = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.following, authors.following) ELSE authors.following END,
+           verified = CASE WHEN excluded.updated_at >= authors.updated_at THEN coalesce(excluded.verified, authors.verified) ELSE authors.verified END,
+           rate = coalesce(excluded.rate, authors.rate), category = coalesce(excluded.category, authors.category),
+           updated_at = greatest(excluded.updated_at, authors.updated_at)
+         WHERE excluded.updated_at >= authors.updated_at OR excluded.rate IS NOT NULL OR excluded.category IS NOT NULL"
     );
     copy_upsert(tx, "authors", AUTHOR_COLUMNS, AUTHOR_TYPES, authors, &author_upsert).await?;
 
@@ -290,6 +322,7 @@ async fn write_records(tx: &Transaction<'_>, decoded: &DecodedBatch<'_>) -> Resu
                 Box::new(row.content_hash.as_str()),
                 Box::new(envelope.version),
                 Box::new(envelope.ingest_time),
+                Box::new(row.author.as_ref().map(|a| a.author_id())),
             ]
         })
         .collect();
@@ -303,10 +336,14 @@ async fn write_records(tx: &Transaction<'_>, decoded: &DecodedBatch<'_>) -> Resu
                 Box::new(envelope.id.as_str()),
                 Box::new(score.author_id.as_str()),
                 Box::new(score.platform.as_str()),
+                Box::new(score.handle.as_deref()),
                 Box::new(score.score),
                 Box::new(score.tier.as_str()),
+                Box::new(score.followers.map(as_i64)),
+                Box::new(i32::try_from(score.posts).unwrap_or(i32::MAX)),
                 Box::new(Json(&score.factors)),
                 Box::new(score.computed_at),
+                Box::new(score.emitted_at),
                 Box::new(envelope.version),
             ]
         })
@@ -319,10 +356,9 @@ async fn write_records(tx: &Transaction<'_>, decoded: &DecodedBatch<'_>) -> Resu
 impl StoreWriter for PostgresWriter {
     const NAME: &'static str = "postgres";
 
-    /// Its integers are signed 64-bit; rosters and KOL scores keep their
-    /// follower counts only inside jsonb, which holds any number.
+    /// Its integers are signed 64-bit.
     fn storable(&self, record: &Record) -> Result<(), ComponentError> {
-        counts_fit_i64(record, Counts::Typed)
+        counts_fit_i64(record)
     }
 
     async fn write(&mut self, decoded: &mut DecodedBatch<'_>) -> Result<(), ComponentError> {

@@ -133,7 +133,7 @@ async fn every_table_gets_its_rows_with_typed_columns() {
     assert_eq!(row.get::<_, String>(3), "positive");
     let history = pg.query("SELECT count(*) FROM kol_scores WHERE author_id = $1", "instagram:a1").await;
     assert_eq!(history[0].get::<_, i64>(0), 2);
-    let latest = pg.query("SELECT score FROM kol_scores_latest WHERE author_id = $1", "instagram:a1").await;
+    let latest = pg.query("SELECT score FROM kol_latest WHERE author_id = $1", "instagram:a1").await;
     assert_eq!(latest[0].get::<_, f64>(0), 73.0);
 }
 

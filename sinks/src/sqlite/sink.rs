@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, params};
+use socialpipe_schemas::enrichment::Topics;
 use socialpipe_schemas::{AuthorRef, ComponentError, ErrorDomain, KolScoreRecord};
 
 use super::schema::{MIGRATIONS, Target};
 use super::SqliteConfig;
+use crate::analyst::KolFields;
 use crate::batch::{AuthorUpdate, DecodedBatch, Record, embedding, enrichments_json_except_embedding, rfc3339};
-use crate::fit::{Counts, counts_fit_i64};
+use crate::fit::counts_fit_i64;
 use crate::migrations::migrate;
 use crate::store::{StoreSink, StoreWriter};
 
@@ -141,15 +143,18 @@ fn write_record(tx: &Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
             let vector: Option<Vec<u8>> = embedding(envelope).map(|v| v.iter().flat_map(|x| x.to_le_bytes()).collect());
             let payload = envelope.payload.get();
             let author_id = post.author_id();
+            let keyphrases = envelope
+                .enrichment::<Topics>()
+                .map(|t| serde_json::to_string(&t.keywords.iter().map(|k| &k.phrase).collect::<Vec<_>>()).expect("json"));
             tx.prepare_cached(
-                "INSERT INTO posts (id, platform, author_id, text, created_at, likes, comments, shares, views, lang, url, payload, enrichments, version, ingest_time, embedding)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                "INSERT INTO posts (id, platform, author_id, text, created_at, likes, comments, shares, views, lang, url, payload, enrichments, version, ingest_time, embedding, keyphrases)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
                  ON CONFLICT (id) DO UPDATE SET
                    platform = excluded.platform, author_id = excluded.author_id, text = excluded.text, created_at = excluded.created_at,
                    likes = excluded.likes, comments = excluded.comments, shares = excluded.shares, views = excluded.views,
                    lang = excluded.lang, url = excluded.url, payload = excluded.payload, enrichments = excluded.enrichments,
                    version = excluded.version, ingest_time = excluded.ingest_time, embedding = excluded.embedding,
-                   deliveries = posts.deliveries + 1
+                   keyphrases = excluded.keyphrases, deliveries = posts.deliveries + 1
                  WHERE excluded.version >= posts.version",
             )?
             .execute(params![
@@ -169,6 +174,7 @@ fn write_record(tx: &Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
                 envelope.version,
                 rfc3339(&envelope.ingest_time),
                 vector,
+                keyphrases,
             ])?;
         }
         Record::Sheet { row, envelope } => {
@@ -196,18 +202,31 @@ fn write_record(tx: &Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
             ])?;
         }
         Record::Kol { score, envelope } => {
+            let kol = KolFields::of(score);
+            let mut factors: Vec<&dyn rusqlite::ToSql> = Vec::new();
+            for f in &kol.factors {
+                factors.extend([&f.value as &dyn rusqlite::ToSql, &f.weight, &f.effective_weight, &f.explanation]);
+            }
+            let brief_relevance = (!kol.brief_relevance.is_empty()).then(|| {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    kol.brief_relevance.iter().map(|(name, v)| (name.clone(), (*v).into())).collect();
+                serde_json::Value::Object(map).to_string()
+            });
+            factors.extend([&kol.best_brief as &dyn rusqlite::ToSql, &brief_relevance]);
             tx.prepare_cached(
                 "INSERT INTO kol_scores (id, author_id, platform, handle, score, tier, followers, posts, factors,
-                   computed_at, emitted_at, version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                   computed_at, emitted_at, version, engagement_value, engagement_weight, engagement_effective_weight, engagement_explanation, follower_quality_value, follower_quality_weight, follower_quality_effective_weight, follower_quality_explanation, content_relevance_value, content_relevance_weight, content_relevance_effective_weight, content_relevance_explanation, brand_safety_value, brand_safety_weight, brand_safety_effective_weight, brand_safety_explanation, posting_consistency_value, posting_consistency_weight, posting_consistency_effective_weight, posting_consistency_explanation, best_brief, brief_relevance)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34)
                  ON CONFLICT (id) DO UPDATE SET
                    author_id = excluded.author_id, platform = excluded.platform, handle = excluded.handle,
                    score = excluded.score, tier = excluded.tier, followers = excluded.followers, posts = excluded.posts,
                    factors = excluded.factors, computed_at = excluded.computed_at, emitted_at = excluded.emitted_at,
-                   version = excluded.version
+                   version = excluded.version, engagement_value = excluded.engagement_value, engagement_weight = excluded.engagement_weight, engagement_effective_weight = excluded.engagement_effective_weight, engagement_explanation = excluded.engagement_explanation, follower_quality_value = excluded.follower_quality_value, follower_quality_weight = excluded.follower_quality_weight, follower_quality_effective_weight = excluded.follower_quality_effective_weight, follower_quality_explanation = excluded.follower_quality_explanation, content_relevance_value = excluded.content_relevance_value, content_relevance_weight = excluded.content_relevance_weight, content_relevance_effective_weight = excluded.content_relevance_effective_weight, content_relevance_explanation = excluded.content_relevance_explanation, brand_safety_value = excluded.brand_safety_value, brand_safety_weight = excluded.brand_safety_weight, brand_safety_effective_weight = excluded.brand_safety_effective_weight, brand_safety_explanation = excluded.brand_safety_explanation, posting_consistency_value = excluded.posting_consistency_value, posting_consistency_weight = excluded.posting_consistency_weight, posting_consistency_effective_weight = excluded.posting_consistency_effective_weight, posting_consistency_explanation = excluded.posting_consistency_explanation,
+                   best_brief = excluded.best_brief, brief_relevance = excluded.brief_relevance
                  WHERE excluded.version >= kol_scores.version",
             )?
-            .execute(params![
+            .execute(rusqlite::params_from_iter(
+                params![
                 envelope.id,
                 score.author_id,
                 score.platform,
@@ -220,7 +239,11 @@ fn write_record(tx: &Transaction<'_>, record: &Record) -> rusqlite::Result<()> {
                 rfc3339(&score.computed_at),
                 rfc3339(&score.emitted_at),
                 envelope.version,
-            ])?;
+                ]
+                .iter()
+                .copied()
+                .chain(factors),
+            ))?;
         }
     }
     Ok(())
@@ -232,7 +255,7 @@ impl StoreWriter for SqliteWriter {
 
     /// SQLite's integers are signed 64-bit.
     fn storable(&self, record: &Record) -> Result<(), ComponentError> {
-        counts_fit_i64(record, Counts::All)
+        counts_fit_i64(record)
     }
 
     async fn write(&mut self, batch: &mut DecodedBatch<'_>) -> Result<(), ComponentError> {
