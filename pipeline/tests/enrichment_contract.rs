@@ -1,9 +1,10 @@
-//! The enrichment contract end to end: the quick start's real stages (models
-//! included) enrich the bundled sample, every enrichment decodes through its
-//! typed view, and written through every store sink, each typed column
-//! equals the enrichment value it comes from. A stage that renamed a field
-//! without its readers (a sink's column, the SQLite generated columns'
-//! paths, the documentation) fails here.
+//! The enrichment contract end to end, and the same facts in every store:
+//! the quick start's real stages (models included) enrich the bundled
+//! sample, every enrichment decodes through its typed view, and written
+//! with roster rows through every store sink, every field docs/stores.md
+//! lists for posts, authors and KOL scores equals, in every store, what the
+//! stages wrote. A stage that renamed a field without its readers (a sink's
+//! column, the generated columns' paths, the documentation) fails here.
 
 mod common;
 
@@ -11,7 +12,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::root;
 use futures_util::TryStreamExt;
-use serde::de::DeserializeOwned;
 use socialpipe::config::Config;
 use socialpipe::runtime::chain;
 use socialpipe_schemas::enrichment::{
@@ -85,10 +85,6 @@ fn typed<E: Enrichment>(post: &Envelope) -> E {
     })
 }
 
-fn approx(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-6 * a.abs().max(1.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_real_stages_write_the_contract_and_every_store_sink_keeps_it() {
     let run = unique("contract");
@@ -127,12 +123,297 @@ async fn the_real_stages_write_the_contract_and_every_store_sink_keeps_it() {
     assert!(posts.iter().any(|p| !typed::<Entities>(p).brands.is_empty()), "the sample names brands");
     assert!(posts.iter().any(|p| !typed::<Topics>(p).categories.is_empty()), "the sample has taxonomy topics");
 
-    let batch: Vec<Envelope> = records.clone();
-    sqlite_columns(&batch, &posts).await;
-    postgres_columns(&run, &batch, &posts).await;
-    clickhouse_columns(&run, &batch, &posts).await;
-    mongodb_documents(&run, &batch, &posts).await;
-    neo4j_properties(&batch, &posts).await;
+    // Written with a roster row for three of the authors into every store,
+    // every documented field of every post, author and KOL score equals
+    // what the stages wrote (so the stores agree with each other).
+    let mut batch: Vec<Envelope> = records.clone();
+    let rostered: Vec<String> =
+        posts.iter().map(|p| p.key.clone()).collect::<BTreeSet<_>>().into_iter().take(3).collect();
+    batch.extend(rostered.iter().enumerate().map(|(i, author)| roster_row(author, i)));
+    let expected = Expected::of(&batch);
+    let stores = [
+        ("sqlite", 4, sqlite(&batch).await),
+        ("postgres", 3, postgres(&run, &batch).await),
+        ("clickhouse", 2, clickhouse(&run, &batch).await),
+        ("mongodb", 5, mongodb(&run, &batch).await),
+        ("neo4j", 6, neo4j(&batch, &posts).await),
+    ];
+    for (store, column, stored) in &stores {
+        for post in &posts {
+            same_enrichments(post, stored.enrichments[&post.id].clone(), store);
+        }
+        for (table, written, rows) in [
+            ("Posts", &expected.posts, &stored.posts),
+            ("Authors", &expected.authors, &stored.authors),
+            ("KOL scores", if *store == "neo4j" { &expected.newest_scores } else { &expected.scores }, &stored.scores),
+        ] {
+            assert_eq!(rows.keys().collect::<Vec<_>>(), written.keys().collect::<Vec<_>>(), "{store}: {table}");
+            for cells in documented(table) {
+                let (field, cell) = (&cells[0], &cells[*column]);
+                for (id, fields) in written {
+                    let Some(stored) = read_cell(&rows[id], cell) else { continue };
+                    let wanted = &fields[field.as_str()];
+                    assert!(
+                        agrees(wanted, &stored),
+                        "{store}: {table} {id}: {field} ({cell}): stored {stored}, written {wanted}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A roster row naming `author` with a rate and a category, dated before
+/// every sample post (so the profile stays the posts').
+fn roster_row(author: &str, n: usize) -> Envelope {
+    let (platform, id) = author.split_once(':').unwrap();
+    let row = socialpipe_schemas::SheetRowRecord {
+        file_id: "roster".into(),
+        file_name: "kols.xlsx".into(),
+        sheet: "Sheet1".into(),
+        row_key: author.into(),
+        row_number: n as u64 + 2,
+        cells: serde_json::Map::new(),
+        content_hash: format!("h{n}"),
+        author: Some(socialpipe_schemas::AuthorSnapshot {
+            platform: platform.into(),
+            id: id.into(),
+            profile: Default::default(),
+            rate: Some(250.0 * (n + 1) as f64),
+            category: Some(["beauty", "tech", "food"][n % 3].into()),
+        }),
+    };
+    let at = "2020-01-01T00:00:00Z".parse().unwrap();
+    let payload = Envelope::encode_payload(&row);
+    Envelope::new(RecordKind::SheetRow, row.record_id(), author.into(), "rosters", at, payload)
+}
+
+/// docs/stores.md's table under `## {title}`: per row the field, its
+/// meaning, then a cell per store (ClickHouse, PostgreSQL, SQLite, MongoDB,
+/// Neo4j), backticks gone.
+fn documented(title: &str) -> Vec<Vec<String>> {
+    let doc = std::fs::read_to_string(root().join("docs/stores.md")).unwrap();
+    let section = doc.split(&format!("## {title}\n")).nth(1).unwrap().split("\n## ").next().unwrap();
+    let rows: Vec<Vec<String>> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| l.trim_matches('|').split('|').map(|c| c.trim().trim_matches('`').to_owned()).collect())
+        .collect();
+    assert!(rows.len() > 8, "docs/stores.md lists the fields of {title}");
+    rows
+}
+
+/// A store's value for a documented cell: `table.column` or `Label.property`
+/// (the row holds its columns; of two columns, the row holds the pair under
+/// the field's name), a dotted MongoDB path (`[]` maps over a list,
+/// `[name=x]` picks the item named x), or the author link of a Neo4j post
+/// (read as `author_id`). None where the store does not keep it (—).
+fn read_cell(row: &serde_json::Value, cell: &str) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    if cell == "—" {
+        return None;
+    }
+    if cell.starts_with("(Author)") {
+        return Some(row["author_id"].clone());
+    }
+    let cell = cell.rsplit(", ").next().unwrap();
+    let tables = ["posts", "Post", "author_profiles", "Author", "kol_scores", "sheet_rows", "SheetRow"];
+    let path = match cell.split_once('.') {
+        Some((table, rest)) if tables.contains(&table) => rest,
+        _ => cell,
+    };
+    fn walk(value: &Value, path: &[&str]) -> Value {
+        let Some((step, rest)) = path.split_first() else { return value.clone() };
+        if let Some(list) = step.strip_suffix("[]") {
+            let items = value[list].as_array().map(|items| items.iter().map(|i| walk(i, rest)).collect());
+            return Value::Array(items.unwrap_or_default());
+        }
+        if let Some((list, name)) = step.strip_suffix(']').and_then(|s| s.split_once("[name=")) {
+            let items = value[list].as_array().cloned().unwrap_or_default();
+            return items.iter().find(|i| i["name"] == name).map_or(Value::Null, |i| walk(i, rest));
+        }
+        walk(&value[*step], rest)
+    }
+    Some(walk(row, &path.split('.').collect::<Vec<_>>()))
+}
+
+/// Whether a stored value is the written one, in the store's types: floats
+/// within 1e-6, booleans as 0/1, lists and maps as such or as JSON text
+/// (none as an empty list), times as epoch milliseconds, RFC 3339 text or
+/// BSON dates, absent text as NULL or ''.
+fn agrees(written: &serde_json::Value, stored: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (written, stored) {
+        (Value::Null, Value::Null) => true,
+        (Value::Null, Value::String(s)) => s.is_empty(),
+        (Value::Bool(b), Value::Number(n)) => n.as_i64() == Some(i64::from(*b)),
+        (Value::Array(_) | Value::Object(_), Value::String(text)) if written.get("epoch_ms").is_none() => {
+            serde_json::from_str::<Value>(text).is_ok_and(|parsed| agrees(written, &parsed))
+        }
+        (Value::Array(items), Value::Null) => items.is_empty(),
+        (Value::Array(items), Value::Array(stored)) => {
+            items.len() == stored.len() && items.iter().zip(stored).all(|(a, b)| agrees(a, b))
+        }
+        (Value::Object(time), stored) if time.contains_key("epoch_ms") => epoch_ms(stored) == time["epoch_ms"].as_i64(),
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| agrees(v, w)))
+        }
+        (Value::Number(a), Value::Number(b)) => (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() <= 1e-6,
+        _ => written == stored,
+    }
+}
+
+/// A stored time in epoch milliseconds.
+fn epoch_ms(stored: &serde_json::Value) -> Option<i64> {
+    use serde_json::Value;
+    match stored {
+        Value::Number(n) => n.as_i64(),
+        Value::String(text) => chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp_millis()),
+        Value::Object(date) => match &date.get("$date")? {
+            Value::Object(long) => long.get("$numberLong")?.as_str()?.parse().ok(),
+            other => epoch_ms(other),
+        },
+        _ => None,
+    }
+}
+
+fn time(t: &chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    serde_json::json!({"epoch_ms": t.timestamp_millis()})
+}
+
+/// Rows (JSON objects) by record id.
+type Rows = BTreeMap<String, serde_json::Value>;
+
+/// What every store should hold, field by field, read from the records
+/// through the typed views (not through the sinks' projection). Times are
+/// `{"epoch_ms": n}`.
+struct Expected {
+    posts: Rows,
+    authors: Rows,
+    scores: Rows,
+    /// Each author's newest score, by author id (what Neo4j keeps).
+    newest_scores: Rows,
+}
+
+impl Expected {
+    fn of(batch: &[Envelope]) -> Self {
+        let mut posts = Rows::new();
+        let mut newest_post: BTreeMap<String, socialpipe_schemas::PostPayload> = BTreeMap::new();
+        let mut scores = Rows::new();
+        let mut newest_score: BTreeMap<String, (socialpipe_schemas::KolScoreRecord, String)> = BTreeMap::new();
+        let mut rosters = BTreeMap::new();
+        for record in batch {
+            match record.kind() {
+                Some(RecordKind::Post) => {
+                    let post = socialpipe_schemas::PostPayload::from_envelope(record).unwrap();
+                    posts.insert(record.id.clone(), post_fields(record, &post));
+                    let slot = newest_post.entry(post.author_id()).or_insert_with(|| post.clone());
+                    if post.created_at >= slot.created_at {
+                        *slot = post;
+                    }
+                }
+                Some(RecordKind::KolScore) => {
+                    let score: socialpipe_schemas::KolScoreRecord = record.payload_as().unwrap();
+                    scores.insert(record.id.clone(), score_fields(&record.id, &score));
+                    let slot =
+                        newest_score.entry(score.author_id.clone()).or_insert((score.clone(), record.id.clone()));
+                    if score.computed_at >= slot.0.computed_at {
+                        *slot = (score, record.id.clone());
+                    }
+                }
+                Some(RecordKind::SheetRow) => {
+                    let row: socialpipe_schemas::SheetRowRecord = record.payload_as().unwrap();
+                    let author = row.author.unwrap();
+                    rosters.insert(author.author_id(), author);
+                }
+                _ => {}
+            }
+        }
+        let authors = newest_post
+            .iter()
+            .map(|(id, post)| {
+                let (profile, roster, score) = (&post.author.profile, rosters.get(id), newest_score.get(id));
+                let fields = serde_json::json!({
+                    "id": id, "platform": post.platform, "handle": profile.handle, "name": profile.name,
+                    "followers": profile.followers, "following": profile.following, "verified": post.author.verified,
+                    "rate": roster.and_then(|r| r.rate), "category": roster.and_then(|r| r.category.clone()),
+                    "kol_score": score.map(|s| s.0.score), "kol_tier": score.map(|s| s.0.tier.clone()),
+                });
+                (id.clone(), fields)
+            })
+            .collect();
+        let newest_scores =
+            newest_score.iter().map(|(author, (score, id))| (author.clone(), score_fields(id, score))).collect();
+        Expected { posts, authors, scores, newest_scores }
+    }
+}
+
+fn post_fields(record: &Envelope, p: &socialpipe_schemas::PostPayload) -> serde_json::Value {
+    let (language, entities, sentiment) =
+        (typed::<Language>(record), typed::<Entities>(record), typed::<Sentiment>(record));
+    let (emotion, intent, topics, safety) =
+        (typed::<Emotion>(record), typed::<Intent>(record), typed::<Topics>(record), typed::<BrandSafety>(record));
+    let model = sentiment.model.as_ref();
+    let e = &emotion.scores;
+    let mut fields = serde_json::json!({
+        "id": record.id, "platform": p.platform, "author_id": p.author_id(), "text": p.text,
+        "created_at": time(&p.created_at),
+        "likes": p.metrics.likes, "comments": p.metrics.comments, "shares": p.metrics.shares, "views": p.metrics.views,
+        "lang": p.lang, "language": language.code, "language_reliable": language.reliable,
+        "hashtags": entities.hashtags, "mentions": entities.mentions, "cashtags": entities.cashtags,
+        "urls": entities.urls, "emoji": entities.emoji, "brands": entities.brands,
+        "embedding": typed::<Embedding>(record).0, "version": record.version,
+    });
+    // (Two literals: one would pass json!'s recursion limit.)
+    let enrichments = serde_json::json!({
+        "sentiment_label": sentiment.label.as_str(), "sentiment_label_source": sentiment.label_source.as_str(),
+        "sentiment_reliable": sentiment.reliable, "sentiment_neg": sentiment.vader.neg,
+        "sentiment_neu": sentiment.vader.neu, "sentiment_pos": sentiment.vader.pos,
+        "sentiment_compound": sentiment.vader.compound,
+        "sentiment_model_label": model.map(|m| m.label.as_str()),
+        "sentiment_model_negative": model.map(|m| m.probabilities.negative),
+        "sentiment_model_neutral": model.map(|m| m.probabilities.neutral),
+        "sentiment_model_positive": model.map(|m| m.probabilities.positive),
+        "emotion": emotion.dominant.as_str(), "emotion_anger": e.anger, "emotion_anticipation": e.anticipation,
+        "emotion_disgust": e.disgust, "emotion_fear": e.fear, "emotion_joy": e.joy, "emotion_sadness": e.sadness,
+        "emotion_surprise": e.surprise, "emotion_trust": e.trust, "emotion_ekman": emotion.ekman.dominant.as_str(),
+        "intent": intent.label.as_str(), "intent_confidence": intent.confidence,
+        "keyphrases": topics.keywords.iter().map(|k| k.phrase.as_str()).collect::<Vec<_>>(),
+        "topics": topics.categories,
+        "brand_safety_score": safety.score, "brand_safe": safety.safe,
+        "brand_safety_categories": safety.flags.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+    });
+    fields.as_object_mut().unwrap().extend(enrichments.as_object().unwrap().clone());
+    fields
+}
+
+fn score_fields(id: &str, score: &socialpipe_schemas::KolScoreRecord) -> serde_json::Value {
+    let mut fields = serde_json::json!({
+        "id": id, "author_id": score.author_id, "platform": score.platform, "handle": score.handle,
+        "score": score.score, "tier": score.tier, "followers": score.followers, "posts": score.posts,
+        "factors": score.factors, "computed_at": time(&score.computed_at), "emitted_at": time(&score.emitted_at),
+    });
+    let object = fields.as_object_mut().unwrap();
+    for f in &score.factors {
+        object.insert(format!("{}_value", f.name), f.value.into());
+        object.insert(format!("{}_weight", f.name), f.weight.into());
+        object.insert(format!("{}_effective_weight", f.name), f.effective_weight.into());
+        object.insert(format!("{}_explanation", f.name), f.explanation.clone().into());
+        if f.name == "content_relevance" {
+            object.insert("best_brief".into(), f.inputs["brief"].clone());
+            object.insert("brief_relevance".into(), f.inputs["briefs"].clone());
+        }
+    }
+    fields
+}
+
+/// What a store holds: posts, authors (with roster and newest score) and
+/// KOL scores as rows by id, and each post's `enrichments` as JSON.
+struct Stored {
+    posts: Rows,
+    authors: Rows,
+    scores: Rows,
+    enrichments: Rows,
 }
 
 async fn write(config: &dyn SinkConfig, batch: &[Envelope]) {
@@ -141,89 +422,185 @@ async fn write(config: &dyn SinkConfig, batch: &[Envelope]) {
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
 }
 
-async fn sqlite_columns(batch: &[Envelope], posts: &[&Envelope]) {
+async fn sqlite(batch: &[Envelope]) -> Stored {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("contract.db");
     write(&socialpipe_sinks::sqlite::SqliteConfig::new(&path), batch).await;
     let db = rusqlite::Connection::open(&path).unwrap();
-    for post in posts {
-        let (language, sentiment, emotion, intent, safety) = (
-            typed::<Language>(post),
-            typed::<Sentiment>(post),
-            typed::<Emotion>(post),
-            typed::<Intent>(post),
-            typed::<BrandSafety>(post),
-        );
-        let row = db
-            .query_row(
-                "SELECT language, sentiment_label, sentiment_compound, sentiment_reliable, sentiment_model_label,
-                        sentiment_label_source, emotion, intent, intent_confidence, brand_safety_score, brand_safe,
-                        emotion_anger, emotion_anticipation, emotion_disgust, emotion_fear, emotion_joy,
-                        emotion_sadness, emotion_surprise, emotion_trust, embedding
-                 FROM posts WHERE id = ?1",
-                [&post.id],
-                |r| {
-                    let scores: Vec<f64> = (11..19).map(|i| r.get(i)).collect::<Result<_, _>>()?;
-                    Ok((
-                        r.get::<_, Option<String>>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, f64>(2)?,
-                        r.get::<_, bool>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, f64>(8)?,
-                        r.get::<_, f64>(9)?,
-                        r.get::<_, bool>(10)?,
-                        scores,
-                        r.get::<_, Vec<u8>>(19)?,
-                    ))
-                },
-            )
+    let rows = |sql: &str| -> Rows {
+        let mut statement = db.prepare(sql).unwrap();
+        let names: Vec<String> = statement.column_names().into_iter().map(str::to_owned).collect();
+        let rows = statement
+            .query_map([], |r| {
+                use rusqlite::types::ValueRef;
+                let mut columns = serde_json::Map::new();
+                for (i, name) in names.iter().enumerate() {
+                    let value = match r.get_ref(i)? {
+                        ValueRef::Null => serde_json::Value::Null,
+                        ValueRef::Integer(n) => n.into(),
+                        ValueRef::Real(x) => x.into(),
+                        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+                        // The embedding: little-endian f32.
+                        ValueRef::Blob(b) => b
+                            .chunks_exact(4)
+                            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                            .collect::<Vec<_>>()
+                            .into(),
+                    };
+                    columns.insert(name.clone(), value);
+                }
+                Ok((columns["id"].as_str().unwrap().to_owned(), serde_json::Value::Object(columns)))
+            })
             .unwrap();
-        let id = &post.id;
-        assert_eq!(row.0, language.code, "{id}: language");
-        assert_eq!(row.1, sentiment.label.as_str(), "{id}: sentiment_label");
-        assert!(approx(row.2, sentiment.vader.compound), "{id}: sentiment_compound");
-        assert_eq!(row.3, sentiment.reliable, "{id}: sentiment_reliable");
-        assert_eq!(row.4.as_deref(), sentiment.model.as_ref().map(|m| m.label.as_str()), "{id}: sentiment_model_label");
-        assert_eq!(row.5, sentiment.label_source.as_str(), "{id}: sentiment_label_source");
-        assert_eq!(row.6, emotion.dominant.as_str(), "{id}: emotion");
-        assert_eq!(row.7, intent.label.as_str(), "{id}: intent");
-        assert!(approx(row.8, intent.confidence), "{id}: intent_confidence");
-        assert!(approx(row.9, safety.score), "{id}: brand_safety_score");
-        assert_eq!(row.10, safety.safe, "{id}: brand_safe");
-        let scores: Vec<f64> = emotion.scores.all().iter().map(|(_, s)| *s).collect();
-        assert!(
-            row.11.iter().zip(&scores).all(|(a, b)| approx(*a, *b)),
-            "{id}: emotion_<each>: {:?} {scores:?}",
-            row.11
-        );
-        let vector: Vec<f32> = row.12.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-        assert_eq!(vector, typed::<Embedding>(post).0, "{id}: embedding");
+        rows.collect::<Result<_, _>>().unwrap()
+    };
+    let posts = rows("SELECT * FROM posts");
+    let enrichments = posts
+        .iter()
+        .map(|(id, p)| (id.clone(), serde_json::from_str(p["enrichments"].as_str().unwrap()).unwrap()))
+        .collect();
+    Stored {
+        posts,
+        authors: rows("SELECT * FROM author_profiles"),
+        scores: rows("SELECT * FROM kol_scores"),
+        enrichments,
     }
 }
 
-async fn postgres_columns(run: &str, batch: &[Envelope], posts: &[&Envelope]) {
+async fn postgres(run: &str, batch: &[Envelope]) -> Stored {
     let url = std::env::var("POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     write(&socialpipe_sinks::postgres::PostgresConfig::new(&url, run), batch).await;
     let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
-    let rows = client
-        .query(&format!("SELECT id, hashtags, mentions, embedding, enrichments FROM {run}.posts"), &[])
-        .await
-        .unwrap();
-    let by_id: BTreeMap<String, &tokio_postgres::Row> = rows.iter().map(|r| (r.get(0), r)).collect();
-    for post in posts {
-        let row = by_id[&post.id];
-        let entities: Entities = typed(post);
-        assert_eq!(row.get::<_, Vec<String>>(1), entities.hashtags, "{}: hashtags", post.id);
-        assert_eq!(row.get::<_, Vec<String>>(2), entities.mentions, "{}: mentions", post.id);
-        assert_eq!(row.get::<_, Vec<f32>>(3), typed::<Embedding>(post).0, "{}: embedding", post.id);
-        same_enrichments(post, row.get::<_, serde_json::Value>(4), "postgres");
-    }
+    let rows = async |table: &str| -> Rows {
+        let sql = format!("SELECT id, to_jsonb(t) - 'payload' FROM {run}.{table} t");
+        client.query(&sql, &[]).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect()
+    };
+    let posts = rows("posts").await;
+    let enrichments = posts.iter().map(|(id, p)| (id.clone(), p["enrichments"].clone())).collect();
+    let stored =
+        Stored { posts, authors: rows("author_profiles").await, scores: rows("kol_scores").await, enrichments };
     client.batch_execute(&format!("DROP SCHEMA {run} CASCADE")).await.unwrap();
+    stored
+}
+
+async fn clickhouse(run: &str, batch: &[Envelope]) -> Stored {
+    let url = std::env::var("CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+    write(&socialpipe_sinks::clickhouse::ClickhouseConfig::new(&url, run), batch).await;
+    let client = clickhouse::Client::default().with_url(&url).with_database(run).with_validation(false);
+    let rows = async |sql: &str| -> Rows {
+        let text = client
+            .query(sql)
+            .with_setting("output_format_json_quote_64bit_integers", "0")
+            .fetch_bytes("JSONEachRow")
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = String::from_utf8(text.to_vec()).unwrap();
+        text.lines()
+            .map(|line| {
+                let mut row: serde_json::Value = serde_json::from_str(line).unwrap();
+                // DateTime holds seconds: a time is its `_ms` column.
+                for field in ["created_at", "computed_at", "emitted_at"] {
+                    if let Some(ms) = row.get(format!("{field}_ms")).cloned() {
+                        row[field] = ms;
+                    }
+                }
+                // Each brief's relevance: two arrays, paired.
+                if let (Some(names), Some(values)) = (row["brief_names"].as_array(), row["brief_relevance"].as_array())
+                {
+                    let pairs = names.iter().zip(values).map(|(n, v)| (n.as_str().unwrap().to_owned(), v.clone()));
+                    row["brief_relevance"] = serde_json::Value::Object(pairs.collect());
+                }
+                (row["id"].as_str().unwrap().to_owned(), row)
+            })
+            .collect()
+    };
+    let posts = rows("SELECT * FROM posts FINAL").await;
+    let enrichments = posts
+        .iter()
+        .map(|(id, p)| (id.clone(), serde_json::from_str(p["enrichments"].as_str().unwrap()).unwrap()))
+        .collect();
+    let stored = Stored {
+        posts,
+        authors: rows("SELECT * FROM author_profiles").await,
+        scores: rows("SELECT * FROM kol_scores FINAL").await,
+        enrichments,
+    };
+    client.query(&format!("DROP DATABASE {run}")).execute().await.unwrap();
+    stored
+}
+
+async fn mongodb(run: &str, batch: &[Envelope]) -> Stored {
+    let uri = format!("mongodb://127.0.0.1:27017/{run}?directConnection=true");
+    write(&socialpipe_sinks::mongodb::MongodbConfig::new(&uri), batch).await;
+    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+    let database = client.database(run);
+    let rows = async |collection: &str| -> Rows {
+        let documents: Vec<mongodb::bson::Document> = database
+            .collection::<mongodb::bson::Document>(collection)
+            .find(mongodb::bson::doc! {})
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        documents
+            .into_iter()
+            .map(|d| (d.get_str("_id").unwrap().to_owned(), mongodb::bson::Bson::Document(d).into_relaxed_extjson()))
+            .collect()
+    };
+    let posts = rows("posts").await;
+    let enrichments = posts.iter().map(|(id, p)| (id.clone(), p["enrichments"].clone())).collect();
+    let stored = Stored { posts, authors: rows("authors").await, scores: rows("kol_scores").await, enrichments };
+    database.drop().await.unwrap();
+    stored
+}
+
+/// The graph's posts (with their author link), authors by id (the newest
+/// score is theirs, so the scores are the authors' nodes), and the edges.
+async fn neo4j(batch: &[Envelope], posts: &[&Envelope]) -> Stored {
+    let password = std::env::var("NEO4J_PASSWORD").unwrap_or_else(|_| "playwithdata".into());
+    let config = socialpipe_sinks::neo4j::Neo4jConfig::new("bolt://127.0.0.1:7687", "root", &password, "kol");
+    write(&config, batch).await;
+    let graph = neo4rs::Graph::connect(
+        neo4rs::ConfigBuilder::default()
+            .uri(&config.uri)
+            .user(&config.user)
+            .password(config.password.expose())
+            .db("kol")
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let ids: Vec<String> = posts.iter().map(|p| p.id.clone()).collect();
+    let cypher = "MATCH (p:Post) WHERE p.id IN $ids
+                  OPTIONAL MATCH (p)-[:TAGGED]->(h:Hashtag) WITH p, collect(h.name) AS tags
+                  OPTIONAL MATCH (p)-[:ABOUT]->(b:Brand) WITH p, tags, collect(b.name) AS brands
+                  MATCH (a:Author)-[:POSTED]->(p)
+                  RETURN properties(p) AS post, a.id AS author, properties(a) AS profile, tags, brands";
+    let mut rows = graph.execute(neo4rs::query(cypher).param("ids", ids)).await.unwrap();
+    let by_id: BTreeMap<&str, &&Envelope> = posts.iter().map(|p| (p.id.as_str(), p)).collect();
+    let (mut stored_posts, mut authors, mut enrichments) = (Rows::new(), Rows::new(), Rows::new());
+    while let Some(row) = rows.next().await.unwrap() {
+        let mut post: serde_json::Value = row.get("post").unwrap();
+        let id = post["id"].as_str().unwrap().to_owned();
+        let entities: Entities = typed(by_id[id.as_str()]);
+        let set = |v: Vec<String>| v.into_iter().collect::<BTreeSet<String>>();
+        assert_eq!(set(row.get("tags").unwrap()), set(entities.hashtags), "{id}: TAGGED");
+        assert_eq!(set(row.get("brands").unwrap()), set(entities.brands), "{id}: ABOUT");
+        let author: String = row.get("author").unwrap();
+        post["author_id"] = author.clone().into();
+        enrichments.insert(id.clone(), serde_json::from_str(post["enrichments"].as_str().unwrap()).unwrap());
+        authors.insert(author, row.get("profile").unwrap());
+        assert!(stored_posts.insert(id.clone(), post).is_none(), "neo4j: {id} has one author");
+    }
+    // An author's newest score, as the rows of the KOL table read it.
+    let scores =
+        authors.iter().filter(|(_, a)| a.get("kol_score").is_some()).map(|(id, a)| (id.clone(), a.clone())).collect();
+    Stored { posts: stored_posts, authors, scores, enrichments }
 }
 
 /// A store's `enrichments` (without the embedding) decode to what the
@@ -254,110 +631,4 @@ fn same_enrichments(post: &Envelope, stored: serde_json::Value, store: &str) {
     check::<Topics>(post, &stored, store);
     check::<BrandSafety>(post, &stored, store);
     check::<KolNote>(post, &stored, store);
-}
-
-#[derive(clickhouse::Row, serde::Deserialize)]
-struct ChPost {
-    id: String,
-    hashtags: Vec<String>,
-    mentions: Vec<String>,
-    brands: Vec<String>,
-    sentiment_label: String,
-    sentiment_compound: Option<f32>,
-    emotion: String,
-    embedding: Vec<f32>,
-    enrichments: String,
-}
-
-async fn clickhouse_columns(run: &str, batch: &[Envelope], posts: &[&Envelope]) {
-    let url = std::env::var("CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
-    write(&socialpipe_sinks::clickhouse::ClickhouseConfig::new(&url, run), batch).await;
-    let client = clickhouse::Client::default().with_url(&url).with_database(run).with_validation(false);
-    let rows: Vec<ChPost> = client
-        .query(
-            "SELECT id, hashtags, mentions, brands, sentiment_label, sentiment_compound, emotion, embedding, enrichments
-             FROM posts FINAL",
-        )
-        .fetch_all()
-        .await
-        .unwrap();
-    let by_id: BTreeMap<&str, &ChPost> = rows.iter().map(|r| (r.id.as_str(), r)).collect();
-    for post in posts {
-        let row = by_id[post.id.as_str()];
-        let (entities, sentiment) = (typed::<Entities>(post), typed::<Sentiment>(post));
-        assert_eq!(
-            (&row.hashtags, &row.mentions, &row.brands),
-            (&entities.hashtags, &entities.mentions, &entities.brands)
-        );
-        assert_eq!(row.sentiment_label, sentiment.label.as_str(), "{}: sentiment_label", post.id);
-        assert_eq!(row.sentiment_compound, Some(sentiment.vader.compound as f32), "{}: sentiment_compound", post.id);
-        assert_eq!(row.emotion, typed::<Emotion>(post).dominant.as_str(), "{}: emotion", post.id);
-        assert_eq!(row.embedding, typed::<Embedding>(post).0, "{}: embedding", post.id);
-        same_enrichments(post, serde_json::from_str(&row.enrichments).unwrap(), "clickhouse");
-    }
-    client.query(&format!("DROP DATABASE {run}")).execute().await.unwrap();
-}
-
-async fn mongodb_documents(run: &str, batch: &[Envelope], posts: &[&Envelope]) {
-    let uri = format!("mongodb://127.0.0.1:27017/{run}?directConnection=true");
-    write(&socialpipe_sinks::mongodb::MongodbConfig::new(&uri), batch).await;
-    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
-    let database = client.database(run);
-    let documents: Vec<mongodb::bson::Document> = database
-        .collection::<mongodb::bson::Document>("posts")
-        .find(mongodb::bson::doc! {})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    let by_id: BTreeMap<&str, &mongodb::bson::Document> =
-        documents.iter().map(|d| (d.get_str("_id").unwrap(), d)).collect();
-    for post in posts {
-        let stored = by_id[post.id.as_str()].get_document("enrichments").unwrap();
-        let json = mongodb::bson::Bson::Document(stored.clone()).into_relaxed_extjson();
-        same_enrichments(post, json.clone(), "mongodb");
-        assert_eq!(from_json::<Embedding>(&json["embedding"]).0, typed::<Embedding>(post).0, "{}: embedding", post.id);
-    }
-    database.drop().await.unwrap();
-}
-
-fn from_json<T: DeserializeOwned>(value: &serde_json::Value) -> T {
-    serde_json::from_value(value.clone()).unwrap()
-}
-
-async fn neo4j_properties(batch: &[Envelope], posts: &[&Envelope]) {
-    let password = std::env::var("NEO4J_PASSWORD").unwrap_or_else(|_| "playwithdata".into());
-    let config = socialpipe_sinks::neo4j::Neo4jConfig::new("bolt://127.0.0.1:7687", "root", &password, "kol");
-    write(&config, batch).await;
-    let graph = neo4rs::Graph::connect(
-        neo4rs::ConfigBuilder::default()
-            .uri(&config.uri)
-            .user(&config.user)
-            .password(config.password.expose())
-            .db("kol")
-            .build()
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    let ids: Vec<String> = posts.iter().map(|p| p.id.clone()).collect();
-    let cypher = "MATCH (p:Post) WHERE p.id IN $ids
-                  OPTIONAL MATCH (p)-[:TAGGED]->(h:Hashtag) WITH p, collect(h.name) AS tags
-                  OPTIONAL MATCH (p)-[:ABOUT]->(b:Brand)
-                  RETURN p.id AS id, p.sentiment_label AS sentiment, p.emotion AS emotion, tags, collect(b.name) AS brands";
-    let mut rows = graph.execute(neo4rs::query(cypher).param("ids", ids)).await.unwrap();
-    let mut seen = 0;
-    let by_id: BTreeMap<&str, &&Envelope> = posts.iter().map(|p| (p.id.as_str(), p)).collect();
-    while let Some(row) = rows.next().await.unwrap() {
-        let post = by_id[row.get::<String>("id").unwrap().as_str()];
-        let entities: Entities = typed(post);
-        assert_eq!(row.get::<String>("sentiment").unwrap(), typed::<Sentiment>(post).label.as_str(), "{}", post.id);
-        assert_eq!(row.get::<String>("emotion").unwrap(), typed::<Emotion>(post).dominant.as_str(), "{}", post.id);
-        let set = |v: Vec<String>| v.into_iter().collect::<BTreeSet<String>>();
-        assert_eq!(set(row.get("tags").unwrap()), set(entities.hashtags), "{}: TAGGED", post.id);
-        assert_eq!(set(row.get("brands").unwrap()), set(entities.brands), "{}: ABOUT", post.id);
-        seen += 1;
-    }
-    assert_eq!(seen, posts.len());
 }

@@ -25,8 +25,12 @@ pub const MIGRATIONS: &[Migration] = &[
 // writes on ArcadeDB). `updated_at_ms` is the author's version: the event
 // time of the post or roster row its profile comes from; an older one
 // changes nothing but a roster's rate and category (the last one wins).
+// A row without a handle (a roster that names only the id) goes to the
+// node already known by that id, if any.
 const AUTHORS: &str = "UNWIND $rows AS r
-MERGE (a:Author {handle_key: r.handle_key})
+OPTIONAL MATCH (known:Author {id: r.id}) WHERE r.handle IS NULL
+WITH r, coalesce(head(collect(known.handle_key)), r.handle_key) AS key
+MERGE (a:Author {handle_key: key})
 SET a.rate = coalesce(r.rate, a.rate), a.category = coalesce(r.category, a.category)
 WITH a, r WHERE coalesce(a.updated_at_ms, -1) <= r.updated_at_ms
 SET a.id = r.id, a.platform = r.platform, a.handle = coalesce(r.handle, a.handle), a.name = coalesce(r.name, a.name),
@@ -212,11 +216,19 @@ struct Statement {
 /// rows stay under `max_bytes` (servers refuse larger Bolt messages:
 /// ArcadeDB's limit is 16 MiB).
 fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Statement> {
+    // An update without a handle (a roster's) is the author of the batch's
+    // posts with that id, when there are some.
+    let handles: HashMap<String, &str> =
+        part.posts().filter_map(|(post, _)| Some((post.author_id(), post.author.profile.handle.as_deref()?))).collect();
+    let key = |a: &crate::batch::AuthorUpdate| {
+        let handle = a.profile.handle.as_deref().or_else(|| handles.get(&a.id).copied());
+        key_of(a.platform, handle, &a.id)
+    };
     let mut authors = Vec::new();
-    for author in part.authors_by(|a| key_of(a.platform, a.profile.handle.as_deref(), &a.id)) {
+    for author in part.authors_by(key) {
         let a = author.profile;
         authors.push(props([
-            ("handle_key", key_of(author.platform, a.handle.as_deref(), &author.id).into()),
+            ("handle_key", key(&author).into()),
             ("id", author.id.clone().into()),
             ("platform", author.platform.to_owned().into()),
             ("handle", a.handle.clone().into()),

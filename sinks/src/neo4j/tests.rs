@@ -246,6 +246,44 @@ async fn an_older_post_never_overwrites_the_author_of_a_newer_one() {
     assert_eq!(bolt.visible_post_ids(&platform).await.len(), 2, "the older post is written");
 }
 
+/// A roster row that names only the author's id, in a later batch than the
+/// author's posts, gives its rate and category to the node of the posts.
+#[tokio::test]
+async fn a_roster_without_a_handle_reaches_the_author_of_the_posts() {
+    let _turn = SERIAL.lock().await;
+    let bolt = Bolt::machine();
+    let platform = unique("r");
+    let mut sink = bolt.sink().await.unwrap();
+    sink.write(&[post_of_a1(&platform, 1, serde_json::json!({"handle": "ann"}), "2026-11-21T00:00:00Z", 1)]).await.unwrap();
+    let row = socialpipe_schemas::SheetRowRecord {
+        file_id: "f".into(),
+        file_name: "kols.xlsx".into(),
+        sheet: "Sheet1".into(),
+        row_key: "a1".into(),
+        row_number: 2,
+        cells: serde_json::Map::new(),
+        content_hash: "h".into(),
+        author: Some(socialpipe_schemas::AuthorSnapshot {
+            platform: platform.clone(),
+            id: "a1".into(),
+            profile: Default::default(),
+            rate: Some(900.0),
+            category: Some("beauty".into()),
+        }),
+    };
+    let at = "2026-11-01T00:00:00Z".parse().unwrap();
+    let roster =
+        Envelope::new(RecordKind::SheetRow, row.record_id(), format!("{platform}:a1"), "s", at, Envelope::encode_payload(&row));
+    assert!(sink.write(&[roster]).await.unwrap().rejected.is_empty());
+    assert_eq!(bolt.number("MATCH (a:Author) WHERE a.platform = $platform RETURN count(a) AS n", &platform).await, 1);
+    let rows = bolt.strings(
+        "MATCH (a:Author) WHERE a.platform = $platform RETURN a.handle + ' ' + a.category + ' ' + toString(a.rate) AS r",
+        &platform,
+        "r",
+    );
+    assert_eq!(rows.await, ["ann beauty 900.0"]);
+}
+
 #[tokio::test]
 async fn constraints_are_created_idempotently_and_bad_credentials_are_fatal() {
     let _turn = SERIAL.lock().await;
