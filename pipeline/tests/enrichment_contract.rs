@@ -138,6 +138,19 @@ async fn the_real_stages_write_the_contract_and_every_store_sink_keeps_it() {
         ("mongodb", 5, mongodb(&run, &batch).await),
         ("neo4j", 6, neo4j(&batch, &posts).await),
     ];
+    // The same questions answer the same in every SQL store.
+    let (sqlite_views, others) = (&stores[0].2.views, [&stores[1], &stores[2]]);
+    for view in VIEWS {
+        let reference = comparable(&sqlite_views[view]);
+        assert!(!reference.is_empty(), "{view}: the sample reaches it");
+        for (store, _, stored) in others {
+            let rows = comparable(&stored.views[view]);
+            assert_eq!(rows.len(), reference.len(), "{view}: {store} has as many rows as SQLite");
+            for (row, wanted) in rows.iter().zip(&reference) {
+                assert!(agrees(wanted, row), "{view}: {store} answers {row}, SQLite {wanted}");
+            }
+        }
+    }
     for (store, column, stored) in &stores {
         for post in &posts {
             same_enrichments(post, stored.enrichments[&post.id].clone(), store);
@@ -414,6 +427,41 @@ struct Stored {
     authors: Rows,
     scores: Rows,
     enrichments: Rows,
+    /// The SQL stores' analyst views, rows as JSON objects.
+    views: BTreeMap<&'static str, Vec<serde_json::Value>>,
+}
+
+/// The analyst views every SQL store has, with the same columns.
+const VIEWS: [&str; 7] = [
+    "sentiment_by_brand_hour",
+    "sentiment_by_hashtag_hour",
+    "emotion_by_brand_hour",
+    "emotion_by_hashtag_hour",
+    "intent_by_brand_day",
+    "share_of_voice_day",
+    "kols_by_category",
+];
+
+/// A view's rows in one form for every store: hours as RFC 3339 text,
+/// sorted by their text values.
+fn comparable(rows: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    let mut rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| {
+            let mut row = row.clone();
+            if let Some(hour) = row.get("hour").and_then(|h| h.as_str()).map(str::to_owned) {
+                let hour = hour.trim_end_matches('Z').replace(' ', "T");
+                row["hour"] = format!("{hour}Z").into();
+            }
+            row
+        })
+        .collect();
+    let key = |row: &serde_json::Value| -> Vec<(String, String)> {
+        let text = row.as_object().unwrap().iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())));
+        text.collect::<BTreeMap<_, _>>().into_iter().collect()
+    };
+    rows.sort_by_key(key);
+    rows
 }
 
 async fn write(config: &dyn SinkConfig, batch: &[Envelope]) {
@@ -427,7 +475,8 @@ async fn sqlite(batch: &[Envelope]) -> Stored {
     let path = dir.path().join("contract.db");
     write(&socialpipe_sinks::sqlite::SqliteConfig::new(&path), batch).await;
     let db = rusqlite::Connection::open(&path).unwrap();
-    let rows = |sql: &str| -> Rows {
+    // Rows by their column `key` (the view's row number, without it).
+    let rows = |sql: &str, key: &str| -> Rows {
         let mut statement = db.prepare(sql).unwrap();
         let names: Vec<String> = statement.column_names().into_iter().map(str::to_owned).collect();
         let rows = statement
@@ -449,21 +498,33 @@ async fn sqlite(batch: &[Envelope]) -> Stored {
                     };
                     columns.insert(name.clone(), value);
                 }
-                Ok((columns["id"].as_str().unwrap().to_owned(), serde_json::Value::Object(columns)))
+                let id = match columns[key].clone() {
+                    serde_json::Value::String(id) => id,
+                    n => format!("{n:0>9}"),
+                };
+                if key == "n" {
+                    columns.remove("n");
+                }
+                Ok((id, serde_json::Value::Object(columns)))
             })
             .unwrap();
         rows.collect::<Result<_, _>>().unwrap()
     };
-    let posts = rows("SELECT * FROM posts");
+    let posts = rows("SELECT * FROM posts", "id");
     let enrichments = posts
         .iter()
         .map(|(id, p)| (id.clone(), serde_json::from_str(p["enrichments"].as_str().unwrap()).unwrap()))
         .collect();
+    let views = VIEWS
+        .iter()
+        .map(|v| (*v, rows(&format!("SELECT row_number() OVER () AS n, * FROM {v}"), "n").into_values().collect()))
+        .collect();
     Stored {
         posts,
-        authors: rows("SELECT * FROM author_profiles"),
-        scores: rows("SELECT * FROM kol_scores"),
+        authors: rows("SELECT * FROM author_profiles", "id"),
+        scores: rows("SELECT * FROM kol_scores", "id"),
         enrichments,
+        views,
     }
 }
 
@@ -478,8 +539,13 @@ async fn postgres(run: &str, batch: &[Envelope]) -> Stored {
     };
     let posts = rows("posts").await;
     let enrichments = posts.iter().map(|(id, p)| (id.clone(), p["enrichments"].clone())).collect();
+    let mut views = BTreeMap::new();
+    for view in VIEWS {
+        let sql = format!("SELECT to_jsonb(t) FROM {run}.{view} t");
+        views.insert(view, client.query(&sql, &[]).await.unwrap().iter().map(|r| r.get(0)).collect());
+    }
     let stored =
-        Stored { posts, authors: rows("author_profiles").await, scores: rows("kol_scores").await, enrichments };
+        Stored { posts, authors: rows("author_profiles").await, scores: rows("kol_scores").await, enrichments, views };
     client.batch_execute(&format!("DROP SCHEMA {run} CASCADE")).await.unwrap();
     stored
 }
@@ -488,7 +554,7 @@ async fn clickhouse(run: &str, batch: &[Envelope]) -> Stored {
     let url = std::env::var("CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
     write(&socialpipe_sinks::clickhouse::ClickhouseConfig::new(&url, run), batch).await;
     let client = clickhouse::Client::default().with_url(&url).with_database(run).with_validation(false);
-    let rows = async |sql: &str| -> Rows {
+    let json = async |sql: &str| -> Vec<serde_json::Value> {
         let text = client
             .query(sql)
             .with_setting("output_format_json_quote_64bit_integers", "0")
@@ -498,9 +564,13 @@ async fn clickhouse(run: &str, batch: &[Envelope]) -> Stored {
             .await
             .unwrap();
         let text = String::from_utf8(text.to_vec()).unwrap();
-        text.lines()
-            .map(|line| {
-                let mut row: serde_json::Value = serde_json::from_str(line).unwrap();
+        text.lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+    };
+    let rows = async |sql: &str| -> Rows {
+        json(sql)
+            .await
+            .into_iter()
+            .map(|mut row| {
                 // DateTime holds seconds: a time is its `_ms` column.
                 for field in ["created_at", "computed_at", "emitted_at"] {
                     if let Some(ms) = row.get(format!("{field}_ms")).cloned() {
@@ -522,11 +592,16 @@ async fn clickhouse(run: &str, batch: &[Envelope]) -> Stored {
         .iter()
         .map(|(id, p)| (id.clone(), serde_json::from_str(p["enrichments"].as_str().unwrap()).unwrap()))
         .collect();
+    let mut views = BTreeMap::new();
+    for view in VIEWS {
+        views.insert(view, json(&format!("SELECT * FROM {view}")).await);
+    }
     let stored = Stored {
         posts,
         authors: rows("SELECT * FROM author_profiles").await,
         scores: rows("SELECT * FROM kol_scores FINAL").await,
         enrichments,
+        views,
     };
     client.query(&format!("DROP DATABASE {run}")).execute().await.unwrap();
     stored
@@ -553,7 +628,8 @@ async fn mongodb(run: &str, batch: &[Envelope]) -> Stored {
     };
     let posts = rows("posts").await;
     let enrichments = posts.iter().map(|(id, p)| (id.clone(), p["enrichments"].clone())).collect();
-    let stored = Stored { posts, authors: rows("authors").await, scores: rows("kol_scores").await, enrichments };
+    let (authors, scores) = (rows("authors").await, rows("kol_scores").await);
+    let stored = Stored { posts, authors, scores, enrichments, views: BTreeMap::new() };
     database.drop().await.unwrap();
     stored
 }
@@ -600,7 +676,7 @@ async fn neo4j(batch: &[Envelope], posts: &[&Envelope]) -> Stored {
     // An author's newest score, as the rows of the KOL table read it.
     let scores =
         authors.iter().filter(|(_, a)| a.get("kol_score").is_some()).map(|(id, a)| (id.clone(), a.clone())).collect();
-    Stored { posts: stored_posts, authors, scores, enrichments }
+    Stored { posts: stored_posts, authors, scores, enrichments, views: BTreeMap::new() }
 }
 
 /// A store's `enrichments` (without the embedding) decode to what the

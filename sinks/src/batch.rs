@@ -190,6 +190,8 @@ pub struct AuthorUpdate<'a> {
     pub rate: Option<f64>,
     pub category: Option<&'a str>,
     pub at: DateTime<Utc>,
+    /// From a roster row (else from a post).
+    pub roster: bool,
 }
 
 impl<'a> AuthorUpdate<'a> {
@@ -203,6 +205,7 @@ impl<'a> AuthorUpdate<'a> {
             rate: None,
             category: None,
             at: post.created_at,
+            roster: false,
         }
     }
 
@@ -216,6 +219,7 @@ impl<'a> AuthorUpdate<'a> {
             rate: author.rate,
             category: author.category.as_deref(),
             at,
+            roster: true,
         }
     }
 }

@@ -40,6 +40,7 @@ impl Dialect {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "initial", script: include_str!("migrations/001_initial.sql") },
     Migration { version: 2, name: "analyst_fields", script: include_str!("migrations/002_analyst_fields.sql") },
+    Migration { version: 3, name: "rollups", script: include_str!("migrations/003_rollups.sql") },
 ];
 
 /// The per-hour analyst views: sentiment and emotion, by hashtag and by brand.

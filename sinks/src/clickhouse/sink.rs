@@ -1,10 +1,11 @@
 //! Encoding rows, classifying server answers, and inserting a batch.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use clickhouse::{Client, Compression, Row as ChRow};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use socialpipe_schemas::{ComponentError, Envelope, ErrorDomain};
 
 use super::{ClickhouseConfig, Dialect, MIGRATIONS, statements};
@@ -310,7 +311,115 @@ impl ClickhouseWriter {
         self.insert::<PostRow>("posts", &encoded.posts).await?;
         self.insert::<AuthorRow>("authors", &encoded.authors).await?;
         self.insert::<KolRow>("kol_scores", &encoded.scores).await?;
-        self.insert::<SheetRow>("sheet_rows", &encoded.sheets).await
+        self.insert::<SheetRow>("sheet_rows", &encoded.sheets).await?;
+        let ledger = self.ledger_rows(&encoded.posts).await?;
+        self.insert::<LedgerRow>("post_rollup_log", &ledger).await
+    }
+
+    /// The rollups' ledger rows for `posts` (migration 3): for each post
+    /// whose version is newer than the one the ledger counts, +1 for it and
+    /// the cancelling rows of what was counted. In one INSERT, so the
+    /// ledger, and the rollups fed from it, never count a post twice.
+    async fn ledger_rows(&self, posts: &[PostRow<'_>]) -> Result<Vec<LedgerRow>, clickhouse::error::Error> {
+        let mut newest: HashMap<&str, &PostRow> = HashMap::new();
+        for post in posts {
+            let slot = newest.entry(post.id).or_insert(post);
+            if post.version > slot.version {
+                *slot = post;
+            }
+        }
+        if newest.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = newest.keys().copied().collect();
+        let counted: Vec<CountedRow> = self
+            .client
+            .query(
+                "SELECT id, version, toInt8(-sum(sign)) AS cancel, any(created_at) AS created_at, any(platform) AS platform,
+                        any(hashtags) AS hashtags, any(brands) AS brands, any(sentiment_label) AS sentiment_label,
+                        any(sentiment_compound) AS sentiment_compound, any(emotion) AS emotion, any(intent) AS intent
+                 FROM post_rollup_log WHERE id IN (SELECT arrayJoin(?)) GROUP BY id, version HAVING sum(sign) > 0",
+            )
+            .bind(ids)
+            .with_setting("max_execution_time", self.timeout.as_secs().max(1).to_string())
+            .fetch_all()
+            .await?;
+        let mut rows = Vec::new();
+        let mut cancels: HashMap<String, Vec<CountedRow>> = HashMap::new();
+        for row in counted {
+            cancels.entry(row.id.clone()).or_default().push(row);
+        }
+        for (id, post) in newest {
+            let before = cancels.remove(id).unwrap_or_default();
+            if before.iter().any(|c| c.version >= post.version) {
+                continue;
+            }
+            rows.extend(before.into_iter().map(LedgerRow::from));
+            rows.push(LedgerRow {
+                id: post.id.to_owned(),
+                version: post.version,
+                sign: 1,
+                created_at: post.created_at,
+                platform: post.platform.to_owned(),
+                hashtags: post.hashtags.clone(),
+                brands: post.brands.clone(),
+                sentiment_label: post.sentiment_label.to_owned(),
+                sentiment_compound: post.sentiment_compound.map(f64::from),
+                emotion: post.emotion.to_owned(),
+                intent: post.intent.unwrap_or("").to_owned(),
+            });
+        }
+        Ok(rows)
+    }
+}
+
+/// A row of the rollups' ledger, `post_rollup_log`.
+#[derive(ChRow, Serialize)]
+struct LedgerRow {
+    id: String,
+    version: u64,
+    sign: i8,
+    created_at: u32,
+    platform: String,
+    hashtags: Vec<String>,
+    brands: Vec<String>,
+    sentiment_label: String,
+    sentiment_compound: Option<f64>,
+    emotion: String,
+    intent: String,
+}
+
+/// A version the ledger counts, with the sign that cancels it.
+#[derive(ChRow, Deserialize)]
+struct CountedRow {
+    id: String,
+    version: u64,
+    cancel: i8,
+    created_at: u32,
+    platform: String,
+    hashtags: Vec<String>,
+    brands: Vec<String>,
+    sentiment_label: String,
+    sentiment_compound: Option<f64>,
+    emotion: String,
+    intent: String,
+}
+
+impl From<CountedRow> for LedgerRow {
+    fn from(c: CountedRow) -> Self {
+        LedgerRow {
+            id: c.id,
+            version: c.version,
+            sign: c.cancel,
+            created_at: c.created_at,
+            platform: c.platform,
+            hashtags: c.hashtags,
+            brands: c.brands,
+            sentiment_label: c.sentiment_label,
+            sentiment_compound: c.sentiment_compound,
+            emotion: c.emotion,
+            intent: c.intent,
+        }
     }
 }
 

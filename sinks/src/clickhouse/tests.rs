@@ -234,7 +234,7 @@ async fn the_as_of_rename_keeps_every_score_on_the_legacy_server() {
         .unwrap();
     ch.client().query("INSERT INTO schema_migrations VALUES (1, 'initial', now())").execute().await.unwrap();
     ch.client().query(OLD_SCORES).execute().await.unwrap();
-    assert_eq!(ClickhouseSink::migrate_store(&ch.config).await.unwrap(), vec![2]);
+    assert_eq!(ClickhouseSink::migrate_store(&ch.config).await.unwrap(), vec![2, 3]);
     let rows: Vec<MigratedScore> = ch.client().query(MIGRATED_SCORES).fetch_all().await.unwrap();
     let rows: Vec<serde_json::Value> = rows.into_iter().map(|r| serde_json::to_value(r).unwrap()).collect();
     assert_eq!(rows, migrated_scores());
@@ -260,29 +260,176 @@ fn the_as_of_rename_keeps_every_score_on_the_current_release() {
     assert_eq!(rows, migrated_scores());
 }
 
-/// The current-release DDL (and the analyst queries on it) on chdb, an
-/// embedded current ClickHouse from PyPI (`scripts/services.sh which chdb`).
-#[test]
-fn current_release_ddl_and_views_work_on_chdb() {
-    let mut sql = vec![serde_json::json!("CREATE DATABASE sp"), serde_json::json!("USE sp")];
-    sql.extend(chdb_statements(MIGRATIONS));
-    // One post written twice (a redelivery) and a newer version of it.
-    for version in [10, 10, 11] {
-        sql.push(serde_json::json!(format!(
-            "INSERT INTO posts (id, platform, author_id, created_at, created_at_ms, hashtags, brands, sentiment_label,
-                                sentiment_compound, emotion, version)
-             VALUES ('x:1', 'x', 'x:a', '2026-11-20 10:15:00', 1795170900000, ['coffee'], ['acme'], 'positive', 0.5, 'joy', {version})"
-        )));
-    }
-    sql.push("SELECT count() AS n FROM posts FINAL".into());
-    sql.push("SELECT hour, hashtag, posts, positive FROM sentiment_by_hashtag_hour".into());
-    sql.push("SELECT brand, emotion, posts FROM emotion_by_brand_hour".into());
-    let outputs = on_chdb(&sql);
-    let last: Vec<serde_json::Value> =
-        outputs.iter().rev().take(3).rev().map(|s| serde_json::from_str(s.trim()).unwrap()).collect();
-    use serde_json::json;
-    assert_eq!(last[0], json!({"n": 1}));
-    assert_eq!(last[1], json!({"hour": "2026-11-20 10:00:00", "hashtag": "coffee", "posts": 1, "positive": 1}));
-    assert_eq!(last[2], json!({"brand": "acme", "emotion": "joy", "posts": 1}));
+/// Each rollup view and the same question asked of `posts FINAL` (the
+/// answer the rollup must give), with the order both are read in.
+const ROLLUPS: &[(&str, &str, &str)] = &[
+    (
+        "sentiment_by_brand_hour",
+        "SELECT toStartOfHour(created_at, 'UTC') AS hour, platform, brand, count() AS posts,
+                avg(sentiment_compound) AS avg_compound, countIf(sentiment_label = 'positive') AS positive,
+                countIf(sentiment_label = 'neutral') AS neutral, countIf(sentiment_label = 'negative') AS negative
+         FROM posts FINAL ARRAY JOIN brands AS brand GROUP BY hour, platform, brand",
+        "hour, platform, brand",
+    ),
+    (
+        "sentiment_by_hashtag_hour",
+        "SELECT toStartOfHour(created_at, 'UTC') AS hour, platform, hashtag, count() AS posts,
+                avg(sentiment_compound) AS avg_compound, countIf(sentiment_label = 'positive') AS positive,
+                countIf(sentiment_label = 'neutral') AS neutral, countIf(sentiment_label = 'negative') AS negative
+         FROM posts FINAL ARRAY JOIN hashtags AS hashtag GROUP BY hour, platform, hashtag",
+        "hour, platform, hashtag",
+    ),
+    (
+        "emotion_by_brand_hour",
+        "SELECT toStartOfHour(created_at, 'UTC') AS hour, platform, brand, emotion, count() AS posts
+         FROM posts FINAL ARRAY JOIN brands AS brand WHERE emotion != '' GROUP BY hour, platform, brand, emotion",
+        "hour, platform, brand, emotion",
+    ),
+    (
+        "emotion_by_hashtag_hour",
+        "SELECT toStartOfHour(created_at, 'UTC') AS hour, platform, hashtag, emotion, count() AS posts
+         FROM posts FINAL ARRAY JOIN hashtags AS hashtag WHERE emotion != '' GROUP BY hour, platform, hashtag, emotion",
+        "hour, platform, hashtag, emotion",
+    ),
+    (
+        "intent_by_brand_day",
+        "SELECT toDate(created_at, 'UTC') AS day, platform, brand, intent, count() AS posts
+         FROM posts FINAL ARRAY JOIN brands AS brand WHERE ifNull(intent, '') != '' GROUP BY day, platform, brand, intent",
+        "day, platform, brand, intent",
+    ),
+    (
+        "share_of_voice_day",
+        "SELECT day, platform, brand, posts, posts / total AS share
+         FROM (SELECT toDate(created_at, 'UTC') AS day, platform, brand, count() AS posts
+               FROM posts FINAL ARRAY JOIN brands AS brand GROUP BY day, platform, brand) AS brands
+         ANY INNER JOIN (SELECT toDate(created_at, 'UTC') AS day, platform, count() AS total
+                         FROM posts FINAL ARRAY JOIN brands AS brand GROUP BY day, platform) AS totals
+         USING day, platform",
+        "day, platform, brand",
+    ),
+];
+
+/// Rows read as JSONEachRow agree: the same columns, numbers within 1e-9.
+fn same_rows(view: &str, rollup: &str, reference: &str) {
+    let parse = |text: &str| -> Vec<serde_json::Value> { text.lines().map(|l| serde_json::from_str(l).unwrap()).collect() };
+    let (rollup, reference) = (parse(rollup), parse(reference));
+    let close = |a: &serde_json::Value, b: &serde_json::Value| match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => (x - y).abs() <= 1e-9,
+        _ => a == b,
+    };
+    let same = rollup.len() == reference.len()
+        && rollup.iter().zip(&reference).all(|(a, b)| {
+            let (a, b) = (a.as_object().unwrap(), b.as_object().unwrap());
+            a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| close(v, w)))
+        });
+    assert!(same, "{view}: the rollup answers\n{rollup:#?}\nposts FINAL answers\n{reference:#?}");
+    assert!(!reference.is_empty(), "{view}: the test data reach it");
 }
 
+/// Post `n` with one brand, hashtag, sentiment, emotion and intent.
+fn rollup_post(n: u32, version: i64, brand: &str, hashtag: &str, compound: f64, emotion: &str, intent: &str) -> Envelope {
+    use socialpipe_schemas::enrichment::{Emotion, Entities, Intent, Sentiment, SentimentLabel};
+    let mut post = crate::testing::post("tiktok", n, 1, version);
+    post.set_enrichment(&Entities { hashtags: vec![hashtag.into()], brands: vec![brand.into()], ..Entities::default() });
+    let mut sentiment: Sentiment = post.enrichment().unwrap();
+    sentiment.vader.compound = compound;
+    sentiment.label = SentimentLabel::of_compound(compound);
+    post.set_enrichment(&sentiment);
+    let mut feeling: Emotion = post.enrichment().unwrap();
+    feeling.dominant = serde_json::from_value(emotion.into()).unwrap();
+    post.set_enrichment(&feeling);
+    let intent = serde_json::json!({"label": intent, "confidence": 0.9,
+        "scores": {"complaint": 0.1, "purchase": 0.1, "question": 0.1, "recommendation": 0.1}, "signals": []});
+    post.set_enrichment::<Intent>(&serde_json::from_value(intent).unwrap());
+    post
+}
+
+/// On 18.16, through the sink: a post written twice (a redelivery), then a
+/// newer version that changes its brand, hashtag, sentiment, emotion and
+/// intent, and an older version of another arriving late: every rollup
+/// answers what posts FINAL answers.
+#[tokio::test]
+async fn the_rollups_answer_as_posts_final_after_duplicated_and_updated_posts_on_the_legacy_server() {
+    let ch = Ch::new(machine_url());
+    let mut sink = ch.sink().await.unwrap();
+    let first: Vec<Envelope> = (0..12)
+        .map(|n| rollup_post(n, 10, ["acme", "globex"][n as usize % 2], "coffee", 0.5, "joy", "purchase"))
+        .collect();
+    sink.write(&first).await.unwrap();
+    sink.write(&first[..3]).await.unwrap();
+    let updates = [
+        rollup_post(0, 11, "initech", "tea", -0.6, "sadness", "complaint"),
+        rollup_post(1, 9, "initech", "tea", -0.6, "sadness", "complaint"),
+    ];
+    sink.write(&updates).await.unwrap();
+    sink.write(&updates).await.unwrap();
+    let client = ch.client();
+    for (view, reference, order) in ROLLUPS {
+        let read = async |sql: String| {
+            let bytes = client
+                .query(&sql)
+                .with_setting("output_format_json_quote_64bit_integers", "0")
+                .fetch_bytes("JSONEachRow")
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        };
+        let rollup = read(format!("SELECT * FROM {view} ORDER BY {order}")).await;
+        let expected = read(format!("SELECT * FROM ({reference}) ORDER BY {order}")).await;
+        same_rows(view, &rollup, &expected);
+    }
+    let initech: i64 =
+        ch.client().query("SELECT sum(posts) FROM sentiment_by_brand_hour WHERE brand = 'initech'").fetch_one().await.unwrap();
+    assert_eq!(initech, 1, "the newer version counts, the older one does not");
+}
+
+/// A ledger row: id, version, sign, brand, hashtag, label, compound, emotion, intent.
+type LedgerValues<'a> = (&'a str, u32, i8, &'a str, &'a str, &'a str, f64, &'a str, &'a str);
+
+/// The same DDL on the current release (chdb), fed the ledger rows the sink
+/// writes: +1 for a new version, -1 and +1 for an update, nothing for a
+/// redelivery.
+#[test]
+fn the_rollups_answer_as_posts_final_after_duplicated_and_updated_posts_on_the_current_release() {
+    let mut sql = vec![serde_json::json!("CREATE DATABASE sp"), serde_json::json!("USE sp")];
+    sql.extend(chdb_statements(MIGRATIONS));
+    let post = |id: &str, version: u32, brand: &str, tag: &str, label: &str, compound: f64, emotion: &str, intent: &str| {
+        format!(
+            "INSERT INTO posts (id, platform, author_id, created_at, created_at_ms, hashtags, brands, sentiment_label,
+                                sentiment_compound, emotion, intent, version)
+             VALUES ('{id}', 'x', 'x:a', '2026-11-20 10:15:00', 1795170900000, ['{tag}'], ['{brand}'], '{label}',
+                     {compound}, '{emotion}', '{intent}', {version})"
+        )
+    };
+    let ledger = |rows: &[LedgerValues]| {
+        let values: Vec<String> = rows
+            .iter()
+            .map(|(id, version, sign, brand, tag, label, compound, emotion, intent)| {
+                format!("('{id}', {version}, {sign}, '2026-11-20 10:15:00', 'x', ['{tag}'], ['{brand}'], '{label}', {compound}, '{emotion}', '{intent}')")
+            })
+            .collect();
+        format!("INSERT INTO post_rollup_log VALUES {}", values.join(", "))
+    };
+    let v10 = ("x:1", 10, 1, "acme", "coffee", "positive", 0.5, "joy", "purchase");
+    let other = ("x:2", 10, 1, "acme", "coffee", "negative", -0.25, "anger", "complaint");
+    let v11 = ("x:1", 11, 1, "globex", "tea", "neutral", 0.0, "trust", "question");
+    sql.push(post("x:1", 10, "acme", "coffee", "positive", 0.5, "joy", "purchase").into());
+    sql.push(post("x:2", 10, "acme", "coffee", "negative", -0.25, "anger", "complaint").into());
+    sql.push(ledger(&[v10, other]).into());
+    // A redelivery: the row again, the ledger unchanged.
+    sql.push(post("x:1", 10, "acme", "coffee", "positive", 0.5, "joy", "purchase").into());
+    // An update: -1 for what was counted, +1 for the new version.
+    sql.push(post("x:1", 11, "globex", "tea", "neutral", 0.0, "trust", "question").into());
+    sql.push(ledger(&[("x:1", 10, -1, "acme", "coffee", "positive", 0.5, "joy", "purchase"), v11]).into());
+    let first = sql.len();
+    for (view, reference, order) in ROLLUPS {
+        sql.push(format!("SELECT * FROM {view} ORDER BY {order}").into());
+        sql.push(format!("SELECT * FROM ({reference}) ORDER BY {order}").into());
+    }
+    let outputs = on_chdb(&sql);
+    for (i, (view, _, _)) in ROLLUPS.iter().enumerate() {
+        same_rows(view, &outputs[first + 2 * i], &outputs[first + 2 * i + 1]);
+    }
+}

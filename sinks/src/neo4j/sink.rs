@@ -216,12 +216,14 @@ struct Statement {
 /// rows stay under `max_bytes` (servers refuse larger Bolt messages:
 /// ArcadeDB's limit is 16 MiB).
 fn queries(part: &DecodedBatch<'_>, max_bytes: usize) -> Vec<Statement> {
-    // An update without a handle (a roster's) is the author of the batch's
-    // posts with that id, when there are some.
+    // A roster row without a handle is about the author of the batch's
+    // posts with that id, when there are some (a post without one is linked
+    // to a node of its own id, as it names no other).
     let handles: HashMap<String, &str> =
         part.posts().filter_map(|(post, _)| Some((post.author_id(), post.author.profile.handle.as_deref()?))).collect();
     let key = |a: &crate::batch::AuthorUpdate| {
-        let handle = a.profile.handle.as_deref().or_else(|| handles.get(&a.id).copied());
+        let known = || if a.roster { handles.get(&a.id).copied() } else { None };
+        let handle = a.profile.handle.as_deref().or_else(known);
         key_of(a.platform, handle, &a.id)
     };
     let mut authors = Vec::new();

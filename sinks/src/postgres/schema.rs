@@ -13,6 +13,7 @@ use crate::migrations::{Migration, MigrationTarget};
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "initial", script: include_str!("migrations/001_initial.sql") },
     Migration { version: 2, name: "analyst_fields", script: include_str!("migrations/002_analyst_fields.sql") },
+    Migration { version: 3, name: "analyst_views", script: include_str!("migrations/003_analyst_views.sql") },
 ];
 
 /// A schema being migrated.

@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "kol scores", script: include_str!("migrations/004_kol_scores.sql") },
     Migration { version: 5, name: "rosters", script: include_str!("migrations/005_rosters.sql") },
     Migration { version: 6, name: "analyst fields", script: include_str!("migrations/006_analyst_fields.sql") },
+    Migration { version: 7, name: "analyst views", script: include_str!("migrations/007_analyst_views.sql") },
 ];
 
 /// A database being migrated.

@@ -323,7 +323,7 @@ async fn rows_written_before_the_scores_migration_get_the_columns() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(before, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(before, [1, 2, 3, 4, 5, 6, 7]);
     let score: (f64, String) = db
         .query_row("SELECT score, computed_at FROM kol_latest WHERE author_id = 'twitter:7'", [], |r| {
             Ok((r.get(0)?, r.get(1)?))

@@ -103,25 +103,34 @@ RENAME TABLE kol_scores TO kol_scores_001, kol_scores_002 TO kol_scores;
 DROP TABLE IF EXISTS kol_scores_001;
 
 
--- Each author's newest score (the same columns as in PostgreSQL and SQLite).
+-- Each author's newest score (the same columns as in PostgreSQL and SQLite);
+-- `why` is its content relevance and engagement explanations.
 CREATE VIEW IF NOT EXISTS kol_latest AS
 SELECT author_id, argMax(id, computed_at_ms) AS id, any(platform) AS platform, argMax(handle, computed_at_ms) AS handle,
        max(computed_at) AS computed_at, argMax(emitted_at, computed_at_ms) AS emitted_at,
        argMax(score, computed_at_ms) AS score, argMax(tier, computed_at_ms) AS tier,
        argMax(followers, computed_at_ms) AS followers, argMax(posts, computed_at_ms) AS posts,
-       argMax(factors, computed_at_ms) AS factors, argMax(version, computed_at_ms) AS version
+       argMax(factors, computed_at_ms) AS factors, argMax(version, computed_at_ms) AS version,
+       argMax(concat(ifNull(content_relevance_explanation, ''), ' · ', ifNull(engagement_explanation, '')), computed_at_ms) AS why
 FROM kol_scores FINAL
 GROUP BY author_id;
 
 -- Authors with their roster's rate and category and their newest KOL score.
+-- (18.16 joins fill a missing row with defaults, not NULLs: the `rostered`
+-- and `scored` markers tell them apart.)
 CREATE VIEW IF NOT EXISTS author_profiles AS
-SELECT id, platform, handle, name, followers, following, verified, rate, category, kol_score, kol_tier
+SELECT id, platform, handle, name, followers, following, verified,
+       if(rostered = 1, rate, NULL) AS rate, if(rostered = 1, category, NULL) AS category,
+       if(scored = 1, toNullable(kol_score), NULL) AS kol_score, if(scored = 1, toNullable(kol_tier), NULL) AS kol_tier
 FROM (
-    SELECT id, platform, handle, name, followers, following, verified, rate, category
+    SELECT id, platform, handle, name, followers, following, verified, rostered, rate, category
     FROM authors FINAL
     ANY LEFT JOIN (
-        SELECT assumeNotNull(author_id) AS id, argMax(rate, version) AS rate, argMax(category, version) AS category
+        SELECT assumeNotNull(author_id) AS id, toUInt8(1) AS rostered, argMax(rate, version) AS rate,
+               argMax(category, version) AS category
         FROM sheet_rows FINAL WHERE isNotNull(author_id) GROUP BY id
     ) AS rosters USING id
 ) AS profiles
-ANY LEFT JOIN (SELECT author_id AS id, score AS kol_score, tier AS kol_tier FROM kol_latest) AS scores USING id;
+ANY LEFT JOIN (
+    SELECT author_id AS id, toUInt8(1) AS scored, score AS kol_score, tier AS kol_tier FROM kol_latest
+) AS scores USING id;

@@ -90,10 +90,12 @@ ALTER TABLE kol_scores
     ADD COLUMN best_brief text GENERATED ALWAYS AS (jsonb_path_query_first(factors, '$[*] ? (@.name == "content_relevance").inputs.brief') #>> '{}') STORED,
     ADD COLUMN brief_relevance jsonb GENERATED ALWAYS AS (jsonb_path_query_first(factors, '$[*] ? (@.name == "content_relevance").inputs.briefs')) STORED;
 
--- Each author's newest score (the same columns as in ClickHouse and SQLite).
+-- Each author's newest score (the same columns as in ClickHouse and SQLite);
+-- `why` is its content relevance and engagement explanations.
 CREATE VIEW kol_latest AS
-    SELECT DISTINCT ON (author_id) id, author_id, platform, handle, computed_at, emitted_at, score, tier, followers,
-           posts, factors, version
+    SELECT DISTINCT ON (author_id) author_id, id, platform, handle, computed_at, emitted_at, score, tier, followers,
+           posts, factors, version,
+           coalesce(content_relevance_explanation, '') || ' · ' || coalesce(engagement_explanation, '') AS why
     FROM kol_scores ORDER BY author_id, computed_at DESC;
 
 -- Authors with their roster's rate and category and their newest KOL score.

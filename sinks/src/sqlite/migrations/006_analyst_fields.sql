@@ -60,6 +60,15 @@ ALTER TABLE kol_scores ADD COLUMN posting_consistency_explanation TEXT;
 ALTER TABLE kol_scores ADD COLUMN best_brief TEXT;
 ALTER TABLE kol_scores ADD COLUMN brief_relevance TEXT; -- brief name -> relevance, JSON
 
+-- Each author's newest score (the same columns as in ClickHouse and
+-- PostgreSQL); `why` is its content relevance and engagement explanations.
+DROP VIEW kol_latest;
+CREATE VIEW kol_latest AS
+SELECT author_id, id, platform, handle, computed_at, emitted_at, score, tier, followers, posts, factors, version,
+       coalesce(content_relevance_explanation, '') || ' · ' || coalesce(engagement_explanation, '') AS why
+FROM kol_scores k
+WHERE computed_at = (SELECT max(computed_at) FROM kol_scores WHERE author_id = k.author_id);
+
 -- Authors with their roster's rate and category and their newest KOL score.
 CREATE VIEW author_profiles AS
 SELECT a.id, a.platform, a.handle, a.name, a.followers, a.following, a.verified, a.rate, a.category,
