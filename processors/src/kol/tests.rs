@@ -659,6 +659,31 @@ async fn an_author_is_idle_by_its_partitions_clock_however_the_partitions_interl
     assert_eq!(outcomes[2], outcomes[0]);
 }
 
+/// A roster is dated when its file was written, often long after the posts
+/// it sits beside (a backfill): its rows keep their own authors active but
+/// do not move the partition's clock, which only posts do. Else every
+/// author of the partition would leave the state at its next post and
+/// start a window of one post.
+#[tokio::test]
+async fn a_roster_dated_after_the_posts_makes_no_author_idle() {
+    let mut stage = stage(&KolConfig::default());
+    let mut state = KeyedState::default();
+    let records = vec![
+        P::new(1, "ann", 0.0).envelope(),
+        P::new(2, "bea", 1.0).envelope(),
+        roster_row("cid", 100.0, 5_000), // listed, no posts
+        roster_row("bea", 100.0, 5_000),
+        P::new(3, "ann", 2.0).envelope(),
+        P::new(4, "bea", 3.0).envelope(),
+    ];
+    let mut emitted = run_batches(&mut stage, &mut state, &records, 1).await;
+    stage.finish(&mut state);
+    emitted.extend(scores(stage.take_emitted()));
+    assert_eq!(scores_of(&emitted, "ann").last().map(|s| s.1), Some(2), "ann's window holds both posts");
+    assert_eq!(scores_of(&emitted, "bea").last().map(|s| s.1), Some(2), "bea's too");
+    assert_eq!(sorted_keys(&state), ["twitter:ann", "twitter:bea", "twitter:cid"]);
+}
+
 #[tokio::test]
 async fn whether_an_author_is_idle_depends_on_event_time_not_the_wall_clock() {
     // Dated 40 years ago, now, or 60 years ahead: the same author leaves.
