@@ -44,7 +44,8 @@ pub struct KolConfig {
     /// is always emitted when the input ends.
     pub emit_interval_minutes: u32,
     /// Authors whose newest post or roster follower count is more than this
-    /// many days of event time older than the newest in their partition
+    /// many days of event time older than the newest post in their partition
+    /// (a roster, dated when its file was written, moves no partition's clock)
     /// leave the stage's state, which bounds it: a score held back is
     /// emitted first, the scores stay in the stores, and a later post
     /// starts a new window. At

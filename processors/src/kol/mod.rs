@@ -36,7 +36,7 @@ use socialpipe_schemas::{
 pub use config::{Brief, FollowerQualityConfig, KolConfig, TierRates, Weights, default_benchmarks};
 use factors::BriefInfo;
 pub use factors::Tier;
-use idle::IdleIndex;
+use idle::{Activity, IdleIndex};
 use window::{
     AuthorState, FLAG_SAFETY_KNOWN, FLAG_SENTIMENT_KNOWN, FLAG_STRONGLY_NEGATIVE, FLAG_UNSAFE, Observed, Profile,
     WindowPost,
@@ -250,7 +250,7 @@ impl KolStage {
     fn author<'a>(&mut self, key: &str, authors: &'a mut Authors) -> Result<&'a mut OpenAuthor, ComponentError> {
         let author = authors.get(key)?;
         let idle = match (&self.idle, author.active) {
-            (Some(index), Some(active)) => index.is_idle(author.partition, active),
+            (Some(index), Some(active)) => index.is_idle(author.partition, active.last),
             _ => false,
         };
         if idle {
@@ -263,7 +263,7 @@ impl KolStage {
 
     /// Keeps the idle index up with what a record did to the author.
     fn touched(&mut self, key: &str, author: &mut OpenAuthor) {
-        let active = Some(author.state.last_active());
+        let active = Some(author.state.activity());
         if let Some(index) = &mut self.idle {
             index.update(author.partition, key, author.active, active);
         }
@@ -361,7 +361,7 @@ struct OpenAuthor {
     partition: u32,
     /// When the author was last active, as the idle index has it (None: not
     /// in the state).
-    active: Option<i64>,
+    active: Option<Activity>,
 }
 
 impl Authors<'_> {
@@ -371,7 +371,7 @@ impl Authors<'_> {
                 .state
                 .decode(key)
                 .map_err(|e| ComponentError::fatal(format!("kol: the stored window of {key} is unreadable: {e}")))?;
-            let active = stored.as_ref().map(AuthorState::last_active);
+            let active = stored.as_ref().map(AuthorState::activity);
             let author = OpenAuthor {
                 state: stored.unwrap_or_default(),
                 changed: false,

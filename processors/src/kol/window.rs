@@ -190,6 +190,11 @@ impl AuthorState {
         }
     }
 
+    /// When the author was last active and its newest post, for the idle index.
+    pub fn activity(&self) -> super::idle::Activity {
+        super::idle::Activity { last: self.last_active(), post: (!self.posts.is_empty()).then_some(self.newest) }
+    }
+
     /// The latest event time the author was seen at: its newest post, or a
     /// later roster row (late posts do not make an author active).
     pub fn last_active(&self) -> i64 {
