@@ -6,7 +6,7 @@ BIN := $(CARGO_TARGET_DIR)/release/socialpipe
 # Two cores: one build at a time, tests in two threads.
 export CARGO_BUILD_JOBS ?= 2
 
-.PHONY: config-docs check-fixtures models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp bench-kol bench-restore fuzz-webhook fuzz-xlsx sample-roster full-stack scale-demo test-kafka-soak bench-kafka clean-demo
+.PHONY: config-docs check-fixtures models reference train-sentiment bench-embed demo build test lint fmt check-compose services services-stop sample-data bench bench-sinks bench-nlp bench-kol bench-restore fuzz-webhook fuzz-xlsx sample-roster stack-demo scale-demo test-kafka-soak bench-kafka clean-demo
 
 demo: models build
 	@scripts/demo.sh "$(BIN)"
@@ -133,10 +133,12 @@ bench-embed: models build
 bench-sinks: services
 	$(CARGO) run --release -p socialpipe-benches --bin sinks -- --records $${BENCH_RECORDS:-100000} --only $${BENCH_SINKS:-clickhouse,postgres,mongodb,neo4j}
 
-# The sample into ClickHouse, PostgreSQL, MongoDB and Neo4j (examples/full-stack.toml).
-full-stack: build services
-	"$(BIN)" migrate --config examples/full-stack.toml
-	"$(BIN)" run --config examples/full-stack.toml --once
+# The whole system (examples/production.toml) on Kafka: one ingest daemon and
+# two workers on the sample into ClickHouse, PostgreSQL, MongoDB and Neo4j,
+# stopped with SIGTERM at lag 0, then compared with the SQLite quick start.
+stack-demo: build models services
+	$(CARGO) build --release -p socialpipe-benches --bin stack_report
+	@scripts/stack-demo.sh "$(BIN)" "$(CARGO_TARGET_DIR)/release/stack_report"
 
 # Two workers on Kafka, one killed with kill -9 mid-stream; exits 0 only with
 # nothing lost or duplicated (SCALE_DEMO_POSTS=200000 by default).

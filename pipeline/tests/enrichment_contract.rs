@@ -42,7 +42,13 @@ fn sample(run: &str, count: usize) -> Vec<Envelope> {
         .filter_map(|line| parse_raw_post(line).ok())
         .take(count)
         .map(|mut post| {
+            // Ids and handles of this run: the graph is shared, and its
+            // authors (roster rates included) must not meet the sample's.
             post.id = format!("{run}-{}", post.id);
+            post.author.id = format!("{run}-{}", post.author.id);
+            if let Some(handle) = &mut post.author.profile.handle {
+                *handle = format!("{run}_{handle}");
+            }
             post.into_envelope("sample")
         })
         .collect()
