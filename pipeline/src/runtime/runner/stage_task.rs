@@ -56,7 +56,11 @@ pub(crate) async fn run(
         if messages.is_empty() {
             if upstream.is_done() && ctx.observe_lag(&group, consumer.as_mut()).await? == 0 {
                 // What stateful stages held back (each author's last KOL
-                // score) is written before the state that says it was.
+                // score) is written before the state that says it was, for
+                // every owned partition (one that moved here after its last
+                // message is loaded now).
+                let owned = log_op!(ctx, "reading lag", consumer.lag())?;
+                state.load_owned(ctx, &owned).await?;
                 let emitted = state.finish(&mut chain);
                 send_emitted(ctx, emitted).await?;
                 state.persist_finish(ctx).await?;

@@ -99,10 +99,7 @@ impl ChainState {
             let first = new.entry(m.partition).or_insert(m.offset);
             *first = (*first).min(m.offset);
         }
-        for (partition, committed) in new {
-            let done = self.restore(ctx, partition, committed).await?;
-            self.loaded.insert(partition, done);
-        }
+        self.load(ctx, new).await?;
         let before = messages.len();
         messages.retain(|m| m.offset >= self.loaded[&m.partition]);
         if messages.len() < before {
@@ -110,6 +107,30 @@ impl ChainState {
                 skipped = before - messages.len(),
                 "skipped input a previous owner finished but did not commit"
             );
+        }
+        Ok(())
+    }
+
+    /// Loads the partitions the worker owns (`owned`: its read positions, as
+    /// `Consumer::lag` gives them) but has not loaded: no message of theirs
+    /// came since they moved here. At the end of input, so `finish` emits
+    /// what their authors held back.
+    pub async fn load_owned(&mut self, ctx: &Context, owned: &[(Position, u64)]) -> Result<(), Stop> {
+        if self.is_stateless() {
+            return Ok(());
+        }
+        let mut new: BTreeMap<u32, u64> = BTreeMap::new();
+        for (position, _) in owned.iter().filter(|(p, _)| !self.loaded.contains_key(&p.partition)) {
+            new.entry(position.partition).or_insert(position.next_offset);
+        }
+        self.load(ctx, new).await
+    }
+
+    /// Restores each partition of `new` (partition -> the group's committed offset).
+    async fn load(&mut self, ctx: &Context, new: BTreeMap<u32, u64>) -> Result<(), Stop> {
+        for (partition, committed) in new {
+            let done = self.restore(ctx, partition, committed).await?;
+            self.loaded.insert(partition, done);
         }
         Ok(())
     }

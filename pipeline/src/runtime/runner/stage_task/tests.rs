@@ -129,7 +129,8 @@ async fn a_fatal_failure_stops_the_worker_without_committing_the_batch() {
 async fn a_partition_moved_here_without_new_input_has_its_held_back_scores_emitted_at_the_end() {
     let dir = tempfile::tempdir().unwrap();
     let log = EmbeddedLog::open(&EmbeddedConfig::new(dir.path())).unwrap();
-    let config = Config::parse("test.toml", "[topics]\npartitions = 1\n\n[[stages]]\ntype = \"kol\"\n", |_| None).unwrap();
+    let config =
+        Config::parse("test.toml", "[topics]\npartitions = 1\n\n[[stages]]\ntype = \"kol\"\n", |_| None).unwrap();
     crate::runtime::runner::create_topics(&config, &log).await.unwrap();
     let posts: Vec<Outgoing> = ["10:00", "10:10", "10:20"]
         .iter()
