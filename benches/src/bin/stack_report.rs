@@ -141,34 +141,28 @@ fn reference(path: &str) -> Result<Reference> {
 fn sqlite_answers(db: &rusqlite::Connection) -> Result<()> {
     let mut top = db.prepare(TOP_KOLS)?;
     let rows = top.query_map([], |r| {
-        Ok(format!(
-            "{:<8} {:<16} rate {:>7} score {:>5.1} {:<6} {}",
-            r.get::<_, String>(0)?,
-            r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-            r.get::<_, Option<f64>>(2)?.map_or("-".into(), |v| format!("{v:.0}")),
-            r.get::<_, f64>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, String>(5)?
+        Ok(kol_line(
+            &r.get::<_, String>(0)?,
+            &r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+            r.get(2)?,
+            r.get(3)?,
+            &r.get::<_, String>(4)?,
+            Some(&r.get::<_, String>(5)?),
         ))
     })?;
     answer("top KOLs by category (rate, why)", rows.collect::<Result<Vec<_>, _>>()?);
     let mut mood = db.prepare(MOOD_BY_BRAND_DAY)?;
     let rows = mood.query_map([], |r| {
-        Ok(format!(
-            "{} {:<18} posts {:>3} positive {:>3} negative {:>3} top emotion {}",
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, i64>(4)?,
-            r.get::<_, Option<String>>(5)?.unwrap_or_default()
+        Ok(mood_line(
+            &r.get::<_, String>(0)?,
+            &r.get::<_, String>(1)?,
+            [r.get(2)?, r.get(3)?, r.get(4)?],
+            Some(&r.get::<_, Option<String>>(5)?.unwrap_or_default()),
         ))
     })?;
     answer("sentiment and emotion per brand per day (busiest)", rows.collect::<Result<Vec<_>, _>>()?);
     let mut voice = db.prepare(SHARE_OF_VOICE)?;
-    let rows = voice.query_map([], |r| {
-        Ok(format!("{:<18} {:>4} posts {:>5.1} %", r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, f64>(2)?))
-    })?;
+    let rows = voice.query_map([], |r| Ok(voice_line(&r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
     answer("share of voice per brand", rows.collect::<Result<Vec<_>, _>>()?);
     Ok(())
 }
@@ -187,6 +181,29 @@ const MOOD_BY_BRAND_DAY: &str = "SELECT CAST(s.day AS TEXT), s.brand, s.posts, s
 const SHARE_OF_VOICE: &str = "SELECT brand, CAST(sum(posts) AS BIGINT) AS posts,
     100.0 * sum(posts) / (SELECT sum(posts) FROM share_of_voice_day)
   FROM share_of_voice_day GROUP BY brand ORDER BY 2 DESC, 1 LIMIT 4";
+
+// One line per answer, the same in every store's section; a store that
+// keeps no `why` or emotion there leaves it out.
+fn kol_line(category: &str, handle: &str, rate: Option<f64>, score: f64, tier: &str, why: Option<&str>) -> String {
+    let rate = rate.map_or("-".into(), |v| format!("{v:.0}"));
+    let line = format!("{category:<8} {handle:<16} rate {rate:>7} score {score:>5.1} {tier:<6}");
+    match why {
+        Some(why) => format!("{line} {why}"),
+        None => line,
+    }
+}
+
+fn mood_line(day: &str, brand: &str, [posts, positive, negative]: [i64; 3], emotion: Option<&str>) -> String {
+    let line = format!("{day} {brand:<18} posts {posts:>3} positive {positive:>3} negative {negative:>3}");
+    match emotion {
+        Some(emotion) => format!("{line} top emotion {emotion}"),
+        None => line,
+    }
+}
+
+fn voice_line(brand: &str, posts: i64, pct: f64) -> String {
+    format!("{brand:<18} {posts:>4} posts {pct:>5.1} %")
+}
 
 fn answer(question: &str, lines: Vec<String>) {
     println!("  {question}:");
@@ -226,14 +243,13 @@ async fn clickhouse_counts(stores: &Stores) -> Result<Counts> {
         "top KOLs by category (rate, why)",
         top.iter()
             .map(|r| {
-                format!(
-                    "{:<8} {:<16} rate {:>7} score {:>5.1} {:<6} {}",
-                    text(&r["category"]),
-                    text(&r["handle"]),
-                    r["rate"].as_f64().map_or("-".into(), |v| format!("{v:.0}")),
+                kol_line(
+                    &text(&r["category"]),
+                    &text(&r["handle"]),
+                    r["rate"].as_f64(),
                     r["kol_score"].as_f64().unwrap_or_default(),
-                    text(&r["kol_tier"]),
-                    text(&r["why"])
+                    &text(&r["kol_tier"]),
+                    Some(&text(&r["why"])),
                 )
             })
             .collect(),
@@ -255,14 +271,12 @@ async fn clickhouse_counts(stores: &Stores) -> Result<Counts> {
         "sentiment and emotion per brand per day (busiest)",
         mood.iter()
             .map(|r| {
-                format!(
-                    "{} {:<18} posts {:>3} positive {:>3} negative {:>3} top emotion {}",
-                    text(&r["date"]),
-                    text(&r["brand"]),
-                    r["posts"].as_i64().unwrap_or_default(),
-                    r["positive"].as_i64().unwrap_or_default(),
-                    r["negative"].as_i64().unwrap_or_default(),
-                    text(&r["emotion"])
+                let count = |field: &str| r[field].as_i64().unwrap_or_default();
+                mood_line(
+                    &text(&r["date"]),
+                    &text(&r["brand"]),
+                    [count("posts"), count("positive"), count("negative")],
+                    Some(&text(&r["emotion"])),
                 )
             })
             .collect(),
@@ -277,8 +291,11 @@ async fn clickhouse_counts(stores: &Stores) -> Result<Counts> {
         voice
             .iter()
             .map(|r| {
-                let (posts, pct) = (r["n"].as_i64().unwrap_or_default(), r["pct"].as_f64().unwrap_or_default());
-                format!("{:<18} {posts:>4} posts {pct:>5.1} %", text(&r["brand"]))
+                voice_line(
+                    &text(&r["brand"]),
+                    r["n"].as_i64().unwrap_or_default(),
+                    r["pct"].as_f64().unwrap_or_default(),
+                )
             })
             .collect(),
     );
@@ -302,14 +319,13 @@ async fn postgres_counts(stores: &Stores) -> Result<Counts> {
     answer(
         "top KOLs by category (rate, why)",
         lines(top, &|r| {
-            format!(
-                "{:<8} {:<16} rate {:>7} score {:>5.1} {:<6} {}",
-                r.get::<_, String>(0),
-                r.get::<_, Option<String>>(1).unwrap_or_default(),
-                r.get::<_, Option<f64>>(2).map_or("-".into(), |v| format!("{v:.0}")),
-                r.get::<_, f64>(3),
-                r.get::<_, String>(4),
-                r.get::<_, String>(5)
+            kol_line(
+                r.get(0),
+                r.get::<_, Option<&str>>(1).unwrap_or_default(),
+                r.get(2),
+                r.get(3),
+                r.get(4),
+                Some(r.get(5)),
             )
         }),
     );
@@ -317,24 +333,16 @@ async fn postgres_counts(stores: &Stores) -> Result<Counts> {
     answer(
         "sentiment and emotion per brand per day (busiest)",
         lines(mood, &|r| {
-            format!(
-                "{} {:<18} posts {:>3} positive {:>3} negative {:>3} top emotion {}",
-                r.get::<_, String>(0),
-                r.get::<_, String>(1),
-                r.get::<_, i64>(2),
-                r.get::<_, i64>(3),
-                r.get::<_, i64>(4),
-                r.get::<_, Option<String>>(5).unwrap_or_default()
+            mood_line(
+                r.get(0),
+                r.get(1),
+                [r.get(2), r.get(3), r.get(4)],
+                Some(r.get::<_, Option<&str>>(5).unwrap_or_default()),
             )
         }),
     );
     let voice = pg.query(&SHARE_OF_VOICE.replace("100.0 *", "100.0::float8 *"), &[]).await?;
-    answer(
-        "share of voice per brand",
-        lines(voice, &|r| {
-            format!("{:<18} {:>4} posts {:>5.1} %", r.get::<_, String>(0), r.get::<_, i64>(1), r.get::<_, f64>(2))
-        }),
-    );
+    answer("share of voice per brand", lines(voice, &|r| voice_line(r.get(0), r.get(1), r.get(2))));
     Ok(counts)
 }
 
@@ -368,13 +376,13 @@ async fn mongodb_counts(stores: &Stores) -> Result<Counts> {
     let mut lines = Vec::new();
     for group in top {
         for kol in group.get_array("top")?.iter().take(2).filter_map(|k| k.as_document()) {
-            lines.push(format!(
-                "{:<8} {:<16} rate {:>7} score {:>5.1} {}",
+            lines.push(kol_line(
                 group.get_str("_id")?,
                 kol.get_str("handle").unwrap_or(""),
-                kol.get_f64("rate").map_or("-".into(), |v| format!("{v:.0}")),
+                kol.get_f64("rate").ok(),
                 kol.get_f64("score").unwrap_or(0.0),
-                kol.get_str("tier").unwrap_or("")
+                kol.get_str("tier").unwrap_or(""),
+                None,
             ));
         }
     }
@@ -396,13 +404,11 @@ async fn mongodb_counts(stores: &Stores) -> Result<Counts> {
     .await?;
     let line = |d: &Document| -> Result<String> {
         let key = d.get_document("_id")?;
-        Ok(format!(
-            "{} {:<18} posts {:>3} positive {:>3} negative {:>3}",
+        Ok(mood_line(
             key.get_str("day")?,
             key.get_str("brand")?,
-            number(d, "posts"),
-            number(d, "positive"),
-            number(d, "negative")
+            [number(d, "posts"), number(d, "positive"), number(d, "negative")],
+            None,
         ))
     };
     answer("sentiment per brand per day (busiest)", mood.iter().map(line).collect::<Result<_>>()?);
@@ -423,11 +429,7 @@ async fn mongodb_counts(stores: &Stores) -> Result<Counts> {
             .take(4)
             .map(|d| {
                 let posts = number(d, "posts");
-                format!(
-                    "{:<18} {posts:>4} posts {:>5.1} %",
-                    d.get_str("_id").unwrap_or(""),
-                    100.0 * posts as f64 / total as f64
-                )
+                voice_line(d.get_str("_id").unwrap_or(""), posts, 100.0 * posts as f64 / total as f64)
             })
             .collect(),
     );
